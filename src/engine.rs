@@ -1,0 +1,81 @@
+//! The decode engine: frames in, events out. Synchronous, owns no thread; time comes from the
+//! frames' timestamps.
+
+use crate::capture::RawFrame;
+use crate::decode::{decode, Decoded};
+use crate::flow::FlowTable;
+use crate::model::{Event, EventBody, Limits, Malformed, Nanos, Stamp, Timestamp};
+use crate::proto::Session;
+
+/// Counters over everything the engine was fed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub frames: u64,
+    pub bytes: u64,
+    pub tcp_segments: u64,
+    /// Frames that were not TCP over IP.
+    pub other: u64,
+    pub malformed: u64,
+    pub events: u64,
+}
+
+pub struct Engine {
+    flows: FlowTable<Session>,
+    origin: Option<Timestamp>,
+    last: Stamp,
+    stats: Stats,
+}
+
+impl Engine {
+    pub fn new(limits: Limits) -> Self {
+        Engine {
+            flows: FlowTable::new(limits),
+            origin: None,
+            last: Stamp::default(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Decodes one frame and appends its events to `out`, in order.
+    pub fn ingest(&mut self, frame: &RawFrame, out: &mut Vec<Event>) {
+        let before = out.len();
+        self.stats.frames += 1;
+        self.stats.bytes += frame.data.len() as u64;
+        let origin = *self.origin.get_or_insert(frame.ts);
+        let stamp =
+            Stamp { ts: frame.ts, t: Nanos(frame.ts.since(origin)), frame: self.stats.frames };
+        self.last = stamp;
+        match decode(frame) {
+            Ok(Decoded::Tcp(pkt)) => {
+                self.stats.tcp_segments += 1;
+                self.flows.ingest(&pkt, stamp, out);
+            }
+            Ok(Decoded::Other) => self.stats.other += 1,
+            Err(e) => {
+                self.stats.malformed += 1;
+                out.push(stamp.event(
+                    None,
+                    None,
+                    EventBody::Malformed(Malformed { layer: e.layer, detail: e.detail }),
+                ));
+            }
+        }
+        self.stats.events += (out.len() - before) as u64;
+    }
+
+    /// End of input: flushes what is held and ends every open connection.
+    pub fn finish(&mut self, out: &mut Vec<Event>) {
+        let before = out.len();
+        self.flows.finish(self.last, out);
+        self.stats.events += (out.len() - before) as u64;
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Timestamp of the first frame, once one was seen.
+    pub fn origin(&self) -> Option<Timestamp> {
+        self.origin
+    }
+}

@@ -1,0 +1,14 @@
+//! synscope: see how TCP connections open, carry HTTP, upgrade to WebSocket and close.
+//!
+//! Pipeline: [`capture`] (pcap/pcapng frames) -> [`decode`] (link/IP/TCP) -> [`flow`]
+//! (connections, sequence analysis, reassembly) -> [`proto`] (HTTP/1.x, WebSocket) ->
+//! [`model`] (events) -> views ([`view`]). [`engine::Engine`] ties the stages together; it is
+//! synchronous and owns no thread.
+
+pub mod capture;
+pub mod decode;
+pub mod engine;
+pub mod flow;
+pub mod model;
+pub mod proto;
+pub mod view;

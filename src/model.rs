@@ -1,0 +1,690 @@
+//! The event model: the one thing every view reads.
+//!
+//! The engine turns packets into a stream of [`Event`]s; the text, JSON, Mermaid and TUI views
+//! render nothing else. Serialising an [`Event`] with serde gives the public JSON Lines schema
+//! documented in the README (`kind`, `conn`, `t`, `dir`, then the kind's own fields), so the
+//! field names here are a public interface: rename nothing without updating the README.
+
+use std::net::SocketAddr;
+
+use serde::{Serialize, Serializer};
+
+/// Connection number, in order of first appearance in the capture (0, 1, 2, ...).
+pub type ConnId = u32;
+
+/// Which way bytes travel on a connection. The client is the sender of the SYN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Dir {
+    #[serde(rename = "c2s")]
+    C2s,
+    #[serde(rename = "s2c")]
+    S2c,
+}
+
+impl Dir {
+    /// The other direction.
+    pub fn rev(self) -> Dir {
+        match self {
+            Dir::C2s => Dir::S2c,
+            Dir::S2c => Dir::C2s,
+        }
+    }
+
+    /// Index for per-direction arrays: c2s = 0, s2c = 1.
+    pub fn idx(self) -> usize {
+        match self {
+            Dir::C2s => 0,
+            Dir::S2c => 1,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dir::C2s => "c2s",
+            Dir::S2c => "s2c",
+        }
+    }
+}
+
+/// A capture timestamp in nanoseconds since the Unix epoch, as the packet carried it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(pub u64);
+
+impl Timestamp {
+    /// Nanoseconds from `earlier` to `self`, zero if `earlier` is later (captures can go back in time).
+    pub fn since(self, earlier: Timestamp) -> u64 {
+        self.0.saturating_sub(earlier.0)
+    }
+}
+
+/// Seconds, serialised as a JSON number with nanosecond precision at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Nanos(pub u64);
+
+impl Nanos {
+    pub fn secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+}
+
+impl Serialize for Nanos {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.secs_f64())
+    }
+}
+
+/// When a packet was captured: absolute time, time since the first packet, and frame number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stamp {
+    pub ts: Timestamp,
+    pub t: Nanos,
+    /// 1-based capture frame number.
+    pub frame: u64,
+}
+
+impl Stamp {
+    /// An event of `conn` stamped with this packet's time.
+    pub fn event(self, conn: Option<ConnId>, dir: Option<Dir>, body: EventBody) -> Event {
+        Event { ts: self.ts, t: self.t, frame: self.frame, conn, dir, body }
+    }
+}
+
+/// One thing that happened on the wire, at a point in capture time.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// Capture timestamp (absolute). Not serialised: JSON carries `t`.
+    #[serde(skip)]
+    pub ts: Timestamp,
+    /// Time since the first packet of the capture.
+    pub t: Nanos,
+    /// 1-based number of the capture frame that completed this event (Wireshark's `frame.number`).
+    pub frame: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conn: Option<ConnId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<Dir>,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// What happened. Serialised with `kind` as the tag.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    /// A new connection; always the first event of its `conn`.
+    Connection(ConnectionInfo),
+    /// One TCP segment as captured.
+    Tcp(TcpSegment),
+    /// The 3-way handshake completed (the client's ACK of the SYN-ACK arrived).
+    Handshake(Handshake),
+    /// Bytes of one direction that never appeared in the capture; the stream skips them.
+    Gap(Gap),
+    HttpRequest(HttpRequest),
+    HttpResponse(HttpResponse),
+    /// A piece of an HTTP body: one chunk of a chunked body, or the bytes of a
+    /// Content-Length / read-until-close body as they arrive.
+    HttpBody(HttpBody),
+    WsFrame(WsFrame),
+    WsMessage(WsMessage),
+    /// The peer broke a protocol rule; decoding goes on.
+    Violation(Violation),
+    /// A packet or stream that could not be decoded.
+    Malformed(Malformed),
+    /// The connection ended (FIN both ways, RST, or the end of the capture).
+    ConnectionEnd(ConnectionEnd),
+}
+
+impl EventBody {
+    /// The JSON `kind` string of this event.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventBody::Connection(_) => "connection",
+            EventBody::Tcp(_) => "tcp",
+            EventBody::Handshake(_) => "handshake",
+            EventBody::Gap(_) => "gap",
+            EventBody::HttpRequest(_) => "http_request",
+            EventBody::HttpResponse(_) => "http_response",
+            EventBody::HttpBody(_) => "http_body",
+            EventBody::WsFrame(_) => "ws_frame",
+            EventBody::WsMessage(_) => "ws_message",
+            EventBody::Violation(_) => "violation",
+            EventBody::Malformed(_) => "malformed",
+            EventBody::ConnectionEnd(_) => "connection_end",
+        }
+    }
+}
+
+/// Every `kind` an event can have, in schema order (used by tests and the explanations table).
+pub const EVENT_KINDS: &[&str] = &[
+    "connection",
+    "tcp",
+    "handshake",
+    "gap",
+    "http_request",
+    "http_response",
+    "http_body",
+    "ws_frame",
+    "ws_message",
+    "violation",
+    "malformed",
+    "connection_end",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectionInfo {
+    #[serde(serialize_with = "ser_addr")]
+    pub client: SocketAddr,
+    #[serde(serialize_with = "ser_addr")]
+    pub server: SocketAddr,
+    /// The capture began after the SYN: client and server were guessed from the ports.
+    pub joined_late: bool,
+}
+
+fn ser_addr<S: Serializer>(a: &SocketAddr, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(a)
+}
+
+/// TCP flag bits, in header order.
+pub mod tcp_flags {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+    pub const URG: u8 = 0x20;
+    pub const ECE: u8 = 0x40;
+    pub const CWR: u8 = 0x80;
+    /// Names in the order synscope prints them.
+    pub const NAMES: [(u8, &str); 8] = [
+        (SYN, "SYN"),
+        (ACK, "ACK"),
+        (FIN, "FIN"),
+        (RST, "RST"),
+        (PSH, "PSH"),
+        (URG, "URG"),
+        (ECE, "ECE"),
+        (CWR, "CWR"),
+    ];
+}
+
+/// The TCP flags byte; serialised as an array of names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    pub fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        tcp_flags::NAMES.into_iter().filter(move |(b, _)| self.0 & b != 0).map(|(_, n)| n)
+    }
+}
+
+impl Serialize for TcpFlags {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.names())
+    }
+}
+
+/// Options carried by a SYN or SYN-ACK (the ones that shape the connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct TcpOptions {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mss: Option<u16>,
+    /// Window scale shift count (the multiplier is `1 << wscale`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wscale: Option<u8>,
+    pub sack_perm: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ts_val: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ts_ecr: Option<u32>,
+}
+
+/// Wireshark-style analysis of one segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TcpAnalysis {
+    /// Carries bytes already seen (tcp.analysis.retransmission).
+    Retransmission,
+    /// Arrived after a later segment (tcp.analysis.out_of_order).
+    OutOfOrder,
+    /// Starts beyond the next expected byte: bytes missing from the capture
+    /// (tcp.analysis.lost_segment, "previous segment not captured").
+    LostSegment,
+    /// A pure ACK repeating the previous one (tcp.analysis.duplicate_ack).
+    DupAck,
+    /// Advertises a zero receive window (tcp.analysis.zero_window).
+    ZeroWindow,
+    /// One byte behind the next expected sequence number (tcp.analysis.keep_alive).
+    KeepAlive,
+    /// Acknowledges a keep-alive (tcp.analysis.keep_alive_ack).
+    KeepAliveAck,
+    /// Only the window changed (tcp.analysis.window_update).
+    WindowUpdate,
+    /// Acknowledges bytes never seen in the capture (tcp.analysis.ack_lost_segment).
+    AckedUnseen,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TcpSegment {
+    pub flags: TcpFlags,
+    /// Relative sequence number (0 = the SYN), as Wireshark counts it.
+    pub seq: u32,
+    /// Relative acknowledgement number; absent without the ACK flag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ack: Option<u32>,
+    /// TCP payload bytes on the wire (from the IP length), even where the capture cut them short.
+    pub len: u32,
+    /// Receive window in bytes, scaled when the handshake negotiated a scale.
+    pub win: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub options: Option<TcpOptions>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub analysis: Vec<TcpAnalysis>,
+    /// The capture holds fewer bytes than the wire carried (snaplen).
+    #[serde(skip_serializing_if = "is_false")]
+    pub truncated: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Handshake {
+    /// SYN to SYN-ACK, as seen at the capture point.
+    pub syn_ack_rtt: Nanos,
+    /// SYN to the handshake's ACK: Wireshark's tcp.analysis.initial_rtt.
+    pub irtt: Nanos,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapReason {
+    /// The hole never filled before the connection moved on (end of capture, FIN, or the
+    /// held-bytes cap was reached).
+    NotCaptured,
+    /// The packet was cut short by the capture's snap length.
+    Truncated,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Gap {
+    /// Relative sequence number of the first missing byte.
+    pub seq: u32,
+    /// How many bytes are missing.
+    pub len: u32,
+    pub reason: GapReason,
+}
+
+/// HTTP header list in wire order, values decoded lossily as UTF-8 and sanitised.
+pub type Headers = Vec<(String, String)>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpRequest {
+    pub method: String,
+    pub target: String,
+    /// "HTTP/1.0" or "HTTP/1.1".
+    pub version: String,
+    pub headers: Headers,
+    /// Length of the request head in bytes (request line + headers + blank line).
+    pub head_len: u32,
+    /// Declared body framing: "none", "length", "chunked", "close".
+    pub body: BodyKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyKind {
+    None,
+    Length,
+    Chunked,
+    Close,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub reason: String,
+    pub version: String,
+    pub headers: Headers,
+    pub head_len: u32,
+    pub body: BodyKind,
+    /// Method of the request this answers, when known ("GET", "HEAD"...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_method: Option<String>,
+    /// For a 101 answer to `Upgrade: websocket`: the handshake's details.
+    #[serde(skip_serializing_if = "Option::is_none", flatten)]
+    pub upgrade: Option<WsUpgrade>,
+}
+
+/// What a WebSocket upgrade negotiated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WsUpgrade {
+    /// Sec-WebSocket-Key from the request.
+    pub key: String,
+    /// Sec-WebSocket-Accept as the server sent it.
+    pub accept: String,
+    /// base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")): what it should be.
+    pub accept_expected: String,
+    pub accept_valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subprotocol: Option<String>,
+    /// Sec-WebSocket-Extensions as answered by the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extensions: Option<String>,
+    /// permessage-deflate parameters in force, when negotiated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deflate: Option<DeflateParams>,
+}
+
+/// RFC 7692 permessage-deflate parameters, as agreed by the server's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DeflateParams {
+    pub server_no_context_takeover: bool,
+    pub client_no_context_takeover: bool,
+    /// 8..=15; 15 when not given.
+    pub server_max_window_bits: u8,
+    pub client_max_window_bits: u8,
+}
+
+impl Default for DeflateParams {
+    fn default() -> Self {
+        DeflateParams {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpBody {
+    /// Body bytes in this piece (for a chunk: the chunk's data size).
+    pub len: u64,
+    /// 0-based chunk number for a chunked body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<u32>,
+    /// This piece ends the body.
+    pub end: bool,
+    /// Kept bytes of this piece (at most the display limit); not in JSON.
+    #[serde(skip)]
+    pub data: Payload,
+}
+
+/// WebSocket opcodes (RFC 6455 §5.2); reserved ones keep their number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Opcode {
+    Continuation,
+    Text,
+    Binary,
+    Close,
+    Ping,
+    Pong,
+    Reserved(u8),
+}
+
+impl Opcode {
+    pub fn from_u4(v: u8) -> Opcode {
+        match v & 0x0f {
+            0x0 => Opcode::Continuation,
+            0x1 => Opcode::Text,
+            0x2 => Opcode::Binary,
+            0x8 => Opcode::Close,
+            0x9 => Opcode::Ping,
+            0xA => Opcode::Pong,
+            n => Opcode::Reserved(n),
+        }
+    }
+    pub fn is_control(self) -> bool {
+        match self {
+            Opcode::Close | Opcode::Ping | Opcode::Pong => true,
+            Opcode::Reserved(n) => n >= 0x8,
+            _ => false,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Opcode::Continuation => "continuation",
+            Opcode::Text => "text",
+            Opcode::Binary => "binary",
+            Opcode::Close => "close",
+            Opcode::Ping => "ping",
+            Opcode::Pong => "pong",
+            Opcode::Reserved(_) => "reserved",
+        }
+    }
+}
+
+impl Serialize for Opcode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Opcode::Reserved(n) => s.serialize_u8(*n),
+            o => s.serialize_str(o.name()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WsFrame {
+    pub opcode: Opcode,
+    pub fin: bool,
+    pub rsv1: bool,
+    pub rsv2: bool,
+    pub rsv3: bool,
+    pub masked: bool,
+    /// The 4-byte masking key, as 8 hex digits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mask_key: Option<String>,
+    /// Payload length as the header declares it.
+    pub payload_len: u64,
+    /// Header length in bytes (2 to 14).
+    pub header_len: u8,
+    /// Unmasked payload bytes kept for display (at most the display limit); not in JSON.
+    #[serde(skip)]
+    pub data: Payload,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WsMessage {
+    pub opcode: Opcode,
+    /// Payload length after unmasking, reassembly and inflation.
+    pub len: u64,
+    /// Sent with permessage-deflate (RSV1 on the first frame).
+    pub compressed: bool,
+    /// Number of frames the message was carried in.
+    pub frames: u32,
+    /// Text messages, close reasons and ping/pong payloads: a UTF-8 preview, cut at the
+    /// preview limit (then `len` stays the full length).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Close frames: the status code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+    /// Close frames: the RFC 6455 §7.4.1 name of the code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_name: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Payload kept for display (at most the display limit); not in JSON.
+    #[serde(skip)]
+    pub data: Payload,
+}
+
+/// Which layer an error or violation belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    Capture,
+    Link,
+    Ip,
+    Tcp,
+    Http,
+    Websocket,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub layer: Layer,
+    /// Short machine-friendly name, e.g. "unmasked_client_frame".
+    pub rule: &'static str,
+    /// Human sentence with specifics.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Malformed {
+    pub layer: Layer,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnState {
+    /// SYN seen, handshake not complete.
+    Handshaking,
+    Established,
+    /// FIN seen in one direction.
+    Closing,
+    /// FIN both ways.
+    Closed,
+    /// Reset after the handshake.
+    Reset,
+    /// The SYN was answered by RST.
+    Refused,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectionEnd {
+    pub state: ConnState,
+    /// Whether the connection switched to WebSocket.
+    pub websocket: bool,
+    pub duration: Nanos,
+    /// Segments per direction [c2s, s2c].
+    pub segments: [u64; 2],
+    /// TCP payload bytes per direction [c2s, s2c].
+    pub bytes: [u64; 2],
+}
+
+/// Bytes kept for display, bounded by the caller's limit; `total` is how long the original was.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Payload {
+    pub kept: Vec<u8>,
+    pub total: u64,
+}
+
+impl Payload {
+    /// Keep at most `limit` bytes of `data`.
+    pub fn capped(data: &[u8], limit: usize) -> Payload {
+        Payload { kept: data[..data.len().min(limit)].to_vec(), total: data.len() as u64 }
+    }
+    pub fn is_cut(&self) -> bool {
+        (self.kept.len() as u64) < self.total
+    }
+}
+
+/// Named limits: every buffer the engine keeps is bounded by one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Out-of-order bytes held per connection direction before the hole is declared a gap.
+    pub max_held_bytes: usize,
+    /// Largest HTTP head (request/status line + headers) buffered before it is declared malformed.
+    pub max_http_head: usize,
+    /// Most headers parsed per HTTP head.
+    pub max_http_headers: usize,
+    /// Payload bytes kept per event for display (hex dump, detail pane).
+    pub max_kept_payload: usize,
+    /// Characters of text preview kept in `ws_message.text`.
+    pub max_text_preview: usize,
+    /// Largest WebSocket message reassembled/inflated in full (for UTF-8 checking and inflation);
+    /// beyond it only the first part is kept and the rest counted.
+    pub max_message: usize,
+    /// Most connections tracked at once; the oldest closed ones are forgotten first.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_held_bytes: 4 << 20,
+            max_http_head: 64 << 10,
+            max_http_headers: 100,
+            max_kept_payload: 4096,
+            max_text_preview: 256,
+            max_message: 1 << 20,
+            max_connections: 65_536,
+        }
+    }
+}
+
+/// RFC 6455 §7.4.1 (and the IANA registry) name of a close code.
+pub fn close_code_name(code: u16) -> &'static str {
+    match code {
+        1000 => "Normal Closure",
+        1001 => "Going Away",
+        1002 => "Protocol Error",
+        1003 => "Unsupported Data",
+        1005 => "No Status Received",
+        1006 => "Abnormal Closure",
+        1007 => "Invalid Payload Data",
+        1008 => "Policy Violation",
+        1009 => "Message Too Big",
+        1010 => "Mandatory Extension",
+        1011 => "Internal Error",
+        1012 => "Service Restart",
+        1013 => "Try Again Later",
+        1014 => "Bad Gateway",
+        1015 => "TLS Handshake",
+        3000..=3999 => "Registered",
+        4000..=4999 => "Private Use",
+        _ => "Unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_shape_of_a_tcp_event() {
+        let e = Event {
+            ts: Timestamp(5),
+            t: Nanos(1_500),
+            frame: 3,
+            conn: Some(0),
+            dir: Some(Dir::C2s),
+            body: EventBody::Tcp(TcpSegment {
+                flags: TcpFlags(tcp_flags::SYN | tcp_flags::ACK),
+                seq: 0,
+                ack: Some(1),
+                len: 0,
+                win: 65483,
+                options: None,
+                analysis: vec![TcpAnalysis::DupAck],
+                truncated: false,
+            }),
+        };
+        let j = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            j,
+            r#"{"t":1.5e-6,"frame":3,"conn":0,"dir":"c2s","kind":"tcp","flags":["SYN","ACK"],"seq":0,"ack":1,"len":0,"win":65483,"analysis":["dup_ack"]}"#
+        );
+    }
+
+    #[test]
+    fn reserved_opcode_serialises_as_number() {
+        assert_eq!(serde_json::to_string(&Opcode::Reserved(3)).unwrap(), "3");
+        assert_eq!(serde_json::to_string(&Opcode::Ping).unwrap(), "\"ping\"");
+        assert!(Opcode::Reserved(0xB).is_control());
+        assert!(!Opcode::Reserved(0x3).is_control());
+    }
+
+    #[test]
+    fn every_kind_is_listed() {
+        let b = EventBody::Gap(Gap { seq: 0, len: 1, reason: GapReason::NotCaptured });
+        assert!(EVENT_KINDS.contains(&b.kind()));
+        assert_eq!(EVENT_KINDS.len(), 12);
+    }
+}
