@@ -72,3 +72,20 @@ impl<R: Read> CaptureReader<R> {
         Ok(None)
     }
 }
+
+/// Opens a capture file, or standard input for `-`.
+pub fn open_path(path: &std::path::Path) -> Result<CaptureReader<Box<dyn Read>>, CaptureError> {
+    let r: Box<dyn Read> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(path)?)
+    };
+    CaptureReader::new(r)
+}
+
+impl<R: Read> CaptureReader<R> {
+    /// The stream ended inside a block.
+    pub fn truncated_tail(&self) -> bool {
+        false
+    }
+}

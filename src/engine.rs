@@ -42,8 +42,11 @@ impl Engine {
         self.stats.frames += 1;
         self.stats.bytes += frame.data.len() as u64;
         let origin = *self.origin.get_or_insert(frame.ts);
-        let stamp =
-            Stamp { ts: frame.ts, t: Nanos(frame.ts.since(origin)), frame: self.stats.frames };
+        let stamp = Stamp {
+            ts: frame.ts,
+            t: Nanos(frame.ts.since(origin)),
+            frame: self.stats.frames,
+        };
         self.last = stamp;
         match decode(frame) {
             Ok(Decoded::Tcp(pkt)) => {
@@ -56,7 +59,10 @@ impl Engine {
                 out.push(stamp.event(
                     None,
                     None,
-                    EventBody::Malformed(Malformed { layer: e.layer, detail: e.detail }),
+                    EventBody::Malformed(Malformed {
+                        layer: e.layer,
+                        detail: e.detail,
+                    }),
                 ));
             }
         }

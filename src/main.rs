@@ -1,5 +1,128 @@
+//! `synscope`: parses the command line, picks a mode, and turns errors into one line and an
+//! exit code.
+
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use synscope::capture::open_path;
+use synscope::engine::Engine;
+use synscope::model::{Event, Limits};
+use synscope::view;
+
+#[derive(Parser)]
+#[command(
+    name = "synscope",
+    version,
+    about = "See TCP handshakes, HTTP and WebSocket as they happen"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode a capture (pcap or pcapng; `-` for stdin) into a timeline of events.
+    Decode {
+        /// Capture file, or `-` to read a pcap/pcapng stream from standard input.
+        file: PathBuf,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Print only a summary of what was decoded (frames, events, throughput) on stderr.
+        #[arg(long)]
+        stats: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// One readable line per event.
+    Text,
+    /// JSON Lines: one object per event (schema in the README).
+    Json,
+}
 
 fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Decode {
+            file,
+            format,
+            stats,
+        } => decode(&file, format, stats),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed pipe (`synscope decode f | head`) is not an error worth a message.
+            if e.downcast_ref::<io::Error>()
+                .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("synscope: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn decode(path: &Path, format: Format, stats_only: bool) -> Result<()> {
+    let started = Instant::now();
+    let mut reader = open_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut engine = Engine::new(Limits::default());
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut events: Vec<Event> = Vec::with_capacity(64);
+    let write = |out: &mut BufWriter<_>, events: &mut Vec<Event>| -> io::Result<()> {
+        if !stats_only {
+            for e in events.iter() {
+                match format {
+                    Format::Text => view::text::write_event(out, e)?,
+                    Format::Json => view::json::write_event(out, e)?,
+                }
+            }
+        }
+        events.clear();
+        Ok(())
+    };
+    loop {
+        let frame = reader
+            .next_frame()
+            .with_context(|| format!("in {}", path.display()))?;
+        let Some(frame) = frame else { break };
+        engine.ingest(&frame, &mut events);
+        write(&mut out, &mut events)?;
+    }
+    engine.finish(&mut events);
+    write(&mut out, &mut events)?;
+    out.flush()?;
+    if reader.truncated_tail() {
+        eprintln!(
+            "synscope: warning: {} ends inside a packet (cut short)",
+            path.display()
+        );
+    }
+    if stats_only {
+        let s = engine.stats();
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "frames {}  bytes {}  tcp {}  other {}  malformed {}  events {}  time {:.3} s  \
+             {:.0} frames/s  {:.1} MB/s",
+            s.frames,
+            s.bytes,
+            s.tcp_segments,
+            s.other,
+            s.malformed,
+            s.events,
+            secs,
+            s.frames as f64 / secs.max(1e-9),
+            s.bytes as f64 / 1e6 / secs.max(1e-9)
+        );
+    }
+    Ok(())
 }

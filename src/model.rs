@@ -85,7 +85,14 @@ pub struct Stamp {
 impl Stamp {
     /// An event of `conn` stamped with this packet's time.
     pub fn event(self, conn: Option<ConnId>, dir: Option<Dir>, body: EventBody) -> Event {
-        Event { ts: self.ts, t: self.t, frame: self.frame, conn, dir, body }
+        Event {
+            ts: self.ts,
+            t: self.t,
+            frame: self.frame,
+            conn,
+            dir,
+            body,
+        }
     }
 }
 
@@ -216,7 +223,10 @@ impl TcpFlags {
         self.0 & bit != 0
     }
     pub fn names(self) -> impl Iterator<Item = &'static str> {
-        tcp_flags::NAMES.into_iter().filter(move |(b, _)| self.0 & b != 0).map(|(_, n)| n)
+        tcp_flags::NAMES
+            .into_iter()
+            .filter(move |(b, _)| self.0 & b != 0)
+            .map(|(_, n)| n)
     }
 }
 
@@ -578,7 +588,10 @@ pub struct Payload {
 impl Payload {
     /// Keep at most `limit` bytes of `data`.
     pub fn capped(data: &[u8], limit: usize) -> Payload {
-        Payload { kept: data[..data.len().min(limit)].to_vec(), total: data.len() as u64 }
+        Payload {
+            kept: data[..data.len().min(limit)].to_vec(),
+            total: data.len() as u64,
+        }
     }
     pub fn is_cut(&self) -> bool {
         (self.kept.len() as u64) < self.total
@@ -683,7 +696,11 @@ mod tests {
 
     #[test]
     fn every_kind_is_listed() {
-        let b = EventBody::Gap(Gap { seq: 0, len: 1, reason: GapReason::NotCaptured });
+        let b = EventBody::Gap(Gap {
+            seq: 0,
+            len: 1,
+            reason: GapReason::NotCaptured,
+        });
         assert!(EVENT_KINDS.contains(&b.kind()));
         assert_eq!(EVENT_KINDS.len(), 12);
     }

@@ -15,7 +15,10 @@ pub struct Session {
 
 impl StreamSink for Session {
     fn new(limits: &Limits) -> Self {
-        Session { http: http::Conversation::new(limits), ws: None }
+        Session {
+            http: http::Conversation::new(limits),
+            ws: None,
+        }
     }
 
     fn on_data(&mut self, dir: Dir, data: &[u8], cx: &mut Cx) {

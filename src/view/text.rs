@@ -1,10 +1,375 @@
 //! The text transcript: one readable line per event.
+//!
+//! `   0.000512 #0 c→s  GET /chat HTTP/1.1  Upgrade: websocket`
+//!
+//! Every string that came off the wire goes through [`escape`], so a payload's control
+//! characters (an ANSI escape in a WebSocket message, say) never reach the terminal raw.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use crate::model::Event;
+use crate::model::{
+    BodyKind, ConnState, Dir, Event, EventBody, HttpResponse, Opcode, TcpSegment, WsFrame,
+    WsMessage,
+};
 
 /// Writes `event` as one line of text.
 pub fn write_event<W: Write>(w: &mut W, event: &Event) -> io::Result<()> {
-    writeln!(w, "{:?}", event.body.kind())
+    let mut line = String::with_capacity(128);
+    format_event(&mut line, event);
+    line.push('\n');
+    w.write_all(line.as_bytes())
+}
+
+/// Appends the one-line rendering of `event` (without newline) to `out`.
+pub fn format_event(out: &mut String, e: &Event) {
+    let t = e.t.0;
+    let _ = write!(
+        out,
+        "{:>4}.{:06} ",
+        t / 1_000_000_000,
+        (t % 1_000_000_000) / 1_000
+    );
+    match e.conn {
+        Some(c) => {
+            let _ = write!(out, "#{c:<3} ");
+        }
+        None => out.push_str("     "),
+    }
+    out.push_str(match e.dir {
+        Some(Dir::C2s) => "c→s  ",
+        Some(Dir::S2c) => "s→c  ",
+        None => "     ",
+    });
+    describe(out, &e.body);
+}
+
+/// Appends a short description of an event body: the arrow label of the sequence diagram.
+pub fn describe(out: &mut String, body: &EventBody) {
+    match body {
+        EventBody::Connection(c) => {
+            let _ = write!(out, "connection {} → {}", c.client, c.server);
+            if c.joined_late {
+                out.push_str("  (joined late: roles guessed from ports)");
+            }
+        }
+        EventBody::Tcp(s) => tcp(out, s),
+        EventBody::Handshake(h) => {
+            let _ = write!(
+                out,
+                "handshake complete  SYN→SYN-ACK {}  iRTT {}",
+                duration(h.syn_ack_rtt.0),
+                duration(h.irtt.0)
+            );
+        }
+        EventBody::Gap(g) => {
+            let _ = write!(
+                out,
+                "GAP {} bytes missing at seq={} ({:?})",
+                g.len, g.seq, g.reason
+            );
+        }
+        EventBody::HttpRequest(r) => {
+            out.push_str(&escape(&r.method));
+            out.push(' ');
+            out.push_str(&escape(&r.target));
+            out.push(' ');
+            out.push_str(&escape(&r.version));
+            if let Some((_, v)) = r
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("upgrade"))
+            {
+                let _ = write!(out, "  Upgrade: {}", escape(v));
+            }
+            body_kind(out, r.body);
+        }
+        EventBody::HttpResponse(r) => response(out, r),
+        EventBody::HttpBody(b) => {
+            match b.chunk {
+                Some(n) => {
+                    let _ = write!(out, "body chunk #{n} {} B", b.len);
+                }
+                None => {
+                    let _ = write!(out, "body {} B", b.len);
+                }
+            }
+            if b.end {
+                out.push_str(" (end)");
+            }
+        }
+        EventBody::WsFrame(f) => frame(out, f),
+        EventBody::WsMessage(m) => message(out, m),
+        EventBody::Violation(v) => {
+            let _ = write!(
+                out,
+                "VIOLATION {:?} {}: {}",
+                v.layer,
+                v.rule,
+                escape(&v.detail)
+            );
+        }
+        EventBody::Malformed(m) => {
+            let _ = write!(out, "MALFORMED {:?}: {}", m.layer, escape(&m.detail));
+        }
+        EventBody::ConnectionEnd(c) => {
+            let state = match c.state {
+                ConnState::Handshaking => "still handshaking",
+                ConnState::Established => "still open",
+                ConnState::Closing => "half closed",
+                ConnState::Closed => "closed",
+                ConnState::Reset => "reset",
+                ConnState::Refused => "refused",
+            };
+            let _ = write!(
+                out,
+                "end: {state}{} after {}  c→s {} seg {} B  s→c {} seg {} B",
+                if c.websocket { " (WebSocket)" } else { "" },
+                duration(c.duration.0),
+                c.segments[0],
+                c.bytes[0],
+                c.segments[1],
+                c.bytes[1]
+            );
+        }
+    }
+}
+
+fn tcp(out: &mut String, s: &TcpSegment) {
+    use crate::model::tcp_flags::*;
+    let f = s.flags;
+    let label = if f.has(SYN) && f.has(ACK) {
+        "SYN-ACK".to_string()
+    } else if f.has(RST) {
+        if f.has(ACK) { "RST-ACK" } else { "RST" }.to_string()
+    } else if f.has(SYN) {
+        "SYN".to_string()
+    } else if f.has(FIN) {
+        if f.has(ACK) { "FIN-ACK" } else { "FIN" }.to_string()
+    } else if s.len > 0 {
+        if f.has(PSH) { "PSH-ACK" } else { "ACK" }.to_string()
+    } else {
+        "ACK".to_string()
+    };
+    let _ = write!(out, "{label:<7} seq={}", s.seq);
+    if let Some(a) = s.ack {
+        let _ = write!(out, " ack={a}");
+    }
+    let _ = write!(out, " win={} len={}", s.win, s.len);
+    if let Some(o) = &s.options {
+        if let Some(m) = o.mss {
+            let _ = write!(out, " MSS={m}");
+        }
+        if let Some(w) = o.wscale {
+            let _ = write!(out, " WS={}", 1u32 << w.min(14));
+        }
+        if o.sack_perm {
+            out.push_str(" SACK_PERM");
+        }
+        if let Some(v) = o.ts_val {
+            let _ = write!(out, " TSval={v} TSecr={}", o.ts_ecr.unwrap_or(0));
+        }
+    }
+    for a in &s.analysis {
+        let _ = write!(out, " [{}]", analysis_name(*a));
+    }
+    if s.truncated {
+        out.push_str(" [truncated]");
+    }
+}
+
+/// Human name of a TCP analysis flag, as Wireshark words it.
+pub fn analysis_name(a: crate::model::TcpAnalysis) -> &'static str {
+    use crate::model::TcpAnalysis::*;
+    match a {
+        Retransmission => "retransmission",
+        OutOfOrder => "out-of-order",
+        LostSegment => "previous segment not captured",
+        DupAck => "dup ACK",
+        ZeroWindow => "zero window",
+        KeepAlive => "keep-alive",
+        KeepAliveAck => "keep-alive ACK",
+        WindowUpdate => "window update",
+        AckedUnseen => "ACKed unseen segment",
+    }
+}
+
+fn body_kind(out: &mut String, b: BodyKind) {
+    match b {
+        BodyKind::None => {}
+        BodyKind::Length => {}
+        BodyKind::Chunked => out.push_str("  (chunked)"),
+        BodyKind::Close => out.push_str("  (body until close)"),
+    }
+}
+
+fn response(out: &mut String, r: &HttpResponse) {
+    let _ = write!(
+        out,
+        "{} {} {}",
+        escape(&r.version),
+        r.status,
+        escape(&r.reason)
+    );
+    if let Some(u) = &r.upgrade {
+        out.push_str(if u.accept_valid {
+            "  accept ✓"
+        } else {
+            "  accept ✗ (mismatch)"
+        });
+        if let Some(p) = &u.subprotocol {
+            let _ = write!(out, "  protocol={}", escape(p));
+        }
+        if let Some(x) = &u.extensions {
+            let _ = write!(out, "  extensions={}", escape(x));
+        }
+    }
+    body_kind(out, r.body);
+}
+
+fn frame(out: &mut String, f: &WsFrame) {
+    let _ = write!(out, "frame {}", opcode(f.opcode));
+    if !f.fin {
+        out.push_str(" (not FIN)");
+    }
+    if f.rsv1 {
+        out.push_str(" RSV1");
+    }
+    if f.rsv2 {
+        out.push_str(" RSV2");
+    }
+    if f.rsv3 {
+        out.push_str(" RSV3");
+    }
+    let _ = write!(out, " {} B", f.payload_len);
+    if let Some(k) = &f.mask_key {
+        let _ = write!(out, " masked key={k}");
+    }
+}
+
+fn message(out: &mut String, m: &WsMessage) {
+    let name = match m.opcode {
+        Opcode::Text => "Text",
+        Opcode::Binary => "Binary",
+        Opcode::Close => "Close",
+        Opcode::Ping => "Ping",
+        Opcode::Pong => "Pong",
+        Opcode::Continuation => "Continuation",
+        Opcode::Reserved(_) => "Reserved",
+    };
+    out.push_str(name);
+    if let Some(code) = m.code {
+        let _ = write!(out, " {code} {}", m.code_name.unwrap_or(""));
+    }
+    if let Some(r) = &m.reason {
+        let _ = write!(out, " \"{}\"", escape(r));
+    } else if let Some(t) = &m.text {
+        let _ = write!(out, " \"{}\"", escape(t));
+        if (t.len() as u64) < m.len {
+            out.push('…');
+        }
+    }
+    let _ = write!(out, " ({} B", m.len);
+    if m.frames > 1 {
+        let _ = write!(out, ", {} frames", m.frames);
+    }
+    if m.compressed {
+        out.push_str(", deflated");
+    }
+    out.push(')');
+}
+
+fn opcode(o: Opcode) -> String {
+    match o {
+        Opcode::Reserved(n) => format!("reserved 0x{n:x}"),
+        o => o.name().to_string(),
+    }
+}
+
+/// `1.234 ms`-style duration.
+pub fn duration(ns: u64) -> String {
+    if ns < 1_000 {
+        format!("{ns} ns")
+    } else if ns < 1_000_000 {
+        format!("{} µs", ns / 1_000)
+    } else if ns < 1_000_000_000 {
+        format!("{:.3} ms", ns as f64 / 1e6)
+    } else {
+        format!("{:.3} s", ns as f64 / 1e9)
+    }
+}
+
+/// Makes wire text safe for a terminal: control characters (C0, DEL, C1, and the bidi
+/// overrides) become visible escapes; quotes and backslashes are escaped so the output stays
+/// unambiguous. Allocation-free when nothing needs escaping.
+pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
+    fn bad(c: char) -> bool {
+        c.is_control()
+            || c == '"'
+            || c == '\\'
+            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    }
+    if !s.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut o = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if bad(c) => {
+                let _ = write!(o, "\\u{{{:x}}}", c as u32);
+            }
+            c => o.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::*;
+
+    #[test]
+    fn escape_keeps_terminal_safe() {
+        assert_eq!(escape("plain ü"), "plain ü");
+        assert_eq!(escape("\u{1b}[31mred\u{1b}[0m"), "\\u{1b}[31mred\\u{1b}[0m");
+        assert_eq!(escape("a\"b\\c\n\u{9b}"), "a\\\"b\\\\c\\n\\u{9b}");
+        assert_eq!(escape("\u{202e}evil"), "\\u{202e}evil");
+    }
+
+    #[test]
+    fn message_line_has_no_raw_control_characters() {
+        let e = Stamp {
+            ts: Timestamp(0),
+            t: Nanos(1_234_567),
+            frame: 9,
+        }
+        .event(
+            Some(2),
+            Some(Dir::S2c),
+            EventBody::WsMessage(WsMessage {
+                opcode: Opcode::Text,
+                len: 11,
+                compressed: false,
+                frames: 1,
+                text: Some("\u{1b}]0;pwned\u{7}!".into()),
+                code: None,
+                code_name: None,
+                reason: None,
+                data: Payload::default(),
+            }),
+        );
+        let mut s = String::new();
+        format_event(&mut s, &e);
+        assert_eq!(
+            s,
+            "   0.001234 #2   s→c  Text \"\\u{1b}]0;pwned\\u{7}!\" (11 B)"
+        );
+        assert!(!s.chars().any(|c| c.is_control()));
+    }
 }
