@@ -29,6 +29,8 @@ pub trait StreamSink {
     fn on_gap(&mut self, dir: Dir, len: u32, cx: &mut Cx);
     /// `dir` will carry no more bytes (FIN, RST, or the capture ended).
     fn on_end(&mut self, dir: Dir, cx: &mut Cx);
+    /// Whether the connection switched to WebSocket (reported in `connection_end`).
+    fn is_websocket(&self) -> bool;
 }
 
 /// All connections of a capture.

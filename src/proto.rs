@@ -47,11 +47,8 @@ impl StreamSink for Session {
             None => self.http.end(dir, cx),
         }
     }
-}
 
-impl Session {
-    /// Whether the connection switched to WebSocket.
-    pub fn is_websocket(&self) -> bool {
+    fn is_websocket(&self) -> bool {
         self.ws.is_some()
     }
 }
