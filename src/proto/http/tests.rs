@@ -1014,3 +1014,40 @@ proptest! {
         prop_assert_eq!(outcome(&got), want);
     }
 }
+
+#[test]
+fn gap_inside_a_chunk_keeps_sync_and_counts_missing() {
+    let ops = [
+        data(C2s, b"GET / HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n"),
+        data(
+            S2c,
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123",
+        ),
+        Op::Gap(S2c, 3),
+        data(S2c, b"789\r\n0\r\n\r\n"),
+        data(
+            S2c,
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nab",
+        ),
+        // Longer than the chunk: the framing is lost, the next response is found again.
+        Op::Gap(S2c, 20),
+        data(S2c, b"\r\nHTTP/1.1 204 No Content\r\n\r\n"),
+    ];
+    let h = whole(&ops);
+    let b = h.bodies(S2c);
+    assert_eq!(
+        b.iter()
+            .map(|b| (b.chunk, b.len, b.missing, b.end))
+            .collect::<Vec<_>>(),
+        [(Some(0), 10, 3, false), (Some(1), 0, 0, true)]
+    );
+    // The display copy stops at the gap rather than splicing across it.
+    assert_eq!(b[0].data.kept, b"0123");
+    assert!(b[0].data.is_cut());
+    let r = h.responses();
+    assert_eq!(
+        r.iter().map(|r| r.status).collect::<Vec<_>>(),
+        [200, 200, 204]
+    );
+    assert!(h.malformed().is_empty());
+}
