@@ -495,6 +495,9 @@ pub struct WsFrame {
     /// Unmasked payload bytes kept for display (at most the display limit); not in JSON.
     #[serde(skip)]
     pub data: Payload,
+    /// Payload bytes are missing (a capture gap inside it, or the stream ended first).
+    #[serde(skip_serializing_if = "is_false")]
+    pub incomplete: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -521,6 +524,11 @@ pub struct WsMessage {
     /// Payload kept for display (at most the display limit); not in JSON.
     #[serde(skip)]
     pub data: Payload,
+    /// Part of the message is missing or could not be decoded (a capture gap, the stream
+    /// ended, its start was lost, or inflation failed or hit its limit); `len` then counts
+    /// only the bytes decoded.
+    #[serde(skip_serializing_if = "is_false")]
+    pub incomplete: bool,
 }
 
 /// Which layer an error or violation belongs to.
