@@ -619,8 +619,9 @@ pub struct Limits {
     pub max_kept_payload: usize,
     /// Characters of text preview kept in `ws_message.text`.
     pub max_text_preview: usize,
-    /// Largest WebSocket message reassembled/inflated in full (for UTF-8 checking and inflation);
-    /// beyond it only the first part is kept and the rest counted.
+    /// WebSocket message size that bounds inflation work: one compressed message stops being
+    /// inflated after 64 times this many output bytes (a decompression bomb). UTF-8 checks and
+    /// inflation stream, so no message is buffered whole; only its first bytes are kept.
     pub max_message: usize,
     /// Most connections tracked at once; the oldest closed ones are forgotten first.
     pub max_connections: usize,

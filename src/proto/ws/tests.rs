@@ -771,8 +771,8 @@ fn gap_over_headers_resynchronises() {
     assert_eq!(
         malformed(&ev),
         [format!(
-            "frame boundaries lost at a gap of {} bytes; resumed at a plausible frame header \
-             after skipping {skipped} more bytes",
+            "frame boundaries lost at a gap of {} bytes; {skipped} more bytes skipped before a \
+             plausible frame header",
             g1 - g0
         )]
     );
@@ -801,7 +801,7 @@ fn resync_at_a_frame_boundary_skips_nothing() {
         ],
     );
     assert_eq!(malformed(&ev).len(), 1);
-    assert!(malformed(&ev)[0].ends_with("after skipping 0 more bytes"));
+    assert!(malformed(&ev)[0].ends_with("; 0 more bytes skipped before a plausible frame header"));
     assert_eq!(
         texts(&ev),
         ["message number 0", "message number 2", "message number 3"]
@@ -871,7 +871,7 @@ fn resync_accepts_a_final_frame_ending_the_stream() {
         ],
     );
     assert_eq!(msgs(&ev).last().unwrap().code, Some(1000));
-    assert!(malformed(&ev)[0].ends_with("after skipping 2 more bytes"));
+    assert!(malformed(&ev)[0].ends_with("; 2 more bytes skipped before a plausible frame header"));
 }
 
 #[test]
