@@ -504,6 +504,9 @@ pub struct WsFrame {
     /// Unmasked payload bytes kept for display (at most the display limit); not in JSON.
     #[serde(skip)]
     pub data: Payload,
+    /// Payload bytes are missing (a capture gap inside it, or the stream ended first).
+    #[serde(skip_serializing_if = "is_false")]
+    pub incomplete: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -530,6 +533,11 @@ pub struct WsMessage {
     /// Payload kept for display (at most the display limit); not in JSON.
     #[serde(skip)]
     pub data: Payload,
+    /// Part of the message is missing or could not be decoded (a capture gap, the stream
+    /// ended, its start was lost, or inflation failed or hit its limit); `len` then counts
+    /// only the bytes decoded.
+    #[serde(skip_serializing_if = "is_false")]
+    pub incomplete: bool,
 }
 
 /// Which layer an error or violation belongs to.
@@ -620,8 +628,9 @@ pub struct Limits {
     pub max_kept_payload: usize,
     /// Characters of text preview kept in `ws_message.text`.
     pub max_text_preview: usize,
-    /// Largest WebSocket message reassembled/inflated in full (for UTF-8 checking and inflation);
-    /// beyond it only the first part is kept and the rest counted.
+    /// WebSocket message size that bounds inflation work: one compressed message stops being
+    /// inflated after 64 times this many output bytes (a decompression bomb). UTF-8 checks and
+    /// inflation stream, so no message is buffered whole; only its first bytes are kept.
     pub max_message: usize,
     /// Most connections tracked at once; the oldest closed ones are forgotten first.
     pub max_connections: usize,
