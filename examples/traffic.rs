@@ -6,7 +6,7 @@
 //!
 //! `scripts/record-captures.sh` runs this under a packet capture to make
 //! `assets/captures/*`. With `--scenario refused` no server starts: the client connects to a
-//! port where nothing listens.
+//! port where nothing listens. With `--serve-only SECS` no client runs.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -33,6 +33,10 @@ struct Args {
     /// Use [::1] instead of 127.0.0.1.
     #[arg(long)]
     ipv6: bool,
+    /// Run no client: print `listening on ADDR` and serve other peers (e.g.
+    /// `scripts/peers/pipelined.py`) until SIGINT, or at most this many seconds.
+    #[arg(long, value_name = "SECS")]
+    serve_only: Option<u64>,
 }
 
 #[tokio::main]
@@ -55,6 +59,17 @@ async fn main() -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {ip} port {}", args.port))?;
     let addr = listener.local_addr()?;
+    if let Some(secs) = args.serve_only {
+        println!("listening on {addr}");
+        let stop = async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = tokio::time::sleep(Duration::from_secs(secs)) => {}
+            }
+        };
+        demo::serve(listener, ServerConfig::paced(pace), stop).await?;
+        return Ok(());
+    }
     let (stop, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(demo::serve(
         listener,

@@ -34,8 +34,8 @@ pub const MAX_WS_MESSAGE: usize = 1 << 20;
 /// Timing of the server's own sources of traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerConfig {
-    /// Period of the news source (the first item comes at once). Polling clients see news at
-    /// this rate.
+    /// Period of the news source (the first item is there when `serve` starts). Polling
+    /// clients see news at this rate.
     pub news_every: Duration,
     /// How long `/long-poll` holds a request when nothing new arrives and the client named
     /// no `timeout_ms`.
@@ -107,6 +107,8 @@ pub async fn serve(
         config,
         sessions,
     };
+    // The first item is published before the first connection can be accepted.
+    news.publish("news #1");
     let ticker = tokio::spawn(publish_news(news, config.news_every));
     let app = router(state);
     // Without TCP_NODELAY a paced small write can wait for the peer's delayed ACK, which
@@ -138,13 +140,13 @@ fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Publishes "news #2", "news #3", ... one per `every` ("news #1" is published by `serve`).
 async fn publish_news(news: News, every: Duration) {
-    let mut tick = tokio::time::interval(every);
+    let start = tokio::time::Instant::now() + every;
+    let mut tick = tokio::time::interval_at(start, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut n: u64 = 0;
-    loop {
+    for n in 2u64.. {
         tick.tick().await;
-        n += 1;
         news.publish(&format!("news #{n}"));
     }
 }
