@@ -60,13 +60,12 @@ wait_for() {
     return 1
 }
 
-# start_capture FILE PORT: tcpdump on lo, filtered on PORT, nanosecond timestamps except for
-# *_usec.pcap (classic microsecond pcap). tcpdump prints "listening on" only once the filter
+# start_capture FILE PORT PRECISION: tcpdump on lo, filtered on PORT, timestamps in PRECISION
+# (nano or micro). tcpdump prints "listening on" only once the filter
 # is attached, so nothing of the exchange is missed. (dumpcap, which writes pcapng itself,
 # says "Capturing on" before it really captures: in a test it missed a SYN+RST 4 times in 20.)
 start_capture() {
-    local file="$1" port="$2" log="$WORK/capture.log" precision=nano
-    [[ "$file" == *_usec.pcap ]] && precision=micro
+    local file="$1" port="$2" precision="$3" log="$WORK/capture.log"
     : >"$log"
     tcpdump -i lo -U --immediate-mode --time-stamp-precision="$precision" -w "$file" \
         "tcp port $port" 2>"$log" &
@@ -87,8 +86,10 @@ stop_capture() {
 record() {
     local name="$1" port="$2"
     shift 2
-    local tmp="$WORK/${name%.pcapng}.pcap"
-    start_capture "$tmp" "$port"
+    # Nanosecond timestamps, except for *_usec.pcap (classic microsecond pcap).
+    local tmp="$WORK/raw-${name%.*}.pcap" precision=nano
+    [[ "$name" == *_usec.pcap ]] && precision=micro
+    start_capture "$tmp" "$port" "$precision"
     if ! "$@"; then
         stop_capture
         echo "record-captures: $name: '$*' failed" >&2
