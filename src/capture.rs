@@ -345,7 +345,10 @@ impl<R: Read> CaptureReader<R> {
 
     /// Makes `need` bytes available from `start`, reading as little as the reader gives at a
     /// time: never waits for more than `need`, so a live pipe's frame comes out as soon as its
-    /// block is complete. `Ok(false)` when the input ended first. `need` <= MAX_BLOCK.
+    /// block is complete. `Ok(false)` when the input ended first. Callers keep `need` <=
+    /// MAX_BLOCK; the buffer grows past `BUF_SIZE` only by doubling once it is full of bytes
+    /// actually read, so a length field alone never allocates (a cut file claiming 16 MiB costs
+    /// only what it holds).
     fn fill(&mut self, need: usize) -> Result<bool, CaptureError> {
         if self.end - self.start >= need {
             return Ok(true);
@@ -354,14 +357,20 @@ impl<R: Read> CaptureReader<R> {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
-            if need > self.buf.len() {
-                // Bounded: callers check need <= MAX_BLOCK first.
-                self.buf.resize(need, 0);
-            }
         }
         while self.end - self.start < need {
             if self.eof {
                 return Ok(false);
+            }
+            if self.end == self.buf.len() {
+                // Here start == 0 and buf.len() < need <= MAX_BLOCK.
+                let grown = self
+                    .buf
+                    .len()
+                    .saturating_mul(2)
+                    .min(need)
+                    .max(self.buf.len() + 1);
+                self.buf.resize(grown, 0);
             }
             let Some(space) = self.buf.get_mut(self.end..) else {
                 return Ok(false);

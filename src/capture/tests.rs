@@ -469,6 +469,25 @@ fn block_larger_than_the_buffer_grows_it() {
     assert_eq!(frames[2].data, vec![3]);
 }
 
+#[test]
+fn a_length_field_alone_does_not_grow_the_buffer() {
+    let mut v = shb(false);
+    v.extend(idb(false, 1, 0, &[]));
+    put32(&mut v, false, 6);
+    put32(&mut v, false, MAX_BLOCK as u32);
+    v.extend_from_slice(&[0; 1000]);
+    let mut rd = CaptureReader::new(&v[..]).unwrap();
+    assert!(rd.next_frame().unwrap().is_none());
+    assert!(rd.truncated_tail());
+    assert_eq!(rd.buf.len(), BUF_SIZE);
+
+    // Real bytes do grow it, by doubling.
+    v.resize(v.len() + BUF_SIZE, 0);
+    let mut rd = CaptureReader::new(&v[..]).unwrap();
+    assert!(rd.next_frame().unwrap().is_none());
+    assert_eq!(rd.buf.len(), BUF_SIZE * 2);
+}
+
 // ---------------------------------------------------------------- not a capture
 
 #[test]
