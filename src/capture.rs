@@ -315,6 +315,56 @@ impl<R: Read> CaptureReader<R> {
         self.truncated
     }
 
+    /// Whether the next `next_frame` call has to read from the source: the buffer holds no
+    /// complete packet block. A caller that buffers its output should flush it then, because on
+    /// a live capture (`tcpdump -U -w - | synscope decode -`) that read waits for the next
+    /// packet. Reading files, this is true once per buffer refill.
+    pub fn needs_input(&self) -> bool {
+        if self.done {
+            return false;
+        }
+        let mut b = self.available();
+        match self.state {
+            State::Pcap {
+                endian, modified, ..
+            } => {
+                let hdr_len = if modified {
+                    PCAP_MODIFIED_RECORD_LEN
+                } else {
+                    PCAP_RECORD_LEN
+                };
+                match u32_at(b, 8).map(|c| endian.u32(c) as usize) {
+                    Some(caplen) => b.len() < hdr_len.saturating_add(caplen),
+                    None => true,
+                }
+            }
+            State::PcapNg { mut endian, .. } => loop {
+                let Some(t) = u32_at(b, 0) else {
+                    return true;
+                };
+                if u32::from_le_bytes(t) == SHB_MAGIC {
+                    match u32_at(b, 8) {
+                        Some(bom) if u32::from_be_bytes(bom) == BOM_MAGIC => endian = Endian::Big,
+                        Some(_) => endian = Endian::Little,
+                        None => return true,
+                    }
+                }
+                let Some(len) = u32_at(b, 4).map(|l| endian.u32(l) as usize) else {
+                    return true;
+                };
+                let btype = endian.u32(t);
+                if len < NG_MIN_BLOCK || b.len() < len {
+                    // A bad length is reported by next_frame without reading.
+                    return b.len() < len;
+                }
+                if btype == EPB_MAGIC || btype == SPB_MAGIC {
+                    return false;
+                }
+                b = b.get(len..).unwrap_or(&[]);
+            },
+        }
+    }
+
     fn available(&self) -> &[u8] {
         self.buf.get(self.start..self.end).unwrap_or(&[])
     }
@@ -732,6 +782,10 @@ impl<R: Read> CaptureReader<R> {
         self.consume(len);
         Ok(f)
     }
+}
+
+fn u32_at(b: &[u8], at: usize) -> Option<[u8; 4]> {
+    b.get(at..at.checked_add(4)?)?.first_chunk::<4>().copied()
 }
 
 /// Adds pcapng's if_tsoffset (seconds, signed) to a time in nanoseconds, clamped at the epoch.

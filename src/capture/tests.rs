@@ -636,6 +636,46 @@ fn a_frame_comes_out_as_soon_as_its_block_is_complete() {
 }
 
 #[test]
+fn needs_input_tells_when_the_next_frame_would_read() {
+    let pipe = Pipe::default();
+    let push = |b: &[u8]| pipe.0.borrow_mut().extend(b.iter().copied());
+    push(&shb(false));
+    let mut rd = CaptureReader::new(pipe.clone()).unwrap();
+    assert!(rd.needs_input());
+    let p3 = epb(false, 0, 3, &[3], 1);
+    push(&idb(false, 1, 0, &[]));
+    push(&epb(false, 0, 1, &[1], 1));
+    push(&epb(false, 0, 2, &[2], 1));
+    push(&p3[..9]);
+    assert_eq!(rd.next_frame().unwrap().unwrap().data, &[1]);
+    // The second packet is buffered: taking it reads nothing (the pipe is empty).
+    assert!(!rd.needs_input());
+    assert_eq!(rd.next_frame().unwrap().unwrap().data, &[2]);
+    assert!(rd.needs_input());
+    push(&p3[9..]);
+    assert_eq!(rd.next_frame().unwrap().unwrap().data, &[3]);
+
+    // Whole file in one read: every frame is buffered until the last is taken.
+    let (bytes, _, want) = pcapng_file(true);
+    let mut rd = CaptureReader::new(&bytes[..]).unwrap();
+    for _ in 0..want.len() {
+        assert!(rd.next_frame().unwrap().is_some());
+    }
+    assert!(rd.needs_input());
+    assert!(rd.next_frame().unwrap().is_none());
+    assert!(!rd.needs_input());
+
+    let (bytes, _) = pcap_file(false, false);
+    let mut rd = CaptureReader::new(&bytes[..]).unwrap();
+    assert!(!rd.needs_input());
+    rd.next_frame().unwrap();
+    rd.next_frame().unwrap();
+    assert!(!rd.needs_input());
+    rd.next_frame().unwrap();
+    assert!(rd.needs_input());
+}
+
+#[test]
 fn read_errors_surface_as_io() {
     struct Broken;
     impl Read for Broken {
