@@ -30,6 +30,7 @@ fuzz_target!(|data: &[u8]| {
     while let Ok(Some(frame)) = reader.next_frame() {
         engine.ingest(&frame, &mut events);
         render(&mut events);
+        let _ = reader.needs_input();
     }
     let _ = reader.truncated_tail();
     engine.finish(&mut events);
