@@ -14,10 +14,11 @@
 //!   late (`joined_late`) and the server is guessed from the ports: a port below 1024, else a
 //!   port outside the Linux ephemeral range 32768-60999, else the lower port (equal ports: the
 //!   receiver of the first segment).
-//! - A SYN (without ACK) whose sequence number is not the sender's known ISN starts a new
-//!   connection on the same 4-tuple (tshark does this too, flagging `reused_ports`), whatever
-//!   the old one's state; so does a SYN-ACK with a new ISN once the old connection ended. The
-//!   old connection gets its `connection_end` first.
+//! - A SYN or SYN-ACK whose sequence number is not the sender's known ISN (or, with the SYN
+//!   unseen, the base its other segments imply) starts a new connection on the same 4-tuple,
+//!   whatever the old one's state, flagged `reused_ports`. The old connection gets its
+//!   `connection_end` first. tshark 4.0 does the same for a SYN; for a SYN-ACK it flags
+//!   `reused_ports` but keeps the old conversation, renumbering only the server's side.
 //! - `connection_end` comes after the ACK of the last FIN, at once on RST, on reuse or
 //!   eviction, or at [`FlowTable::finish`]. Its `duration` runs from the connection's first to
 //!   its last segment. Segments after it on the same 4-tuple are still `tcp` events of that
@@ -182,9 +183,9 @@ struct Conn<S> {
     syn_ts: Option<Timestamp>,
     /// SYN to the first SYN-ACK, once the SYN-ACK was seen.
     syn_ack_rtt: Option<u64>,
-    /// Wireshark's `ts_first_rtt` (SYN to the first ACK), 0 while unknown: the out-of-order
-    /// threshold.
-    first_rtt: u64,
+    /// Wireshark's `ts_first_rtt` (SYN to the first ACK) in signed nanoseconds, 0 while
+    /// unknown: the out-of-order threshold. Negative when the capture's clock went back.
+    first_rtt: i64,
     handshake_done: bool,
     /// Direction of the FIN that closed the connection (the second one).
     last_fin: Option<Dir>,
@@ -233,7 +234,7 @@ impl<S: StreamSink> Conn<S> {
         }
         if flags & (SYN | ACK) == ACK && self.first_rtt == 0 {
             if let Some(t) = self.syn_ts {
-                self.first_rtt = now.since(t);
+                self.first_rtt = signed_ns(now, t);
             }
         }
 
@@ -413,6 +414,12 @@ impl<S: StreamSink> Conn<S> {
     }
 }
 
+/// `now - earlier` in nanoseconds, negative when the clock went back (saturating).
+fn signed_ns(now: Timestamp, earlier: Timestamp) -> i64 {
+    let d = i128::from(now.0) - i128::from(earlier.0);
+    i64::try_from(d).unwrap_or(if d < 0 { i64::MIN } else { i64::MAX })
+}
+
 /// Which end is the server when the handshake was not seen: a port below 1024, else a port
 /// outside the Linux ephemeral range (`net.ipv4.ip_local_port_range` default 32768-60999),
 /// else the lower port; on a tie, the destination.
@@ -510,15 +517,13 @@ impl<S: StreamSink> FlowTable<S> {
             return false;
         }
         let h = &c.half[c.dir_of(pkt.src).idx()];
-        let same_isn = match h.isn {
-            Some(isn) => isn == pkt.seq,
-            None => h.seq.base == Some(pkt.seq),
+        let same_isn = match (h.isn, h.seq.base) {
+            (Some(isn), _) => isn == pkt.seq,
+            (None, Some(base)) => base == pkt.seq,
+            // Nothing known of the sender yet (the usual SYN-ACK).
+            (None, None) => true,
         };
-        if pkt.flags & tcp_flags::ACK == 0 {
-            !same_isn
-        } else {
-            c.ended && !same_isn
-        }
+        !same_isn
     }
 
     fn create(&mut self, key: Key, pkt: &TcpPacket, stamp: Stamp, out: &mut Vec<Event>) -> usize {

@@ -2,14 +2,19 @@
 //! `tcp.analysis.*` flags, following `tcp_analyze_sequence_number` in Wireshark's
 //! `epan/dissectors/packet-tcp.c` check by check and in the same order.
 //!
+//! The reference is tshark 4.0.17 (Debian 12), whose code sits between the releases that can
+//! be read online: where they disagree (the "ACKed unseen segment" rule), the rule here is the
+//! one that reproduces tshark 4.0.17 on every probe. Evidence: the crafted cases in
+//! `flow/tests.rs` (each names the capture it was checked on) and `flow/tshark_cases.txt`,
+//! about a thousand segments of random conversations replayed against tshark's answers.
+//!
 //! Like Wireshark, the analysis state lives in absolute 32-bit sequence space, compares with
 //! wrapping arithmetic, and uses 0 as "not seen yet" for `nextseq`, `lastack` and
 //! `maxseqtobeacked` (so a stream whose numbers really hit 0 gets the same small blind spot as
-//! in Wireshark). Every rule below was checked against tshark 4.0.17 on crafted captures; the
-//! cases are the tests at the bottom of `flow/tests.rs`.
+//! in Wireshark).
 //!
 //! Left out on purpose: the unacked-segment list (it only feeds RTT/bytes-in-flight fields we
-//! do not report; Wireshark also stops adding SYN/FIN's phantom byte once 1000 segments are
+//! do not report; Wireshark also stops counting SYN/FIN's phantom byte once 1000 segments are
 //! unacked, a quirk not copied) and the MPTCP exceptions.
 
 use crate::model::{tcp_flags, TcpAnalysis, Timestamp};
@@ -100,6 +105,11 @@ pub(crate) enum WinScale {
 /// RFC 7323 §2.3: a shift above 14 is used as 14 (tshark 4.0.17 agrees: WS=15 scales by 2^14).
 const MAX_WINDOW_SHIFT: u8 = 14;
 
+/// `dupacknum` after an "ACKed unseen segment" was reported against this endpoint: -1 in
+/// Wireshark's unsigned `guint32` field, so it also passes the `dupacknum >= 2` test of the
+/// fast retransmission check (tshark 4.0.17 flags such segments as fast retransmissions).
+const ACKED_UNSEEN_MARK: u32 = u32::MAX;
+
 /// Wireshark's out-of-order threshold when the handshake RTT is unknown (3 ms).
 const OOO_THRESHOLD_NS: u64 = 3_000_000;
 /// A retransmission within 20 ms of the second duplicate ACK is a fast retransmission.
@@ -125,8 +135,8 @@ pub(crate) struct SeqInfo {
     window: u32,
     /// The last window came from a SYN, so it is not scaled (Wireshark's `is_first_ack`).
     window_from_syn: bool,
-    /// Duplicate ACKs in a row sent by this endpoint; -1 after an "ACKed unseen segment".
-    dupacknum: i32,
+    /// Duplicate ACKs in a row sent by this endpoint, or [`ACKED_UNSEEN_MARK`].
+    dupacknum: u32,
     /// Flags of the last segment this endpoint sent (for keep-alive and probe ACKs).
     last_bits: Bits,
 }
@@ -203,13 +213,14 @@ pub(crate) fn on_segment_start(fwd: &mut SeqInfo, rev: &mut SeqInfo, s: &Seg) {
 }
 
 /// Wireshark's `tcp_analyze_sequence_number` for one segment sent by `fwd`'s endpoint.
-/// `first_rtt_ns` is the handshake RTT (0 when unknown), the out-of-order threshold.
+/// `first_rtt_ns` is the handshake RTT (0 when unknown), the out-of-order threshold; signed
+/// like Wireshark's `nstime_t`.
 pub(crate) fn analyze(
     fwd: &mut SeqInfo,
     rev: &mut SeqInfo,
     s: &Seg,
     now: Timestamp,
-    first_rtt_ns: u64,
+    first_rtt_ns: i64,
 ) -> Bits {
     use tcp_flags::{ACK, FIN, RST, SYN};
     let (seq, ack, seglen, flags) = (s.seq, s.ack, s.len, s.flags);
@@ -229,18 +240,22 @@ pub(crate) fn analyze(
         fwd.dupacknum = 0;
     }
 
-    // ACKED LOST PACKET: this ACKs beyond what the other side has been seen to send.
+    // ACKED LOST PACKET: this ACKs beyond what the other side has been seen to send
+    // contiguously. If that side has sent past its contiguous mark (a hole), the mark moves
+    // to its highest sequence number and this ACK is flagged; otherwise it is flagged only
+    // if that side has no duplicate ACKs running, and the count is set to -1 so a run of
+    // such ACKs is flagged once. tshark 4.0.17 behaves this way on every probe in the tests
+    // (Wireshark's master branch tests `maxseqtobeacked > nextseq` here instead, which
+    // tshark 4.0 does not match). The mark is Wireshark's -1 (see `ACKED_UNSEEN_MARK`).
     if rev.maxseqtobeacked != 0 && seq_gt(ack, rev.maxseqtobeacked) && flags & ACK != 0 {
-        // Plain (not sequence-space) comparison, as in packet-tcp.c.
-        if rev.maxseqtobeacked > rev.nextseq {
+        if seq_lt(rev.maxseqtobeacked, rev.nextseq) {
             rev.maxseqtobeacked = rev.nextseq;
             bits |= ACKED_UNSEEN;
         } else {
-            // Flag only the first of a run of ACKs for the same missing bytes.
             if rev.dupacknum == 0 {
                 bits |= ACKED_UNSEEN;
             }
-            rev.dupacknum = -1;
+            rev.dupacknum = ACKED_UNSEEN_MARK;
         }
     }
 
@@ -315,7 +330,8 @@ fn forward_checks(fwd: &mut SeqInfo, rev: &SeqInfo, s: &Seg, window: u32, no_sfr
     }
     // DUPLICATE ACK: same seq, ack and window as the previous segment, no data.
     if same_place && window != 0 && window == fwd.window {
-        fwd.dupacknum = if fwd.dupacknum == -1 {
+        // After an "ACKed unseen segment" mark the count restarts at 1.
+        fwd.dupacknum = if fwd.dupacknum == ACKED_UNSEEN_MARK {
             1
         } else {
             fwd.dupacknum.saturating_add(1)
@@ -332,7 +348,7 @@ fn retransmission_kind(
     rev: &SeqInfo,
     s: &Seg,
     now: Timestamp,
-    first_rtt_ns: u64,
+    first_rtt_ns: i64,
 ) -> Bits {
     use tcp_flags::{FIN, SYN};
     let (seq, seglen, flags) = (s.seq, s.len, s.flags);
@@ -356,10 +372,12 @@ fn retransmission_kind(
     }
     // OUT-OF-ORDER: within one handshake RTT (3 ms if unknown) of the segment that carried
     // the highest sequence number, and not ending exactly where that one ended.
+    // Wireshark converts the (signed) RTT to an unsigned threshold: a negative RTT, from a
+    // clock that went back during the handshake, makes every early segment out-of-order.
     let threshold = if first_rtt_ns == 0 {
         OOO_THRESHOLD_NS
     } else {
-        first_rtt_ns
+        first_rtt_ns as u64
     };
     let phantom = u32::from(flags & (SYN | FIN) != 0);
     if not_advanced
