@@ -26,11 +26,18 @@
 //! - Ended connections stay in the table, without their sink and buffers, until the 4-tuple is
 //!   reused or the table needs room (`Limits::max_connections`: the connection that ended
 //!   first is forgotten first; if none has ended, the oldest is ended and forgotten).
-//! - Reassembly is in [`reassembly`]: first seen bytes win on overlap; holes become `gap`
+//! - States: `handshaking` from a SYN or SYN-ACK until an ACK without SYN; `established`
+//!   (also for a late join); `closing` after one FIN; `closed` after both; `refused` when the
+//!   server answers the SYN with RST before any SYN-ACK; `reset` for any other RST (an RST
+//!   after both FINs leaves `closed`).
+//! - Reassembly (`flow/reassembly.rs`): first seen bytes win on overlap; holes become `gap`
 //!   events when the held bytes would pass `Limits::max_held_bytes`, when the peer ACKs past
 //!   them (it has the bytes, so they will never be retransmitted), or when the stream ends.
-//! - Sequence analysis, relative numbers and window scaling follow Wireshark
-//!   ([`analysis`]).
+//!   A FIN after a hole waits for the hole.
+//! - Sequence analysis, relative numbers and window scaling follow tshark 4.0.17
+//!   (`flow/analysis.rs`). A direction's window is scaled once its own SYN or SYN-ACK showed
+//!   the WS option, unless the handshake showed the other side without it; unknown means
+//!   unscaled; SYN windows are never scaled.
 
 mod analysis;
 mod reassembly;

@@ -129,8 +129,9 @@ impl Stream {
             end = end.min(f as i64);
         }
         let next = self.next as i64;
-        if end > next {
-            // Trim what was already delivered (or lies before the origin).
+        // Something left after trimming what was delivered (or lies before the origin) and
+        // what lies after the FIN.
+        if end > next.max(start) {
             let skip = (next - start).max(0);
             let skip_usize = usize::try_from(skip).unwrap_or(usize::MAX);
             let data = data.get(skip_usize..).unwrap_or(&[]);

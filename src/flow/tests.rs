@@ -1321,6 +1321,20 @@ fn gap_filled_later_is_not_delivered_twice() {
 }
 
 #[test]
+fn bytes_after_the_fin_are_not_part_of_the_stream() {
+    // Found by the contract fuzz: a segment wholly after a known FIN once underflowed.
+    let mut ps = data_conn(&[(0, b"01")]);
+    ps.push(p(0.2, C, CI + 5, SI + 1, ACK | FIN, 1000, b""));
+    ps.push(p(0.3, C, CI + 9, SI + 1, ACK, 1000, b"late"));
+    ps.push(p(0.4, C, CI + 3, SI + 1, ACK, 1000, b"23456"));
+    let ev = run(&ps);
+    assert_eq!(stream_of(&ev, C), (b"0123".to_vec(), vec![]));
+    let l = lines(&ev);
+    let i = l.iter().position(|x| x == "#0 data c2s 23").unwrap();
+    assert_eq!(l[i + 1], "#0 sink_end c2s");
+}
+
+#[test]
 fn syn_data_is_delivered() {
     // TCP Fast Open: data on the SYN starts at relative seq 1.
     let ps = vec![
@@ -1572,6 +1586,7 @@ proptest! {
         cut_short in prop::collection::vec(0usize..50, 1..16),
         extra in prop::collection::vec((0usize..3000, 1usize..500), 0..6),
         cap in 0usize..1500,
+        acks in prop::collection::vec(prop::option::weighted(0.3, 0usize..3100), 1..16),
         isn in any::<u32>(),
         seed in any::<u64>(),
     ) {
@@ -1598,6 +1613,12 @@ proptest! {
             let mut seg = at(isn, s, &data[s..s + captured], l, flags);
             seg.t = 0.1 + i as f64 * 1e-4;
             ps.push(seg);
+            // Now and then the server ACKs some offset (possibly past a hole): the hole is
+            // given up at once.
+            if let Some(a) = acks[i % acks.len()] {
+                let ack = isn.wrapping_add(1).wrapping_add((a % (n + 2)) as u32);
+                ps.push(p(0.1 + i as f64 * 1e-4, S, SI + 1, ack, ACK, 1000, b""));
+            }
         }
         let limits = Limits { max_held_bytes: cap, ..Limits::default() };
         let mut table = FlowTable::<Rec>::new(limits);
@@ -1729,4 +1750,90 @@ fn random_conversations_match_tshark() {
     }
     assert!(n > 900);
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+/// A segment of the contract fuzz: (client port index, direction, seq, ack, flags, window,
+/// payload length, captured length).
+type Arb = (u8, bool, u32, u32, u8, u16, u16, u16);
+
+fn arb_segment() -> impl Strategy<Value = Arb> {
+    let near = prop_oneof![0u32..64, (u32::MAX - 64)..=u32::MAX, any::<u32>()];
+    (
+        0u8..3,
+        any::<bool>(),
+        near.clone(),
+        near,
+        any::<u8>(),
+        prop_oneof![Just(0u16), any::<u16>()],
+        0u16..80,
+        0u16..80,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// Whatever the segments: no panic; per connection `connection` comes first, at most one
+    /// `connection_end` and only `tcp` after it; per direction no bytes after `on_end`; after
+    /// `finish` every connection has ended; the table stays within `max_connections`.
+    #[test]
+    fn arbitrary_segments_keep_the_event_contract(
+        segs in prop::collection::vec(arb_segment(), 1..120),
+        max_connections in 1usize..4,
+        max_held_bytes in 0usize..200,
+    ) {
+        let limits = Limits { max_connections, max_held_bytes, ..Limits::default() };
+        let mut table = FlowTable::<Rec>::new(limits);
+        let mut ev = Vec::new();
+        let body = [0x55u8; 80];
+        for (i, &(port, c2s, seq, ack, flags, win, len, cap)) in segs.iter().enumerate() {
+            let mut c = client();
+            c.set_port(40000 + u16::from(port));
+            let (src, dst) = if c2s { (c, server()) } else { (server(), c) };
+            let pkt = TcpPacket {
+                src,
+                dst,
+                seq,
+                ack,
+                flags,
+                window: win,
+                options: TcpOptions { wscale: Some(flags % 16), ..TcpOptions::default() },
+                payload: &body[..usize::from(cap)],
+                wire_len: u32::from(len),
+            };
+            table.ingest(&pkt, stamp(i, i as f64 * 0.001), &mut ev);
+            prop_assert!(table.live() <= max_connections);
+        }
+        table.finish(stamp(segs.len(), 1.0), &mut ev);
+        let mut seen = std::collections::HashMap::new(); // conn -> (ended, [dir ended; 2])
+        for e in &ev {
+            let id = e.conn.unwrap();
+            let kind = e.body.kind();
+            match seen.get_mut(&id) {
+                None => {
+                    prop_assert_eq!(kind, "connection");
+                    seen.insert(id, (false, [false; 2]));
+                }
+                Some((ended, dirs)) => {
+                    prop_assert!(kind != "connection");
+                    if *ended {
+                        prop_assert_eq!(kind, "tcp");
+                    }
+                    if kind == "connection_end" {
+                        *ended = true;
+                    }
+                    if let Some(d) = e.dir {
+                        let is_end = matches!(&e.body, EventBody::Violation(v) if v.rule == "sink_end");
+                        if kind == "http_body" || kind == "gap" || is_end {
+                            prop_assert!(!dirs[d.idx()]);
+                        }
+                        if is_end {
+                            dirs[d.idx()] = true;
+                        }
+                    }
+                }
+            }
+        }
+        prop_assert!(seen.values().all(|(ended, _)| *ended));
+    }
 }
