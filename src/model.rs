@@ -287,8 +287,7 @@ pub enum TcpAnalysis {
     /// The data fills the receiver's advertised window to its edge (tcp.analysis.window_full).
     WindowFull,
     /// A SYN (or SYN-ACK) with a new ISN that starts a new connection on the 4-tuple of an
-    /// earlier one
-    /// (tcp.analysis.reused_ports).
+    /// earlier one (tcp.analysis.reused_ports).
     ReusedPorts,
 }
 
