@@ -4,7 +4,7 @@
 use crate::capture::LinkType;
 use crate::capture::RawFrame;
 use crate::decode::{decode, is_supported, Decoded};
-use crate::flow::FlowTable;
+use crate::flow::{FlowTable, Held};
 use crate::model::{Event, EventBody, Layer, Limits, Malformed, Nanos, Stamp, Timestamp};
 use crate::proto::Session;
 
@@ -105,6 +105,12 @@ impl Engine {
 
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// What the engine holds in memory now (walks every connection; for memory-bound tests).
+    #[doc(hidden)]
+    pub fn held(&self) -> Held {
+        self.flows.held()
     }
 
     /// Timestamp of the first frame, once one was seen.

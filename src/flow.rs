@@ -31,7 +31,10 @@
 //!   server answers the SYN with RST before any SYN-ACK; `reset` for any other RST (an RST
 //!   after both FINs leaves `closed`).
 //! - Reassembly (`flow/reassembly.rs`): first seen bytes win on overlap; holes become `gap`
-//!   events when the held bytes would pass `Limits::max_held_bytes`, when the peer ACKs past
+//!   events when the held bytes would pass `Limits::max_held_bytes` (or the pieces
+//!   [`MAX_HELD_PIECES`], or the memory held by all connections together
+//!   `Limits::max_held_total`: then the stream that asks for more gives up its hole), when the
+//!   peer ACKs past
 //!   them (it has the bytes, so they will never be retransmitted), or when the stream ends.
 //!   A FIN after a hole waits for the hole.
 //! - Sequence analysis, relative numbers and window scaling follow tshark 4.0.17
@@ -55,7 +58,8 @@ use crate::model::{
     Limits, Nanos, Stamp, TcpFlags, TcpSegment, Timestamp,
 };
 use analysis::{seq_gt, SeqInfo};
-use reassembly::{Sinks, Stream};
+use reassembly::{Cap, Sinks, Stream};
+pub use reassembly::{MAX_HELD_PIECES, PIECE_COST};
 
 /// Where a connection's application events go, with the packet's stamp.
 pub struct Cx<'o> {
@@ -85,6 +89,34 @@ pub trait StreamSink {
     fn on_end(&mut self, dir: Dir, cx: &mut Cx);
     /// Whether the connection switched to WebSocket (reported in `connection_end`).
     fn is_websocket(&self) -> bool;
+    /// Bytes the sink buffers now (for memory-bound tests and fuzzing).
+    #[doc(hidden)]
+    fn held_bytes(&self) -> usize {
+        0
+    }
+}
+
+/// What a [`FlowTable`] holds in memory now, for memory-bound tests and fuzzing.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Held {
+    /// Connections in the table, ended ones included.
+    pub connections: usize,
+    /// Out-of-order bytes held, all streams together.
+    pub reassembly_bytes: usize,
+    /// Memory held out of order, all streams together: bytes plus [`PIECE_COST`] per piece
+    /// (what `Limits::max_held_total` bounds).
+    pub reassembly_cost: usize,
+    /// Most out-of-order bytes one stream (connection direction) holds.
+    pub max_stream_bytes: usize,
+    /// Most out-of-order pieces one stream holds.
+    pub max_stream_pieces: usize,
+    /// Bytes buffered by the application layer, all connections together.
+    pub sink_bytes: usize,
+    /// Most bytes one connection's application layer buffers.
+    pub max_sink_bytes: usize,
+    /// Entries of the table's bookkeeping queues (creation and ending order).
+    pub queue_entries: usize,
 }
 
 /// FxHash (the hasher rustc uses for its own tables): a multiply and a rotate per word, much
@@ -201,6 +233,11 @@ struct Conn<S> {
 }
 
 impl<S: StreamSink> Conn<S> {
+    /// Memory its streams hold out of order, as counted against `Limits::max_held_total`.
+    fn held_cost(&self) -> usize {
+        self.half.iter().map(|h| h.stream.held_cost()).sum()
+    }
+
     fn dir_of(&self, src: SocketAddr) -> Dir {
         if src == self.client {
             Dir::C2s
@@ -217,6 +254,7 @@ impl<S: StreamSink> Conn<S> {
         stamp: Stamp,
         reused: bool,
         limits: &Limits,
+        room: usize,
         out: &mut Vec<Event>,
     ) {
         use tcp_flags::{ACK, FIN, RST, SYN};
@@ -325,15 +363,13 @@ impl<S: StreamSink> Conn<S> {
                         dir,
                         cx: &mut cx,
                     };
-                    fwd.stream.segment(
-                        origin,
-                        data_seq,
-                        captured,
-                        wire_len,
-                        fin,
-                        limits.max_held_bytes,
-                        &mut to,
-                    );
+                    // This stream may grow by what the table's memory budget has left.
+                    let cap = Cap {
+                        bytes: limits.max_held_bytes,
+                        cost: fwd.stream.held_cost().saturating_add(room),
+                    };
+                    fwd.stream
+                        .segment(origin, data_seq, captured, wire_len, fin, cap, &mut to);
                 }
                 if ack {
                     let origin = rev.origin(pkt.ack.wrapping_sub(1));
@@ -456,6 +492,8 @@ pub struct FlowTable<S: StreamSink> {
     by_age: VecDeque<(usize, ConnId)>,
     /// (slot, id) in order of ending.
     ended: VecDeque<(usize, ConnId)>,
+    /// Sum of every connection's `held_cost`, kept within `Limits::max_held_total`.
+    held_cost: usize,
 }
 
 impl<S: StreamSink> FlowTable<S> {
@@ -469,6 +507,7 @@ impl<S: StreamSink> FlowTable<S> {
             next_id: 0,
             by_age: VecDeque::new(),
             ended: VecDeque::new(),
+            held_cost: 0,
         }
     }
 
@@ -491,7 +530,10 @@ impl<S: StreamSink> FlowTable<S> {
             return;
         };
         let was_ended = conn.ended;
-        conn.segment(pkt, stamp, reused, &self.limits, out);
+        let before = conn.held_cost();
+        let room = self.limits.max_held_total.saturating_sub(self.held_cost);
+        conn.segment(pkt, stamp, reused, &self.limits, room, out);
+        self.held_cost = (self.held_cost - before.min(self.held_cost)) + conn.held_cost();
         if conn.ended && !was_ended {
             let id = conn.id;
             self.ended.push_back((slot, id));
@@ -632,7 +674,9 @@ impl<S: StreamSink> FlowTable<S> {
     fn end_conn(&mut self, slot: usize, stamp: Stamp, out: &mut Vec<Event>) {
         if let Some(Some(c)) = self.slots.get_mut(slot) {
             if !c.ended {
+                let before = c.held_cost();
                 c.end(stamp, &self.limits, out);
+                self.held_cost = (self.held_cost - before.min(self.held_cost)) + c.held_cost();
                 let id = c.id;
                 self.ended.push_back((slot, id));
             }
@@ -651,6 +695,29 @@ impl<S: StreamSink> FlowTable<S> {
             self.index.remove(&c.key);
         }
         self.free.push(slot);
+    }
+
+    /// What the table holds in memory now (walks every connection).
+    #[doc(hidden)]
+    pub fn held(&self) -> Held {
+        let mut h = Held {
+            queue_entries: self.by_age.len() + self.ended.len(),
+            ..Held::default()
+        };
+        for c in self.slots.iter().flatten() {
+            h.connections += 1;
+            for half in &c.half {
+                let (bytes, pieces) = (half.stream.held_bytes(), half.stream.held_pieces());
+                h.reassembly_bytes += bytes;
+                h.reassembly_cost += half.stream.held_cost();
+                h.max_stream_bytes = h.max_stream_bytes.max(bytes);
+                h.max_stream_pieces = h.max_stream_pieces.max(pieces);
+            }
+            let sink = c.sink.as_ref().map_or(0, |s| s.held_bytes());
+            h.sink_bytes += sink;
+            h.max_sink_bytes = h.max_sink_bytes.max(sink);
+        }
+        h
     }
 
     /// Most bytes `conn` ever held out of order in `dir`.

@@ -635,6 +635,10 @@ impl Payload {
 pub struct Limits {
     /// Out-of-order bytes held per connection direction before the hole is declared a gap.
     pub max_held_bytes: usize,
+    /// Memory held out of order by all connections together (bytes plus a per-piece cost,
+    /// `flow::PIECE_COST`); a stream that would pass it declares its hole a gap. Suricata's
+    /// `stream.reassembly.memcap`, whose default this is.
+    pub max_held_total: usize,
     /// Largest HTTP head (request/status line + headers) buffered before it is declared malformed.
     pub max_http_head: usize,
     /// Most headers parsed per HTTP head.
@@ -661,6 +665,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_held_bytes: 4 << 20,
+            max_held_total: 256 << 20,
             max_http_head: 64 << 10,
             max_http_headers: 100,
             max_kept_payload: 4096,

@@ -11,8 +11,11 @@
 //! - Out-of-order bytes are copied into a map keyed by offset until the hole before them
 //!   fills. On overlap the bytes seen first win (like Linux, which keeps what is queued, and
 //!   Wireshark's reassembly): only the parts of a new segment not already held are stored.
-//! - Held bytes are capped; when a segment would go over the cap, the first hole is
-//!   declared a gap (`GapReason::NotCaptured`) and what follows it is delivered.
+//! - Held bytes are capped, and so are held pieces ([`MAX_HELD_PIECES`]: a stretch the
+//!   capture cut short holds no bytes but costs a map entry) and the memory all streams hold
+//!   together (bytes plus [`PIECE_COST`] per piece, against a budget the flow table gives);
+//!   when a segment would go over a cap, the first hole is declared a gap
+//!   (`GapReason::NotCaptured`) and what follows it is delivered.
 //! - Bytes the capture cut short (snap length) become a `GapReason::Truncated` gap at their
 //!   place in the stream.
 //! - Once a hole is declared a gap the cursor moves past it: a retransmission filling it
@@ -22,6 +25,25 @@ use std::collections::BTreeMap;
 
 use super::{Cx, StreamSink};
 use crate::model::{Dir, EventBody, Gap, GapReason};
+
+/// Most pieces one stream holds out of order. Real holes are followed by segments of MSS
+/// size (4 MiB of 1460-byte segments is under 3,000 pieces); runs of tiny or truncated
+/// segments would otherwise make the map, not the bytes, the cost.
+pub const MAX_HELD_PIECES: usize = 16_384;
+
+/// Memory one held piece costs besides its bytes: its share of a B-tree node (key, value,
+/// slack) and the allocation of its bytes. An estimate, counted against the memory budget.
+pub const PIECE_COST: usize = 96;
+
+/// What a stream may hold out of order.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cap {
+    /// Captured bytes (`Limits::max_held_bytes`).
+    pub bytes: usize,
+    /// Memory: bytes plus [`PIECE_COST`] per piece (this stream's share of
+    /// `Limits::max_held_total`).
+    pub cost: usize,
+}
 
 /// Bytes held out of order: captured data, or a stretch the capture cut short.
 #[derive(Debug)]
@@ -88,6 +110,21 @@ impl Stream {
         self.peak_held
     }
 
+    /// Captured bytes held out of order now.
+    pub fn held_bytes(&self) -> usize {
+        self.held_bytes
+    }
+
+    /// Out-of-order pieces held now (each costs a map entry besides its bytes).
+    pub fn held_pieces(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Memory held out of order now, as counted against [`Cap::cost`].
+    pub fn held_cost(&self) -> usize {
+        self.held_bytes + self.held.len() * PIECE_COST
+    }
+
     /// Fixes offset 0 at sequence number `origin` (relative sequence number 1) on first use.
     fn start(&mut self, origin: u32) {
         if !self.started {
@@ -112,7 +149,7 @@ impl Stream {
         data: &[u8],
         wire_len: u32,
         fin: bool,
-        cap: usize,
+        cap: Cap,
         out: &mut Sinks<S>,
     ) {
         if self.ended {
@@ -256,16 +293,25 @@ impl Stream {
     }
 
     /// Stores the parts of an out-of-order segment not already held, making room by
-    /// declaring holes gaps when the cap would be exceeded.
-    fn hold<S: StreamSink>(&mut self, seg: Placed, cap: usize, out: &mut Sinks<S>) {
+    /// declaring holes gaps when a cap would be exceeded.
+    fn hold<S: StreamSink>(&mut self, seg: Placed, cap: Cap, out: &mut Sinks<S>) {
         loop {
-            let new = self.uncovered(seg.start, seg.start + seg.data.len() as u64);
-            if self.held_bytes.saturating_add(new) <= cap {
+            let (mut bytes, mut pieces) = (0usize, 0usize);
+            self.free_stretches(&seg, |from, to, data| {
+                pieces += 1;
+                if data {
+                    bytes += usize::try_from(to - from).unwrap_or(usize::MAX);
+                }
+            });
+            let held_bytes = self.held_bytes.saturating_add(bytes);
+            let held_pieces = self.held.len().saturating_add(pieces);
+            let cost = held_bytes.saturating_add(held_pieces.saturating_mul(PIECE_COST));
+            if held_bytes <= cap.bytes && held_pieces <= MAX_HELD_PIECES && cost <= cap.cost {
                 self.insert(seg);
                 self.peak_held = self.peak_held.max(self.held_bytes);
                 return;
             }
-            // Over the cap: give up on the first hole and deliver what follows it.
+            // Over a cap: give up on the first hole and deliver what follows it.
             let first = match self.held.first_key_value() {
                 Some((&k, _)) => k.min(seg.start),
                 None => seg.start,
@@ -280,23 +326,9 @@ impl Stream {
         }
     }
 
-    /// Captured bytes of `[start, cap_end)` that no held piece covers.
-    fn uncovered(&self, start: u64, cap_end: u64) -> usize {
-        let mut covered = 0u64;
-        if let Some((&k, p)) = self.held.range(..start).next_back() {
-            let e = k + p.len();
-            if e > start {
-                covered += e.min(cap_end) - start;
-            }
-        }
-        for (&k, p) in self.held.range(start..cap_end) {
-            covered += (k + p.len()).min(cap_end) - k;
-        }
-        usize::try_from(cap_end - start - covered.min(cap_end - start)).unwrap_or(usize::MAX)
-    }
-
-    /// Inserts the free stretches of `seg` (first seen wins on overlap).
-    fn insert(&mut self, seg: Placed) {
+    /// Calls `f(from, to, captured)` for each stretch of `seg` that no held piece covers, in
+    /// order, split where the captured bytes end: the pieces [`Stream::insert`] would add.
+    fn free_stretches(&self, seg: &Placed, mut f: impl FnMut(u64, u64, bool)) {
         let cap_end = seg.start + seg.data.len() as u64;
         let mut pos = seg.start;
         while pos < seg.end {
@@ -311,18 +343,30 @@ impl Stream {
                 Some((&k, _)) => k.min(seg.end),
                 None => seg.end,
             };
-            if pos < cap_end {
-                let to = free_to.min(cap_end);
-                let from = usize::try_from(pos - seg.start).unwrap_or(usize::MAX);
-                let upto = usize::try_from(to - seg.start).unwrap_or(usize::MAX);
-                if let Some(bytes) = seg.data.get(from..upto) {
-                    self.held_bytes += bytes.len();
-                    self.held.insert(pos, Piece::Data(bytes.to_vec()));
-                }
-                pos = to;
+            let to = if pos < cap_end {
+                free_to.min(cap_end)
             } else {
-                self.held.insert(pos, Piece::Truncated(free_to - pos));
-                pos = free_to;
+                free_to
+            };
+            f(pos, to, pos < cap_end);
+            pos = to;
+        }
+    }
+
+    /// Inserts the free stretches of `seg` (first seen wins on overlap).
+    fn insert(&mut self, seg: Placed) {
+        let mut stretches = Vec::new();
+        self.free_stretches(&seg, |from, to, data| stretches.push((from, to, data)));
+        for (from, to, data) in stretches {
+            if data {
+                let a = usize::try_from(from - seg.start).unwrap_or(usize::MAX);
+                let b = usize::try_from(to - seg.start).unwrap_or(usize::MAX);
+                if let Some(bytes) = seg.data.get(a..b) {
+                    self.held_bytes += bytes.len();
+                    self.held.insert(from, Piece::Data(bytes.to_vec()));
+                }
+            } else {
+                self.held.insert(from, Piece::Truncated(to - from));
             }
         }
     }

@@ -1831,3 +1831,96 @@ proptest! {
         prop_assert!(seen.values().all(|(ended, _)| *ended));
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Memory bounds on hostile segment sequences
+
+/// `n` segments of `len` bytes each at every other slot after a hole that never fills:
+/// nothing is ever delivered, everything is held out of order. `captured` bytes of each are
+/// in the capture (0: the snap length cut them all).
+fn holes(n: usize, len: usize, captured: usize) -> Vec<P> {
+    let mut ps = hs(CI, SI, 0.0, 0.02, None);
+    let body = vec![b'x'; captured];
+    for i in 0..n {
+        let off = (1 + 2 * i * len) as u32;
+        let mut seg = p(0.1, C, CI + 1 + off, SI + 1, ACK, 1000, &body).wire(len as u32);
+        seg.t = 0.1 + i as f64 * 1e-6;
+        ps.push(seg);
+    }
+    ps
+}
+
+#[test]
+fn truncated_out_of_order_segments_are_bounded() {
+    // Found by review: a stretch the capture cut short held no bytes, so it never counted
+    // against the cap, and each one added a map entry: unbounded memory.
+    let mut table = FlowTable::<Rec>::new(Limits::default());
+    let mut ev = Vec::new();
+    feed(&mut table, &holes(40_000, 10, 0), &mut ev);
+    let h = table.held();
+    assert!(h.max_stream_pieces <= MAX_HELD_PIECES, "{h:?}");
+    assert_eq!(
+        h.reassembly_cost,
+        h.reassembly_bytes + h.max_stream_pieces * PIECE_COST
+    );
+}
+
+#[test]
+fn tiny_out_of_order_segments_are_bounded_by_pieces() {
+    // 1-byte segments stay far under the byte cap, but each is a map entry.
+    let ps = holes(40_000, 1, 1);
+    let mut table = FlowTable::<Rec>::new(Limits::default());
+    let mut ev = Vec::new();
+    feed(&mut table, &ps, &mut ev);
+    let h = table.held();
+    assert_eq!(h.max_stream_pieces, MAX_HELD_PIECES, "{h:?}");
+    assert!(h.max_stream_bytes <= MAX_HELD_PIECES);
+    // What could not be held was given up as gaps, in order, and every byte is accounted for.
+    table.finish(stamp(ps.len(), 1.0), &mut ev);
+    let (bytes, gaps) = stream_of(&ev, C);
+    assert_eq!(bytes.len(), 40_000);
+    let missing: u32 = gaps.iter().map(|g| g.len).sum();
+    assert_eq!(missing as usize + bytes.len(), 2 * 40_000);
+}
+
+#[test]
+fn all_connections_together_stay_within_max_held_total() {
+    // Found by review: each direction was bounded, the table was not (65,536 connections
+    // x 2 x 4 MiB). Now a stream that would pass the table's budget gives up its hole.
+    let limits = Limits {
+        max_held_bytes: 4_000,
+        max_held_total: 10_000,
+        ..Limits::default()
+    };
+    let mut ps = Vec::new();
+    for c in 0..10u16 {
+        let port = 41_000 + c;
+        ps.extend(
+            hs(CI, SI, 0.0, 0.02, None)
+                .into_iter()
+                .map(|s| s.port(port)),
+        );
+        for i in 0..5u32 {
+            let seg = p(0.1, C, CI + 2 + 1000 * i, SI + 1, ACK, 1000, &[b'a'; 999]);
+            ps.push(seg.port(port));
+        }
+    }
+    let mut table = FlowTable::<Rec>::new(limits);
+    let mut ev = Vec::new();
+    for (i, s) in ps.iter().enumerate() {
+        feed(&mut table, std::slice::from_ref(s), &mut ev);
+        let h = table.held();
+        assert!(
+            h.reassembly_cost <= limits.max_held_total,
+            "segment {i}: {h:?}"
+        );
+        assert!(
+            h.max_stream_bytes <= limits.max_held_bytes,
+            "segment {i}: {h:?}"
+        );
+    }
+    // The budget was really used, then given back as connections ended.
+    assert!(ev.iter().any(|e| matches!(e.body, EventBody::Gap(_))));
+    table.finish(stamp(ps.len(), 1.0), &mut ev);
+    assert_eq!(table.held().reassembly_cost, 0);
+}
