@@ -391,7 +391,7 @@ pub struct HttpResponse {
 /// What a WebSocket upgrade negotiated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WsUpgrade {
-    /// Sec-WebSocket-Key from the request.
+    /// Sec-WebSocket-Key from the request (its first 64 bytes if longer; a valid key has 24).
     pub key: String,
     /// Sec-WebSocket-Accept as the server sent it.
     pub accept: String,

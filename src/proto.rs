@@ -58,4 +58,16 @@ impl StreamSink for Session {
     fn is_websocket(&self) -> bool {
         self.ws.is_some()
     }
+
+    fn held_bytes(&self) -> usize {
+        self.http.held_bytes() + self.ws.as_ref().map_or(0, ws::WsSession::held_bytes)
+    }
+}
+
+impl Session {
+    /// The most [`StreamSink::held_bytes`] of a session can be under `limits`.
+    #[doc(hidden)]
+    pub fn max_held(limits: &Limits) -> usize {
+        http::Conversation::max_held(limits) + ws::WsSession::max_held(limits)
+    }
 }

@@ -65,6 +65,11 @@ pub struct Upgraded {
 /// More hex digits than a u64 holds is an overflow (RFC 9112 §7.1: recipients must anticipate
 /// large numerals and prevent overflow); leading zeros count, as in Go's net/http.
 const MAX_CHUNK_DIGITS: u8 = 16;
+/// Longest Sec-WebSocket-Key kept with a pending request (and shown in `WsUpgrade::key`).
+/// RFC 6455 §4.1: the key is a base64-encoded 16-byte nonce, 24 characters.
+const MAX_WS_KEY: usize = 64;
+/// Length of a Sec-WebSocket-Accept value: base64 of a 20-byte SHA-1.
+const ACCEPT_LEN: usize = 28;
 /// A chunk larger than this is absurd (no implementation uses more than a signed 64-bit size).
 const MAX_CHUNK_SIZE: u64 = i64::MAX as u64;
 
@@ -86,8 +91,30 @@ pub struct Conversation {
 struct Pending {
     /// `None` for a request lost in a gap.
     method: Option<String>,
-    /// Sec-WebSocket-Key of a WebSocket upgrade request.
-    ws_key: Option<String>,
+    /// What the answer to a WebSocket upgrade request is checked against.
+    ws_key: Option<WsKey>,
+}
+
+/// The Sec-WebSocket-Key of a pending upgrade request: at most [`MAX_WS_KEY`] bytes of it
+/// for display, and the accept value computed from all of it (a key is not bounded on the
+/// wire, and requests can pile up in the FIFO).
+#[derive(Debug)]
+struct WsKey {
+    shown: String,
+    accept: String,
+}
+
+impl WsKey {
+    fn new(key: &str) -> WsKey {
+        let mut end = key.len().min(MAX_WS_KEY);
+        while !key.is_char_boundary(end) {
+            end -= 1;
+        }
+        WsKey {
+            shown: key.get(..end).unwrap_or_default().to_string(),
+            accept: upgrade::accept_for(key),
+        }
+    }
 }
 
 /// One direction's parser.
@@ -341,6 +368,40 @@ impl Conversation {
         }
     }
 
+    /// Bytes buffered now: split heads, client bytes held for an upgrade answer, chunk display
+    /// copies, and the strings of requests awaiting a response (for memory-bound tests).
+    #[doc(hidden)]
+    pub fn held_bytes(&self) -> usize {
+        let sides: usize = self
+            .sides
+            .iter()
+            .map(|s| s.head.len() + s.held.len() + s.kept.len())
+            .sum();
+        let pending: usize = self
+            .pending
+            .iter()
+            .map(|p| {
+                p.method.as_ref().map_or(0, String::len)
+                    + p.ws_key
+                        .as_ref()
+                        .map_or(0, |k| k.shown.len() + k.accept.len())
+            })
+            .sum();
+        sides + pending
+    }
+
+    /// The most [`Conversation::held_bytes`] can be under `limits`: a split head and a chunk
+    /// copy per direction, the held upgrade bytes, and the pending requests' strings (a method
+    /// token, a shown WebSocket key and its 28-character accept value each).
+    #[doc(hidden)]
+    pub fn max_held(limits: &Limits) -> usize {
+        2 * limits.max_http_head.max(1)
+            + limits.max_upgrade_hold
+            + 2 * limits.max_kept_payload
+            + limits.max_pending_requests.max(1)
+                * (usize::from(head::MAX_METHOD_LEN) + MAX_WS_KEY + ACCEPT_LEN)
+    }
+
     /// Bytes of `dir` that were not parsed as HTTP: not HTTP at all, skipped while
     /// resynchronising, or carried after a switch to another protocol (h2c, CONNECT tunnel).
     pub fn unparsed(&self, dir: Dir) -> u64 {
@@ -538,7 +599,7 @@ impl Conversation {
         let mut problems = Vec::new();
         let framing = head::framing(&req.headers, true, &mut problems);
         req.body = framing.kind();
-        let ws_key = upgrade::ws_request_key(&req.headers);
+        let ws_key = upgrade::ws_request_key(&req.headers).map(|k| WsKey::new(&k));
         let method = req.method.clone();
         let side = &mut self.sides[Dir::C2s.idx()];
         side.synced = true;
@@ -629,7 +690,7 @@ impl Conversation {
 
     /// A 101 (RFC 9110 §15.2.2): WebSocket when the request asked for it (or, its request not
     /// captured, the answer names it); any other protocol makes the connection opaque.
-    fn switch(&mut self, mut resp: HttpResponse, ws_key: Option<String>, cx: &mut Cx) {
+    fn switch(&mut self, mut resp: HttpResponse, ws_key: Option<WsKey>, cx: &mut Cx) {
         let answers_ws = upgrade::has_token(&resp.headers, "upgrade", "websocket");
         if ws_key.is_none() && !answers_ws {
             cx.emit(Some(Dir::S2c), EventBody::HttpResponse(resp));
@@ -638,17 +699,18 @@ impl Conversation {
             return;
         }
         let mut problems = Vec::new();
-        let key = ws_key.unwrap_or_default();
-        let accept = upgrade::joined(&resp.headers, "sec-websocket-accept").unwrap_or_default();
-        let accept_expected = if key.is_empty() {
-            problems.push((
-                "upgrade_without_request",
-                "101 to websocket without a WebSocket upgrade request in the capture".to_string(),
-            ));
-            String::new()
-        } else {
-            upgrade::accept_for(&key)
+        let (key, accept_expected) = match ws_key {
+            Some(k) if !k.shown.is_empty() => (k.shown, k.accept),
+            _ => {
+                problems.push((
+                    "upgrade_without_request",
+                    "101 to websocket without a WebSocket upgrade request in the capture"
+                        .to_string(),
+                ));
+                (String::new(), String::new())
+            }
         };
+        let accept = upgrade::joined(&resp.headers, "sec-websocket-accept").unwrap_or_default();
         let accept_valid = !key.is_empty() && accept == accept_expected;
         if !key.is_empty() && !accept_valid {
             // RFC 6455 §4.1 client requirement 4.

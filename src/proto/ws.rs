@@ -112,6 +112,19 @@ impl WsSession {
         self.half(dir).end(cx);
     }
 
+    /// Bytes buffered now: kept payloads, message starts, resynchronisation look-ahead (for
+    /// memory-bound tests; the inflaters' fixed windows are not counted).
+    #[doc(hidden)]
+    pub fn held_bytes(&self) -> usize {
+        self.c2s.held_bytes() + self.s2c.held_bytes()
+    }
+
+    /// The most [`WsSession::held_bytes`] can be under `limits`.
+    #[doc(hidden)]
+    pub fn max_held(limits: &Limits) -> usize {
+        2 * (limits.max_kept_payload + 2 * head_cap(limits) + RESYNC_LOOKAHEAD)
+    }
+
     fn half(&mut self, dir: Dir) -> &mut Half {
         match dir {
             Dir::C2s => &mut self.c2s,
@@ -220,6 +233,14 @@ impl Msg {
     }
 }
 
+/// First bytes of a message kept for display and the text preview: a UTF-8 character takes up
+/// to 4 bytes.
+fn head_cap(limits: &Limits) -> usize {
+    limits
+        .max_kept_payload
+        .max(limits.max_text_preview.saturating_mul(4))
+}
+
 /// State while frame boundaries are lost.
 struct Lost {
     gap: u64,
@@ -261,9 +282,7 @@ impl Half {
             dir,
             limits: *limits,
             deflate: deflate.is_some(),
-            head_cap: limits
-                .max_kept_payload
-                .max(limits.max_text_preview.saturating_mul(4)),
+            head_cap: head_cap(limits),
             infl,
             hdr: [0; HEAD_MAX],
             fill: 0,
@@ -276,6 +295,13 @@ impl Half {
             lost: None,
             scan: Vec::new(),
         }
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.cur.as_ref().map_or(0, |c| c.kept.len())
+            + self.data.head.len()
+            + self.ctl.head.len()
+            + self.scan.len()
     }
 
     fn violation(&self, cx: &mut Cx, rule: &'static str, detail: String) {

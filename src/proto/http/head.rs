@@ -5,7 +5,7 @@ use crate::model::{BodyKind, Dir, Headers, HttpRequest, HttpResponse};
 
 /// Longest request method token accepted before the bytes are declared not HTTP. The longest
 /// registered method (IANA HTTP Method Registry) is `UPDATEREDIRECTREF`, 17 characters.
-const MAX_METHOD_LEN: u8 = 32;
+pub(super) const MAX_METHOD_LEN: u8 = 32;
 
 /// Methods that mark a request start when resynchronising (RFC 9110 §9.1 and RFC 5789 PATCH).
 /// Each is followed by the SP of the request line (RFC 9112 §3).

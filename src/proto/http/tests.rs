@@ -1051,3 +1051,33 @@ fn gap_inside_a_chunk_keeps_sync_and_counts_missing() {
     );
     assert!(h.malformed().is_empty());
 }
+
+#[test]
+fn pending_upgrade_keys_are_bounded() {
+    // Found by review: an upgrade request whose chunked body breaks resynchronises without
+    // holding the client's bytes, so such requests pile up in the FIFO, each keeping its
+    // Sec-WebSocket-Key whole: 50 of 60 KB held 3 MB, beyond every limit.
+    let key = "k".repeat(60_000);
+    let req = format!(
+        "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\
+         Sec-WebSocket-Key: {key}\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"
+    );
+    let mut h = Harness::new(Limits::default());
+    for _ in 0..50 {
+        h.feed(C2s, req.as_bytes());
+    }
+    assert_eq!(h.requests().len(), 50);
+    let max = Conversation::max_held(&h.limits);
+    assert!(
+        h.conv.held_bytes() <= max,
+        "{} > {max}",
+        h.conv.held_bytes()
+    );
+    // The answer is still checked against the whole key.
+    let accept = upgrade::accept_for(&key);
+    h.feed(S2c, switching(&accept, "").as_bytes());
+    let up = h.responses()[0].upgrade.clone().unwrap();
+    assert!(up.accept_valid);
+    assert_eq!(up.accept_expected, accept);
+    assert!(key.starts_with(&up.key) && up.key.len() <= MAX_WS_KEY);
+}
