@@ -24,8 +24,9 @@
 //!    only on a text/binary frame and only with deflate negotiated, MASK set exactly for
 //!    client frames, control frames unfragmented and at most 125 bytes, a minimal length
 //!    encoding with the MSB clear and at most 4 GiB;
-//! 2. an uncompressed text frame's payload is valid UTF-8 and a close frame's payload is not 1
-//!    byte nor a code that must not be sent;
+//! 2. an uncompressed text frame's payload starts with valid UTF-8 (its first
+//!    [`RESYNC_TEXT_CHECK`] bytes) and a close frame's payload is not 1 byte nor a code that
+//!    must not be sent;
 //! 3. the frames that follow it, up to [`RESYNC_CHAIN`] of them, pass 1 and 2 as well, as far
 //!    as they lie within [`RESYNC_LOOKAHEAD`] bytes of the candidate (a frame reaching past
 //!    the look-ahead ends the chain, which is then accepted as verified so far).
@@ -35,7 +36,9 @@
 //! boundary, since senders write a frame at a time) and skipped otherwise. At the end of the
 //! stream a chain is also confirmed by reaching exactly the end. The bytes needed for a
 //! decision are held (never more than the look-ahead), so the decision depends only on the
-//! bytes, never on how they were cut into pieces. The skipped bytes are reported as one
+//! bytes, never on how they were cut into pieces. A candidate costs at most a few hundred
+//! bytes of examination, and one waiting for bytes is judged again only once they are there,
+//! so resynchronising stays linear in the bytes. The skipped bytes are reported as one
 //! `malformed` event; the first frame after the resumption may be a continuation of a message
 //! whose start was lost, which is then not a violation.
 //!
@@ -54,6 +57,7 @@ mod utf8;
 mod tests;
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use crate::flow::Cx;
 use crate::model::{
@@ -75,6 +79,10 @@ pub const RESYNC_LOOKAHEAD: usize = 8192;
 /// Frames after a resynchronisation candidate that must be plausible too, when they are
 /// within the look-ahead.
 pub const RESYNC_CHAIN: usize = 3;
+
+/// Bytes of a candidate text frame checked for UTF-8. Random bytes fail within a few; checking
+/// more would let a crafted stream make each of many candidates cost a look-ahead's worth.
+pub const RESYNC_TEXT_CHECK: usize = 64;
 
 /// Payload bytes unmasked per step, in a stack buffer.
 const UNMASK_CHUNK: usize = 2048;
@@ -117,6 +125,13 @@ impl WsSession {
     #[doc(hidden)]
     pub fn held_bytes(&self) -> usize {
         self.c2s.held_bytes() + self.s2c.held_bytes()
+    }
+
+    /// Bytes examined while judging resynchronisation candidates so far (for tests that bound
+    /// the work per input byte).
+    #[doc(hidden)]
+    pub fn resync_work(&self) -> u64 {
+        self.c2s.resync_work + self.s2c.resync_work
     }
 
     /// The most [`WsSession::held_bytes`] can be under `limits`.
@@ -247,6 +262,10 @@ struct Lost {
     skipped: u64,
     /// The first held byte is the first byte after a gap.
     at_gap: bool,
+    /// Held bytes the candidate at the start of `scan` needs before it can be judged again:
+    /// until then new bytes are only held, so a decision waiting for a long frame is not
+    /// re-judged for every piece.
+    need: usize,
 }
 
 /// One direction's parser.
@@ -268,6 +287,8 @@ struct Half {
     lost: Option<Lost>,
     /// Bytes held while resynchronising (at most [`RESYNC_LOOKAHEAD`]).
     scan: Vec<u8>,
+    /// Bytes examined by `judge` so far.
+    resync_work: u64,
 }
 
 impl Half {
@@ -294,6 +315,7 @@ impl Half {
             resynced: false,
             lost: None,
             scan: Vec::new(),
+            resync_work: 0,
         }
     }
 
@@ -829,6 +851,7 @@ impl Half {
             lost.gap += len;
             lost.skipped += self.scan.len() as u64;
             lost.at_gap = true;
+            lost.need = 0;
             self.scan.clear();
             return;
         }
@@ -893,6 +916,7 @@ impl Half {
             gap,
             skipped,
             at_gap: true,
+            need: 0,
         });
     }
 
@@ -900,21 +924,29 @@ impl Half {
     /// `data` left to decode in step, or `None` when all of it was skipped or held.
     fn resync<'d>(&mut self, data: &'d [u8], at_end: bool, cx: &mut Cx) -> Option<&'d [u8]> {
         let lost = self.lost.as_mut()?;
+        if !at_end && self.scan.len() + data.len() < lost.need {
+            // `need` < RESYNC_LOOKAHEAD: the scan stays within it.
+            self.scan.extend_from_slice(data);
+            return None;
+        }
         let held = self.scan.len();
         let found = {
             let view = View {
                 a: &self.scan,
                 b: data,
+                work: Cell::new(0),
             };
             let mut i = 0;
-            loop {
+            let found = loop {
                 let at_gap = i == 0 && lost.at_gap;
                 match judge(&view, i, at_gap, at_end, self.dir, self.deflate) {
                     Judge::Accept => break Ok(i),
                     Judge::Reject => i += 1,
-                    Judge::More => break Err(i),
+                    Judge::More(need) => break Err((i, need)),
                 }
-            }
+            };
+            self.resync_work += view.work.get();
+            found
         };
         match found {
             Ok(i) => {
@@ -938,7 +970,8 @@ impl Half {
                     Some(data.get(i - held..).unwrap_or(&[]))
                 }
             }
-            Err(i) => {
+            Err((i, need)) => {
+                lost.need = need - i;
                 lost.skipped += i as u64;
                 if i > 0 {
                     lost.at_gap = false;
@@ -1032,6 +1065,8 @@ fn preview(b: &[u8], max_chars: usize) -> String {
 struct View<'a> {
     a: &'a [u8],
     b: &'a [u8],
+    /// Bytes read through `get` and `copy`.
+    work: Cell<u64>,
 }
 
 impl View<'_> {
@@ -1040,6 +1075,11 @@ impl View<'_> {
     }
 
     fn get(&self, i: usize) -> Option<u8> {
+        self.work.set(self.work.get() + 1);
+        self.fetch(i)
+    }
+
+    fn fetch(&self, i: usize) -> Option<u8> {
         match i.checked_sub(self.a.len()) {
             None => self.a.get(i).copied(),
             Some(j) => self.b.get(j).copied(),
@@ -1051,8 +1091,9 @@ impl View<'_> {
         if i + out.len() > self.len() {
             return false;
         }
+        self.work.set(self.work.get() + out.len() as u64);
         for (k, o) in out.iter_mut().enumerate() {
-            match self.get(i + k) {
+            match self.fetch(i + k) {
                 Some(v) => *o = v,
                 None => return false,
             }
@@ -1064,9 +1105,9 @@ impl View<'_> {
 enum Judge {
     Accept,
     Reject,
-    /// The decision needs bytes not yet seen (never more than [`RESYNC_LOOKAHEAD`] from the
-    /// candidate).
-    More,
+    /// The decision needs the view to hold this many bytes (never more than
+    /// [`RESYNC_LOOKAHEAD`] past the candidate).
+    More(usize),
 }
 
 /// Judges whether a frame starts at `i` of `v` (the resynchronisation heuristic described in
@@ -1075,12 +1116,13 @@ enum Judge {
 fn judge(v: &View, i: usize, at_gap: bool, at_end: bool, dir: Dir, deflate: bool) -> Judge {
     let total = v.len();
     if total <= i {
-        return Judge::More;
+        return Judge::More(i + 1);
     }
-    // The bytes needed are not there yet: wait, or at the end of the stream decide now. A
-    // chain verified up to the end is accepted; a lone candidate cut by the end only at a gap.
-    let short = |depth: usize| match (at_end, depth) {
-        (false, _) => Judge::More,
+    // The `need` bytes needed are not there yet: wait, or at the end of the stream decide
+    // now. A chain verified up to the end is accepted; a lone candidate cut by the end only
+    // at a gap.
+    let short = |depth: usize, need: usize| match (at_end, depth) {
+        (false, _) => Judge::More(need),
         (true, 0) if !at_gap => Judge::Reject,
         (true, _) => Judge::Accept,
     };
@@ -1088,7 +1130,7 @@ fn judge(v: &View, i: usize, at_gap: bool, at_end: bool, dir: Dir, deflate: bool
     let mut pos = i;
     for depth in 0..=RESYNC_CHAIN {
         let (Some(b0), Some(b1)) = (v.get(pos), v.get(pos + 1)) else {
-            return short(depth);
+            return short(depth, pos + 2);
         };
         if !frame::plausible_start(b0, b1, dir, deflate) {
             return Judge::Reject;
@@ -1103,10 +1145,10 @@ fn judge(v: &View, i: usize, at_gap: bool, at_end: bool, dir: Dir, deflate: bool
             return Judge::Reject;
         };
         if !v.copy(pos, hbuf) {
-            return short(depth);
+            return short(depth, pos + hl);
         }
         let Some(head) = frame::parse(hbuf) else {
-            return short(depth);
+            return short(depth, pos + hl);
         };
         if !frame::plausible(&head, b0, b1, dir, deflate) {
             return Judge::Reject;
@@ -1123,7 +1165,7 @@ fn judge(v: &View, i: usize, at_gap: bool, at_end: bool, dir: Dir, deflate: bool
         }
         let end = end as usize;
         if total < end {
-            return short(depth);
+            return short(depth, end);
         }
         if !payload_plausible(v, pos + hl, &head) {
             return Judge::Reject;
@@ -1133,11 +1175,13 @@ fn judge(v: &View, i: usize, at_gap: bool, at_end: bool, dir: Dir, deflate: bool
     Judge::Accept
 }
 
-/// Payload checks for a candidate whose payload is in view: an uncompressed text frame is
-/// UTF-8 (a final character may continue in the next fragment), a close frame has a
+/// Payload checks for a candidate whose payload is in view: an uncompressed text frame
+/// starts with [`RESYNC_TEXT_CHECK`] bytes of UTF-8 (a final frame shorter than that is
+/// UTF-8 whole; a final character may continue in the next fragment), a close frame has a
 /// sendable code or no payload.
 fn payload_plausible(v: &View, start: usize, head: &Head) -> bool {
-    let len = head.len as usize;
+    let whole = usize::try_from(head.len).unwrap_or(usize::MAX);
+    let len = whole.min(RESYNC_TEXT_CHECK);
     match head.opcode {
         Opcode::Text if !head.rsv1 => {
             let mut check = Utf8Check::default();
@@ -1158,7 +1202,7 @@ fn payload_plausible(v: &View, start: usize, head: &Head) -> bool {
                 check.push(p);
                 off += n;
             }
-            check.bad_at().is_none() && (!head.fin || check.complete())
+            check.bad_at().is_none() && (!head.fin || len < whole || check.complete())
         }
         Opcode::Close => match len {
             0 => true,

@@ -1308,3 +1308,58 @@ proptest! {
         prop_assert_eq!(split, one);
     }
 }
+
+/// Server bytes after a gap built so that many positions pass for the start of a long text
+/// frame that fails only 8 KB later: `01 7e 1f 40` is a non-final text frame of 8,000 bytes
+/// whose payload is that same pattern (valid UTF-8), and the frame after it is `ff ff`.
+fn resync_trap(rounds: usize) -> Vec<u8> {
+    let mut v = Vec::new();
+    for _ in 0..rounds {
+        for _ in 0..2001 {
+            v.extend_from_slice(&[0x01, 0x7e, 0x1f, 0x40]);
+        }
+        v.extend_from_slice(&[0xff, 0xff]);
+    }
+    v
+}
+
+/// Server bytes after a gap whose first candidate is a 4,000-byte text frame followed by a
+/// 4,000-byte binary frame: the decision waits for the second frame's end.
+fn resync_wait() -> Vec<u8> {
+    let mut v = build(TEXT, None, &[b'a'; 4000], Form::Minimal);
+    v.extend(build(BIN, None, &[0; 4000], Form::Minimal));
+    v.extend(sf(FIN | TEXT, b"ok"));
+    v
+}
+
+#[test]
+fn resync_work_is_linear_in_the_bytes() {
+    // Found by review: each candidate's text payload was checked whole (up to the 8 KB
+    // look-ahead): 1,500 bytes examined per input byte on `resync_trap`. And every piece
+    // that arrived while a decision waited for more bytes judged the candidate again from
+    // scratch: 2,000 per input byte on `resync_wait` fed a byte at a time.
+    for (name, bytes) in [("trap", resync_trap(4)), ("wait", resync_wait())] {
+        for piece in [usize::MAX, 1500, 1] {
+            let limits = Limits::default();
+            let mut out = Vec::new();
+            let mut cx = Cx {
+                stamp: Stamp::default(),
+                conn: 7,
+                limits: &limits,
+                out: &mut out,
+            };
+            let mut ws = WsSession::new(None, &limits);
+            ws.feed(Dir::S2c, &sf(BIN, &[0; 10])[..4], &mut cx);
+            ws.gap(Dir::S2c, 100, &mut cx);
+            for p in bytes.chunks(piece.min(bytes.len())) {
+                ws.feed(Dir::S2c, p, &mut cx);
+            }
+            ws.end(Dir::S2c, &mut cx);
+            let per_byte = ws.resync_work() / bytes.len() as u64;
+            assert!(
+                per_byte <= 64,
+                "{name}: {per_byte} bytes examined per input byte ({piece}-byte pieces)"
+            );
+        }
+    }
+}
