@@ -118,3 +118,253 @@ impl Engine {
         self.origin
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Memory bounds on long adversarial captures, built in memory with etherparse and fed
+    //! frame by frame: what the engine holds is checked against the limits as it goes.
+
+    use etherparse::PacketBuilder;
+
+    use super::*;
+    use crate::flow::MAX_HELD_PIECES;
+    use crate::model::tcp_flags::{ACK, FIN, PSH, SYN};
+    use crate::proto::Session;
+
+    const CLIENT: [u8; 4] = [10, 0, 0, 1];
+    const SERVER: [u8; 4] = [10, 0, 0, 2];
+    const SERVER_PORT: u16 = 80;
+    /// Initial sequence numbers of every connection's client and server.
+    const CISN: u32 = 1000;
+    const SISN: u32 = 5000;
+
+    /// An engine fed hand-built raw IPv4 frames.
+    struct Wire {
+        engine: Engine,
+        limits: Limits,
+        usec: u64,
+        events: Vec<Event>,
+        kinds: std::collections::HashMap<&'static str, u64>,
+        frames: u64,
+        buf: Vec<u8>,
+    }
+
+    impl Wire {
+        fn new(limits: Limits) -> Wire {
+            Wire {
+                engine: Engine::new(limits),
+                limits,
+                usec: 1_700_000_000_000_000,
+                events: Vec::new(),
+                kinds: Default::default(),
+                frames: 0,
+                buf: Vec::with_capacity(1 << 16),
+            }
+        }
+
+        /// One segment of the connection from client port `port`; `seq` and `ack` are
+        /// offsets from the sender's and receiver's ISN.
+        fn send(
+            &mut self,
+            port: u16,
+            from_client: bool,
+            flags: u8,
+            seq: u32,
+            ack: u32,
+            data: &[u8],
+        ) {
+            let (isn, peer_isn) = if from_client {
+                (CISN, SISN)
+            } else {
+                (SISN, CISN)
+            };
+            let b = if from_client {
+                PacketBuilder::ipv4(CLIENT, SERVER, 64).tcp(port, SERVER_PORT, isn + seq, 65535)
+            } else {
+                PacketBuilder::ipv4(SERVER, CLIENT, 64).tcp(SERVER_PORT, port, isn + seq, 65535)
+            };
+            let mut t = b;
+            if flags & SYN != 0 {
+                t = t.syn();
+            }
+            if flags & ACK != 0 {
+                t = t.ack(peer_isn + ack);
+            }
+            if flags & PSH != 0 {
+                t = t.psh();
+            }
+            if flags & FIN != 0 {
+                t = t.fin();
+            }
+            self.buf.clear();
+            t.write(&mut self.buf, data).unwrap();
+            self.usec += 10;
+            let frame = RawFrame {
+                ts: Timestamp(self.usec * 1000),
+                link: LinkType::IPV4,
+                data: &self.buf,
+                orig_len: self.buf.len() as u32,
+            };
+            self.engine.ingest(&frame, &mut self.events);
+            self.frames += 1;
+            self.count();
+        }
+
+        fn count(&mut self) {
+            for e in self.events.drain(..) {
+                *self.kinds.entry(e.body.kind()).or_default() += 1;
+            }
+        }
+
+        fn handshake(&mut self, port: u16) {
+            self.send(port, true, SYN, 0, 0, b"");
+            self.send(port, false, SYN | ACK, 0, 1, b"");
+            self.send(port, true, ACK, 1, 1, b"");
+        }
+
+        /// What the engine holds is within the limits.
+        fn check(&self) -> Held {
+            let h = self.engine.held();
+            let l = &self.limits;
+            assert!(h.connections <= l.max_connections, "{h:?}");
+            assert!(h.max_stream_bytes <= l.max_held_bytes, "{h:?}");
+            assert!(h.max_stream_pieces <= MAX_HELD_PIECES, "{h:?}");
+            assert!(h.reassembly_cost <= l.max_held_total, "{h:?}");
+            assert!(h.max_sink_bytes <= Session::max_held(l), "{h:?}");
+            assert!(h.queue_entries <= 2 * (2 * h.connections + 65), "{h:?}");
+            h
+        }
+
+        fn finish(&mut self) {
+            self.engine.finish(&mut self.events);
+            self.count();
+            assert_eq!(self.engine.held().reassembly_bytes, 0);
+        }
+
+        fn kind(&self, k: &str) -> u64 {
+            self.kinds.get(k).copied().unwrap_or(0)
+        }
+    }
+
+    #[test]
+    fn a_hole_that_never_fills() {
+        // 100,000 segments after a hole that never fills: held bytes and pieces stay capped,
+        // what does not fit is given up as gaps, and the events stay proportional.
+        let mut w = Wire::new(Limits::default());
+        w.handshake(40_000);
+        let body = [b'x'; 100];
+        let mut peak = Held::default();
+        for i in 0..100_000u32 {
+            w.send(40_000, true, ACK | PSH, 1 + 100 + 200 * i, 1, &body);
+            if i % 1000 == 0 {
+                let h = w.check();
+                peak.max_stream_pieces = peak.max_stream_pieces.max(h.max_stream_pieces);
+            }
+        }
+        assert_eq!(peak.max_stream_pieces, MAX_HELD_PIECES);
+        w.finish();
+        // Each segment gives its tcp event and at most a gap and a body piece.
+        assert!(
+            w.kinds.values().sum::<u64>() <= 4 * w.frames,
+            "{:?}",
+            w.kinds
+        );
+        assert!(w.kind("gap") >= 100_000 - MAX_HELD_PIECES as u64);
+    }
+
+    #[test]
+    fn ten_thousand_connections_never_closed() {
+        // Each opens, sends an HTTP head that never ends and a segment after a hole, and
+        // stays open: per-connection buffers stay within their limits and the out-of-order
+        // bytes of all of them within max_held_total.
+        let limits = Limits {
+            max_held_total: 1 << 20,
+            ..Limits::default()
+        };
+        let mut w = Wire::new(limits);
+        let head = format!("GET / HTTP/1.1\r\nX-Pad: {}", "a".repeat(1300));
+        for c in 0..10_000u16 {
+            let port = 20_000 + c;
+            w.handshake(port);
+            w.send(port, true, ACK | PSH, 1, 1, head.as_bytes());
+            w.send(port, true, ACK | PSH, 5000, 1, &[b'b'; 1000]);
+            if c % 500 == 0 {
+                w.check();
+            }
+        }
+        let h = w.check();
+        assert_eq!(h.connections, 10_000);
+        // The budget filled up; after that each new hole was given up at once (its head
+        // then lost, as a gap inside a head drops the partial message).
+        assert!(h.reassembly_cost > limits.max_held_total - 2000, "{h:?}");
+        assert!(w.kind("gap") >= 9000);
+        assert!(h.sink_bytes >= 900 * head.len(), "{h:?}");
+        w.finish();
+        assert_eq!(w.kind("connection_end"), 10_000);
+        // A table smaller than the capture: the oldest are ended and forgotten.
+        let mut w = Wire::new(Limits {
+            max_connections: 1000,
+            ..limits
+        });
+        for c in 0..10_000u16 {
+            w.handshake(20_000 + c);
+            w.send(20_000 + c, true, ACK | PSH, 1, 1, head.as_bytes());
+        }
+        assert_eq!(w.check().connections, 1000);
+        assert_eq!(w.kind("connection_end"), 9000);
+    }
+
+    #[test]
+    fn an_http_head_that_never_ends() {
+        // 5 MB of header lines: reported once as too large, skipped while looking for the
+        // next request, never buffered beyond max_http_head.
+        let mut w = Wire::new(Limits::default());
+        w.handshake(40_000);
+        w.send(40_000, true, ACK | PSH, 1, 1, b"GET / HTTP/1.1\r\n");
+        let mut seq = 1 + 16;
+        let line = format!("X-Long: {}\r\n", "a".repeat(1390));
+        for i in 0..3600 {
+            w.send(40_000, true, ACK | PSH, seq, 1, line.as_bytes());
+            seq += line.len() as u32;
+            if i % 100 == 0 {
+                let h = w.check();
+                assert!(h.max_sink_bytes <= w.limits.max_http_head, "{h:?}");
+            }
+        }
+        w.finish();
+        assert_eq!(w.kind("malformed"), 1);
+        assert_eq!(w.kind("http_request"), 0);
+    }
+
+    #[test]
+    fn a_websocket_frame_claiming_2_62_bytes() {
+        // A server frame declaring 2^62 bytes, then 50 MB of it: nothing is buffered beyond
+        // the display copies, and the frame is reported once, incomplete, at the end.
+        let mut w = Wire::new(Limits::default());
+        w.handshake(40_000);
+        let req = b"GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        let resp =
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                     Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+        w.send(40_000, true, ACK | PSH, 1, 1, req);
+        let mut seq = 1;
+        let mut first = resp.to_vec();
+        first.extend_from_slice(&[0x82, 127]);
+        first.extend_from_slice(&(1u64 << 62).to_be_bytes());
+        w.send(40_000, false, ACK | PSH, seq, 1 + req.len() as u32, &first);
+        seq += first.len() as u32;
+        let chunk = vec![0x5a; 65_000];
+        for i in 0..800 {
+            w.send(40_000, false, ACK | PSH, seq, 1 + req.len() as u32, &chunk);
+            seq = seq.wrapping_add(chunk.len() as u32);
+            if i % 50 == 0 {
+                w.check();
+            }
+        }
+        assert_eq!(w.kind("ws_frame"), 0);
+        w.finish();
+        assert_eq!(w.kind("ws_frame"), 1);
+        assert_eq!(w.kind("ws_message"), 1);
+    }
+}

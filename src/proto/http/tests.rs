@@ -1081,3 +1081,27 @@ fn pending_upgrade_keys_are_bounded() {
     assert_eq!(up.accept_expected, accept);
     assert!(key.starts_with(&up.key) && up.key.len() <= MAX_WS_KEY);
 }
+
+#[test]
+fn a_head_fed_a_byte_at_a_time_is_linear() {
+    // A 4 MB head (and a 4 MB trailer section) fed one byte per call: each byte is looked at
+    // a bounded number of times (were the buffered head re-scanned per byte, this would be
+    // 8 * 10^12 steps and never finish).
+    let limits = Limits {
+        max_http_head: 4 << 20,
+        max_http_headers: 10,
+        ..Limits::default()
+    };
+    let mut msg = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nX-Pad: ".to_vec();
+    msg.resize((4 << 20) - 4, b'a');
+    msg.extend_from_slice(b"\r\n\r\n0\r\nX-Trailer: ");
+    msg.resize(msg.len() + (4 << 20) - 100, b'b');
+    msg.extend_from_slice(b"\r\n\r\n");
+    let mut h = Harness::new(limits);
+    for b in msg.chunks(1) {
+        h.feed(C2s, b);
+    }
+    assert_eq!(h.kinds(), ["c2s:http_request", "c2s:http_body"]);
+    assert_eq!(h.requests()[0].head_len, 4 << 20);
+    assert!(h.bodies(C2s)[0].end);
+}
