@@ -311,15 +311,23 @@ pub fn duration(ns: u64) -> String {
     }
 }
 
-/// Makes wire text safe for a terminal: control characters (C0, DEL, C1, and the bidi
-/// overrides) become visible escapes; quotes and backslashes are escaped so the output stays
+/// Characters a terminal must not receive raw from the wire: control characters (C0, DEL, C1:
+/// U+009B is CSI to xterm) and Unicode's Bidi_Control set, which reorders what is shown
+/// ("Trojan Source", CVE-2021-42574).
+pub fn unsafe_for_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// Makes wire text safe for a terminal: the [`unsafe_for_terminal`] characters become visible
+/// escapes; quotes and backslashes are escaped so the output stays
 /// unambiguous. Allocation-free when nothing needs escaping.
 pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
     fn bad(c: char) -> bool {
-        c.is_control()
-            || c == '"'
-            || c == '\\'
-            || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+        unsafe_for_terminal(c) || c == '"' || c == '\\'
     }
     if !s.chars().any(bad) {
         return std::borrow::Cow::Borrowed(s);
@@ -352,6 +360,8 @@ mod tests {
         assert_eq!(escape("\u{1b}[31mred\u{1b}[0m"), "\\u{1b}[31mred\\u{1b}[0m");
         assert_eq!(escape("a\"b\\c\n\u{9b}"), "a\\\"b\\\\c\\n\\u{9b}");
         assert_eq!(escape("\u{202e}evil"), "\\u{202e}evil");
+        // The whole Bidi_Control set, not only the overrides and isolates.
+        assert_eq!(escape("\u{200f}\u{61c}x"), "\\u{200f}\\u{61c}x");
     }
 
     #[test]
