@@ -228,8 +228,9 @@ struct Conn<S> {
     handshake_done: bool,
     /// Direction of the FIN that closed the connection (the second one).
     last_fin: Option<Dir>,
-    /// `None` once the connection ended.
-    sink: Option<S>,
+    /// `None` once the connection ended. Boxed: an ended connection stays in the table (up to
+    /// `max_connections` of them) and should not keep the sink's size.
+    sink: Option<Box<S>>,
 }
 
 impl<S: StreamSink> Conn<S> {
@@ -347,7 +348,7 @@ impl<S: StreamSink> Conn<S> {
 
         // Bytes. A SYN's data (TCP Fast Open) starts after the SYN's sequence number; an RST's
         // payload (a diagnostic text at most) is not part of the stream.
-        if let Some(sink) = self.sink.as_mut() {
+        if let Some(sink) = self.sink.as_deref_mut() {
             let mut cx = Cx {
                 stamp,
                 conn: self.id,
@@ -438,7 +439,7 @@ impl<S: StreamSink> Conn<S> {
             };
             for dir in [Dir::C2s, Dir::S2c] {
                 let mut to = Sinks {
-                    sink: &mut sink,
+                    sink: &mut *sink,
                     dir,
                     cx: &mut cx,
                 };
@@ -610,7 +611,7 @@ impl<S: StreamSink> FlowTable<S> {
             first_rtt: 0,
             handshake_done: false,
             last_fin: None,
-            sink: Some(S::new(&self.limits)),
+            sink: Some(Box::new(S::new(&self.limits))),
         };
         let info = ConnectionInfo {
             client,

@@ -10,7 +10,9 @@ use crate::model::{Dir, Limits};
 /// One connection's application state: HTTP until a WebSocket upgrade, then WebSocket.
 pub struct Session {
     http: http::Conversation,
-    ws: Option<ws::WsSession>,
+    /// Boxed: most connections never upgrade, and a WebSocket session is three times the
+    /// size of the HTTP state.
+    ws: Option<Box<ws::WsSession>>,
 }
 
 impl StreamSink for Session {
@@ -37,7 +39,7 @@ impl StreamSink for Session {
                 lost -= u64::from(n);
             }
             ws.feed(Dir::S2c, &up.leftover[1], cx);
-            self.ws = Some(ws);
+            self.ws = Some(Box::new(ws));
         }
     }
 
@@ -60,7 +62,7 @@ impl StreamSink for Session {
     }
 
     fn held_bytes(&self) -> usize {
-        self.http.held_bytes() + self.ws.as_ref().map_or(0, ws::WsSession::held_bytes)
+        self.http.held_bytes() + self.ws.as_ref().map_or(0, |w| w.held_bytes())
     }
 }
 
