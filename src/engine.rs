@@ -4,7 +4,7 @@
 use crate::capture::LinkType;
 use crate::capture::RawFrame;
 use crate::decode::{decode, is_supported, Decoded};
-use crate::flow::{FlowTable, Held};
+use crate::flow::{EventSink, FlowTable, Held};
 use crate::model::{Event, EventBody, Layer, Limits, Malformed, Nanos, Stamp, Timestamp};
 use crate::proto::Session;
 
@@ -20,6 +20,19 @@ pub struct Stats {
     /// Frames of a link type synscope cannot decode (also counted in `other`).
     pub unsupported_link: u64,
     pub events: u64,
+}
+
+/// Counts the events passed on.
+struct Counted<'a> {
+    out: &'a mut dyn EventSink,
+    n: u64,
+}
+
+impl EventSink for Counted<'_> {
+    fn push(&mut self, event: Event) {
+        self.n += 1;
+        self.out.push(event);
+    }
 }
 
 pub struct Engine {
@@ -42,9 +55,11 @@ impl Engine {
         }
     }
 
-    /// Decodes one frame and appends its events to `out`, in order.
-    pub fn ingest(&mut self, frame: &RawFrame, out: &mut Vec<Event>) {
-        let before = out.len();
+    /// Decodes one frame and hands its events to `out`, in order, as they are made (a `Vec`
+    /// collects them; see [`EventSink`] for why a writer may be better).
+    pub fn ingest(&mut self, frame: &RawFrame, out: &mut dyn EventSink) {
+        let mut out = Counted { out, n: 0 };
+        let out = &mut out;
         self.stats.frames += 1;
         self.stats.bytes += frame.data.len() as u64;
         let origin = *self.origin.get_or_insert(frame.ts);
@@ -93,14 +108,14 @@ impl Engine {
                 ));
             }
         }
-        self.stats.events += (out.len() - before) as u64;
+        self.stats.events += out.n;
     }
 
     /// End of input: flushes what is held and ends every open connection.
-    pub fn finish(&mut self, out: &mut Vec<Event>) {
-        let before = out.len();
-        self.flows.finish(self.last, out);
-        self.stats.events += (out.len() - before) as u64;
+    pub fn finish(&mut self, out: &mut dyn EventSink) {
+        let mut out = Counted { out, n: 0 };
+        self.flows.finish(self.last, &mut out);
+        self.stats.events += out.n;
     }
 
     pub fn stats(&self) -> Stats {
@@ -366,5 +381,64 @@ mod tests {
         w.finish();
         assert_eq!(w.kind("ws_frame"), 1);
         assert_eq!(w.kind("ws_message"), 1);
+    }
+
+    #[test]
+    fn one_segment_can_release_a_million_events() {
+        // Found by review: a segment that fills the hole before 1 MB of held 2-byte
+        // WebSocket frames makes 1,020,001 events in one ingest (4 MB with the default
+        // limits: 4 million, 1.1 GB of `Event`s). `ingest` hands each to an `EventSink` as
+        // it is made, so a writer (main's) holds none of them; this one keeps a count.
+        let mut w = Wire::new(Limits {
+            max_held_bytes: 1 << 20,
+            ..Limits::default()
+        });
+        w.handshake(40_000);
+        let req = b"GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        let resp =
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                     Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+        w.send(40_000, true, ACK | PSH, 1, 1, req);
+        let ack = 1 + req.len() as u32;
+        w.send(40_000, false, ACK | PSH, 1, ack, resp);
+        let base = 1 + resp.len() as u32;
+        let pings: Vec<u8> = [0x89u8, 0x00].repeat(30_000);
+        let n = (1 << 20) / pings.len() as u32;
+        for i in 1..n {
+            w.send(
+                40_000,
+                false,
+                ACK | PSH,
+                base + i * pings.len() as u32,
+                ack,
+                &pings,
+            );
+        }
+        // The first segment fills the hole, streamed into a counter.
+        let frame = {
+            let b = PacketBuilder::ipv4(SERVER, CLIENT, 64)
+                .tcp(SERVER_PORT, 40_000, SISN + base, 65535)
+                .ack(CISN + ack)
+                .psh();
+            let mut v = Vec::new();
+            b.write(&mut v, &pings).unwrap();
+            v
+        };
+        let raw = RawFrame {
+            ts: Timestamp(w.usec * 1000 + 10_000),
+            link: LinkType::IPV4,
+            data: &frame,
+            orig_len: frame.len() as u32,
+        };
+        let (mut events, mut messages) = (0u64, 0u64);
+        let before = w.engine.stats().events;
+        w.engine.ingest(&raw, &mut |e: Event| {
+            events += 1;
+            messages += u64::from(matches!(e.body, EventBody::WsMessage(_)));
+        });
+        assert_eq!(messages, u64::from(n) * 30_000);
+        assert_eq!(events, 1 + 2 * messages);
+        assert_eq!(w.engine.stats().events - before, events);
     }
 }

@@ -61,12 +61,32 @@ use analysis::{seq_gt, SeqInfo};
 use reassembly::{Cap, Sinks, Stream};
 pub use reassembly::{MAX_HELD_PIECES, PIECE_COST};
 
+/// Where events go, as they are made. One segment can release megabytes of held bytes and
+/// so millions of events (2-byte WebSocket frames give one event per byte): a caller that
+/// writes each event out at once keeps memory bounded, where collecting them in a `Vec` (the
+/// implementation tests use) holds all of one frame's events.
+pub trait EventSink {
+    fn push(&mut self, event: Event);
+}
+
+impl EventSink for Vec<Event> {
+    fn push(&mut self, event: Event) {
+        Vec::push(self, event);
+    }
+}
+
+impl<F: FnMut(Event)> EventSink for F {
+    fn push(&mut self, event: Event) {
+        self(event);
+    }
+}
+
 /// Where a connection's application events go, with the packet's stamp.
 pub struct Cx<'o> {
     pub stamp: Stamp,
     pub conn: ConnId,
     pub limits: &'o Limits,
-    pub out: &'o mut Vec<Event>,
+    pub out: &'o mut dyn EventSink,
 }
 
 impl Cx<'_> {
@@ -256,7 +276,7 @@ impl<S: StreamSink> Conn<S> {
         reused: bool,
         limits: &Limits,
         room: usize,
-        out: &mut Vec<Event>,
+        out: &mut dyn EventSink,
     ) {
         use tcp_flags::{ACK, FIN, RST, SYN};
         let now = stamp.ts;
@@ -424,7 +444,7 @@ impl<S: StreamSink> Conn<S> {
 
     /// Ends the connection: flushes both streams (holes become gaps), ends them in the sink,
     /// emits `connection_end`, and frees the sink and buffers. No-op once ended.
-    fn end(&mut self, stamp: Stamp, limits: &Limits, out: &mut Vec<Event>) {
+    fn end(&mut self, stamp: Stamp, limits: &Limits, out: &mut dyn EventSink) {
         if self.ended {
             return;
         }
@@ -514,7 +534,7 @@ impl<S: StreamSink> FlowTable<S> {
 
     /// Takes one TCP segment, appends its events (connection, tcp, handshake, gap, app events,
     /// connection_end) to `out` in order.
-    pub fn ingest(&mut self, pkt: &TcpPacket, stamp: Stamp, out: &mut Vec<Event>) {
+    pub fn ingest(&mut self, pkt: &TcpPacket, stamp: Stamp, out: &mut dyn EventSink) {
         let key = Key::new(pkt.src, pkt.dst);
         let mut reused = false;
         let slot = match self.index.get(&key).copied() {
@@ -545,7 +565,7 @@ impl<S: StreamSink> FlowTable<S> {
     /// End of capture: flush held segments (as gaps), end every stream, and emit a
     /// `connection_end` for each connection not yet ended, in connection order, stamped
     /// with `stamp` (the last packet's).
-    pub fn finish(&mut self, stamp: Stamp, out: &mut Vec<Event>) {
+    pub fn finish(&mut self, stamp: Stamp, out: &mut dyn EventSink) {
         let mut open: Vec<(ConnId, usize)> = self
             .slots
             .iter()
@@ -576,7 +596,13 @@ impl<S: StreamSink> FlowTable<S> {
         !same_isn
     }
 
-    fn create(&mut self, key: Key, pkt: &TcpPacket, stamp: Stamp, out: &mut Vec<Event>) -> usize {
+    fn create(
+        &mut self,
+        key: Key,
+        pkt: &TcpPacket,
+        stamp: Stamp,
+        out: &mut dyn EventSink,
+    ) -> usize {
         self.make_room(stamp, out);
         let syn = pkt.flags & tcp_flags::SYN != 0;
         let ack = pkt.flags & tcp_flags::ACK != 0;
@@ -641,7 +667,7 @@ impl<S: StreamSink> FlowTable<S> {
 
     /// Frees a place for one more connection if the table is full: forgets the connection
     /// that ended first, or else ends and forgets the oldest.
-    fn make_room(&mut self, stamp: Stamp, out: &mut Vec<Event>) {
+    fn make_room(&mut self, stamp: Stamp, out: &mut dyn EventSink) {
         let max = self.limits.max_connections.max(1);
         while self.live() >= max {
             if let Some(slot) = self.pop_valid(true) {
@@ -672,7 +698,7 @@ impl<S: StreamSink> FlowTable<S> {
         None
     }
 
-    fn end_conn(&mut self, slot: usize, stamp: Stamp, out: &mut Vec<Event>) {
+    fn end_conn(&mut self, slot: usize, stamp: Stamp, out: &mut dyn EventSink) {
         if let Some(Some(c)) = self.slots.get_mut(slot) {
             if !c.ended {
                 let before = c.held_cost();

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use synscope::capture::open_path;
 use synscope::engine::Engine;
+use synscope::flow::EventSink;
 use synscope::model::{Event, Limits};
 use synscope::view;
 
@@ -71,41 +72,64 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes each event as the engine makes it (one frame can make millions: they are not
+/// collected first), keeping the first write error.
+struct Writer<W: Write> {
+    out: W,
+    format: Format,
+    stats_only: bool,
+    error: Option<io::Error>,
+}
+
+impl<W: Write> EventSink for Writer<W> {
+    fn push(&mut self, e: Event) {
+        if self.stats_only || self.error.is_some() {
+            return;
+        }
+        let written = match self.format {
+            Format::Text => view::text::write_event(&mut self.out, &e),
+            Format::Json => view::json::write_event(&mut self.out, &e),
+        };
+        if let Err(err) = written {
+            self.error = Some(err);
+        }
+    }
+}
+
+impl<W: Write> Writer<W> {
+    /// The first write error since the last check.
+    fn check(&mut self) -> io::Result<()> {
+        self.error.take().map_or(Ok(()), Err)
+    }
+}
+
 fn decode(path: &Path, format: Format, stats_only: bool) -> Result<()> {
     let started = Instant::now();
     let mut reader = open_path(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut engine = Engine::new(Limits::default());
     let stdout = io::stdout();
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let mut events: Vec<Event> = Vec::with_capacity(64);
-    let write = |out: &mut BufWriter<_>, events: &mut Vec<Event>| -> io::Result<()> {
-        if !stats_only {
-            for e in events.iter() {
-                match format {
-                    Format::Text => view::text::write_event(out, e)?,
-                    Format::Json => view::json::write_event(out, e)?,
-                }
-            }
-        }
-        events.clear();
-        Ok(())
+    let mut out = Writer {
+        out: BufWriter::with_capacity(1 << 16, stdout.lock()),
+        format,
+        stats_only,
+        error: None,
     };
     loop {
         let frame = reader
             .next_frame()
             .with_context(|| format!("in {}", path.display()))?;
         let Some(frame) = frame else { break };
-        engine.ingest(&frame, &mut events);
-        write(&mut out, &mut events)?;
+        engine.ingest(&frame, &mut out);
+        out.check()?;
         // The next frame needs a read, which on a live pipe waits for the next packet: show
         // what we have first.
         if reader.needs_input() {
-            out.flush()?;
+            out.out.flush()?;
         }
     }
-    engine.finish(&mut events);
-    write(&mut out, &mut events)?;
-    out.flush()?;
+    engine.finish(&mut out);
+    out.check()?;
+    out.out.flush()?;
     if reader.truncated_tail() {
         eprintln!(
             "synscope: warning: {} ends inside a packet (cut short)",
