@@ -22,6 +22,10 @@ pub struct Stats {
     pub events: u64,
 }
 
+/// Most unsupported link types reported (one `malformed` each); a capture cycling through
+/// more gets no further warnings, so the list stays small.
+pub const MAX_LINK_WARNINGS: usize = 64;
+
 /// Counts the events passed on.
 struct Counted<'a> {
     out: &'a mut dyn EventSink,
@@ -78,8 +82,9 @@ impl Engine {
                 self.stats.other += 1;
                 if !is_supported(frame.link) {
                     self.stats.unsupported_link += 1;
-                    // Bounded: at most one entry per distinct link type seen (a u32 each).
-                    if !self.warned_links.contains(&frame.link) && self.warned_links.len() < 64 {
+                    if !self.warned_links.contains(&frame.link)
+                        && self.warned_links.len() < MAX_LINK_WARNINGS
+                    {
                         self.warned_links.push(frame.link);
                         self.stats.malformed += 1;
                         out.push(stamp.event(
