@@ -757,6 +757,16 @@ impl<S: StreamSink> FlowTable<S> {
             .map(|c| c.half[dir.idx()].stream.peak_held())
     }
 
+    /// Steps `conn`'s stream in `dir` took walking held pieces.
+    #[cfg(test)]
+    fn walk_steps(&self, conn: ConnId, dir: Dir) -> Option<u64> {
+        self.slots
+            .iter()
+            .flatten()
+            .find(|c| c.id == conn)
+            .map(|c| c.half[dir.idx()].stream.walk_steps())
+    }
+
     /// Drops queue entries of forgotten connections once they outnumber the live ones, so
     /// the queues stay proportional to the table.
     fn compact(&mut self) {

@@ -101,6 +101,9 @@ pub(crate) struct Stream {
     fin: Option<u64>,
     /// `on_end` was called: nothing more is delivered.
     ended: bool,
+    /// Steps taken walking held pieces to place segments (for tests bounding the work).
+    #[cfg(test)]
+    walk_steps: u64,
 }
 
 impl Stream {
@@ -108,6 +111,12 @@ impl Stream {
     #[cfg(test)]
     pub fn peak_held(&self) -> usize {
         self.peak_held
+    }
+
+    /// Steps taken walking held pieces so far.
+    #[cfg(test)]
+    pub fn walk_steps(&self) -> u64 {
+        self.walk_steps
     }
 
     /// Captured bytes held out of order now.
@@ -295,14 +304,17 @@ impl Stream {
     /// Stores the parts of an out-of-order segment not already held, making room by
     /// declaring holes gaps when a cap would be exceeded.
     fn hold<S: StreamSink>(&mut self, seg: Placed, cap: Cap, out: &mut Sinks<S>) {
+        // What the segment would add. Giving up holes below only removes pieces that end
+        // before `seg.start` (a piece reaching past it would have carried the cursor past it,
+        // and then the segment is delivered): this stays true, so it is counted once.
+        let (mut bytes, mut pieces) = (0usize, 0usize);
+        self.free_stretches(&seg, |from, to, data| {
+            pieces += 1;
+            if data {
+                bytes += usize::try_from(to - from).unwrap_or(usize::MAX);
+            }
+        });
         loop {
-            let (mut bytes, mut pieces) = (0usize, 0usize);
-            self.free_stretches(&seg, |from, to, data| {
-                pieces += 1;
-                if data {
-                    bytes += usize::try_from(to - from).unwrap_or(usize::MAX);
-                }
-            });
             let held_bytes = self.held_bytes.saturating_add(bytes);
             let held_pieces = self.held.len().saturating_add(pieces);
             let cost = held_bytes.saturating_add(held_pieces.saturating_mul(PIECE_COST));
@@ -328,10 +340,14 @@ impl Stream {
 
     /// Calls `f(from, to, captured)` for each stretch of `seg` that no held piece covers, in
     /// order, split where the captured bytes end: the pieces [`Stream::insert`] would add.
-    fn free_stretches(&self, seg: &Placed, mut f: impl FnMut(u64, u64, bool)) {
+    fn free_stretches(&mut self, seg: &Placed, mut f: impl FnMut(u64, u64, bool)) {
         let cap_end = seg.start + seg.data.len() as u64;
         let mut pos = seg.start;
         while pos < seg.end {
+            #[cfg(test)]
+            {
+                self.walk_steps += 1;
+            }
             if let Some((&k, p)) = self.held.range(..=pos).next_back() {
                 let e = k + p.len();
                 if e > pos {

@@ -1933,3 +1933,29 @@ fn an_ended_connection_keeps_little_memory() {
     assert!(std::mem::size_of::<Conn<crate::proto::Session>>() <= 640);
     assert!(std::mem::size_of::<crate::proto::Session>() <= 640);
 }
+
+#[test]
+fn giving_up_holes_one_by_one_is_linear() {
+    // Found by review: over a cap, the segment's uncovered stretches were recomputed after
+    // each hole given up. With 8,000 one-byte pieces (and holes) before a segment that would
+    // add 8,000 more, that is 8,000 walks over 8,000 pieces for one segment.
+    let mut ps = holes(8_000, 1, 1);
+    // 8,000 more pieces at odd offsets from 20,001, then a segment covering them all.
+    for i in 0..8_000u32 {
+        ps.push(p(0.2, C, CI + 1 + 20_001 + 2 * i, SI + 1, ACK, 1000, b"y"));
+    }
+    ps.push(p(
+        0.3,
+        C,
+        CI + 1 + 20_000,
+        SI + 1,
+        ACK,
+        1000,
+        &[b'z'; 16_001],
+    ));
+    let mut table = FlowTable::<Rec>::new(Limits::default());
+    let mut ev = Vec::new();
+    feed(&mut table, &ps, &mut ev);
+    let steps = table.walk_steps(0, C).unwrap();
+    assert!(steps < 200_000, "{steps} steps for {} segments", ps.len());
+}
