@@ -251,7 +251,7 @@ mod tests {
             assert!(h.max_stream_pieces <= MAX_HELD_PIECES, "{h:?}");
             assert!(h.reassembly_cost <= l.max_held_total, "{h:?}");
             assert!(h.max_sink_bytes <= Session::max_held(l), "{h:?}");
-            assert!(h.queue_entries <= 2 * (2 * h.connections + 65), "{h:?}");
+            assert!(h.queue_entries <= 5 * h.connections + 130, "{h:?}");
             h
         }
 

@@ -39,7 +39,9 @@ fn check(table: &FlowTable<Session>, limits: &Limits) {
     assert!(h.max_stream_pieces <= MAX_HELD_PIECES, "{h:?}");
     assert!(h.reassembly_bytes <= limits.max_held_total, "{h:?}");
     assert!(h.max_sink_bytes <= Session::max_held(limits), "{h:?}");
-    assert!(h.queue_entries <= 2 * (2 * h.connections + 65), "{h:?}");
+    // Each queue is compacted past 2 x connections + 64; `finish` may add one entry per
+    // connection to the ending queue.
+    assert!(h.queue_entries <= 5 * h.connections + 130, "{h:?}");
 }
 
 fuzz_target!(|data: &[u8]| {
