@@ -2,7 +2,7 @@
 //!
 //! Pipeline: [`capture`] (pcap/pcapng frames) -> [`decode`] (link/IP/TCP) -> [`flow`]
 //! (connections, sequence analysis, reassembly) -> [`proto`] (HTTP/1.x, WebSocket) ->
-//! [`model`] (events) -> views ([`view`]). [`engine::Engine`] ties the stages together; it is
+//! [`model`] (events) -> views ([`view`], [`tui`]). [`engine::Engine`] ties the stages together; it is
 //! synchronous and owns no thread.
 
 pub mod capture;
@@ -11,4 +11,5 @@ pub mod engine;
 pub mod flow;
 pub mod model;
 pub mod proto;
+pub mod tui;
 pub mod view;

@@ -37,6 +37,12 @@ enum Command {
         #[arg(long)]
         stats: bool,
     },
+    /// Replay a capture (pcap or pcapng; `-` for stdin) in the terminal: each connection as a
+    /// sequence diagram. Press ? for the keys. Honours NO_COLOR.
+    Replay {
+        /// Capture file, or `-` to read a pcap/pcapng stream from standard input.
+        file: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -55,6 +61,9 @@ fn main() -> ExitCode {
             format,
             stats,
         } => decode(&file, format, stats),
+        Command::Replay { file } => {
+            synscope::tui::run_replay(&file, synscope::tui::Options::from_env())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

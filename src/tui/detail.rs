@@ -1,0 +1,713 @@
+//! The detail pane: every decoded field of the selected arrow, the WebSocket accept key
+//! worked out step by step, a sentence on why the packet is there, and the payload as text
+//! and as hex + ASCII.
+//!
+//! Lines are built for one event at a time (the selected one), at most a few hundred of them
+//! (payloads are capped by `Limits::max_kept_payload`), and wrapped to the pane's width here so
+//! the app knows how far the pane scrolls.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use sha1::{Digest, Sha1};
+use unicode_width::UnicodeWidthChar;
+
+use crate::model::{
+    tcp_flags, BodyKind, ConnState, Dir, Event, EventBody, Gap, GapReason, HttpResponse, Opcode,
+    Payload, TcpAnalysis, TcpSegment, WsFrame, WsMessage, WsUpgrade,
+};
+use crate::tui::app::App;
+use crate::tui::label::{self, clean};
+use crate::tui::theme::Theme;
+use crate::tui::timeline::{class, ConnTrack, Ix};
+use crate::view::text::duration;
+
+/// RFC 6455 §1.3: the GUID the server appends to the client's key.
+pub const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// Lines of the detail pane for the selected event, wrapped to `width` columns.
+pub fn lines(app: &App, width: u16) -> Vec<Line<'static>> {
+    let theme = Theme::new(app.color);
+    let mut d = Doc {
+        width: usize::from(width.max(1)),
+        theme,
+        lines: Vec::new(),
+    };
+    match app
+        .cursor
+        .and_then(|ix| app.timeline.event(ix).map(|e| (ix, e)))
+    {
+        Some((ix, e)) => {
+            let conn = e
+                .conn
+                .and_then(|id| app.timeline.position(id))
+                .and_then(|p| app.timeline.conn(p));
+            event(&mut d, app, conn, ix, e);
+        }
+        None => d.text(theme.dim(), "No arrow selected."),
+    }
+    d.lines
+}
+
+/// How many lines [`lines`] gives at `width`.
+pub fn line_count(app: &App, width: u16) -> usize {
+    lines(app, width).len()
+}
+
+struct Doc {
+    width: usize,
+    theme: Theme,
+    lines: Vec<Line<'static>>,
+}
+
+impl Doc {
+    /// Adds `spans` as one logical line, wrapped at spaces where it can be (anywhere in a
+    /// word longer than the line), continuation lines indented by `indent` columns.
+    fn push(&mut self, spans: Vec<Span<'static>>, indent: usize) {
+        let width = self.width;
+        let indent = indent.min(width / 2);
+        let cells: Vec<(char, Style)> = spans
+            .iter()
+            .flat_map(|s| s.content.chars().map(move |c| (c, s.style)))
+            .collect();
+        let mut start = 0;
+        let mut first = true;
+        while first || start < cells.len() {
+            let avail = if first { width } else { width - indent };
+            let mut used = 0;
+            let mut end = start;
+            let mut space = None;
+            while let Some(&(c, _)) = cells.get(end) {
+                let w = c.width().unwrap_or(0);
+                if used + w > avail && end > start {
+                    break;
+                }
+                if c == ' ' {
+                    space = Some(end);
+                }
+                used += w;
+                end += 1;
+            }
+            let mut next = end;
+            match cells.get(end) {
+                // Broke on a space: drop it.
+                Some(&(' ', _)) => next = end + 1,
+                Some(_) => {
+                    if let Some(sp) = space.filter(|&sp| sp > start) {
+                        end = sp;
+                        next = sp + 1;
+                    }
+                }
+                None => {}
+            }
+            let mut line: Vec<Span<'static>> = Vec::new();
+            if !first && indent > 0 {
+                line.push(Span::raw(" ".repeat(indent)));
+            }
+            let mut piece = String::new();
+            let mut style = None;
+            for &(c, st) in cells.get(start..end).unwrap_or(&[]) {
+                if style.is_some_and(|s| s != st) {
+                    line.push(Span::styled(
+                        std::mem::take(&mut piece),
+                        style.unwrap_or_default(),
+                    ));
+                }
+                style = Some(st);
+                piece.push(c);
+            }
+            if !piece.is_empty() {
+                line.push(Span::styled(piece, style.unwrap_or_default()));
+            }
+            self.lines.push(Line::from(line));
+            start = next;
+            first = false;
+        }
+    }
+
+    fn text(&mut self, style: Style, s: &str) {
+        self.push(vec![Span::styled(s.to_string(), style)], 0);
+    }
+
+    fn blank(&mut self) {
+        self.lines.push(Line::default());
+    }
+
+    /// `name: value`, the value wrapped under itself.
+    fn field(&mut self, name: &str, value: impl Into<String>) {
+        let f = self.theme.field();
+        let name = format!("{name}: ");
+        let indent = name.chars().count();
+        self.push(vec![Span::styled(name, f), Span::raw(value.into())], indent);
+    }
+
+    fn field_styled(&mut self, name: &str, value: impl Into<String>, style: Style) {
+        let f = self.theme.field();
+        let name = format!("{name}: ");
+        let indent = name.chars().count();
+        self.push(
+            vec![Span::styled(name, f), Span::styled(value.into(), style)],
+            indent,
+        );
+    }
+
+    fn why(&mut self, s: &str) {
+        let style = self.theme.explain();
+        self.push(
+            vec![
+                Span::styled("Why: ", self.theme.bold()),
+                Span::styled(s.to_string(), style),
+            ],
+            5,
+        );
+    }
+}
+
+fn endpoints(conn: Option<&ConnTrack>, dir: Option<Dir>) -> String {
+    let (c, s) = match conn {
+        Some(ConnTrack {
+            client: Some(c),
+            server: Some(s),
+            ..
+        }) => (c.to_string(), s.to_string()),
+        _ => ("client".to_string(), "server".to_string()),
+    };
+    match dir {
+        Some(Dir::C2s) => format!("client {c} → server {s}"),
+        Some(Dir::S2c) => format!("server {s} → client {c}"),
+        None => format!("{c} ⇄ {s}"),
+    }
+}
+
+fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
+    let theme = d.theme;
+    let mut title = String::new();
+    label::arrow(&mut title, &app.timeline, conn, ix);
+    d.push(
+        vec![Span::styled(
+            title,
+            theme.class(class(e)).patch(theme.bold()),
+        )],
+        2,
+    );
+    let mut where_ = endpoints(conn, e.dir);
+    if let Some(c) = conn {
+        let _ = write!(where_, "   #{}", c.id);
+    }
+    let _ = write!(
+        where_,
+        "   t={} s   frame {}   {}",
+        label::time(e.t.0),
+        e.frame,
+        e.body.kind()
+    );
+    d.text(theme.dim(), &where_);
+    match &e.body {
+        EventBody::Tcp(s) => tcp(d, conn, ix, s),
+        EventBody::Connection(c) => {
+            d.field("client", c.client.to_string());
+            d.field("server", c.server.to_string());
+            if c.joined_late {
+                d.why("the capture began after this connection's SYN, so which side is the client was guessed from the ports (the lower, well-known port is the server).");
+            } else {
+                d.why("a SYN from a new address and port pair: the client (the side that sent the SYN) asks the server to open a connection.");
+            }
+        }
+        EventBody::Handshake(h) => {
+            d.field("SYN → SYN-ACK", duration(h.syn_ack_rtt.0));
+            d.field("SYN → ACK (initial RTT)", duration(h.irtt.0));
+            d.why("SYN, SYN-ACK, ACK: each side has announced its initial sequence number and acknowledged the other's, so both can now send data. The initial RTT is what Wireshark calls tcp.analysis.initial_rtt.");
+        }
+        EventBody::Gap(g) => gap(d, g),
+        EventBody::HttpRequest(r) => {
+            d.field(
+                "request line",
+                format!(
+                    "{} {} {}",
+                    clean(&r.method),
+                    clean(&r.target),
+                    clean(&r.version)
+                ),
+            );
+            headers(d, &r.headers);
+            d.field("head", format!("{} B", r.head_len));
+            d.field("body", body_kind(r.body));
+            let upgrade = r.headers.iter().any(|(n, v)| {
+                n.eq_ignore_ascii_case("upgrade") && v.eq_ignore_ascii_case("websocket")
+            });
+            if upgrade {
+                d.why("the client asks to turn this HTTP/1.1 connection into a WebSocket (RFC 6455 §4.1). Sec-WebSocket-Key is a random nonce the server must hash into its answer.");
+            }
+        }
+        EventBody::HttpResponse(r) => response(d, r),
+        EventBody::HttpBody(b) => {
+            d.field("length", format!("{} B", b.len));
+            if let Some(c) = b.chunk {
+                d.field("chunk", format!("#{c}"));
+            }
+            d.field("ends the body", if b.end { "yes" } else { "no" });
+            payload(d, "Body", &b.data, "");
+        }
+        EventBody::WsFrame(f) => frame(d, f),
+        EventBody::WsMessage(m) => message(d, e, m),
+        EventBody::Violation(v) => {
+            d.field("layer", format!("{:?}", v.layer));
+            d.field_styled("rule", v.rule, theme.bad());
+            d.field("detail", clean(&v.detail).into_owned());
+            d.why("the peer broke a rule of the protocol. synscope reports it and goes on decoding; a strict peer would have closed the connection.");
+        }
+        EventBody::Malformed(m) => {
+            d.field("layer", format!("{:?}", m.layer));
+            d.field("detail", clean(&m.detail).into_owned());
+        }
+        EventBody::ConnectionEnd(c) => {
+            let state = match c.state {
+                ConnState::Handshaking => "the handshake never completed",
+                ConnState::Established => "still open when the capture ended",
+                ConnState::Closing => "half closed (FIN one way only) when the capture ended",
+                ConnState::Closed => "closed: FIN both ways",
+                ConnState::Reset => "reset (RST)",
+                ConnState::Refused => "refused: the SYN was answered by RST",
+            };
+            d.field("state", state);
+            d.field("WebSocket", if c.websocket { "yes" } else { "no" });
+            d.field("duration", duration(c.duration.0));
+            d.field(
+                "client → server",
+                format!("{} segments, {}", c.segments[0], label::bytes(c.bytes[0])),
+            );
+            d.field(
+                "server → client",
+                format!("{} segments, {}", c.segments[1], label::bytes(c.bytes[1])),
+            );
+        }
+    }
+}
+
+fn analysis_explained(a: TcpAnalysis) -> &'static str {
+    match a {
+        TcpAnalysis::Retransmission => "carries bytes already sent: the first copy or its ACK was lost (tcp.analysis.retransmission)",
+        TcpAnalysis::OutOfOrder => "arrived after a segment that follows it in the stream (tcp.analysis.out_of_order)",
+        TcpAnalysis::LostSegment => "starts beyond the next expected byte: the bytes before it are not in the capture (tcp.analysis.lost_segment)",
+        TcpAnalysis::DupAck => "repeats the previous ACK: the receiver is still waiting for the same byte (tcp.analysis.duplicate_ack)",
+        TcpAnalysis::ZeroWindow => "advertises a zero receive window: the receiver's buffer is full and the sender must wait (tcp.analysis.zero_window)",
+        TcpAnalysis::KeepAlive => "one byte behind the next expected sequence number: a probe that the peer is still there (tcp.analysis.keep_alive)",
+        TcpAnalysis::KeepAliveAck => "answers a keep-alive (tcp.analysis.keep_alive_ack)",
+        TcpAnalysis::WindowUpdate => "only the window changed: the receiver made room (tcp.analysis.window_update)",
+        TcpAnalysis::AckedUnseen => "acknowledges bytes the capture never saw (tcp.analysis.ack_lost_segment)",
+    }
+}
+
+fn tcp(d: &mut Doc, conn: Option<&ConnTrack>, ix: Ix, s: &TcpSegment) {
+    let flags: Vec<&str> = s.flags.names().collect();
+    d.field(
+        "flags",
+        format!("{} (0x{:02x})", flags.join(" "), s.flags.0),
+    );
+    let mut seq = format!("seq={} (relative)", s.seq);
+    if let Some(a) = s.ack {
+        let _ = write!(seq, "   ack={a}");
+    }
+    d.field("sequence", seq);
+    d.field("payload", format!("{} B", s.len));
+    d.field("window", format!("{} B", s.win));
+    if let Some(o) = &s.options {
+        let mut opts = Vec::new();
+        if let Some(m) = o.mss {
+            opts.push(format!("MSS {m} (largest segment this side accepts)"));
+        }
+        if let Some(w) = o.wscale {
+            opts.push(format!(
+                "window scale {w} (windows count in units of {} B)",
+                1u32 << w.min(14)
+            ));
+        }
+        if o.sack_perm {
+            opts.push("SACK permitted".to_string());
+        }
+        if let Some(v) = o.ts_val {
+            opts.push(format!(
+                "timestamps TSval={v} TSecr={}",
+                o.ts_ecr.unwrap_or(0)
+            ));
+        }
+        d.field("options", opts.join(" · "));
+    }
+    for a in &s.analysis {
+        d.field_styled(
+            crate::view::text::analysis_name(*a),
+            analysis_explained(*a),
+            d.theme.bad(),
+        );
+    }
+    if s.truncated {
+        d.field_styled(
+            "truncated",
+            "the capture kept fewer bytes than the wire carried (snap length)",
+            d.theme.bad(),
+        );
+    }
+    let handshake_ack = conn.is_some_and(|c| c.handshake_ack == Some(ix));
+    if let (true, Some(c)) = (handshake_ack, conn) {
+        if let Some(irtt) = c.irtt {
+            d.field("initial RTT", duration(irtt.0));
+        }
+    }
+    let f = s.flags;
+    let why = if f.has(tcp_flags::SYN) && f.has(tcp_flags::ACK) {
+        "the server accepts: it acknowledges the client's SYN (ack = the client's first sequence number + 1) and sends its own SYN with its options. Sequence numbers are shown relative to each side's first one, as Wireshark does."
+    } else if f.has(tcp_flags::SYN) {
+        "the client asks to open a connection. A SYN counts as one byte of sequence space; MSS, window scale and SACK are offered here and only take effect if the server's SYN-ACK agrees."
+    } else if f.has(tcp_flags::RST) {
+        if conn.is_some_and(|c| c.handshake_ack.is_none()) {
+            "no program listens on that port, so the server's TCP refuses the connection with RST: the client sees \"connection refused\"."
+        } else {
+            "RST aborts the connection at once: no more data either way, and unread data is thrown away. Programs reset when they close a socket with unread data or crash."
+        }
+    } else if f.has(tcp_flags::FIN) {
+        "this side has no more data to send; it can still receive. FIN counts as one byte of sequence space; the connection is closed once both sides sent FIN and got it acknowledged."
+    } else if handshake_ack {
+        "the client acknowledges the server's SYN: this completes the three-way handshake and both sides may now send data."
+    } else if s.len > 0 {
+        "a segment carrying bytes of the stream: seq is the relative number of its first byte, and the receiver answers with ack = seq + len."
+    } else {
+        "a bare acknowledgement: everything before ack has arrived. It carries no data."
+    };
+    d.why(why);
+}
+
+fn gap(d: &mut Doc, g: &Gap) {
+    d.field("missing", format!("{} B from seq={}", g.len, g.seq));
+    d.field(
+        "reason",
+        match g.reason {
+            GapReason::NotCaptured => "never captured",
+            GapReason::Truncated => "cut by the capture's snap length",
+        },
+    );
+    d.why("these bytes of the stream are not in the capture (dropped by the capturing machine, or sent before capture began). The decoder skips them and resynchronises where it can.");
+}
+
+fn headers(d: &mut Doc, h: &[(String, String)]) {
+    for (name, value) in h {
+        d.field(&clean(name), clean(value).into_owned());
+    }
+}
+
+fn body_kind(b: BodyKind) -> &'static str {
+    match b {
+        BodyKind::None => "none",
+        BodyKind::Length => "Content-Length",
+        BodyKind::Chunked => "chunked",
+        BodyKind::Close => "until the connection closes",
+    }
+}
+
+fn response(d: &mut Doc, r: &HttpResponse) {
+    d.field(
+        "status line",
+        format!("{} {} {}", clean(&r.version), r.status, clean(&r.reason)),
+    );
+    if let Some(m) = &r.request_method {
+        d.field("answers", clean(m).into_owned());
+    }
+    headers(d, &r.headers);
+    d.field("head", format!("{} B", r.head_len));
+    d.field("body", body_kind(r.body));
+    if let Some(u) = &r.upgrade {
+        accept(d, u);
+    }
+}
+
+/// RFC 6455 §4.2.2 step 5.4: Sec-WebSocket-Accept = base64(SHA-1(key + GUID)), spelled out.
+fn accept(d: &mut Doc, u: &WsUpgrade) {
+    let theme = d.theme;
+    d.blank();
+    d.text(theme.bold(), "WebSocket accept key (RFC 6455 §4.2.2)");
+    let digest = Sha1::digest(format!("{}{WS_GUID}", u.key).as_bytes());
+    let hex: Vec<String> = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(digest);
+    d.field("  Sec-WebSocket-Key (request)", clean(&u.key).into_owned());
+    d.field("  + GUID", WS_GUID);
+    d.field("  SHA-1 of the two", hex.join(""));
+    d.field("  base64 of the SHA-1", b64);
+    let (verdict, style) = if u.accept_valid {
+        ("✓ matches", theme.good())
+    } else {
+        (
+            "✗ does not match: a client must fail the connection",
+            theme.bad(),
+        )
+    };
+    d.push(
+        vec![
+            Span::styled("  Sec-WebSocket-Accept (response): ", theme.field()),
+            Span::raw(format!("{}  ", clean(&u.accept))),
+            Span::styled(verdict, style),
+        ],
+        4,
+    );
+    if let Some(p) = &u.subprotocol {
+        d.field("subprotocol", clean(p).into_owned());
+    }
+    if let Some(x) = &u.extensions {
+        d.field("extensions", clean(x).into_owned());
+    }
+    if let Some(p) = &u.deflate {
+        d.field(
+            "permessage-deflate",
+            format!(
+                "server_max_window_bits={} client_max_window_bits={}{}{}",
+                p.server_max_window_bits,
+                p.client_max_window_bits,
+                if p.server_no_context_takeover {
+                    " server_no_context_takeover"
+                } else {
+                    ""
+                },
+                if p.client_no_context_takeover {
+                    " client_no_context_takeover"
+                } else {
+                    ""
+                },
+            ),
+        );
+    }
+    d.why("the server proves it understood the WebSocket request by hashing the client's random key with a fixed GUID; a plain HTTP server or a cache could not produce this answer by accident.");
+}
+
+fn opcode_value(o: Opcode) -> u8 {
+    match o {
+        Opcode::Continuation => 0x0,
+        Opcode::Text => 0x1,
+        Opcode::Binary => 0x2,
+        Opcode::Close => 0x8,
+        Opcode::Ping => 0x9,
+        Opcode::Pong => 0xA,
+        Opcode::Reserved(n) => n,
+    }
+}
+
+fn frame(d: &mut Doc, f: &WsFrame) {
+    d.field(
+        "header",
+        format!(
+            "FIN={} RSV1={} RSV2={} RSV3={} opcode=0x{:x} ({}) MASK={}",
+            u8::from(f.fin),
+            u8::from(f.rsv1),
+            u8::from(f.rsv2),
+            u8::from(f.rsv3),
+            opcode_value(f.opcode),
+            f.opcode.name(),
+            u8::from(f.masked)
+        ),
+    );
+    if let Some(k) = &f.mask_key {
+        d.field("masking key", clean(k).into_owned());
+    }
+    d.field("payload length", format!("{} B", f.payload_len));
+    d.field("header length", format!("{} B", f.header_len));
+    if f.masked {
+        d.why("RFC 6455 §5.3: every frame from client to server is masked with a fresh 4-byte key (payload XOR key), so bytes an attacker chooses never appear as-is on the wire to confuse a proxy. The payload below is unmasked.");
+    } else if !f.fin {
+        d.why("FIN=0: the message continues in the next frame (a continuation frame).");
+    }
+    payload(
+        d,
+        "Payload",
+        &f.data,
+        if f.masked { "unmasked" } else { "" },
+    );
+}
+
+fn message(d: &mut Doc, e: &Event, m: &WsMessage) {
+    let theme = d.theme;
+    d.field(
+        "opcode",
+        format!("0x{:x} {}", opcode_value(m.opcode), m.opcode.name()),
+    );
+    d.field("length", format!("{} B", m.len));
+    d.field("frames", m.frames.to_string());
+    d.field(
+        "compressed",
+        if m.compressed {
+            "yes (permessage-deflate)"
+        } else {
+            "no"
+        },
+    );
+    if let Some(code) = m.code {
+        d.field(
+            "close code",
+            format!("{code} {}", m.code_name.unwrap_or("")),
+        );
+    }
+    if let Some(r) = &m.reason {
+        d.field("reason", clean(r).into_owned());
+    }
+    let why = match m.opcode {
+        Opcode::Ping => Some("a Ping asks the peer to answer with a Pong carrying the same payload (RFC 6455 §5.5.2): a keep-alive and a check that the peer is alive."),
+        Opcode::Pong => Some("the answer to a Ping, with the same payload (RFC 6455 §5.5.3)."),
+        Opcode::Close => Some(if e.dir == Some(Dir::C2s) {
+            "the closing handshake (RFC 6455 §5.5.1): one side sends Close with a status code, the other answers with Close, then the TCP connection closes, normally by the server first."
+        } else {
+            "the closing handshake (RFC 6455 §5.5.1): the answer to the peer's Close; after it the server closes the TCP connection."
+        }),
+        Opcode::Reserved(_) => Some("this opcode is reserved by RFC 6455 §5.2; a peer receiving it must fail the connection."),
+        _ if m.frames > 1 => Some("the message was sent in several frames: the first with the opcode and FIN=0, then continuation frames, the last with FIN=1 (RFC 6455 §5.4)."),
+        _ => None,
+    };
+    if let Some(w) = why {
+        d.why(w);
+    }
+    let note = match (m.compressed, e.dir) {
+        (true, Some(Dir::C2s)) => "unmasked, inflated",
+        (true, _) => "inflated",
+        (false, Some(Dir::C2s)) => "unmasked",
+        _ => "",
+    };
+    let _ = theme;
+    payload(d, "Payload", &m.data, note);
+}
+
+/// The payload as text (when it is UTF-8) and as a hex + ASCII dump.
+fn payload(d: &mut Doc, what: &str, p: &Payload, note: &str) {
+    let theme = d.theme;
+    d.blank();
+    let mut head = format!("{what}: {} B", p.total);
+    if !note.is_empty() {
+        let _ = write!(head, ", {note}");
+    }
+    if p.is_cut() {
+        let _ = write!(head, ", first {} B kept", p.kept.len());
+    }
+    d.text(theme.bold(), &head);
+    if p.kept.is_empty() {
+        return;
+    }
+    if let Ok(text) = std::str::from_utf8(&p.kept) {
+        for l in text.split('\n') {
+            d.push(
+                vec![
+                    Span::styled("  │ ", theme.dim()),
+                    Span::raw(clean(l).into_owned()),
+                ],
+                4,
+            );
+        }
+    }
+    // 16 bytes a line needs 2+4+2+48+1+18 = 75 columns; fall back to 8.
+    let per = if d.width >= 75 { 16 } else { 8 };
+    for (n, chunk) in p.kept.chunks(per).enumerate() {
+        let mut hex = String::with_capacity(per * 3);
+        for (i, b) in chunk.iter().enumerate() {
+            if i == 8 {
+                hex.push(' ');
+            }
+            let _ = write!(hex, "{b:02x} ");
+        }
+        let width = per * 3 + usize::from(per > 8);
+        let ascii: String = chunk
+            .iter()
+            .map(|&b| {
+                if (0x20..0x7f).contains(&b) {
+                    b as char
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        d.push(
+            vec![
+                Span::styled(format!("  {:04x}  ", n * per), theme.dim()),
+                Span::raw(format!("{hex:<width$}")),
+                Span::styled(format!("|{ascii}|"), theme.dim()),
+            ],
+            8,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::app::{update, Action};
+    use crate::tui::sample;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    fn text(lines: &[Line]) -> String {
+        lines
+            .iter()
+            .map(|l| {
+                l.spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn at(label_start: &str) -> App {
+        let mut app = App::with_events("t", (120, 40), sample::demo());
+        while !app.label(app.cursor.unwrap()).starts_with(label_start) {
+            let before = app.cursor;
+            update(
+                &mut app,
+                Action::Key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE)),
+            );
+            assert_ne!(before, app.cursor, "no row starts with {label_start}");
+        }
+        app
+    }
+
+    #[test]
+    fn accept_key_is_worked_out() {
+        let app = at("101");
+        let t = text(&lines(&app, 110));
+        assert!(
+            t.contains("SHA-1 of the two: b37a4f2cc0624f1690f64606cf385945b2bec4ea"),
+            "{t}"
+        );
+        assert!(t.contains("base64 of the SHA-1: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+        assert!(t.contains("✓ matches"));
+        assert!(t.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    }
+
+    #[test]
+    fn payload_as_text_and_hex() {
+        let app = at("Text \"hello");
+        let t = text(&lines(&app, 100));
+        assert!(t.contains("Payload: 15 B, unmasked"), "{t}");
+        assert!(t.contains("  │ hello websocket"));
+        assert!(
+            t.contains("0000  68 65 6c 6c 6f 20 77 65  62 73 6f 63 6b 65 74    |hello websocket|"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn every_line_fits_and_nothing_raw_reaches_the_terminal() {
+        let mut app = App::with_events("t", (120, 40), sample::demo());
+        update(
+            &mut app,
+            Action::Key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::NONE)),
+        );
+        for pos in 0..app.timeline.conns().len() {
+            let rows = app.timeline.conn(pos).unwrap().events.clone();
+            for ix in rows {
+                app.cursor = Some(ix);
+                for w in [1u16, 20, 80] {
+                    for l in lines(&app, w) {
+                        assert!(l.width() <= usize::from(w).max(2), "{l:?} at {w}");
+                        for s in &l.spans {
+                            assert!(!s.content.chars().any(char::is_control), "{s:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
