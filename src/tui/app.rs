@@ -406,6 +406,8 @@ impl App {
         let n = rows.len();
         let start = self.cursor_row().unwrap_or(0);
         let first = usize::from(!include_cursor);
+        let conn = self.view.conn.and_then(|p| self.timeline.conn(p));
+        let mut text = String::with_capacity(128);
         for k in first..n + first {
             let row = if forward {
                 (start + k) % n
@@ -413,7 +415,9 @@ impl App {
                 (start + n - (k % n)) % n
             };
             let Some(&ix) = rows.get(row) else { continue };
-            if self.label(ix).to_lowercase().contains(&q) {
+            text.clear();
+            label::arrow(&mut text, &self.timeline, conn, ix);
+            if label::contains_folded(&text, &q) {
                 let wrapped = if forward { start + k >= n } else { k > start };
                 self.cursor = Some(ix);
                 self.follow = false;

@@ -319,6 +319,17 @@ fn ping_rtt(tl: &Timeline, c: &ConnTrack, e: &Event, m: &WsMessage) -> Option<u6
         .map(|p| e.t.0.saturating_sub(p.t.0))
 }
 
+/// Whether `haystack` contains `needle_lower` (already lowercase), ignoring case; without
+/// allocating when the needle is ASCII (the search runs over every row).
+pub fn contains_folded(haystack: &str, needle_lower: &str) -> bool {
+    if needle_lower.is_ascii() {
+        let (h, n) = (haystack.as_bytes(), needle_lower.as_bytes());
+        n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    } else {
+        haystack.to_lowercase().contains(needle_lower)
+    }
+}
+
 /// `1.2 kB`-style byte count (decimal units, as network tools count).
 pub fn bytes(n: u64) -> String {
     if n < 1000 {
@@ -406,6 +417,14 @@ mod tests {
         assert!(!red.chars().any(char::is_control), "{red}");
         assert!(red.contains("\\u{1b}[31m"));
         assert_eq!(clean("a\u{1b}b\"c"), "a\\u{1b}b\"c");
+    }
+
+    #[test]
+    fn folded_search() {
+        assert!(contains_folded("Pong \"are you\"", "pong"));
+        assert!(contains_folded("ÉTÉ à Paris", "été"));
+        assert!(!contains_folded("Ping", "pong"));
+        assert!(contains_folded("x", ""));
     }
 
     #[test]

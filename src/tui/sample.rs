@@ -578,7 +578,11 @@ pub fn large(n: usize, conns: u32, big: usize) -> Vec<Event> {
             1 + (i as usize % (open.len() - 1))
         };
         let Some(c) = open.get_mut(k) else { break };
-        let dir = if i.is_multiple_of(2) { Dir::C2s } else { Dir::S2c };
+        let dir = if i.is_multiple_of(2) {
+            Dir::C2s
+        } else {
+            Dir::S2c
+        };
         s.ws(c, dir, Opcode::Text, b"tick tock, synthetic chatter", 3_000);
         i += 1;
     }
