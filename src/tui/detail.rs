@@ -248,6 +248,13 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
                 d.field("chunk", format!("#{c}"));
             }
             d.field("ends the body", if b.end { "yes" } else { "no" });
+            if b.missing > 0 {
+                d.field_styled(
+                    "missing",
+                    format!("{} B of this piece are not in the capture", b.missing),
+                    d.theme.bad(),
+                );
+            }
             payload(d, "Body", &b.data, "");
         }
         EventBody::WsFrame(f) => frame(d, f),
@@ -509,6 +516,13 @@ fn frame(d: &mut Doc, f: &WsFrame) {
     }
     d.field("payload length", format!("{} B", f.payload_len));
     d.field("header length", format!("{} B", f.header_len));
+    if f.incomplete {
+        d.field_styled(
+            "incomplete",
+            "part of the payload is not in the capture",
+            d.theme.bad(),
+        );
+    }
     if f.masked {
         d.why("RFC 6455 §5.3: every frame from client to server is masked with a fresh 4-byte key (payload XOR key), so bytes an attacker chooses never appear as-is on the wire to confuse a proxy. The payload below is unmasked.");
     } else if !f.fin {

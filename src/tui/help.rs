@@ -25,10 +25,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("", "View"),
     ("a", "layer: application events only, or every TCP segment"),
     ("f", "kind filter: all, TCP, HTTP, WebSocket, problems"),
-    (
-        "t",
-        "time column: since the capture began, or since the previous row",
-    ),
+    ("t", "time: since the capture began / since the last row"),
     ("F", "follow: keep the newest event in view"),
     ("/", "search the arrows (Enter to search, Esc to cancel)"),
     ("n / N", "next / previous match"),
@@ -44,10 +41,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("s", "stop playback: show every event"),
     ("", "Other"),
     ("?", "this help (j/k scroll it, Esc or ? close it)"),
-    (
-        "Esc",
-        "close the details or the help; quit when nothing is open",
-    ),
+    ("Esc", "close details or help; quit when nothing is open"),
     ("q, Ctrl-C", "quit"),
 ];
 

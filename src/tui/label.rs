@@ -104,6 +104,9 @@ pub fn arrow(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix) 
             if f.masked {
                 out.push_str(" masked");
             }
+            if f.incomplete {
+                out.push_str(" (incomplete)");
+            }
         }
         EventBody::HttpRequest(r) => {
             let _ = write!(out, "{} {}", escape(&r.method), escape(&r.target));
@@ -141,6 +144,9 @@ pub fn arrow(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix) 
                     &String::from_utf8_lossy(&b.data.kept),
                     !b.data.is_cut(),
                 );
+            }
+            if b.missing > 0 {
+                let _ = write!(out, " ({} B missing)", b.missing);
             }
         }
         EventBody::Gap(g) => {
@@ -271,6 +277,9 @@ fn message(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, e: &Event,
     }
     if m.compressed {
         out.push_str(", deflated");
+    }
+    if m.incomplete {
+        out.push_str(", incomplete");
     }
     if let Some(c) = conn {
         let ix = c

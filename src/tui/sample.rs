@@ -309,6 +309,7 @@ impl Script {
             len: body.len() as u64,
             chunk: None,
             end: true,
+            missing: 0,
             data: Payload::capped(body, 4096),
         };
         self.push(s, c, Some(Dir::S2c), EventBody::HttpBody(b));
@@ -356,6 +357,7 @@ impl Script {
                 payload_len: part.len() as u64,
                 header_len,
                 data: Payload::capped(part, 4096),
+                incomplete: false,
             };
             let wire = usize::from(header_len) + part.len();
             let gap = if n == 0 { ns } else { 40_000 };
@@ -388,6 +390,7 @@ impl Script {
             code_name: code.map(close_code_name),
             reason,
             data: Payload::capped(&whole, 4096),
+            incomplete: false,
         };
         let s = self.stamp_again();
         self.push(s, c, Some(dir), EventBody::WsMessage(msg));

@@ -151,11 +151,14 @@ pub fn class(e: &Event) -> Class {
             Class::Note
         }
         EventBody::Gap(_) | EventBody::Violation(_) | EventBody::Malformed(_) => Class::Problem,
+        EventBody::HttpBody(b) if b.missing > 0 => Class::Problem,
         EventBody::HttpRequest(_) | EventBody::HttpBody(_) => Class::Http,
         EventBody::HttpResponse(r) => match &r.upgrade {
             Some(u) if !u.accept_valid => Class::Problem,
             _ => Class::Http,
         },
+        EventBody::WsFrame(f) if f.incomplete => Class::Problem,
+        EventBody::WsMessage(m) if m.incomplete => Class::Problem,
         EventBody::WsFrame(f) => ws_class(f.opcode),
         EventBody::WsMessage(m) => ws_class(m.opcode),
     }

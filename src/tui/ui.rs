@@ -881,7 +881,12 @@ impl Widget for HelpOverlay<'_> {
             r.width.saturating_sub(4),
             r.height.saturating_sub(2),
         );
-        let keys_w = 20usize.min(usize::from(inner.width) / 2);
+        let keys_w = KEYS
+            .iter()
+            .map(|(k, _)| k.width())
+            .max()
+            .unwrap_or(0)
+            .min(usize::from(inner.width) / 2);
         let rows = usize::from(inner.height);
         let scroll = self
             .app
