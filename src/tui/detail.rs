@@ -258,7 +258,12 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
             payload(d, "Body", &b.data, "");
         }
         EventBody::WsFrame(f) => frame(d, f),
-        EventBody::WsMessage(m) => message(d, e, m),
+        EventBody::WsMessage(m) => {
+            let key = conn
+                .and_then(|c| label::last_frame(&app.timeline, c, e))
+                .and_then(|f| f.mask_key.clone());
+            message(d, e, m, key.as_deref());
+        }
         EventBody::Violation(v) => {
             d.field("layer", format!("{:?}", v.layer));
             d.field_styled("rule", v.rule, theme.bad());
@@ -293,17 +298,26 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
     }
 }
 
+/// What an analysis flag means, keyed by its name (so flags added to the model later get
+/// the generic sentence rather than breaking this table).
 fn analysis_explained(a: TcpAnalysis) -> &'static str {
-    match a {
-        TcpAnalysis::Retransmission => "carries bytes already sent: the first copy or its ACK was lost (tcp.analysis.retransmission)",
-        TcpAnalysis::OutOfOrder => "arrived after a segment that follows it in the stream (tcp.analysis.out_of_order)",
-        TcpAnalysis::LostSegment => "starts beyond the next expected byte: the bytes before it are not in the capture (tcp.analysis.lost_segment)",
-        TcpAnalysis::DupAck => "repeats the previous ACK: the receiver is still waiting for the same byte (tcp.analysis.duplicate_ack)",
-        TcpAnalysis::ZeroWindow => "advertises a zero receive window: the receiver's buffer is full and the sender must wait (tcp.analysis.zero_window)",
-        TcpAnalysis::KeepAlive => "one byte behind the next expected sequence number: a probe that the peer is still there (tcp.analysis.keep_alive)",
-        TcpAnalysis::KeepAliveAck => "answers a keep-alive (tcp.analysis.keep_alive_ack)",
-        TcpAnalysis::WindowUpdate => "only the window changed: the receiver made room (tcp.analysis.window_update)",
-        TcpAnalysis::AckedUnseen => "acknowledges bytes the capture never saw (tcp.analysis.ack_lost_segment)",
+    match crate::view::text::analysis_name(a) {
+        "retransmission" => "carries bytes already sent: the first copy or its ACK was lost (tcp.analysis.retransmission)",
+        "out-of-order" => "arrived after a segment that follows it in the stream (tcp.analysis.out_of_order)",
+        "previous segment not captured" => "starts beyond the next expected byte: the bytes before it are not in the capture (tcp.analysis.lost_segment)",
+        "dup ACK" => "repeats the previous ACK: the receiver is still waiting for the same byte (tcp.analysis.duplicate_ack)",
+        "zero window" => "advertises a zero receive window: the receiver's buffer is full and the sender must wait (tcp.analysis.zero_window)",
+        "keep-alive" => "one byte behind the next expected sequence number: a probe that the peer is still there (tcp.analysis.keep_alive)",
+        "keep-alive ACK" => "answers a keep-alive (tcp.analysis.keep_alive_ack)",
+        "window update" => "only the window changed: the receiver made room (tcp.analysis.window_update)",
+        "ACKed unseen segment" => "acknowledges bytes the capture never saw (tcp.analysis.ack_lost_segment)",
+        "spurious retransmission" => "resends bytes the receiver had already acknowledged: the sender's timer fired too early (tcp.analysis.spurious_retransmission)",
+        "fast retransmission" => "resent at once because duplicate ACKs reported a hole, without waiting for the timer (tcp.analysis.fast_retransmission)",
+        "zero window probe" => "one byte sent into a zero window, to learn when the receiver has room again (tcp.analysis.zero_window_probe)",
+        "zero window probe ACK" => "answers a zero window probe; the window is still zero (tcp.analysis.zero_window_probe_ack)",
+        "window full" => "the data fills the receiver's advertised window to its edge: the sender must now wait (tcp.analysis.window_full)",
+        "port numbers reused" => "a new connection on the same addresses and ports as an earlier one (tcp.analysis.reused_ports)",
+        _ => "a Wireshark tcp.analysis flag",
     }
 }
 
@@ -536,7 +550,7 @@ fn frame(d: &mut Doc, f: &WsFrame) {
     );
 }
 
-fn message(d: &mut Doc, e: &Event, m: &WsMessage) {
+fn message(d: &mut Doc, e: &Event, m: &WsMessage, mask_key: Option<&str>) {
     let theme = d.theme;
     d.field(
         "opcode",
@@ -552,6 +566,16 @@ fn message(d: &mut Doc, e: &Event, m: &WsMessage) {
             "no"
         },
     );
+    if let Some(k) = mask_key {
+        let which = if m.frames > 1 { "its last frame " } else { "" };
+        d.field(
+            "masked",
+            format!(
+                "{which}with key {} (each payload byte XOR a key byte, RFC 6455 §5.3)",
+                clean(k)
+            ),
+        );
+    }
     if let Some(code) = m.code {
         d.field(
             "close code",

@@ -1,17 +1,19 @@
 //! The text of each diagram row, built from the event model.
 //!
-//! Every string that came off the wire goes through [`escape`] (arrow labels) or [`clean`]
-//! (the detail pane), so no control character from a packet ever reaches the terminal.
+//! Every string that came off the wire goes through [`clean`], so no control character from a
+//! packet ever reaches the terminal.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use crate::model::{tcp_flags, ConnState, Dir, Event, EventBody, Opcode, TcpSegment, WsMessage};
+use crate::model::{
+    tcp_flags, ConnState, Dir, Event, EventBody, Opcode, TcpSegment, WsFrame, WsMessage,
+};
 use crate::tui::timeline::{ConnTrack, Ix, Timeline};
-use crate::view::text::{analysis_name, duration, escape};
+use crate::view::text::{analysis_name, duration};
 
 /// Most characters of a payload preview in an arrow label.
-const PREVIEW_CHARS: usize = 48;
+const PREVIEW_CHARS: usize = 32;
 /// How far back a label looks for a related event (the frame of a message, the ping a pong
 /// answers): a bound, so a label costs O(1) whatever the connection's size.
 const LOOKBACK: usize = 64;
@@ -69,14 +71,15 @@ pub fn segment_name(s: &TcpSegment) -> &'static str {
     }
 }
 
-/// `"hello"` cut at [`PREVIEW_CHARS`] with an ellipsis, escaped.
+/// `"hello"` cut at [`PREVIEW_CHARS`] with an ellipsis. Control characters are escaped;
+/// quotes are not (JSON payloads stay readable; the preview is a display, not a literal).
 fn preview(out: &mut String, text: &str, complete: bool) {
     let mut cut = text.char_indices().nth(PREVIEW_CHARS).map(|(i, _)| i);
     if cut.is_none() && !complete {
         cut = Some(text.len());
     }
     let shown = cut.and_then(|i| text.get(..i)).unwrap_or(text);
-    let _ = write!(out, "\"{}", escape(shown));
+    let _ = write!(out, "\"{}", clean(shown));
     if cut.is_some() {
         out.push('…');
     }
@@ -109,17 +112,17 @@ pub fn arrow(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix) 
             }
         }
         EventBody::HttpRequest(r) => {
-            let _ = write!(out, "{} {}", escape(&r.method), escape(&r.target));
+            let _ = write!(out, "{} {}", clean(&r.method), clean(&r.target));
             if let Some((_, v)) = r
                 .headers
                 .iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case("upgrade"))
             {
-                let _ = write!(out, "  Upgrade: {}", escape(v));
+                let _ = write!(out, "  Upgrade: {}", clean(v));
             }
         }
         EventBody::HttpResponse(r) => {
-            let _ = write!(out, "{} {}", r.status, escape(&r.reason));
+            let _ = write!(out, "{} {}", r.status, clean(&r.reason));
             if let Some(u) = &r.upgrade {
                 out.push_str(if u.accept_valid {
                     "  accept ✓"
@@ -153,10 +156,10 @@ pub fn arrow(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix) 
             let _ = write!(out, "GAP {} B not captured at seq={}", g.len, g.seq);
         }
         EventBody::Violation(v) => {
-            let _ = write!(out, "⚠ {}: {}", v.rule, escape(&v.detail));
+            let _ = write!(out, "⚠ {}: {}", v.rule, clean(&v.detail));
         }
         EventBody::Malformed(m) => {
-            let _ = write!(out, "⚠ malformed {:?}: {}", m.layer, escape(&m.detail));
+            let _ = write!(out, "⚠ malformed {:?}: {}", m.layer, clean(&m.detail));
         }
         EventBody::Connection(c) => {
             let _ = write!(out, "connection {} → {}", c.client, c.server);
@@ -282,30 +285,34 @@ fn message(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, e: &Event,
         out.push_str(", incomplete");
     }
     if let Some(c) = conn {
-        let ix = c
-            .events
-            .partition_point(|&i| tl.event(i).is_some_and(|x| x.frame < e.frame));
-        if masked_frame(tl, c, ix, e) {
+        if last_frame(tl, c, e).is_some_and(|f| f.masked) {
             out.push_str(", masked");
         }
         if m.opcode == Opcode::Pong {
             if let Some(rtt) = ping_rtt(tl, c, e, m) {
-                let _ = write!(out, ", {} after the ping", duration(rtt));
+                let _ = write!(out, ", {} after ping", duration(rtt));
             }
         }
     }
     out.push(')');
 }
 
-/// Whether the frame that completed message `e` was masked: the `ws_frame` of the same
-/// direction and frame number, found among the connection's events from `from`.
-fn masked_frame(tl: &Timeline, c: &ConnTrack, from: usize, e: &Event) -> bool {
+/// The `ws_frame` that completed message `e`: same direction and frame number, among the
+/// connection's events (looking at most [`LOOKBACK`] events from the first of that frame).
+pub fn last_frame<'a>(tl: &'a Timeline, c: &ConnTrack, e: &Event) -> Option<&'a WsFrame> {
+    let from = c
+        .events
+        .partition_point(|&i| tl.event(i).is_some_and(|x| x.frame < e.frame));
     let rest = c.events.get(from..).unwrap_or(&[]);
     rest.iter()
         .take(LOOKBACK)
         .filter_map(|&i| tl.event(i))
         .take_while(|x| x.frame <= e.frame)
-        .any(|x| matches!(&x.body, EventBody::WsFrame(f) if f.masked && x.dir == e.dir))
+        .filter(|x| x.dir == e.dir)
+        .find_map(|x| match &x.body {
+            EventBody::WsFrame(f) => Some(f),
+            _ => None,
+        })
 }
 
 /// Time since the ping this pong answers (same payload, other direction), looking back at
@@ -414,7 +421,7 @@ mod tests {
         assert!(l.contains(&"Text \"hello websocket\"  (15 B)".to_string()));
         assert!(l.contains(&"Binary 00 01 02 03 fe ff  (6 B, masked)".to_string()));
         assert!(l.contains(&"Ping \"are you there\"  (13 B, masked)".to_string()));
-        assert!(l.contains(&"Pong \"are you there\"  (13 B, 63 µs after the ping)".to_string()));
+        assert!(l.contains(&"Pong \"are you there\"  (13 B, 63 µs after ping)".to_string()));
         assert!(l.contains(&"Close 1000 Normal Closure \"bye\"  (5 B, masked)".to_string()));
         assert!(l.contains(&"Text \"fragmented message\"  (18 B, 2 frames, masked)".to_string()));
     }
