@@ -102,6 +102,7 @@ impl<R: Read> Read for Counting<R> {
 /// Replays a capture file (`-` for standard input) in the terminal until the user quits.
 /// Fails before touching the terminal if the file cannot be opened or is not a capture.
 pub fn run_replay(path: &Path, options: Options) -> Result<()> {
+    let rx = spawn_reader(path.to_path_buf(), options.limits)?;
     if !io::stdout().is_terminal() {
         bail!("replay draws on a terminal; use `synscope decode` for text or JSON output");
     }
@@ -113,7 +114,6 @@ pub fn run_replay(path: &Path, options: Options) -> Result<()> {
             |n| n.to_string_lossy().into_owned(),
         )
     };
-    let rx = spawn_reader(path.to_path_buf(), options.limits)?;
     let mut app = App::new(
         Source::Replay,
         format!("replay {}", label::clean(&name)),
