@@ -3,6 +3,8 @@
 //! 10,000 events. A frame must stay well under 16 ms.
 //!
 //! `cargo bench --bench tui`
+// Benchmark setup code: a failure to build the fixture should stop the run.
+#![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
 
@@ -115,5 +117,115 @@ fn batches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, frames, batches);
+/// A classic pcap of `conns` loopback WebSocket connections (handshake, upgrade, then
+/// `messages` text messages each way in turn, each acknowledged), for the loading path.
+fn websocket_pcap(conns: u16, messages: u32) -> Vec<u8> {
+    use etherparse::PacketBuilder;
+    const KEY_REQ: &[u8] = b"GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    const ACCEPT: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+    // Classic pcap header: magic, version 2.4, zone, sigfigs, snaplen, LINKTYPE_ETHERNET.
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    for v in [0u32, 0, 65535, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    let mut usec: u64 = 1_700_000_000_000_000;
+    let mut record = |out: &mut Vec<u8>, data: &[u8]| {
+        usec += 7;
+        out.extend_from_slice(&((usec / 1_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&((usec % 1_000_000) as u32).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        out.extend_from_slice(data);
+    };
+    let text_c2s = {
+        let p = b"tick tock, synthetic chatter";
+        let key = [1u8, 2, 3, 4];
+        let mut f = vec![0x81, 0x80 | p.len() as u8];
+        f.extend_from_slice(&key);
+        f.extend(p.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        f
+    };
+    let text_s2c = {
+        let p = b"tick tock, synthetic chatter";
+        let mut f = vec![0x81, p.len() as u8];
+        f.extend_from_slice(p);
+        f
+    };
+    for c in 0..conns {
+        let port = 20_000 + c;
+        let mut seq = [1000u32, 5000u32];
+        let mut seg = |out: &mut Vec<u8>, from_client: bool, flags: u8, payload: &[u8]| {
+            let i = usize::from(!from_client);
+            let (sp, dp) = if from_client {
+                (port, 8080)
+            } else {
+                (8080, port)
+            };
+            let b = PacketBuilder::ethernet2([1, 0, 0, 0, 0, 1], [1, 0, 0, 0, 0, 2]).ipv4(
+                [127, 0, 0, 1],
+                [127, 0, 0, 1],
+                64,
+            );
+            let mut t = b.tcp(sp, dp, seq[i], 65535);
+            if flags & 0x10 != 0 {
+                t = t.ack(seq[1 - i]);
+            }
+            if flags & 0x02 != 0 {
+                t = t.syn();
+            }
+            if flags & 0x08 != 0 {
+                t = t.psh();
+            }
+            let mut pkt = Vec::with_capacity(payload.len() + 64);
+            t.write(&mut pkt, payload).unwrap();
+            record(out, &pkt);
+            seq[i] = seq[i].wrapping_add(payload.len() as u32 + u32::from(flags & 0x02 != 0));
+        };
+        seg(&mut out, true, 0x02, b"");
+        seg(&mut out, false, 0x12, b"");
+        seg(&mut out, true, 0x10, b"");
+        seg(&mut out, true, 0x18, KEY_REQ);
+        seg(&mut out, false, 0x18, ACCEPT);
+        for m in 0..messages {
+            let from_client = m % 2 == 0;
+            let frame = if from_client { &text_c2s } else { &text_s2c };
+            seg(&mut out, from_client, 0x18, frame);
+            seg(&mut out, !from_client, 0x10, b"");
+        }
+    }
+    out
+}
+
+fn load(c: &mut Criterion) {
+    let pcap = websocket_pcap(2_000, 200);
+    let path = std::env::temp_dir().join(format!("synscope-bench-{}.pcap", std::process::id()));
+    std::fs::write(&path, &pcap).unwrap();
+    let mut g = c.benchmark_group("load");
+    g.sample_size(10);
+    g.throughput(criterion::Throughput::Bytes(pcap.len() as u64));
+    let mut events = 0;
+    g.bench_function("pcap file -> reader thread -> channel -> App", |b| {
+        b.iter(|| {
+            let rx = synscope::tui::spawn_reader(path.clone(), Default::default()).unwrap();
+            let mut app = App::new(synscope::tui::Source::Replay, "load", (160, 50), usize::MAX);
+            for a in rx {
+                update(&mut app, a);
+            }
+            events = app.timeline.len();
+            app
+        })
+    });
+    g.finish();
+    eprintln!(
+        "load: {} MB of pcap, {} events per run",
+        pcap.len() / 1_000_000,
+        events
+    );
+    let _ = std::fs::remove_file(&path);
+}
+
+criterion_group!(benches, frames, batches, load);
 criterion_main!(benches);

@@ -82,7 +82,7 @@ pub fn areas(screen: Rect, detail_open: bool) -> Areas {
     };
     let wide = inner.width >= WIDE_MIN_WIDTH && inner.height >= WIDE_MIN_HEIGHT;
     let (conns, vsep, diagram) = if wide {
-        let w = ((u32::from(inner.width) * 3 / 10) as u16).clamp(32, 50);
+        let w = ((u32::from(inner.width) / 3) as u16).clamp(32, 64);
         let list = Rect::new(body.x, body.y, w, body.height);
         let sep = Rect::new(body.x + w, body.y, 1, body.height);
         let rest = Rect::new(

@@ -201,7 +201,7 @@ fn title_left(app: &App) -> String {
             match total {
                 Some(t) if *t > 0 => {
                     let pct = (*bytes as f64 / *t as f64 * 100.0).clamp(0.0, 100.0);
-                    let filled = (pct / 10.0).round() as usize;
+                    let filled = (pct / 10.0).floor() as usize;
                     s.push_str(&format!(
                         "{pct:.0}% {}{}",
                         "█".repeat(filled),
@@ -347,7 +347,7 @@ const COLUMNS: [Column; 5] = [
     },
     Column {
         title: "seg",
-        width: 6,
+        width: 5,
         value: |s| label::count(s.segments),
     },
     Column {
@@ -357,7 +357,7 @@ const COLUMNS: [Column; 5] = [
     },
     Column {
         title: "msg",
-        width: 5,
+        width: 4,
         value: |s| label::count(s.messages),
     },
     Column {
@@ -395,7 +395,16 @@ impl Widget for ConnList<'_> {
             .and_then(|c| c.last())
             .map_or(2, |c| format!("#{}", c.id).len());
         let fixed = 1 + id_w + 1;
-        let mut rest = w.saturating_sub(fixed + MIN_ENDPOINTS);
+        // The endpoints column is as wide as the widest on screen (at least MIN_ENDPOINTS);
+        // the optional columns get what is left.
+        let widest = (app.conn_top..shown)
+            .take(usize::from(area.height))
+            .filter_map(|p| app.timeline.conn(p))
+            .map(|c| endpoints(c, true).width())
+            .max()
+            .unwrap_or(0)
+            .max(MIN_ENDPOINTS);
+        let mut rest = w.saturating_sub(fixed + widest);
         let mut cols: Vec<&Column> = Vec::new();
         for c in &COLUMNS {
             if rest < c.width + 1 {
@@ -1013,6 +1022,46 @@ mod tests {
         // Both lifelines labelled with address and port.
         assert!(s.contains("127.0.0.1:51234 (client)"));
         assert!(s.contains("(server) 127.0.0.1:8080"));
+    }
+
+    #[test]
+    fn a_progress_indicator_shows_while_loading() {
+        use crate::tui::app::Source;
+        let mut app = App::new(Source::Replay, "replay big.pcapng", (120, 40), usize::MAX);
+        update(
+            &mut app,
+            Action::Progress {
+                bytes: 0,
+                total: Some(1000),
+            },
+        );
+        let s = screen(&app, 120, 40);
+        assert!(s.contains("loading 0% ░░░░░░░░░░"), "{s}");
+        assert!(s.contains("loading…"), "{s}");
+        let events: Vec<_> = sample::demo().into_iter().take(30).collect();
+        update(&mut app, Action::Events(events));
+        update(
+            &mut app,
+            Action::Progress {
+                bytes: 450,
+                total: Some(1000),
+            },
+        );
+        let s = screen(&app, 120, 40);
+        assert!(s.contains("loading 45% ████░░░░░░"), "{s}");
+        assert!(s.contains("SYN-ACK"), "what is loaded shows at once:\n{s}");
+        update(&mut app, Action::Loaded { warning: None });
+        assert!(!screen(&app, 120, 40).contains("loading"));
+        // From standard input the size is unknown: bytes read instead.
+        let mut app = App::new(Source::Replay, "replay stdin", (80, 24), usize::MAX);
+        update(
+            &mut app,
+            Action::Progress {
+                bytes: 2_500_000,
+                total: None,
+            },
+        );
+        assert!(screen(&app, 80, 24).contains("loading 2.5 MB"));
     }
 
     #[test]
