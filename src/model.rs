@@ -274,6 +274,21 @@ pub enum TcpAnalysis {
     WindowUpdate,
     /// Acknowledges bytes never seen in the capture (tcp.analysis.ack_lost_segment).
     AckedUnseen,
+    /// A retransmission of bytes the receiver had already acknowledged
+    /// (tcp.analysis.spurious_retransmission; always listed with `retransmission`).
+    SpuriousRetransmission,
+    /// A retransmission right after two or more duplicate ACKs asked for it
+    /// (tcp.analysis.fast_retransmission; always listed with `retransmission`).
+    FastRetransmission,
+    /// One byte sent into a zero receive window (tcp.analysis.zero_window_probe).
+    ZeroWindowProbe,
+    /// Acknowledges a zero window probe, window still zero (tcp.analysis.zero_window_probe_ack).
+    ZeroWindowProbeAck,
+    /// The data fills the receiver's advertised window to its edge (tcp.analysis.window_full).
+    WindowFull,
+    /// A SYN (or SYN-ACK) with a new ISN that starts a new connection on the 4-tuple of an
+    /// earlier one (tcp.analysis.reused_ports).
+    ReusedPorts,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -191,6 +191,12 @@ pub fn analysis_name(a: crate::model::TcpAnalysis) -> &'static str {
         KeepAliveAck => "keep-alive ACK",
         WindowUpdate => "window update",
         AckedUnseen => "ACKed unseen segment",
+        SpuriousRetransmission => "spurious retransmission",
+        FastRetransmission => "fast retransmission",
+        ZeroWindowProbe => "zero window probe",
+        ZeroWindowProbeAck => "zero window probe ACK",
+        WindowFull => "window full",
+        ReusedPorts => "port numbers reused",
     }
 }
 
