@@ -263,7 +263,7 @@ pub enum TcpAnalysis {
     /// (tcp.analysis.lost_segment, "previous segment not captured").
     LostSegment,
     /// A pure ACK repeating the previous one (tcp.analysis.duplicate_ack).
-    DupAck,
+    DuplicateAck,
     /// Advertises a zero receive window (tcp.analysis.zero_window).
     ZeroWindow,
     /// One byte behind the next expected sequence number (tcp.analysis.keep_alive).
@@ -273,7 +273,7 @@ pub enum TcpAnalysis {
     /// Only the window changed (tcp.analysis.window_update).
     WindowUpdate,
     /// Acknowledges bytes never seen in the capture (tcp.analysis.ack_lost_segment).
-    AckedUnseen,
+    AckLostSegment,
     /// A retransmission of bytes the receiver had already acknowledged
     /// (tcp.analysis.spurious_retransmission; always listed with `retransmission`).
     SpuriousRetransmission,
@@ -716,14 +716,14 @@ mod tests {
                 len: 0,
                 win: 65483,
                 options: None,
-                analysis: vec![TcpAnalysis::DupAck],
+                analysis: vec![TcpAnalysis::DuplicateAck],
                 truncated: false,
             }),
         };
         let j = serde_json::to_string(&e).unwrap();
         assert_eq!(
             j,
-            r#"{"t":1.5e-6,"frame":3,"conn":0,"dir":"c2s","kind":"tcp","flags":["SYN","ACK"],"seq":0,"ack":1,"len":0,"win":65483,"analysis":["dup_ack"]}"#
+            r#"{"t":1.5e-6,"frame":3,"conn":0,"dir":"c2s","kind":"tcp","flags":["SYN","ACK"],"seq":0,"ack":1,"len":0,"win":65483,"analysis":["duplicate_ack"]}"#
         );
     }
 
