@@ -127,7 +127,7 @@ fn troubled(a: &[TcpAnalysis]) -> bool {
                 | TcpAnalysis::OutOfOrder
                 | TcpAnalysis::LostSegment
                 | TcpAnalysis::ZeroWindow
-                | TcpAnalysis::AckedUnseen
+                | TcpAnalysis::AckLostSegment
         )
     })
 }
