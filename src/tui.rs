@@ -114,12 +114,26 @@ pub fn run_replay(path: &Path, options: Options) -> Result<()> {
             |n| n.to_string_lossy().into_owned(),
         )
     };
-    let mut app = App::new(
+    run_source(
         Source::Replay,
-        format!("replay {}", label::clean(&name)),
-        (80, 24),
-        options.max_events,
-    );
+        &format!("replay {}", label::clean(&name)),
+        options,
+        rx,
+    )
+}
+
+/// Runs the UI on events from `rx`: what live capture calls. Its capture thread sends
+/// `Action::Events(batch)` as packets are decoded (in capture order, a few thousand at most
+/// per batch), and `Action::Loaded { .. }` or `Action::Failed(why)` when capture stops; the
+/// view follows the newest event until the user scrolls away. `title` names the source in
+/// the title bar ("live lo port 8080").
+pub fn run_source(
+    source: Source,
+    title: &str,
+    options: Options,
+    rx: Receiver<Action>,
+) -> Result<()> {
+    let mut app = App::new(source, title, (80, 24), options.max_events);
     app.color = options.color;
     run(app, rx)
 }

@@ -39,6 +39,9 @@ pub enum Action {
     },
     /// The source failed; what was loaded stays on screen.
     Failed(String),
+    /// A short line about the source for the title bar, replacing the previous one (live
+    /// capture: "kernel dropped 12 packets").
+    Info(String),
 }
 
 /// Where the events come from, which changes a few defaults.
@@ -115,6 +118,8 @@ pub struct App {
     pub load: Load,
     /// Warning shown once the source ended (a truncated capture).
     pub warning: Option<String>,
+    /// What the source last said about itself ([`Action::Info`]).
+    pub info: Option<String>,
     pub size: (u16, u16),
     pub focus: Pane,
     /// Position of the selected connection in the timeline's list.
@@ -163,6 +168,7 @@ impl App {
                 total: None,
             },
             warning: None,
+            info: None,
             size,
             focus: Pane::Diagram,
             conn: 0,
@@ -506,6 +512,7 @@ pub fn update(app: &mut App, action: Action) {
             app.warning = warning;
         }
         Action::Failed(why) => app.load = Load::Failed(why),
+        Action::Info(info) => app.info = Some(info).filter(|i| !i.is_empty()),
     }
     app.settle();
 }

@@ -14,7 +14,7 @@ use ratatui::Frame;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::model::Dir;
-use crate::tui::app::{App, Load, Pane, PlayState, TimeFormat};
+use crate::tui::app::{App, Load, Pane, PlayState, Source, TimeFormat};
 use crate::tui::detail;
 use crate::tui::help::{HINTS, KEYS};
 use crate::tui::label;
@@ -195,7 +195,17 @@ fn title_left(app: &App) -> String {
             label::count(tl.orphans().len() as u64)
         ));
     }
+    if let Some(info) = &app.info {
+        s.push_str(&format!(" ─ {}", label::clean(info)));
+    }
+    if tl.dropped() > 0 {
+        s.push_str(&format!(
+            " ─ {} not kept (event limit)",
+            label::count(tl.dropped())
+        ));
+    }
     match &app.load {
+        Load::Loading { .. } if app.source == Source::Live => s.push_str(" ─ ● capturing"),
         Load::Loading { bytes, total } => {
             s.push_str(" ─ loading ");
             match total {
@@ -1026,7 +1036,6 @@ mod tests {
 
     #[test]
     fn a_progress_indicator_shows_while_loading() {
-        use crate::tui::app::Source;
         let mut app = App::new(Source::Replay, "replay big.pcapng", (120, 40), usize::MAX);
         update(
             &mut app,
@@ -1062,6 +1071,21 @@ mod tests {
             },
         );
         assert!(screen(&app, 80, 24).contains("loading 2.5 MB"));
+        // Live capture has no size: it says so instead.
+        let mut app = App::new(Source::Live, "live lo", (80, 24), usize::MAX);
+        assert!(screen(&app, 80, 24).contains("● capturing"));
+        update(&mut app, Action::Info("kernel dropped 3".into()));
+        assert!(
+            screen(&app, 80, 24).contains("live lo ─ 0 connections ─ 0 events ─ kernel dropped 3")
+        );
+    }
+
+    #[test]
+    fn the_event_limit_is_reported() {
+        let mut app = App::new(Source::Replay, "replay big", (120, 40), 10);
+        update(&mut app, Action::Events(sample::demo()));
+        let s = screen(&app, 120, 40);
+        assert!(s.contains("88 not kept (event limit)"), "{s}");
     }
 
     #[test]
