@@ -297,6 +297,7 @@ pub fn run(mut app: App, source: Receiver<Action>) -> Result<()> {
     update(&mut app, Action::Resize(size.width, size.height));
     let mut source_open = true;
     let mut last_tick = Instant::now();
+    let mut was_playing = false;
     let mut dirty = true;
     while !app.quit {
         if dirty {
@@ -350,11 +351,15 @@ pub fn run(mut app: App, source: Receiver<Action>) -> Result<()> {
                 }
             }
         }
+        // Playback advances by the wall time since the previous turn, counted only from the
+        // turn playing started (not the idle time before the key that started it).
         let now = Instant::now();
-        if app.play.state == app::PlayState::Playing {
+        let playing = app.play.state == app::PlayState::Playing;
+        if playing && was_playing {
             update(&mut app, Action::Tick(now - last_tick));
             dirty = true;
         }
+        was_playing = playing;
         last_tick = now;
     }
     drop(tty);

@@ -164,9 +164,16 @@ impl Widget for Chrome<'_> {
         }
         let width = usize::from(area.width.saturating_sub(4));
         // Title bar.
+        // The left part keeps at least this much; the right part fits in the rest.
+        const LEFT_MIN: usize = 30;
         let left = title_left(app);
-        let right = title_right(app, width.saturating_sub(left.width() + 2));
-        let x = put(buf, area, l + 1, top, &fit(&left, width), t.bold());
+        let right = title_right(
+            app,
+            width.saturating_sub(left.width() + 2),
+            width.saturating_sub(left.width().min(LEFT_MIN) + 2),
+        );
+        let left_room = width.saturating_sub(right.width() + 1);
+        let x = put(buf, area, l + 1, top, &fit(&left, left_room), t.bold());
         if !right.is_empty() {
             let rx = (r.saturating_sub(1)).saturating_sub(right.width() as u16);
             if rx > x {
@@ -228,21 +235,18 @@ fn title_left(app: &App) -> String {
     s
 }
 
-fn title_right(app: &App, room: usize) -> String {
-    let mut parts: Vec<String> = Vec::new();
+/// The right end of the title bar: the first of a few variants, most complete first, that fits
+/// in `room` columns (the left part whole); failing that, in `tight` columns (the left part
+/// cut). The view settings go first, the playback state last.
+fn title_right(app: &App, room: usize, tight: usize) -> String {
     let play = match app.play.state {
         PlayState::Off => None,
         PlayState::Playing => Some("▶"),
         PlayState::Paused => Some("⏸"),
     };
-    if let Some(p) = play {
-        parts.push(format!(
-            "{p} x{} t={}",
-            app.play.speed_factor(),
-            label::time(app.play.clock)
-        ));
-    }
-    parts.push("? help".into());
+    let speed = app.play.speed_factor();
+    let play_long = play.map(|p| format!("{p} x{speed} t={}", label::time(app.play.clock)));
+    let play_short = play.map(|p| format!("{p} x{speed}"));
     let mut view = format!("{} · {}", app.view.layer.name(), app.view.filter.name());
     if app.time_format == TimeFormat::Delta {
         view.push_str(" · Δt");
@@ -250,21 +254,29 @@ fn title_right(app: &App, room: usize) -> String {
     if app.follow {
         view.push_str(" · follow");
     }
-    // The view settings go first, when there is room.
-    let base: usize = parts.iter().map(|p| p.width() + 3).sum();
-    if base + view.width() + 3 <= room {
-        parts.insert(0, view);
-    }
-    let s = parts
+    let help = Some("? help".to_string());
+    let variants = [
+        (room, [Some(view), play_long.clone(), help.clone()]),
+        (room, [None, play_long.clone(), help.clone()]),
+        (room, [None, play_short.clone(), help.clone()]),
+        (tight, [None, play_long, help.clone()]),
+        (tight, [None, play_short.clone(), help]),
+        (tight, [None, play_short, None]),
+    ];
+    variants
         .iter()
-        .map(|p| format!(" {p} "))
-        .collect::<Vec<_>>()
-        .join("─");
-    if s.width() <= room {
-        s
-    } else {
-        String::new()
-    }
+        .map(|(fits, parts)| {
+            let s = parts
+                .iter()
+                .flatten()
+                .map(|p| format!(" {p} "))
+                .collect::<Vec<_>>()
+                .join("─");
+            (*fits, s)
+        })
+        .find(|(fits, s)| s.width() <= *fits)
+        .map(|(_, s)| s)
+        .unwrap_or_default()
 }
 
 fn status_bar(app: &App, t: &Theme, buf: &mut Buffer, area: Rect, x: u16, y: u16, width: usize) {
