@@ -163,22 +163,22 @@ impl Widget for Chrome<'_> {
             put(buf, area, v.x, bottom, "┴", frame);
         }
         let width = usize::from(area.width.saturating_sub(4));
-        // Title bar.
-        // The left part keeps at least this much; the right part fits in the rest.
+        // Title bar: the cells between the corners, the left part from the first, the right
+        // part ending at the last, at least one `─` between them. The left part keeps at
+        // least LEFT_MIN columns; the right part fits in the rest.
         const LEFT_MIN: usize = 30;
+        let inside = usize::from(area.width.saturating_sub(2));
         let left = title_left(app);
         let right = title_right(
             app,
-            width.saturating_sub(left.width() + 2),
-            width.saturating_sub(left.width().min(LEFT_MIN) + 2),
+            inside.saturating_sub(left.width() + 1),
+            inside.saturating_sub(left.width().min(LEFT_MIN) + 1),
         );
-        let left_room = width.saturating_sub(right.width() + 1);
-        let x = put(buf, area, l + 1, top, &fit(&left, left_room), t.bold());
+        let left_room = inside.saturating_sub(right.width() + 1);
+        put(buf, area, l + 1, top, &fit(&left, left_room), t.bold());
         if !right.is_empty() {
-            let rx = (r.saturating_sub(1)).saturating_sub(right.width() as u16);
-            if rx > x {
-                put(buf, area, rx, top, &right, t.bold());
-            }
+            let rx = r.saturating_sub(right.width() as u16);
+            put(buf, area, rx, top, &right, t.bold());
         }
         // Status bar.
         status_bar(app, &t, buf, area, l + 1, bottom, width);
@@ -1082,7 +1082,8 @@ mod tests {
                 total: None,
             },
         );
-        assert!(screen(&app, 80, 24).contains("loading 2.5 MB"));
+        let s = screen(&app, 80, 24);
+        assert!(s.contains("loading 2.5 MB"), "{s}");
         // Live capture has no size: it says so instead.
         let mut app = App::new(Source::Live, "live lo", (80, 24), usize::MAX);
         assert!(screen(&app, 80, 24).contains("● capturing"));
