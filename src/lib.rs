@@ -2,8 +2,8 @@
 //!
 //! Pipeline: [`capture`] (pcap/pcapng frames) -> [`decode`] (link/IP/TCP) -> [`flow`]
 //! (connections, sequence analysis, reassembly) -> [`proto`] (HTTP/1.x, WebSocket) ->
-//! [`model`] (events) -> views ([`view`], [`tui`]). [`engine::Engine`] ties the stages together; it is
-//! synchronous and owns no thread.
+//! [`model`] (events) -> views ([`view`], [`tui`]). [`engine::Engine`] ties the stages
+//! together; it is synchronous and owns no thread.
 
 pub mod capture;
 pub mod decode;

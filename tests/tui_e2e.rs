@@ -196,6 +196,16 @@ fn replay_shows_the_handshake_and_q_restores_the_terminal() {
         "1",
         "mouse wheel reporting is on"
     );
+    // Shrinking the terminal to 80x24 redraws with the connections list folded into the
+    // one-line selector; growing it back brings the list back.
+    t.tmux(&["resize-window", "-t", &t.session, "-x", "80", "-y", "24"])
+        .expect("resize");
+    t.wait_for("the 80x24 layout", |_, s| {
+        s.contains("‹1/1›") && s.lines().count() <= 24 && arrow_line(s, "│◀─", "SYN-ACK")
+    });
+    t.tmux(&["resize-window", "-t", &t.session, "-x", "120", "-y", "40"])
+        .expect("resize");
+    t.wait_for("the 120x40 layout", |_, s| s.contains("Connections (1)"));
     // The help overlay, then q closes it, q again quits.
     t.keys(&["?"]);
     t.wait_for("the help overlay", |_, s| {
