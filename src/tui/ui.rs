@@ -1032,6 +1032,32 @@ mod tests {
     }
 
     #[test]
+    fn the_whole_screen_draws_at_any_size() {
+        let mut app = App::with_events("t", (120, 40), sample::demo());
+        for (w, h) in (0..=130u16)
+            .step_by(9)
+            .flat_map(|w| (0..=45u16).step_by(3).map(move |h| (w, h)))
+        {
+            update(&mut app, Action::Resize(w, h));
+            for keys in ["", "\n", "?", "a", "?\n"] {
+                for c in keys.chars() {
+                    let code = if c == '\n' {
+                        KeyCode::Enter
+                    } else {
+                        KeyCode::Char(c)
+                    };
+                    update(
+                        &mut app,
+                        Action::Key(KeyEvent::new(code, KeyModifiers::NONE)),
+                    );
+                }
+                let mut buf = Buffer::empty(Rect::new(0, 0, w, h));
+                draw(&app, Rect::new(0, 0, w, h), &mut buf);
+            }
+        }
+    }
+
+    #[test]
     fn arrows_point_the_right_way() {
         let app = App::with_events("t", (120, 40), sample::demo());
         let s = screen(&app, 120, 40);
