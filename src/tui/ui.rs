@@ -573,7 +573,9 @@ struct Lanes {
 impl Lanes {
     fn of(area: Rect) -> Lanes {
         let time_w: u16 = if area.width >= 40 { 11 } else { 0 };
-        let start = area.x.saturating_add(if time_w > 0 { time_w + 3 } else { 0 });
+        let start = area
+            .x
+            .saturating_add(if time_w > 0 { time_w + 3 } else { 0 });
         Lanes {
             time_w,
             left: start.saturating_add(1),
