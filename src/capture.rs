@@ -2,6 +2,10 @@
 //!
 //! INTERFACE STUB: the capture helper replaces the bodies; the signatures are the contract.
 
+#[cfg(target_os = "linux")]
+pub mod live;
+pub mod pcapng_writer;
+
 use std::io::Read;
 
 use crate::model::Timestamp;

@@ -9,6 +9,8 @@ pub mod capture;
 pub mod decode;
 pub mod engine;
 pub mod flow;
+#[cfg(target_os = "linux")]
+pub mod live;
 pub mod model;
 pub mod proto;
 pub mod view;
