@@ -329,6 +329,7 @@ impl LiveCapture {
                 // The socket may have been switched to TPACKET_V3 before the ring failed; the
                 // recv path works with any version.
                 sys::set_rcvbuf(&fd, config.recv_buffer);
+                sys::enable_timestamps(&fd).map_err(os("enabling timestamps"))?;
                 let per_packet = (config.snaplen as usize).clamp(64, RECV_MAX_PACKET);
                 Reader::Recv {
                     buf: vec![0; RECV_BATCH_BYTES.max(per_packet)],

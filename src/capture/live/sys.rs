@@ -19,8 +19,6 @@ use super::bpf::Insn;
 
 /// `ETH_P_ALL` in network byte order, as `sll_protocol` wants it.
 const ETH_P_ALL_BE: u16 = (libc::ETH_P_ALL as u16).to_be();
-/// linux/sockios.h: timestamp of the last packet read, in nanoseconds (not in the libc crate).
-const SIOCGSTAMPNS: libc::c_ulong = 0x8907;
 
 fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
     if r < 0 {
@@ -210,15 +208,38 @@ fn socket_error(fd: &OwnedFd) -> io::Error {
     }
 }
 
-/// One non-blocking `recv` into `buf`: `Ok(None)` when nothing is queued, else the bytes
-/// stored, the packet's length on the wire (MSG_TRUNC), and its timestamp in ns.
+/// Asks for a nanosecond receive timestamp with every packet read by [`recv_one`].
+pub fn enable_timestamps(fd: &OwnedFd) -> io::Result<()> {
+    setsockopt(
+        fd,
+        libc::SOL_SOCKET,
+        libc::SO_TIMESTAMPNS,
+        &1 as &libc::c_int,
+    )
+}
+
+/// One non-blocking `recvmsg` into `buf`: `Ok(None)` when nothing is queued, else the bytes
+/// stored, the packet's length on the wire (MSG_TRUNC), and its receive time in ns (from the
+/// SCM_TIMESTAMPNS control message; 0 if absent).
 pub fn recv_one(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<(usize, usize, u64)>> {
-    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, a live exclusive slice.
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // Room for one cmsghdr (16 bytes) and a timespec (16), u64-aligned as cmsghdr requires.
+    let mut control = [0u64; 8];
+    // SAFETY: msghdr is a plain C struct; all-zero is a valid empty one.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = size_of_val(&control) as _;
+    // SAFETY: `msg` points to `iov` (which describes `buf`, a live exclusive slice) and to
+    // `control`; all outlive the call and the kernel writes within the lengths given.
     let n = unsafe {
-        libc::recv(
+        libc::recvmsg(
             fd.as_raw_fd(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
+            &mut msg,
             libc::MSG_DONTWAIT | libc::MSG_TRUNC,
         )
     };
@@ -230,18 +251,22 @@ pub fn recv_one(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<Option<(usize, usize
         };
     }
     let wire = n as usize;
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: SIOCGSTAMPNS writes one struct timespec into `ts`, which we own. It reports the
-    // receive time of the packet just read.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), SIOCGSTAMPNS as _, &mut ts) };
-    let ns = if r == 0 {
-        (ts.tv_sec.max(0) as u64).saturating_mul(1_000_000_000) + ts.tv_nsec.max(0) as u64
-    } else {
-        0
-    };
+    let mut ns = 0u64;
+    // SAFETY: CMSG_FIRSTHDR/CMSG_NXTHDR walk the control buffer the kernel filled, within
+    // msg_controllen, returning null at its end; a header they return lies inside `control`.
+    // The timestamp is read unaligned from CMSG_DATA, which holds a timespec for
+    // SCM_TIMESTAMPNS (socket(7)).
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SO_TIMESTAMPNS {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::timespec>());
+                ns = (ts.tv_sec.max(0) as u64).saturating_mul(1_000_000_000)
+                    + ts.tv_nsec.max(0) as u64;
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
     Ok(Some((wire.min(buf.len()), wire, ns)))
 }
 
