@@ -301,6 +301,10 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Handshake {
     /// SYN to SYN-ACK, as seen at the capture point.
@@ -394,7 +398,8 @@ pub struct WsUpgrade {
 pub struct DeflateParams {
     pub server_no_context_takeover: bool,
     pub client_no_context_takeover: bool,
-    /// 8..=15; 15 when not given.
+    /// 8..=15; 15 when not given. As negotiated: zlib cannot use a window of 8 bits for raw
+    /// deflate and uses 9 instead (inflating with 9 reads a stream written with 8 fine).
     pub server_max_window_bits: u8,
     pub client_max_window_bits: u8,
 }
@@ -419,6 +424,10 @@ pub struct HttpBody {
     pub chunk: Option<u32>,
     /// This piece ends the body.
     pub end: bool,
+    /// Bytes of this piece the capture lacks (a gap inside the body): counted in `len`, absent
+    /// from `data`. A body with `missing > 0` is incomplete but its framing stayed in sync.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub missing: u64,
     /// Kept bytes of this piece (at most the display limit); not in JSON.
     #[serde(skip)]
     pub data: Payload,
@@ -495,6 +504,9 @@ pub struct WsFrame {
     /// Unmasked payload bytes kept for display (at most the display limit); not in JSON.
     #[serde(skip)]
     pub data: Payload,
+    /// Payload bytes are missing (a capture gap inside it, or the stream ended first).
+    #[serde(skip_serializing_if = "is_false")]
+    pub incomplete: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -521,6 +533,11 @@ pub struct WsMessage {
     /// Payload kept for display (at most the display limit); not in JSON.
     #[serde(skip)]
     pub data: Payload,
+    /// Part of the message is missing or could not be decoded (a capture gap, the stream
+    /// ended, its start was lost, or inflation failed or hit its limit); `len` then counts
+    /// only the bytes decoded.
+    #[serde(skip_serializing_if = "is_false")]
+    pub incomplete: bool,
 }
 
 /// Which layer an error or violation belongs to.
@@ -611,11 +628,18 @@ pub struct Limits {
     pub max_kept_payload: usize,
     /// Characters of text preview kept in `ws_message.text`.
     pub max_text_preview: usize,
-    /// Largest WebSocket message reassembled/inflated in full (for UTF-8 checking and inflation);
-    /// beyond it only the first part is kept and the rest counted.
+    /// WebSocket message size that bounds inflation work: one compressed message stops being
+    /// inflated after 64 times this many output bytes (a decompression bomb). UTF-8 checks and
+    /// inflation stream, so no message is buffered whole; only its first bytes are kept.
     pub max_message: usize,
     /// Most connections tracked at once; the oldest closed ones are forgotten first.
     pub max_connections: usize,
+    /// Client bytes held after a WebSocket upgrade request until the server answers (they are
+    /// WebSocket frames after a 101, HTTP otherwise); beyond it they are counted, not kept.
+    pub max_upgrade_hold: usize,
+    /// Requests awaiting their response per connection (pipelining); beyond it the oldest is
+    /// forgotten.
+    pub max_pending_requests: usize,
 }
 
 impl Default for Limits {
@@ -628,6 +652,8 @@ impl Default for Limits {
             max_text_preview: 256,
             max_message: 1 << 20,
             max_connections: 65_536,
+            max_upgrade_hold: 64 << 10,
+            max_pending_requests: 1024,
         }
     }
 }

@@ -29,6 +29,13 @@ impl StreamSink for Session {
         if let Some(up) = self.http.feed(dir, data, cx) {
             let mut ws = ws::WsSession::new(up.deflate, cx.limits);
             ws.feed(Dir::C2s, &up.leftover[0], cx);
+            // Client bytes lost after the held ones (capture gap or hold limit).
+            let mut lost = up.lost_c2s;
+            while lost > 0 {
+                let n = u32::try_from(lost).unwrap_or(u32::MAX);
+                ws.gap(Dir::C2s, n, cx);
+                lost -= u64::from(n);
+            }
             ws.feed(Dir::S2c, &up.leftover[1], cx);
             self.ws = Some(ws);
         }

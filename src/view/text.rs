@@ -245,6 +245,9 @@ fn frame(out: &mut String, f: &WsFrame) {
     if let Some(k) = &f.mask_key {
         let _ = write!(out, " masked key={k}");
     }
+    if f.incomplete {
+        out.push_str(" (incomplete)");
+    }
 }
 
 fn message(out: &mut String, m: &WsMessage) {
@@ -275,6 +278,9 @@ fn message(out: &mut String, m: &WsMessage) {
     }
     if m.compressed {
         out.push_str(", deflated");
+    }
+    if m.incomplete {
+        out.push_str(", incomplete");
     }
     out.push(')');
 }
@@ -362,6 +368,7 @@ mod tests {
                 code_name: None,
                 reason: None,
                 data: Payload::default(),
+                incomplete: false,
             }),
         );
         let mut s = String::new();
