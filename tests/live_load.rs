@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+use pcap_parser::traits::PcapReaderIterator;
+use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError};
 use sha1::{Digest, Sha1};
 use synscope::capture::live::{LiveCapture, LiveConfig, LiveError, LiveStats, LoopbackDedup};
 use synscope::live::spawn_capture;
@@ -128,8 +130,17 @@ fn client(addr: SocketAddr, messages: usize, size: usize) {
         assert_eq!(p.len(), size);
     }
     let code = 1000u16.to_be_bytes();
-    s.write_all(&[0x88, 0x82, key[0], key[1], key[2], key[3], code[0] ^ key[0], code[1] ^ key[1]])
-        .unwrap();
+    s.write_all(&[
+        0x88,
+        0x82,
+        key[0],
+        key[1],
+        key[2],
+        key[3],
+        code[0] ^ key[0],
+        code[1] ^ key[1],
+    ])
+    .unwrap();
     let (op, _) = read_frame(&mut s);
     assert_eq!(op, 0x8);
     let mut rest = Vec::new();
@@ -150,7 +161,10 @@ fn run_load(listener: TcpListener, connections: usize, messages: usize, size: us
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// The load for `scripts/live-load.sh`, on `SYNSCOPE_LOAD_PORT`; without it, a small run that
@@ -161,7 +175,10 @@ fn load_generator() {
     let (conns, msgs) = if port == 0 {
         (2, 50)
     } else {
-        (env_usize("SYNSCOPE_LOAD_CONNECTIONS", 40), env_usize("SYNSCOPE_LOAD_MESSAGES", 5000))
+        (
+            env_usize("SYNSCOPE_LOAD_CONNECTIONS", 40),
+            env_usize("SYNSCOPE_LOAD_MESSAGES", 5000),
+        )
     };
     let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
     let took = run_load(listener, conns, msgs, 32);
@@ -187,12 +204,15 @@ struct Seg {
 fn seg(data: &[u8]) -> Seg {
     let p = SlicedPacket::from_ethernet(data).unwrap();
     let (s, d): (std::net::IpAddr, std::net::IpAddr) = match p.net.unwrap() {
-        NetSlice::Ipv4(ip) => {
-            (ip.header().source_addr().into(), ip.header().destination_addr().into())
-        }
+        NetSlice::Ipv4(ip) => (
+            ip.header().source_addr().into(),
+            ip.header().destination_addr().into(),
+        ),
         _ => panic!("not IPv4"),
     };
-    let Some(TransportSlice::Tcp(t)) = p.transport else { panic!("not TCP") };
+    let Some(TransportSlice::Tcp(t)) = p.transport else {
+        panic!("not TCP")
+    };
     Seg {
         src: SocketAddr::new(s, t.source_port()),
         dst: SocketAddr::new(d, t.destination_port()),
@@ -207,8 +227,9 @@ fn seg(data: &[u8]) -> Seg {
 /// For each connection (keyed by client address) and direction, the payload bytes covered by
 /// the captured segments, relative to the SYN: must be exactly 0..expected, without a hole.
 fn assert_every_byte_covered(segs: &[Seg], server: SocketAddr, expected: (usize, usize)) {
-    // (client, from_client) -> (isn, ranges)
-    let mut dirs: BTreeMap<(SocketAddr, bool), (Option<u32>, Vec<(u32, u32)>)> = BTreeMap::new();
+    // (client, from_client) -> (ISN, (seq, len) of each data segment)
+    type Dir = (Option<u32>, Vec<(u32, u32)>);
+    let mut dirs: BTreeMap<(SocketAddr, bool), Dir> = BTreeMap::new();
     for s in segs {
         let from_client = s.dst == server;
         let client = if from_client { s.src } else { s.dst };
@@ -233,7 +254,10 @@ fn assert_every_byte_covered(segs: &[Seg], server: SocketAddr, expected: (usize,
         rel.sort_unstable();
         let mut covered = 0u32;
         for (a, b) in rel {
-            assert!(a <= covered, "{client} from_client={from_client}: hole at byte {covered}");
+            assert!(
+                a <= covered,
+                "{client} from_client={from_client}: hole at byte {covered}"
+            );
             covered = covered.max(b);
         }
         assert_eq!(covered, want, "{client} from_client={from_client}");
@@ -325,4 +349,122 @@ fn load_on_loopback_is_captured_completely_by_both_kernel_paths() {
     assert!(a == b, "ring saw {} packets, recv {}", a.len(), b.len());
     // At least a data segment per message each way, plus handshakes and closes.
     assert!(ring_segs.len() >= conns * (2 * msgs + 6));
+}
+
+/// Frames of a classic pcap file (tcpdump's), read by pcap-parser; a record still being
+/// written at the end is left out.
+fn pcap_frames(path: &std::path::Path) -> Vec<Vec<u8>> {
+    let bytes = std::fs::read(path).unwrap();
+    let Ok(mut r) = LegacyPcapReader::new(1 << 20, bytes.as_slice()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    loop {
+        match r.next() {
+            Ok((n, block)) => {
+                if let PcapBlockOwned::Legacy(b) = block {
+                    assert_eq!(b.caplen, b.origlen, "tcpdump cut a frame");
+                    out.push(b.data.to_vec());
+                }
+                r.consume(n);
+            }
+            Err(PcapError::Eof) | Err(PcapError::Incomplete(_)) => return out,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+}
+
+/// tcpdump, the reference: under the same load on the same port, synscope's ring capture has
+/// exactly the frames tcpdump wrote, byte for byte.
+#[test]
+fn synscope_sees_every_frame_tcpdump_sees_under_load() {
+    let (conns, msgs, size) = (8, 400, 32);
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = listener.local_addr().unwrap();
+    let mut cfg = LiveConfig::new("lo");
+    cfg.ports = vec![server.port()];
+    let cap = match LiveCapture::open(&cfg) {
+        Ok(c) => c,
+        Err(e @ LiveError::NoPermission { .. }) if !ci => {
+            eprintln!("NOT RUN: {e}");
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    let dir = std::env::temp_dir().join(format!("synscope-live-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("tcpdump.pcap");
+    let filter = format!("tcp port {}", server.port());
+    let spawned = std::process::Command::new("tcpdump")
+        .args([
+            "-i", "lo", "-n", "-U", "-Z", "root", "-s", "262144", "-B", "65536", "-w",
+        ])
+        .arg(&file)
+        .arg(&filter)
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut tcpdump = match spawned {
+        Ok(c) => c,
+        Err(e) if !ci => {
+            eprintln!("NOT RUN: tcpdump: {e}");
+            return;
+        }
+        Err(e) => panic!("tcpdump is needed under CI: {e}"),
+    };
+    // tcpdump says "listening on lo" once its filter is attached.
+    let mut err = std::io::BufReader::new(tcpdump.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut err, &mut line).unwrap();
+    assert!(line.contains("listening on"), "tcpdump: {line}");
+
+    let (rx, thread) = spawn_capture(cap, 16).unwrap();
+    let reader = std::thread::spawn(move || {
+        rx.iter()
+            .flat_map(|b| b.frames().map(|f| f.data.to_vec()).collect::<Vec<_>>())
+            .collect()
+    });
+    run_load(listener, conns, msgs, size);
+    thread.stop();
+    let mut ours: Vec<Vec<u8>> = reader.join().unwrap();
+    let report = thread.join().unwrap();
+    // tcpdump writes each packet as it reads it (-U, --immediate-mode) but does not drain its
+    // socket on SIGINT: wait (10 s at most) until its file holds as many frames as ours, then
+    // stop it. Its kernel counter checks the rest: "received by filter" counts both loopback
+    // copies of every packet the kernel gave its socket, whether tcpdump read them or not.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pcap_frames(&file).len() < ours.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = tcpdump.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    let mut summary = String::new();
+    std::io::Read::read_to_string(&mut err, &mut summary).unwrap();
+    assert!(tcpdump.wait().unwrap().success(), "{summary}");
+    let said = |what: String| summary.lines().any(|l| l.trim() == what);
+    assert!(
+        said("0 packets dropped by kernel".into()),
+        "tcpdump dropped: {summary}"
+    );
+    let both_copies = format!("{} packets received by filter", 2 * ours.len());
+    assert!(
+        said(both_copies),
+        "tcpdump's kernel saw other packets: {summary}"
+    );
+    let mut theirs = pcap_frames(&file);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    assert_eq!(report.stats.dropped, 0, "{report:?}");
+    assert_eq!(
+        (ours.len(), theirs.len()),
+        (theirs.len(), ours.len()),
+        "{summary}"
+    );
+    ours.sort();
+    theirs.sort();
+    assert!(ours == theirs, "different frames");
+    assert!(ours.len() >= conns * (2 * msgs + 6));
 }
