@@ -7,6 +7,7 @@
 
 pub mod capture;
 pub mod decode;
+pub mod demo;
 pub mod engine;
 pub mod flow;
 #[cfg(target_os = "linux")]

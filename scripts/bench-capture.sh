@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Records WebSocket load (examples/wsload.rs) on loopback into a classic pcap for benchmarks:
+#
+#   scripts/bench-capture.sh OUT.pcap
+#
+# Defaults give about 1 M echoed 32-byte messages, about 2.3 M packets, a few hundred MB; tune
+# with CONNECTIONS, MESSAGES (per connection), SIZE, WINDOW. Not committed (too large): make it
+# where a benchmark needs it. Needs root (capture on `lo`), tcpdump, cargo (builds wsload with
+# --release). Prints wsload's figures, tcpdump's drop count and capinfos' packet rate. Exits
+# non-zero if tcpdump dropped packets, since a benchmark input with holes measures the wrong
+# thing.
+set -euo pipefail
+
+OUT="${1:?usage: bench-capture.sh OUT.pcap}"
+CONNECTIONS="${CONNECTIONS:-40}"
+MESSAGES="${MESSAGES:-25000}"
+SIZE="${SIZE:-32}"
+WINDOW="${WINDOW:-8}"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+cargo build --quiet --release --manifest-path "$ROOT/Cargo.toml" --example wsload
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+LOG="$(mktemp)"
+trap 'rm -f "$LOG"' EXIT
+
+# A large kernel buffer (-B, KiB) so tcpdump keeps up with the burst.
+tcpdump -i lo -U -B 65536 -w "$OUT" "tcp port $PORT" 2>"$LOG" &
+CAPTURE_PID=$!
+for _ in $(seq 100); do
+    grep -q "listening on" "$LOG" && break
+    sleep 0.1
+done
+grep -q "listening on" "$LOG" || { cat "$LOG" >&2; kill "$CAPTURE_PID"; exit 1; }
+
+"$ROOT/target/release/examples/wsload" --port "$PORT" --connections "$CONNECTIONS" \
+    --messages "$MESSAGES" --size "$SIZE" --window "$WINDOW"
+# Let tcpdump read what is still in the kernel buffer before it stops.
+sleep 1
+kill -INT "$CAPTURE_PID"
+wait "$CAPTURE_PID" || true
+grep -E "captured|dropped" "$LOG"
+capinfos -c -s -u -x -M "$OUT" | tail -n +2
+if ! grep -q "^0 packets dropped by kernel" "$LOG"; then
+    echo "bench-capture: tcpdump dropped packets" >&2
+    exit 1
+fi

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Records the real-traffic captures in assets/captures/ (see assets/captures/README.md).
+#
+#   scripts/record-captures.sh [NAME...]    # all captures, or only those named (e.g. ws_chat)
+#
+# Needs: root (or CAP_NET_RAW/CAP_NET_ADMIN) to capture on `lo`; tcpdump; editcap and capinfos
+# (Debian: wireshark-common, comes with tshark) to turn tcpdump's classic pcap into pcapng;
+# python3 with `websockets` (pip install websockets) for the
+# permessage-deflate peers, which tungstenite does not implement; cargo to build
+# `examples/traffic.rs`. Each capture: pick a free port, start the capture filtered on that
+# port, wait until it says it is capturing, run the peers once (the demo server and a client
+# scenario of src/demo.rs, or a script of scripts/peers/), stop the capture with SIGINT.
+# Re-runnable: every file is written to a temporary directory and moved into place only when
+# its run succeeded. Traffic stays on loopback.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="$ROOT/assets/captures"
+PEERS="$ROOT/scripts/peers"
+# Time between client steps: short, so captures are small and quick to record, long enough
+# that each step is its own burst of packets in the timeline.
+PACE_MS=20
+
+for tool in tcpdump editcap capinfos python3 cargo; do
+    command -v "$tool" >/dev/null || { echo "record-captures: $tool not found" >&2; exit 1; }
+done
+python3 -c 'import websockets' 2>/dev/null ||
+    { echo "record-captures: python3 websockets missing (pip install websockets)" >&2; exit 1; }
+
+cargo build --quiet --manifest-path "$ROOT/Cargo.toml" --example traffic
+TRAFFIC="$ROOT/target/debug/examples/traffic"
+
+WORK="$(mktemp -d)"
+CAPTURE_PID=""
+SERVER_PID=""
+cleanup() {
+    [[ -n "$CAPTURE_PID" ]] && kill -INT "$CAPTURE_PID" 2>/dev/null || true
+    [[ -n "$SERVER_PID" ]] && kill -INT "$SERVER_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# free_port [4|6]: a TCP port nothing listens on right now.
+free_port() {
+    local host=127.0.0.1
+    [[ "${1:-4}" == 6 ]] && host=::1
+    python3 -c 'import socket,sys
+fam = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+s = socket.socket(fam); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$host"
+}
+
+# wait_for FILE TEXT: until FILE contains TEXT (at most 10 s).
+wait_for() {
+    for _ in $(seq 100); do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "record-captures: timed out waiting for '$2' in $1:" >&2
+    cat "$1" >&2
+    return 1
+}
+
+# start_capture FILE PORT PRECISION: tcpdump on lo, filtered on PORT, timestamps in PRECISION
+# (nano or micro). tcpdump prints "listening on" only once the filter
+# is attached, so nothing of the exchange is missed. (dumpcap, which writes pcapng itself,
+# says "Capturing on" before it really captures: in a test it missed a SYN+RST 4 times in 20.)
+start_capture() {
+    local file="$1" port="$2" precision="$3" log="$WORK/capture.log"
+    : >"$log"
+    tcpdump -i lo -U --immediate-mode --time-stamp-precision="$precision" -w "$file" \
+        "tcp port $port" 2>"$log" &
+    CAPTURE_PID=$!
+    wait_for "$log" "listening on"
+}
+
+stop_capture() {
+    # Packets of the last exchange may still sit in the kernel's capture buffer: give the
+    # capture tool time to read them before asking it to stop.
+    sleep 0.5
+    kill -INT "$CAPTURE_PID"
+    wait "$CAPTURE_PID" || true
+    CAPTURE_PID=""
+}
+
+# record NAME.EXT PORT COMMAND...: capture port PORT on lo while COMMAND runs.
+record() {
+    local name="$1" port="$2"
+    shift 2
+    # Nanosecond timestamps, except for *_usec.pcap (classic microsecond pcap).
+    local tmp="$WORK/raw-${name%.*}.pcap" precision=nano
+    [[ "$name" == *_usec.pcap ]] && precision=micro
+    start_capture "$tmp" "$port" "$precision"
+    if ! "$@"; then
+        stop_capture
+        echo "record-captures: $name: '$*' failed" >&2
+        return 1
+    fi
+    stop_capture
+    if grep -q "dropped by kernel" "$WORK/capture.log" &&
+        ! grep -q "^0 packets dropped by kernel" "$WORK/capture.log"; then
+        echo "record-captures: $name: tcpdump dropped packets" >&2
+        return 1
+    fi
+    if [[ "$name" == *.pcapng ]]; then
+        # tcpdump writes only classic pcap: editcap rewrites it as pcapng (one section, one
+        # interface with if_tsresol=9), packets and timestamps unchanged.
+        editcap -F pcapng "$tmp" "$OUT/$name"
+    else
+        cp "$tmp" "$OUT/$name"
+    fi
+    echo "$name: $(capinfos -M -c "$OUT/$name" 2>/dev/null | awk -F': *' '/Number of packets/ {print $2}') packets, $(stat -c %s "$OUT/$name") bytes"
+}
+
+# scenario NAME.EXT SCENARIO [--ipv6]: the demo server and one client scenario.
+scenario() {
+    local name="$1" scenario="$2" family=4
+    shift 2
+    [[ "${1:-}" == --ipv6 ]] && family=6
+    local port
+    port="$(free_port "$family")"
+    record "$name" "$port" "$TRAFFIC" --scenario "$scenario" --port "$port" \
+        --pace-ms "$PACE_MS" "$@"
+}
+
+# deflate NAME MODE: Python websockets server and client with permessage-deflate.
+deflate() {
+    local port
+    port="$(free_port)"
+    record "$1" "$port" python3 "$PEERS/deflate.py" --port "$port" --mode "$2" \
+        --pace-ms "$PACE_MS"
+}
+
+# pipelined NAME: the demo server alone, and a raw socket client that pipelines 3 requests.
+pipelined() {
+    local port log="$WORK/server.log"
+    port="$(free_port)"
+    : >"$log"
+    "$TRAFFIC" --serve-only 60 --port "$port" --pace-ms "$PACE_MS" >"$log" 2>&1 &
+    SERVER_PID=$!
+    # Wait before capturing, so the readiness check is not in the capture.
+    wait_for "$log" "listening on"
+    record "$1" "$port" python3 "$PEERS/pipelined.py" --port "$port"
+    kill -INT "$SERVER_PID"
+    wait "$SERVER_PID"
+    SERVER_PID=""
+}
+
+ALL=(
+    ws_chat ws_chat_nano ws_ipv6 ws_large ws_deflate ws_deflate_no_context
+    http_keepalive http_keepalive_usec http_pipelined polling polling_keepalive
+    long_polling streaming_chunked sse refused
+)
+WANT=("$@")
+[[ ${#WANT[@]} -eq 0 ]] && WANT=("${ALL[@]}")
+
+mkdir -p "$OUT"
+for name in "${WANT[@]}"; do
+    case "$name" in
+    ws_chat) scenario ws_chat.pcapng websocket ;;
+    ws_chat_nano) scenario ws_chat_nano.pcap websocket ;;
+    ws_ipv6) scenario ws_ipv6.pcapng websocket --ipv6 ;;
+    ws_large) scenario ws_large.pcapng websocket-large ;;
+    ws_deflate) deflate ws_deflate.pcapng context ;;
+    ws_deflate_no_context) deflate ws_deflate_no_context.pcapng no-context ;;
+    http_keepalive) scenario http_keepalive.pcapng http ;;
+    http_keepalive_usec) scenario http_keepalive_usec.pcap http ;;
+    http_pipelined) pipelined http_pipelined.pcapng ;;
+    polling) scenario polling.pcapng polling ;;
+    polling_keepalive) scenario polling_keepalive.pcapng polling-keepalive ;;
+    long_polling) scenario long_polling.pcapng long-polling ;;
+    streaming_chunked) scenario streaming_chunked.pcapng streaming ;;
+    sse) scenario sse.pcapng sse ;;
+    refused) scenario refused.pcapng refused ;;
+    *)
+        echo "record-captures: unknown capture '$name' (one of: ${ALL[*]})" >&2
+        exit 2
+        ;;
+    esac
+done
