@@ -45,8 +45,9 @@ wait_for() {
 }
 
 echo "== capturing tcp port $PORT on lo with tcpdump and synscope"
-# -B: a 64 MiB kernel buffer like synscope's ring; -s: the same snap length.
-tcpdump -i lo -n -s 262144 -B 65536 -w "$OUT/tcpdump.pcap" "tcp port $PORT" 2>"$OUT/tcpdump.err" &
+# -B: a 64 MiB kernel buffer like synscope's ring; -s: the same snap length; --immediate-mode
+# so that it has read everything by the time it is stopped (it does not drain on SIGINT).
+tcpdump -i lo -n -s 262144 -B 65536 --immediate-mode -w "$OUT/tcpdump.pcap" "tcp port $PORT" 2>"$OUT/tcpdump.err" &
 pids+=($!); tcpdump_pid=$!
 target/release/synscope live --format json --port "$PORT" -w "$OUT/synscope.pcapng" \
   >"$OUT/events.jsonl" 2>"$OUT/synscope.err" &
@@ -71,6 +72,9 @@ s=$(capinfos -c -M "$OUT/synscope.pcapng" | awk '/Number of packets/ {print $NF}
 dur=$(capinfos -u -M "$OUT/tcpdump.pcap" | awk '/Capture duration/ {print $(NF-1)}')
 load_secs=$(echo "$end - $start" | bc)
 echo "frames: tcpdump $t, synscope $s"
+# tcpdump's socket gets both loopback copies of each packet and drops the outgoing one itself.
+rcv=$(sed -n 's/^\([0-9]*\) packets received by filter/\1/p' "$OUT/tcpdump.err")
+[[ "$rcv" == $((2 * t)) ]] || echo "note: tcpdump's kernel counted $rcv copies, not 2 x $t"
 printf 'rate: %.0f packets/s over the capture (%.2f s), load ran %.2f s\n' \
   "$(echo "$t / $dur" | bc -l)" "$dur" "$load_secs"
 
