@@ -8,6 +8,18 @@
 //! dropped in user space only when the consumer is gone (it dropped the receiver).
 //!
 //! [`spawn_capture`] is the reusable piece: the TUI consumes the same [`OwnedBatch`]es.
+//!
+//! ```text
+//! let cap = LiveCapture::open(&config)?;            // needs CAP_NET_RAW; LiveError::NoPermission
+//! drop_root_if_sudo()?;                             // as tcpdump -Z, before opening files
+//! let (rx, thread) = spawn_capture(cap, CHANNEL_BATCHES)?;
+//! // in the UI loop, forward or poll: each batch is one or more ring blocks, in capture order
+//! for batch in rx.try_iter() {
+//!     for frame in batch.frames() { engine.ingest(&frame, &mut events); }
+//!     status.kernel_drops = batch.stats.dropped;    // cumulative
+//! }
+//! // to quit: thread.stop(); keep draining rx until it disconnects; thread.join()
+//! ```
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
