@@ -177,3 +177,10 @@ for name in "${WANT[@]}"; do
         ;;
     esac
 done
+
+# Wireshark's dissection of each capture, the reference tests/tshark_agreement.rs compares with.
+for name in "${WANT[@]}"; do
+    for f in "$OUT/$name".pcap "$OUT/$name".pcapng; do
+        [[ -f "$f" ]] && python3 "$(dirname "$0")/tshark-dissect.py" "$f"
+    done
+done

@@ -1,10 +1,11 @@
 //! The decode engine: frames in, events out. Synchronous, owns no thread; time comes from the
 //! frames' timestamps.
 
+use crate::capture::LinkType;
 use crate::capture::RawFrame;
-use crate::decode::{decode, Decoded};
+use crate::decode::{decode, is_supported, Decoded};
 use crate::flow::FlowTable;
-use crate::model::{Event, EventBody, Limits, Malformed, Nanos, Stamp, Timestamp};
+use crate::model::{Event, EventBody, Layer, Limits, Malformed, Nanos, Stamp, Timestamp};
 use crate::proto::Session;
 
 /// Counters over everything the engine was fed.
@@ -16,6 +17,8 @@ pub struct Stats {
     /// Frames that were not TCP over IP.
     pub other: u64,
     pub malformed: u64,
+    /// Frames of a link type synscope cannot decode (also counted in `other`).
+    pub unsupported_link: u64,
     pub events: u64,
 }
 
@@ -24,6 +27,8 @@ pub struct Engine {
     origin: Option<Timestamp>,
     last: Stamp,
     stats: Stats,
+    /// Unsupported link types already reported (one `malformed` event each, not one per frame).
+    warned_links: Vec<LinkType>,
 }
 
 impl Engine {
@@ -33,6 +38,7 @@ impl Engine {
             origin: None,
             last: Stamp::default(),
             stats: Stats::default(),
+            warned_links: Vec::new(),
         }
     }
 
@@ -53,7 +59,28 @@ impl Engine {
                 self.stats.tcp_segments += 1;
                 self.flows.ingest(&pkt, stamp, out);
             }
-            Ok(Decoded::Other) => self.stats.other += 1,
+            Ok(Decoded::Other) => {
+                self.stats.other += 1;
+                if !is_supported(frame.link) {
+                    self.stats.unsupported_link += 1;
+                    // Bounded: at most one entry per distinct link type seen (a u32 each).
+                    if !self.warned_links.contains(&frame.link) && self.warned_links.len() < 64 {
+                        self.warned_links.push(frame.link);
+                        self.stats.malformed += 1;
+                        out.push(stamp.event(
+                            None,
+                            None,
+                            EventBody::Malformed(Malformed {
+                                layer: Layer::Link,
+                                detail: format!(
+                                    "link type {} is not supported: its frames are skipped",
+                                    frame.link.0
+                                ),
+                            }),
+                        ));
+                    }
+                }
+            }
             Err(e) => {
                 self.stats.malformed += 1;
                 out.push(stamp.event(

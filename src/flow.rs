@@ -1,10 +1,61 @@
 //! TCP connections: tracking by 4-tuple, relative sequence numbers, Wireshark-style analysis,
 //! and reassembly into one in-order byte stream per direction.
 //!
-//! INTERFACE STUB: the flow helper replaces the bodies; the signatures are the contract.
+//! Contract of [`FlowTable::ingest`]: for each segment it appends, in this order,
+//! `connection_end` of a connection the segment replaces (port reuse) or evicts (table full),
+//! `connection` when the segment opens a new connection, the segment's `tcp` event, then
+//! `handshake` when it completes the 3-way handshake, then the `gap` events and the sink's
+//! application events for the bytes it lets through, then `connection_end` when it ends the
+//! connection.
+//!
+//! Rules chosen (the tests in `flow/tests.rs` pin each one down):
+//! - A connection is keyed by its 4-tuple, either direction. The client is the sender of the
+//!   SYN; if the first segment seen is a SYN-ACK, its receiver. Otherwise the capture joined
+//!   late (`joined_late`) and the server is guessed from the ports: a port below 1024, else a
+//!   port outside the Linux ephemeral range 32768-60999, else the lower port (equal ports: the
+//!   receiver of the first segment).
+//! - A SYN or SYN-ACK whose sequence number is not the sender's known ISN (or, with the SYN
+//!   unseen, the base its other segments imply) starts a new connection on the same 4-tuple,
+//!   whatever the old one's state, flagged `reused_ports`. The old connection gets its
+//!   `connection_end` first. tshark 4.0 does the same for a SYN; for a SYN-ACK it flags
+//!   `reused_ports` but keeps the old conversation, renumbering only the server's side.
+//! - `connection_end` comes after the ACK of the last FIN, at once on RST, on reuse or
+//!   eviction, or at [`FlowTable::finish`]. Its `duration` runs from the connection's first to
+//!   its last segment. Segments after it on the same 4-tuple are still `tcp` events of that
+//!   connection (analysis goes on); they deliver no bytes.
+//! - Ended connections stay in the table, without their sink and buffers, until the 4-tuple is
+//!   reused or the table needs room (`Limits::max_connections`: the connection that ended
+//!   first is forgotten first; if none has ended, the oldest is ended and forgotten).
+//! - States: `handshaking` from a SYN or SYN-ACK until an ACK without SYN; `established`
+//!   (also for a late join); `closing` after one FIN; `closed` after both; `refused` when the
+//!   server answers the SYN with RST before any SYN-ACK; `reset` for any other RST (an RST
+//!   after both FINs leaves `closed`).
+//! - Reassembly (`flow/reassembly.rs`): first seen bytes win on overlap; holes become `gap`
+//!   events when the held bytes would pass `Limits::max_held_bytes`, when the peer ACKs past
+//!   them (it has the bytes, so they will never be retransmitted), or when the stream ends.
+//!   A FIN after a hole waits for the hole.
+//! - Sequence analysis, relative numbers and window scaling follow tshark 4.0.17
+//!   (`flow/analysis.rs`). A direction's window is scaled once its own SYN or SYN-ACK showed
+//!   the WS option, unless the handshake showed the other side without it; unknown means
+//!   unscaled; SYN windows are never scaled.
+
+mod analysis;
+mod reassembly;
+#[cfg(test)]
+mod tests;
+
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
+use std::net::SocketAddr;
 
 use crate::decode::TcpPacket;
-use crate::model::{ConnId, Dir, Event, EventBody, Limits, Stamp};
+use crate::model::{
+    tcp_flags, ConnId, ConnState, ConnectionEnd, ConnectionInfo, Dir, Event, EventBody, Handshake,
+    Limits, Nanos, Stamp, TcpFlags, TcpSegment, Timestamp,
+};
+use analysis::{seq_gt, SeqInfo};
+use reassembly::{Sinks, Stream};
 
 /// Where a connection's application events go, with the packet's stamp.
 pub struct Cx<'o> {
@@ -21,6 +72,9 @@ impl Cx<'_> {
 }
 
 /// The application layer riding on a connection: receives each direction's in-order bytes.
+///
+/// Per direction the calls are `on_data`/`on_gap` in stream order, then at most one
+/// `on_end`, after which that direction gets nothing more.
 pub trait StreamSink {
     fn new(limits: &Limits) -> Self;
     /// The next in-order bytes of `dir`.
@@ -33,26 +87,595 @@ pub trait StreamSink {
     fn is_websocket(&self) -> bool;
 }
 
+/// FxHash (the hasher rustc uses for its own tables): a multiply and a rotate per word, much
+/// cheaper than SipHash for the short 4-tuple keys of the per-segment lookup. It starts from a
+/// per-table random state so a crafted capture cannot precompute colliding keys.
+struct FxHasher {
+    hash: u64,
+}
+
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.add(u64::from(i));
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+}
+
+#[derive(Clone, Copy)]
+struct FxBuild {
+    seed: u64,
+}
+
+impl BuildHasher for FxBuild {
+    type Hasher = FxHasher;
+    fn build_hasher(&self) -> FxHasher {
+        FxHasher { hash: self.seed }
+    }
+}
+
+/// A 4-tuple with its two ends in a fixed order, so both directions find the same entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key(SocketAddr, SocketAddr);
+
+impl Key {
+    fn new(a: SocketAddr, b: SocketAddr) -> Key {
+        if a <= b {
+            Key(a, b)
+        } else {
+            Key(b, a)
+        }
+    }
+}
+
+/// One endpoint's sending side: its analysis state and its byte stream.
+#[derive(Debug, Default)]
+struct Half {
+    seq: SeqInfo,
+    /// Sequence number of this endpoint's SYN, when seen.
+    isn: Option<u32>,
+    stream: Stream,
+    /// Sequence number the FIN occupies, once seen.
+    fin: Option<u32>,
+}
+
+impl Half {
+    /// Sequence number of the stream's first byte (relative 1).
+    fn origin(&self, fallback: u32) -> u32 {
+        self.seq.base.unwrap_or(fallback).wrapping_add(1)
+    }
+}
+
+struct Conn<S> {
+    id: ConnId,
+    key: Key,
+    client: SocketAddr,
+    state: ConnState,
+    ended: bool,
+    first_ts: Timestamp,
+    last_ts: Timestamp,
+    segments: [u64; 2],
+    bytes: [u64; 2],
+    /// Indexed by `Dir::idx` of the direction the endpoint sends in.
+    half: [Half; 2],
+    /// Latest SYN (without ACK): Wireshark's `ts_mru_syn`.
+    syn_ts: Option<Timestamp>,
+    /// SYN to the first SYN-ACK, once the SYN-ACK was seen.
+    syn_ack_rtt: Option<u64>,
+    /// Wireshark's `ts_first_rtt` (SYN to the first ACK) in signed nanoseconds, 0 while
+    /// unknown: the out-of-order threshold. Negative when the capture's clock went back.
+    first_rtt: i64,
+    handshake_done: bool,
+    /// Direction of the FIN that closed the connection (the second one).
+    last_fin: Option<Dir>,
+    /// `None` once the connection ended.
+    sink: Option<S>,
+}
+
+impl<S: StreamSink> Conn<S> {
+    fn dir_of(&self, src: SocketAddr) -> Dir {
+        if src == self.client {
+            Dir::C2s
+        } else {
+            Dir::S2c
+        }
+    }
+
+    /// Everything one segment does to its connection; see the module contract for the order
+    /// of events.
+    fn segment(
+        &mut self,
+        pkt: &TcpPacket,
+        stamp: Stamp,
+        reused: bool,
+        limits: &Limits,
+        out: &mut Vec<Event>,
+    ) {
+        use tcp_flags::{ACK, FIN, RST, SYN};
+        let now = stamp.ts;
+        let dir = self.dir_of(pkt.src);
+        let d = dir.idx();
+        let flags = pkt.flags;
+        let (syn, ack, fin, rst) = (
+            flags & SYN != 0,
+            flags & ACK != 0,
+            flags & FIN != 0,
+            flags & RST != 0,
+        );
+        let wire_len = pkt.wire_len;
+        self.segments[d] += 1;
+        self.bytes[d] += u64::from(wire_len);
+        self.last_ts = self.last_ts.max(now);
+
+        // Wireshark's handshake RTT bookkeeping (packet-tcp.c: ts_mru_syn, ts_first_rtt).
+        if syn && !ack {
+            self.syn_ts = Some(now);
+        }
+        if flags & (SYN | ACK) == ACK && self.first_rtt == 0 {
+            if let Some(t) = self.syn_ts {
+                self.first_rtt = signed_ns(now, t);
+            }
+        }
+
+        let seg = analysis::Seg {
+            seq: pkt.seq,
+            ack: pkt.ack,
+            len: wire_len,
+            flags,
+            window: pkt.window,
+            wscale: if syn { pkt.options.wscale } else { None },
+        };
+        let [c2s, s2c] = &mut self.half;
+        let (fwd, rev) = match dir {
+            Dir::C2s => (c2s, s2c),
+            Dir::S2c => (s2c, c2s),
+        };
+        if syn && fwd.isn.is_none() {
+            fwd.isn = Some(pkt.seq);
+        }
+        analysis::on_segment_start(&mut fwd.seq, &mut rev.seq, &seg);
+        let mut bits = analysis::analyze(&mut fwd.seq, &mut rev.seq, &seg, now, self.first_rtt);
+        if reused {
+            bits |= analysis::REUSED_PORTS;
+        }
+        // The capture may hold more than the IP length says (link padding): only the TCP
+        // payload counts.
+        let captured = pkt
+            .payload
+            .get(..usize::try_from(wire_len).unwrap_or(usize::MAX))
+            .unwrap_or(pkt.payload);
+        let tcp = TcpSegment {
+            flags: TcpFlags(flags),
+            seq: pkt.seq.wrapping_sub(fwd.seq.base.unwrap_or(pkt.seq)),
+            ack: ack.then(|| pkt.ack.wrapping_sub(rev.seq.base.unwrap_or(pkt.ack))),
+            len: wire_len,
+            win: fwd.seq.scaled_window(pkt.window, flags),
+            options: syn.then_some(pkt.options),
+            analysis: analysis::flags(bits),
+            truncated: (captured.len() as u64) < u64::from(wire_len),
+        };
+        out.push(stamp.event(Some(self.id), Some(dir), EventBody::Tcp(tcp)));
+        if self.ended {
+            return;
+        }
+
+        // Handshake.
+        if syn && ack && dir == Dir::S2c && self.syn_ack_rtt.is_none() {
+            self.syn_ack_rtt = self.syn_ts.map(|t| now.since(t));
+        }
+        if self.state == ConnState::Handshaking && ack && !syn && !rst {
+            self.state = ConnState::Established;
+            let server_isn = if dir == Dir::C2s { rev.isn } else { None };
+            if let (Some(syn_t), Some(rtt), Some(isn)) = (self.syn_ts, self.syn_ack_rtt, server_isn)
+            {
+                if !self.handshake_done && seq_gt(pkt.ack, isn) {
+                    self.handshake_done = true;
+                    let hs = Handshake {
+                        syn_ack_rtt: Nanos(rtt),
+                        irtt: Nanos(now.since(syn_t)),
+                    };
+                    out.push(stamp.event(Some(self.id), None, EventBody::Handshake(hs)));
+                }
+            }
+        }
+
+        // Bytes. A SYN's data (TCP Fast Open) starts after the SYN's sequence number; an RST's
+        // payload (a diagnostic text at most) is not part of the stream.
+        if let Some(sink) = self.sink.as_mut() {
+            let mut cx = Cx {
+                stamp,
+                conn: self.id,
+                limits,
+                out,
+            };
+            if !rst {
+                if wire_len > 0 || fin {
+                    let data_seq = pkt.seq.wrapping_add(u32::from(syn));
+                    let origin = fwd.origin(pkt.seq);
+                    let mut to = Sinks {
+                        sink: &mut *sink,
+                        dir,
+                        cx: &mut cx,
+                    };
+                    fwd.stream.segment(
+                        origin,
+                        data_seq,
+                        captured,
+                        wire_len,
+                        fin,
+                        limits.max_held_bytes,
+                        &mut to,
+                    );
+                }
+                if ack {
+                    let origin = rev.origin(pkt.ack.wrapping_sub(1));
+                    let mut to = Sinks {
+                        sink,
+                        dir: dir.rev(),
+                        cx: &mut cx,
+                    };
+                    rev.stream.acked(origin, pkt.ack, &mut to);
+                }
+            }
+        }
+
+        // Close.
+        if fin && fwd.fin.is_none() {
+            fwd.fin = Some(pkt.seq.wrapping_add(wire_len).wrapping_add(u32::from(syn)));
+            if matches!(
+                self.state,
+                ConnState::Handshaking | ConnState::Established | ConnState::Closing
+            ) {
+                if rev.fin.is_some() {
+                    self.state = ConnState::Closed;
+                    self.last_fin = Some(dir);
+                } else {
+                    self.state = ConnState::Closing;
+                }
+            }
+        }
+        let end = if rst {
+            self.state = match self.state {
+                ConnState::Handshaking
+                    if dir == Dir::S2c && self.syn_ts.is_some() && self.syn_ack_rtt.is_none() =>
+                {
+                    ConnState::Refused
+                }
+                ConnState::Closed => ConnState::Closed,
+                _ => ConnState::Reset,
+            };
+            true
+        } else {
+            // The last FIN is ACKed by the other side.
+            match (self.last_fin, rev.fin) {
+                (Some(last), Some(fin_seq)) => ack && last == dir.rev() && seq_gt(pkt.ack, fin_seq),
+                _ => false,
+            }
+        };
+        if end {
+            self.end(stamp, limits, out);
+        }
+    }
+
+    /// Ends the connection: flushes both streams (holes become gaps), ends them in the sink,
+    /// emits `connection_end`, and frees the sink and buffers. No-op once ended.
+    fn end(&mut self, stamp: Stamp, limits: &Limits, out: &mut Vec<Event>) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        let mut websocket = false;
+        if let Some(mut sink) = self.sink.take() {
+            let mut cx = Cx {
+                stamp,
+                conn: self.id,
+                limits,
+                out,
+            };
+            for dir in [Dir::C2s, Dir::S2c] {
+                let mut to = Sinks {
+                    sink: &mut sink,
+                    dir,
+                    cx: &mut cx,
+                };
+                self.half[dir.idx()].stream.finish(&mut to);
+            }
+            websocket = sink.is_websocket();
+        }
+        let end = ConnectionEnd {
+            state: self.state,
+            websocket,
+            duration: Nanos(self.last_ts.since(self.first_ts)),
+            segments: self.segments,
+            bytes: self.bytes,
+        };
+        out.push(stamp.event(Some(self.id), None, EventBody::ConnectionEnd(end)));
+    }
+}
+
+/// `now - earlier` in nanoseconds, negative when the clock went back (saturating).
+fn signed_ns(now: Timestamp, earlier: Timestamp) -> i64 {
+    let d = i128::from(now.0) - i128::from(earlier.0);
+    i64::try_from(d).unwrap_or(if d < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// Which end is the server when the handshake was not seen: a port below 1024, else a port
+/// outside the Linux ephemeral range (`net.ipv4.ip_local_port_range` default 32768-60999),
+/// else the lower port; on a tie, the destination.
+fn dst_is_server(src: SocketAddr, dst: SocketAddr) -> bool {
+    fn rank(port: u16) -> (u8, u16) {
+        let class = if port < 1024 {
+            0
+        } else if !(32768..=60999).contains(&port) {
+            1
+        } else {
+            2
+        };
+        (class, port)
+    }
+    rank(dst.port()) <= rank(src.port())
+}
+
 /// All connections of a capture.
 pub struct FlowTable<S: StreamSink> {
-    _s: Option<S>,
+    limits: Limits,
+    index: HashMap<Key, usize, FxBuild>,
+    /// Connections by slot; `None` marks a free slot (listed in `free`).
+    slots: Vec<Option<Conn<S>>>,
+    free: Vec<usize>,
+    next_id: ConnId,
+    /// (slot, id) in order of creation; entries whose slot moved on are skipped lazily.
+    by_age: VecDeque<(usize, ConnId)>,
+    /// (slot, id) in order of ending.
+    ended: VecDeque<(usize, ConnId)>,
 }
 
 impl<S: StreamSink> FlowTable<S> {
     pub fn new(limits: Limits) -> Self {
-        let _ = limits;
-        FlowTable { _s: None }
+        let seed = RandomState::new().build_hasher().finish();
+        FlowTable {
+            limits,
+            index: HashMap::with_hasher(FxBuild { seed }),
+            slots: Vec::new(),
+            free: Vec::new(),
+            next_id: 0,
+            by_age: VecDeque::new(),
+            ended: VecDeque::new(),
+        }
     }
 
     /// Takes one TCP segment, appends its events (connection, tcp, handshake, gap, app events,
     /// connection_end) to `out` in order.
     pub fn ingest(&mut self, pkt: &TcpPacket, stamp: Stamp, out: &mut Vec<Event>) {
-        let _ = (pkt, stamp, out);
+        let key = Key::new(pkt.src, pkt.dst);
+        let mut reused = false;
+        let slot = match self.index.get(&key).copied() {
+            Some(slot) if !self.starts_new(slot, pkt) => slot,
+            Some(old) => {
+                reused = true;
+                self.end_conn(old, stamp, out);
+                self.forget(old);
+                self.create(key, pkt, stamp, out)
+            }
+            None => self.create(key, pkt, stamp, out),
+        };
+        let Some(Some(conn)) = self.slots.get_mut(slot) else {
+            return;
+        };
+        let was_ended = conn.ended;
+        conn.segment(pkt, stamp, reused, &self.limits, out);
+        if conn.ended && !was_ended {
+            let id = conn.id;
+            self.ended.push_back((slot, id));
+            self.compact();
+        }
     }
 
     /// End of capture: flush held segments (as gaps), end every stream, and emit a
-    /// `connection_end` for each connection not yet ended.
+    /// `connection_end` for each connection not yet ended, in connection order, stamped
+    /// with `stamp` (the last packet's).
     pub fn finish(&mut self, stamp: Stamp, out: &mut Vec<Event>) {
-        let _ = (stamp, out);
+        let mut open: Vec<(ConnId, usize)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, c)| c.as_ref().filter(|c| !c.ended).map(|c| (c.id, slot)))
+            .collect();
+        open.sort_unstable();
+        for (_, slot) in open {
+            self.end_conn(slot, stamp, out);
+        }
+    }
+
+    /// Whether `pkt` opens a new connection on the 4-tuple of the one in `slot`.
+    fn starts_new(&self, slot: usize, pkt: &TcpPacket) -> bool {
+        let Some(Some(c)) = self.slots.get(slot) else {
+            return true;
+        };
+        if pkt.flags & tcp_flags::SYN == 0 {
+            return false;
+        }
+        let h = &c.half[c.dir_of(pkt.src).idx()];
+        let same_isn = match (h.isn, h.seq.base) {
+            (Some(isn), _) => isn == pkt.seq,
+            (None, Some(base)) => base == pkt.seq,
+            // Nothing known of the sender yet (the usual SYN-ACK).
+            (None, None) => true,
+        };
+        !same_isn
+    }
+
+    fn create(&mut self, key: Key, pkt: &TcpPacket, stamp: Stamp, out: &mut Vec<Event>) -> usize {
+        self.make_room(stamp, out);
+        let syn = pkt.flags & tcp_flags::SYN != 0;
+        let ack = pkt.flags & tcp_flags::ACK != 0;
+        let (client, server, joined_late) = if syn && !ack {
+            (pkt.src, pkt.dst, false)
+        } else if syn {
+            (pkt.dst, pkt.src, false)
+        } else if dst_is_server(pkt.src, pkt.dst) {
+            (pkt.src, pkt.dst, true)
+        } else {
+            (pkt.dst, pkt.src, true)
+        };
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        let conn = Conn {
+            id,
+            key,
+            client,
+            state: if joined_late {
+                ConnState::Established
+            } else {
+                ConnState::Handshaking
+            },
+            ended: false,
+            first_ts: stamp.ts,
+            last_ts: stamp.ts,
+            segments: [0; 2],
+            bytes: [0; 2],
+            half: Default::default(),
+            syn_ts: None,
+            syn_ack_rtt: None,
+            first_rtt: 0,
+            handshake_done: false,
+            last_fin: None,
+            sink: Some(S::new(&self.limits)),
+        };
+        let info = ConnectionInfo {
+            client,
+            server,
+            joined_late,
+        };
+        out.push(stamp.event(Some(id), None, EventBody::Connection(info)));
+        let slot = match self.free.pop() {
+            Some(slot) if slot < self.slots.len() => {
+                self.slots[slot] = Some(conn);
+                slot
+            }
+            _ => {
+                self.slots.push(Some(conn));
+                self.slots.len() - 1
+            }
+        };
+        self.index.insert(key, slot);
+        self.by_age.push_back((slot, id));
+        self.compact();
+        slot
+    }
+
+    fn live(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    /// Frees a place for one more connection if the table is full: forgets the connection
+    /// that ended first, or else ends and forgets the oldest.
+    fn make_room(&mut self, stamp: Stamp, out: &mut Vec<Event>) {
+        let max = self.limits.max_connections.max(1);
+        while self.live() >= max {
+            if let Some(slot) = self.pop_valid(true) {
+                self.forget(slot);
+            } else if let Some(slot) = self.pop_valid(false) {
+                self.end_conn(slot, stamp, out);
+                self.forget(slot);
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Pops the first entry of the ended (or age) queue that still names a live slot.
+    fn pop_valid(&mut self, ended: bool) -> Option<usize> {
+        let queue = if ended {
+            &mut self.ended
+        } else {
+            &mut self.by_age
+        };
+        while let Some((slot, id)) = queue.pop_front() {
+            if let Some(Some(c)) = self.slots.get(slot) {
+                if c.id == id && (!ended || c.ended) {
+                    return Some(slot);
+                }
+            }
+        }
+        None
+    }
+
+    fn end_conn(&mut self, slot: usize, stamp: Stamp, out: &mut Vec<Event>) {
+        if let Some(Some(c)) = self.slots.get_mut(slot) {
+            if !c.ended {
+                c.end(stamp, &self.limits, out);
+                let id = c.id;
+                self.ended.push_back((slot, id));
+            }
+        }
+    }
+
+    /// Drops the connection in `slot` from the table.
+    fn forget(&mut self, slot: usize) {
+        let Some(entry) = self.slots.get_mut(slot) else {
+            return;
+        };
+        let Some(c) = entry.take() else {
+            return;
+        };
+        if self.index.get(&c.key) == Some(&slot) {
+            self.index.remove(&c.key);
+        }
+        self.free.push(slot);
+    }
+
+    /// Most bytes `conn` ever held out of order in `dir`.
+    #[cfg(test)]
+    fn peak_held(&self, conn: ConnId, dir: Dir) -> Option<usize> {
+        self.slots
+            .iter()
+            .flatten()
+            .find(|c| c.id == conn)
+            .map(|c| c.half[dir.idx()].stream.peak_held())
+    }
+
+    /// Drops queue entries of forgotten connections once they outnumber the live ones, so
+    /// the queues stay proportional to the table.
+    fn compact(&mut self) {
+        let live = self.live();
+        let slots = &self.slots;
+        let valid =
+            |&(slot, id): &(usize, ConnId)| matches!(slots.get(slot), Some(Some(c)) if c.id == id);
+        if self.by_age.len() > 2 * live + 64 {
+            self.by_age.retain(valid);
+        }
+        if self.ended.len() > 2 * live + 64 {
+            self.ended
+                .retain(|e| valid(e) && matches!(slots.get(e.0), Some(Some(c)) if c.ended));
+        }
     }
 }

@@ -156,6 +156,11 @@ fn decode(path: &Path, format: Format, stats_only: bool) -> Result<()> {
         let Some(frame) = frame else { break };
         engine.ingest(&frame, &mut events);
         write(&mut out, &mut events)?;
+        // The next frame needs a read, which on a live pipe waits for the next packet: show
+        // what we have first.
+        if reader.needs_input() {
+            out.flush()?;
+        }
     }
     engine.finish(&mut events);
     write(&mut out, &mut events)?;

@@ -263,7 +263,7 @@ pub enum TcpAnalysis {
     /// (tcp.analysis.lost_segment, "previous segment not captured").
     LostSegment,
     /// A pure ACK repeating the previous one (tcp.analysis.duplicate_ack).
-    DupAck,
+    DuplicateAck,
     /// Advertises a zero receive window (tcp.analysis.zero_window).
     ZeroWindow,
     /// One byte behind the next expected sequence number (tcp.analysis.keep_alive).
@@ -273,7 +273,22 @@ pub enum TcpAnalysis {
     /// Only the window changed (tcp.analysis.window_update).
     WindowUpdate,
     /// Acknowledges bytes never seen in the capture (tcp.analysis.ack_lost_segment).
-    AckedUnseen,
+    AckLostSegment,
+    /// A retransmission of bytes the receiver had already acknowledged
+    /// (tcp.analysis.spurious_retransmission; always listed with `retransmission`).
+    SpuriousRetransmission,
+    /// A retransmission right after two or more duplicate ACKs asked for it
+    /// (tcp.analysis.fast_retransmission; always listed with `retransmission`).
+    FastRetransmission,
+    /// One byte sent into a zero receive window (tcp.analysis.zero_window_probe).
+    ZeroWindowProbe,
+    /// Acknowledges a zero window probe, window still zero (tcp.analysis.zero_window_probe_ack).
+    ZeroWindowProbeAck,
+    /// The data fills the receiver's advertised window to its edge (tcp.analysis.window_full).
+    WindowFull,
+    /// A SYN (or SYN-ACK) with a new ISN that starts a new connection on the 4-tuple of an
+    /// earlier one (tcp.analysis.reused_ports).
+    ReusedPorts,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -701,14 +716,14 @@ mod tests {
                 len: 0,
                 win: 65483,
                 options: None,
-                analysis: vec![TcpAnalysis::DupAck],
+                analysis: vec![TcpAnalysis::DuplicateAck],
                 truncated: false,
             }),
         };
         let j = serde_json::to_string(&e).unwrap();
         assert_eq!(
             j,
-            r#"{"t":1.5e-6,"frame":3,"conn":0,"dir":"c2s","kind":"tcp","flags":["SYN","ACK"],"seq":0,"ack":1,"len":0,"win":65483,"analysis":["dup_ack"]}"#
+            r#"{"t":1.5e-6,"frame":3,"conn":0,"dir":"c2s","kind":"tcp","flags":["SYN","ACK"],"seq":0,"ack":1,"len":0,"win":65483,"analysis":["duplicate_ack"]}"#
         );
     }
 

@@ -185,12 +185,18 @@ pub fn analysis_name(a: crate::model::TcpAnalysis) -> &'static str {
         Retransmission => "retransmission",
         OutOfOrder => "out-of-order",
         LostSegment => "previous segment not captured",
-        DupAck => "dup ACK",
+        DuplicateAck => "dup ACK",
         ZeroWindow => "zero window",
         KeepAlive => "keep-alive",
         KeepAliveAck => "keep-alive ACK",
         WindowUpdate => "window update",
-        AckedUnseen => "ACKed unseen segment",
+        AckLostSegment => "ACKed unseen segment",
+        SpuriousRetransmission => "spurious retransmission",
+        FastRetransmission => "fast retransmission",
+        ZeroWindowProbe => "zero window probe",
+        ZeroWindowProbeAck => "zero window probe ACK",
+        WindowFull => "window full",
+        ReusedPorts => "port numbers reused",
     }
 }
 
