@@ -24,7 +24,7 @@ use synscope::capture::live::{Dedup, LiveCapture, LiveConfig, LiveError, Loopbac
 use synscope::capture::{CaptureReader, LinkType};
 use synscope::engine::Engine;
 use synscope::live::{Headless, HeadlessOptions, OutputFormat};
-use synscope::model::{Event, Limits};
+use synscope::model::{ConnState, Event, EventBody, Limits, TcpAnalysis};
 
 const BIN: &str = env!("CARGO_BIN_EXE_synscope");
 
@@ -130,8 +130,8 @@ fn collect(cap: &mut LiveCapture) -> Vec<Frame> {
     }
 }
 
-const REQUEST: &[u8] = b"hello from the client";
-const REPLY: &[u8] = b"and hello back from the server";
+const REQUEST: &[u8] = b"GET /live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+const REPLY: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 
 /// One conversation to `listener`: connect, request, reply, client half-closes, server closes.
 /// Returns the client's address. Everything has happened when it returns.
@@ -230,6 +230,46 @@ fn assert_once(frames: &[Frame], client: SocketAddr, server: SocketAddr) {
     );
 }
 
+/// The decoded sequence of one conversation of [`converse`] captured once: connection, the
+/// three handshake segments, handshake, the request, the response, FINs, connection_end
+/// closed; one `tcp` event per packet and none flagged as a retransmission or duplicate ACK
+/// (which is what a packet captured twice looks like to the sequence analysis).
+fn assert_decoded(events: &[Event], frames: usize) {
+    let kinds: Vec<&str> = events.iter().map(|e| e.body.kind()).collect();
+    assert_eq!(
+        kinds[..5],
+        ["connection", "tcp", "tcp", "tcp", "handshake"],
+        "{kinds:?}"
+    );
+    assert_eq!(kinds.last(), Some(&"connection_end"), "{kinds:?}");
+    let count = |k: &str| kinds.iter().filter(|x| **x == k).count();
+    assert_eq!(count("connection"), 1, "{kinds:?}");
+    assert_eq!(count("tcp"), frames, "one tcp event per packet: {kinds:?}");
+    assert_eq!(count("http_request"), 1, "{kinds:?}");
+    assert_eq!(count("http_response"), 1, "{kinds:?}");
+    for bad in ["gap", "violation", "malformed"] {
+        assert_eq!(count(bad), 0, "{kinds:?}");
+    }
+    let pos = |k: &str| kinds.iter().position(|x| *x == k).unwrap();
+    assert!(pos("handshake") < pos("http_request") && pos("http_request") < pos("http_response"));
+    for e in events {
+        if let EventBody::Tcp(t) = &e.body {
+            let bad: Vec<_> = t
+                .analysis
+                .iter()
+                .filter(|a| !matches!(a, TcpAnalysis::WindowUpdate))
+                .collect();
+            assert!(bad.is_empty(), "frame {}: {bad:?}", e.frame);
+        }
+    }
+    let Some(EventBody::ConnectionEnd(end)) = events.last().map(|e| &e.body) else {
+        unreachable!()
+    };
+    assert_eq!(end.state, ConnState::Closed);
+    assert_eq!(end.segments[0] + end.segments[1], frames as u64);
+    assert_eq!(end.bytes, [REQUEST.len() as u64, REPLY.len() as u64]);
+}
+
 fn now_ns() -> u64 {
     let d = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -280,7 +320,7 @@ fn capture_one_conversation(mut cfg: LiveConfig, v6: bool) {
         );
     }
     assert!(frames.iter().all(|f| f.orig_len as usize == f.data.len()));
-    let _ = engine_events(&frames);
+    assert_decoded(&engine_events(&frames), frames.len());
 }
 
 #[test]
@@ -483,6 +523,7 @@ fn headless_run_writes_a_pcapng_that_decodes_to_the_same_events() {
         .map(|e| serde_json::to_string(e).unwrap() + "\n")
         .collect();
     assert_eq!(from_file, live_json);
+    assert_decoded(&decode_file(&path), frames.len());
 }
 
 fn euid() -> u32 {
@@ -586,11 +627,20 @@ fn binary_streams_json_until_sigint_then_prints_statistics() {
         let v: serde_json::Value = serde_json::from_str(line).expect("JSON Lines");
         assert!(v.get("kind").is_some(), "{line}");
     }
-    let want: String = engine_events(&frames)
+    let events = engine_events(&frames);
+    assert_decoded(&events, n);
+    let want: String = events
         .iter()
         .map(|e| serde_json::to_string(e).unwrap() + "\n")
         .collect();
     assert_eq!(out, want);
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .contains(r#""kind":"connection_end""#),
+        "{out}"
+    );
 }
 
 /// Started by sudo (SUDO_UID/SUDO_GID), synscope opens the socket as root, then runs as the
