@@ -9,6 +9,10 @@
 //! block is, whether all of it is buffered), the per-section and per-interface state of pcapng
 //! (byte order, link type, snap length, timestamp resolution and offset) and the timestamps.
 
+#[cfg(target_os = "linux")]
+pub mod live;
+pub mod pcapng_writer;
+
 use std::io::{self, Read};
 
 use pcap_parser::nom;

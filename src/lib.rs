@@ -10,6 +10,8 @@ pub mod decode;
 pub mod demo;
 pub mod engine;
 pub mod flow;
+#[cfg(target_os = "linux")]
+pub mod live;
 pub mod model;
 pub mod proto;
 pub mod tui;
