@@ -139,6 +139,16 @@ pub enum EventBody {
     Malformed(Malformed),
     /// The connection ended (FIN both ways, RST, or the end of the capture).
     ConnectionEnd(ConnectionEnd),
+    /// A Server-Sent Events event (`text/event-stream` body), as it arrived.
+    SseEvent(SseEvent),
+    /// A STOMP frame carried in a WebSocket message.
+    Stomp(StompFrame),
+    /// An Engine.IO packet (and the Socket.IO packet inside it), over HTTP long-polling or
+    /// WebSocket.
+    Socketio(SocketIoPacket),
+    /// A conversation classified as one of the lesson's patterns; no `conn` or `dir` (it
+    /// spans connections: see `conns`).
+    Pattern(PatternReport),
 }
 
 impl EventBody {
@@ -157,6 +167,10 @@ impl EventBody {
             EventBody::Violation(_) => "violation",
             EventBody::Malformed(_) => "malformed",
             EventBody::ConnectionEnd(_) => "connection_end",
+            EventBody::SseEvent(_) => "sse_event",
+            EventBody::Stomp(_) => "stomp",
+            EventBody::Socketio(_) => "socketio",
+            EventBody::Pattern(_) => "pattern",
         }
     }
 }
@@ -175,6 +189,10 @@ pub const EVENT_KINDS: &[&str] = &[
     "violation",
     "malformed",
     "connection_end",
+    "sse_event",
+    "stomp",
+    "socketio",
+    "pattern",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -610,6 +628,117 @@ pub struct ConnectionEnd {
     pub bytes: [u64; 2],
 }
 
+/// One Server-Sent Events event (WHATWG HTML §9.2.6), dispatched at its blank line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SseEvent {
+    /// The `event:` field; absent means the default type "message".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// The `id:` field, when this event set one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The `data:` lines joined with "\n" (a preview cut at the text preview limit).
+    pub data: String,
+    /// The `retry:` field (milliseconds), when this event set one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry: Option<u64>,
+}
+
+/// One STOMP 1.0-1.2 frame (<https://stomp.github.io/stomp-specification-1.2.html>).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StompFrame {
+    /// CONNECT, STOMP, CONNECTED, SEND, SUBSCRIBE, UNSUBSCRIBE, ACK, NACK, BEGIN, COMMIT,
+    /// ABORT, DISCONNECT, MESSAGE, RECEIPT, ERROR; "HEARTBEAT" for a bare end-of-line beat.
+    pub command: String,
+    pub headers: Headers,
+    /// The body as text (a preview cut at the text preview limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Body length in bytes.
+    pub body_len: u64,
+}
+
+/// One Engine.IO packet, with the Socket.IO packet it carries when it is a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SocketIoPacket {
+    /// "polling" (HTTP long-polling payload) or "websocket".
+    pub transport: &'static str,
+    /// Engine.IO packet type: "open", "close", "ping", "pong", "message", "upgrade", "noop".
+    pub engine_type: &'static str,
+    /// Socket.IO packet type for messages: "CONNECT", "DISCONNECT", "EVENT", "ACK",
+    /// "CONNECT_ERROR", "BINARY_EVENT", "BINARY_ACK".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socketio_type: Option<&'static str>,
+    /// Socket.IO namespace ("/" when not given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ack_id: Option<u64>,
+    /// EVENT / BINARY_EVENT: the event name (first array element).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// The arguments (or the open packet's JSON, or a probe's payload) as JSON text, preview-cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+}
+
+/// The lesson's patterns (kebab-case in JSON, as the README documents).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pattern {
+    ShortPolling,
+    LongPolling,
+    Streaming,
+    Websocket,
+}
+
+/// min / median / max of a set of durations, in seconds in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Spread {
+    pub min: Nanos,
+    pub median: Nanos,
+    pub max: Nanos,
+}
+
+/// A conversation (client host -> server address + request target, across connections)
+/// classified as a pattern, with the figures that justified it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PatternReport {
+    pub pattern: Pattern,
+    /// Client host (address without port).
+    pub client: String,
+    /// Server address and port.
+    #[serde(serialize_with = "ser_addr")]
+    pub server: SocketAddr,
+    /// Request target without its query string (e.g. "/poll").
+    pub target: String,
+    /// Connections the conversation used.
+    pub conns: Vec<ConnId>,
+    /// HTTP requests (for websocket: the upgrade requests).
+    pub requests: u32,
+    /// Time from a response's end to the next request (short polling: the polling interval;
+    /// long polling: near zero).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Spread>,
+    /// Time the server held each request before its response began.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<Spread>,
+    /// Streaming: body pieces (chunks, SSE events) and their spacing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunk_spacing: Option<Spread>,
+    /// WebSocket: messages each way [c2s, s2c].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<[u64; 2]>,
+    /// From the first request to the last byte of the conversation.
+    pub duration: Nanos,
+    /// Bytes on the wire each way (TCP payload) [c2s, s2c], and how many of them were HTTP
+    /// heads or WebSocket frame headers: the pattern's overhead.
+    pub bytes: [u64; 2],
+    pub overhead_bytes: u64,
+}
+
 /// Bytes kept for display, bounded by the caller's limit; `total` is how long the original was.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Payload {
@@ -743,6 +872,6 @@ mod tests {
             reason: GapReason::NotCaptured,
         });
         assert!(EVENT_KINDS.contains(&b.kind()));
-        assert_eq!(EVENT_KINDS.len(), 12);
+        assert_eq!(EVENT_KINDS.len(), 16);
     }
 }

@@ -274,6 +274,18 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
             d.field("layer", format!("{:?}", m.layer));
             d.field("detail", clean(&m.detail).into_owned());
         }
+        EventBody::SseEvent(_)
+        | EventBody::Stomp(_)
+        | EventBody::Socketio(_)
+        | EventBody::Pattern(_) => {
+            if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(&e.body) {
+                for (name, value) in fields {
+                    if name != "kind" {
+                        d.field(&name, clean(&value.to_string()).into_owned());
+                    }
+                }
+            }
+        }
         EventBody::ConnectionEnd(c) => {
             let state = match c.state {
                 ConnState::Handshaking => "the handshake never completed",

@@ -175,6 +175,10 @@ pub fn arrow(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix) 
                 duration(h.irtt.0)
             );
         }
+        EventBody::SseEvent(_)
+        | EventBody::Stomp(_)
+        | EventBody::Socketio(_)
+        | EventBody::Pattern(_) => crate::view::text::describe(out, &e.body),
         EventBody::ConnectionEnd(c) => {
             let state = match c.state {
                 ConnState::Handshaking => "ended while handshaking",

@@ -147,9 +147,12 @@ pub fn class(e: &Event) -> Class {
                 Class::Ack
             }
         }
-        EventBody::Connection(_) | EventBody::Handshake(_) | EventBody::ConnectionEnd(_) => {
-            Class::Note
-        }
+        EventBody::Connection(_)
+        | EventBody::Handshake(_)
+        | EventBody::ConnectionEnd(_)
+        | EventBody::Pattern(_) => Class::Note,
+        EventBody::SseEvent(_) => Class::Http,
+        EventBody::Stomp(_) | EventBody::Socketio(_) => Class::WsData,
         EventBody::Gap(_) | EventBody::Violation(_) | EventBody::Malformed(_) => Class::Problem,
         EventBody::HttpBody(b) if b.missing > 0 => Class::Problem,
         EventBody::HttpRequest(_) | EventBody::HttpBody(_) => Class::Http,

@@ -112,6 +112,60 @@ pub fn describe(out: &mut String, body: &EventBody) {
         EventBody::Malformed(m) => {
             let _ = write!(out, "MALFORMED {:?}: {}", m.layer, escape(&m.detail));
         }
+        EventBody::SseEvent(ev) => {
+            let _ = write!(
+                out,
+                "SSE {}",
+                escape(ev.event.as_deref().unwrap_or("message"))
+            );
+            if let Some(id) = &ev.id {
+                let _ = write!(out, " #{}", escape(id));
+            }
+            let _ = write!(out, " \"{}\"", escape(&ev.data));
+            if let Some(r) = ev.retry {
+                let _ = write!(out, " retry={r} ms");
+            }
+        }
+        EventBody::Stomp(f) => {
+            let _ = write!(out, "STOMP {}", escape(&f.command));
+            if let Some((_, d)) = f.headers.iter().find(|(n, _)| n == "destination") {
+                let _ = write!(out, " {}", escape(d));
+            }
+            if let Some(b) = &f.body {
+                let _ = write!(out, " \"{}\"", escape(b));
+            }
+        }
+        EventBody::Socketio(p) => {
+            let _ = write!(out, "engine.io {} {}", p.transport, p.engine_type);
+            if let Some(t) = p.socketio_type {
+                let _ = write!(out, "  socket.io {t}");
+            }
+            if let Some(ns) = &p.namespace {
+                let _ = write!(out, " {}", escape(ns));
+            }
+            if let Some(ev) = &p.event {
+                let _ = write!(out, " {}", escape(ev));
+            }
+            if let Some(id) = p.ack_id {
+                let _ = write!(out, " ack={id}");
+            }
+            if let Some(d) = &p.data {
+                let _ = write!(out, " {}", escape(d));
+            }
+        }
+        EventBody::Pattern(r) => {
+            let name = serde_json::to_value(r.pattern).ok();
+            let name = name.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
+            let _ = write!(
+                out,
+                "PATTERN {name}  {} → {}{}  {} requests over {} connections",
+                escape(&r.client),
+                r.server,
+                escape(&r.target),
+                r.requests,
+                r.conns.len()
+            );
+        }
         EventBody::ConnectionEnd(c) => {
             let state = match c.state {
                 ConnState::Handshaking => "still handshaking",
