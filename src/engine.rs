@@ -1,11 +1,17 @@
 //! The decode engine: frames in, events out. Synchronous, owns no thread; time comes from the
 //! frames' timestamps.
+//!
+//! Every event the engine emits also goes through a [`PatternDetector`]; [`Engine::finish`]
+//! appends the `pattern` events after everything else (live capture calls it when it stops,
+//! so they come there too). A `pattern` event can also come mid-stream, when the detector
+//! forgets a conversation to stay within `Limits::max_conversations`.
 
 use crate::capture::LinkType;
 use crate::capture::RawFrame;
 use crate::decode::{decode, is_supported, Decoded};
 use crate::flow::FlowTable;
 use crate::model::{Event, EventBody, Layer, Limits, Malformed, Nanos, Stamp, Timestamp};
+use crate::pattern::PatternDetector;
 use crate::proto::Session;
 
 /// Counters over everything the engine was fed.
@@ -29,6 +35,7 @@ pub struct Engine {
     stats: Stats,
     /// Unsupported link types already reported (one `malformed` event each, not one per frame).
     warned_links: Vec<LinkType>,
+    patterns: PatternDetector,
 }
 
 impl Engine {
@@ -39,6 +46,7 @@ impl Engine {
             last: Stamp::default(),
             stats: Stats::default(),
             warned_links: Vec::new(),
+            patterns: PatternDetector::new(limits),
         }
     }
 
@@ -93,13 +101,27 @@ impl Engine {
                 ));
             }
         }
+        self.observe(before, stamp, out);
+    }
+
+    /// Feeds the events from `before` on to the pattern detector, appends the reports of
+    /// conversations it forgot, and counts them all.
+    fn observe(&mut self, before: usize, stamp: Stamp, out: &mut Vec<Event>) {
+        for e in out.get(before..).unwrap_or(&[]) {
+            self.patterns.observe(e);
+        }
+        self.patterns.take_forgotten(stamp, out);
         self.stats.events += (out.len() - before) as u64;
     }
 
-    /// End of input: flushes what is held and ends every open connection.
+    /// End of input: flushes what is held, ends every open connection, then appends one
+    /// `pattern` event per conversation that shows a pattern (see [`crate::pattern`]).
     pub fn finish(&mut self, out: &mut Vec<Event>) {
         let before = out.len();
         self.flows.finish(self.last, out);
+        self.observe(before, self.last, out);
+        let before = out.len();
+        self.patterns.finish(self.last, out);
         self.stats.events += (out.len() - before) as u64;
     }
 

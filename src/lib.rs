@@ -13,6 +13,7 @@ pub mod flow;
 #[cfg(target_os = "linux")]
 pub mod live;
 pub mod model;
+pub mod pattern;
 pub mod proto;
 pub mod tui;
 pub mod view;

@@ -118,7 +118,9 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventBody {
-    /// A new connection; always the first event of its `conn`.
+    /// A new connection; always the first event of its `conn`. It opens the connection's
+    /// record at its first segment, before the outcome is known; `connection_end` completes
+    /// the record with the final `state`.
     Connection(ConnectionInfo),
     /// One TCP segment as captured.
     Tcp(TcpSegment),
@@ -137,7 +139,8 @@ pub enum EventBody {
     Violation(Violation),
     /// A packet or stream that could not be decoded.
     Malformed(Malformed),
-    /// The connection ended (FIN both ways, RST, or the end of the capture).
+    /// The connection ended (FIN both ways, RST, or the end of the capture): the closing
+    /// record, complete alone (endpoints, final `state`, counters).
     ConnectionEnd(ConnectionEnd),
     /// A Server-Sent Events event (`text/event-stream` body), as it arrived.
     SseEvent(SseEvent),
@@ -147,7 +150,8 @@ pub enum EventBody {
     /// WebSocket.
     Socketio(SocketIoPacket),
     /// A conversation classified as one of the lesson's patterns; no `conn` or `dir` (it
-    /// spans connections: see `conns`).
+    /// spans connections: see `conns`). The engine emits them at the end of the input (after
+    /// every `connection_end`), or when it forgets a conversation to make room.
     Pattern(PatternReport),
 }
 
@@ -616,8 +620,16 @@ pub enum ConnState {
     Refused,
 }
 
+/// The closing record of a connection: `connection` opened it at the first segment,
+/// `connection_end` completes it with the final `state` (`refused` when the SYN was answered
+/// by RST, `reset` when an RST cut it later, `closed` after FIN both ways...).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConnectionEnd {
+    /// The client (sender of the SYN), as in the connection's `connection` event.
+    #[serde(serialize_with = "ser_addr")]
+    pub client: SocketAddr,
+    #[serde(serialize_with = "ser_addr")]
+    pub server: SocketAddr,
     pub state: ConnState,
     /// Whether the connection switched to WebSocket.
     pub websocket: bool,
@@ -710,8 +722,10 @@ pub struct PatternReport {
     /// Server address and port.
     #[serde(serialize_with = "ser_addr")]
     pub server: SocketAddr,
-    /// Request target without its query string (e.g. "/poll").
+    /// Request target without its query string (e.g. "/poll"), cut at 256 characters.
     pub target: String,
+    /// When the conversation's first request was seen (time since the first packet).
+    pub start: Nanos,
     /// Connections the conversation used.
     pub conns: Vec<ConnId>,
     /// HTTP requests (for websocket: the upgrade requests).
@@ -723,18 +737,25 @@ pub struct PatternReport {
     /// Time the server held each request before its response began.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub held: Option<Spread>,
-    /// Streaming: body pieces (chunks, SSE events) and their spacing.
+    /// Streaming: body pieces carrying data (chunks of a chunked body, or the segments of a
+    /// body without chunks) of the streamed responses.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chunks: Option<u32>,
+    /// Streaming: time between consecutive arrivals of body data (pieces that came in the same
+    /// packet count once).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chunk_spacing: Option<Spread>,
+    /// Streaming: Server-Sent Events in `text/event-stream` responses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sse_events: Option<u32>,
     /// WebSocket: messages each way [c2s, s2c].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub messages: Option<[u64; 2]>,
     /// From the first request to the last byte of the conversation.
     pub duration: Nanos,
-    /// Bytes on the wire each way (TCP payload) [c2s, s2c], and how many of them were HTTP
-    /// heads or WebSocket frame headers: the pattern's overhead.
+    /// Bytes of the conversation's HTTP messages (heads and bodies, chunk-size lines not
+    /// counted) and WebSocket frames (headers and payloads) each way [c2s, s2c], and how many
+    /// of them were HTTP heads or WebSocket frame headers: the pattern's overhead.
     pub bytes: [u64; 2],
     pub overhead_bytes: u64,
 }
@@ -784,6 +805,12 @@ pub struct Limits {
     /// Requests awaiting their response per connection (pipelining); beyond it the oldest is
     /// forgotten.
     pub max_pending_requests: usize,
+    /// Conversations the pattern detector tracks at once; beyond it the least recently active
+    /// one is reported (if it shows a pattern) and forgotten.
+    pub max_conversations: usize,
+    /// Timing samples (exchanges, body arrivals, WebSocket messages) kept per conversation;
+    /// beyond it events are still counted but their times are not kept.
+    pub max_pattern_samples: usize,
 }
 
 impl Default for Limits {
@@ -798,6 +825,8 @@ impl Default for Limits {
             max_connections: 65_536,
             max_upgrade_hold: 64 << 10,
             max_pending_requests: 1024,
+            max_conversations: 1024,
+            max_pattern_samples: 1024,
         }
     }
 }

@@ -413,6 +413,8 @@ impl Script {
     pub fn end(&mut self, c: &Conn, state: ConnState) {
         let s = self.stamp_again();
         let e = ConnectionEnd {
+            client: c.client,
+            server: c.server,
             state,
             websocket: c.websocket,
             duration: Nanos(self.t - c.start),
