@@ -111,7 +111,8 @@ record() {
     echo "$name: $(capinfos -M -c "$OUT/$name" 2>/dev/null | awk -F': *' '/Number of packets/ {print $2}') packets, $(stat -c %s "$OUT/$name") bytes"
 }
 
-# scenario NAME.EXT SCENARIO [--ipv6]: the demo server and one client scenario.
+# scenario NAME.EXT SCENARIO [--ipv6]: the demo server and one client scenario, at
+# SCENARIO_PACE_MS if set, else PACE_MS.
 scenario() {
     local name="$1" scenario="$2" family=4
     shift 2
@@ -119,7 +120,7 @@ scenario() {
     local port
     port="$(free_port "$family")"
     record "$name" "$port" "$TRAFFIC" --scenario "$scenario" --port "$port" \
-        --pace-ms "$PACE_MS" "$@"
+        --pace-ms "${SCENARIO_PACE_MS:-$PACE_MS}" "$@"
 }
 
 # deflate NAME MODE: Python websockets server and client with permessage-deflate.
@@ -148,7 +149,7 @@ pipelined() {
 ALL=(
     ws_chat ws_chat_nano ws_ipv6 ws_large ws_deflate ws_deflate_no_context
     http_keepalive http_keepalive_usec http_pipelined polling polling_keepalive
-    long_polling streaming_chunked sse refused
+    long_polling streaming_chunked sse refused lesson_all
 )
 WANT=("$@")
 [[ ${#WANT[@]} -eq 0 ]] && WANT=("${ALL[@]}")
@@ -171,6 +172,9 @@ for name in "${WANT[@]}"; do
     streaming_chunked) scenario streaming_chunked.pcapng streaming ;;
     sse) scenario sse.pcapng sse ;;
     refused) scenario refused.pcapng refused ;;
+    # Every pattern of the lesson in turn, at a pace slow enough that each shows its shape
+    # (the patterns view of the TUI is snapshotted on it).
+    lesson_all) SCENARIO_PACE_MS=100 scenario lesson_all.pcapng all ;;
     *)
         echo "record-captures: unknown capture '$name' (one of: ${ALL[*]})" >&2
         exit 2

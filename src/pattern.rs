@@ -752,12 +752,19 @@ impl PatternDetector {
     }
 
     /// Re-classifies the conversations that changed since the last call: afterwards each
-    /// [`Conversation::report`] is current. Cost: the changed conversations' samples.
-    pub fn refresh(&mut self) {
+    /// [`Conversation::report`] is current. Returns the ids of those whose classification
+    /// changed. Cost: the changed conversations' samples.
+    pub fn refresh(&mut self) -> Vec<ConvId> {
+        let mut changed = Vec::new();
         for v in self.convs.values_mut().filter(|v| v.dirty) {
-            v.report = v.classify();
+            let report = v.classify();
             v.dirty = false;
+            if report != v.report {
+                changed.push(v.id);
+                v.report = report;
+            }
         }
+        changed
     }
 
     /// The patterns shown so far, in order of each conversation's first request.

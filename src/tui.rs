@@ -14,6 +14,7 @@ pub mod detail;
 pub mod help;
 pub mod label;
 pub mod layout;
+pub mod patterns;
 pub mod sample;
 pub mod theme;
 pub mod timeline;

@@ -108,6 +108,18 @@ impl Playback {
     }
 }
 
+/// The patterns view (`p`): one row per conversation that shows a pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PatternsView {
+    /// The selected row.
+    pub row: usize,
+    /// First row on screen.
+    pub top: usize,
+    /// Capture time for every row, instead of each row from its own first request (the
+    /// default: the shapes of the patterns side by side, on one scale).
+    pub capture_time: bool,
+}
+
 /// The app's whole state. Read it freely; change it only through [`update`].
 #[derive(Debug, Clone)]
 pub struct App {
@@ -137,6 +149,8 @@ pub struct App {
     pub detail_scroll: usize,
     /// Scroll of the help overlay, when it is open.
     pub help: Option<usize>,
+    /// The patterns view, when it is open (it replaces the list and the diagram).
+    pub patterns: Option<PatternsView>,
     /// The search being typed after `/`.
     pub search_input: Option<String>,
     /// The last search, for `n`/`N`.
@@ -180,6 +194,7 @@ impl App {
             detail_open: false,
             detail_scroll: 0,
             help: None,
+            patterns: None,
             search_input: None,
             query: None,
             time_format: TimeFormat::Relative,
@@ -300,6 +315,14 @@ impl App {
     /// Keeps the derived state consistent: the view takes in new events, the cursor stays on
     /// a visible row (the last one when following), scroll offsets keep it on screen.
     fn settle(&mut self) {
+        self.timeline.refresh_patterns();
+        if let Some(mut p) = self.patterns {
+            let n = crate::tui::patterns::rows(self).len();
+            p.row = p.row.min(n.saturating_sub(1));
+            let h = crate::tui::patterns::list_height(self.areas().inner, n);
+            p.top = scrolled(p.top, p.row, h, n);
+            self.patterns = Some(p);
+        }
         if self.view.conn.is_none() && !self.timeline.conns().is_empty() {
             self.rebuild_view();
         } else {
@@ -438,6 +461,25 @@ impl App {
         self.status = Some(format!("no row matches \"{}\"", label::clean(&q)));
     }
 
+    /// Opens the patterns view on the conversation of the selected connection, if it has one.
+    fn open_patterns(&mut self) {
+        let conn = self.timeline.conn(self.conn).map(|c| c.id);
+        let rows = crate::tui::patterns::rows(self);
+        let row = conn
+            .and_then(|id| rows.iter().position(|c| c.conns.contains(&id)))
+            .unwrap_or(0);
+        let empty = rows.is_empty();
+        let capture_time = self.patterns.is_some_and(|p| p.capture_time);
+        self.patterns = Some(PatternsView {
+            row,
+            top: 0,
+            capture_time,
+        });
+        if empty {
+            self.status = Some("no pattern in this capture (yet)".into());
+        }
+    }
+
     fn toggle_detail(&mut self) {
         self.detail_open = !self.detail_open;
         self.detail_scroll = 0;
@@ -554,12 +596,16 @@ fn key(app: &mut App, k: KeyEvent) {
         }
         return;
     }
+    if app.patterns.is_some() && patterns_key(app, &k) {
+        return;
+    }
     if ctrl(&k) {
         movement(app, &k);
         return;
     }
     match k.code {
         KeyCode::Char('q') => app.quit = true,
+        KeyCode::Char('p') => app.open_patterns(),
         KeyCode::Esc => {
             if app.detail_open {
                 app.toggle_detail();
@@ -635,6 +681,58 @@ fn key(app: &mut App, k: KeyEvent) {
     }
 }
 
+/// Keys of the patterns view; returns false for the keys it leaves to the main handler
+/// (`q`, `?`, playback...).
+fn patterns_key(app: &mut App, k: &KeyEvent) -> bool {
+    let Some(mut p) = app.patterns else {
+        return false;
+    };
+    let n = crate::tui::patterns::rows(app).len();
+    let page = usize::from(crate::tui::patterns::list_height(app.areas().inner, n).max(1));
+    let last = n.saturating_sub(1);
+    match k.code {
+        KeyCode::Esc | KeyCode::Char('p') => {
+            app.patterns = None;
+            return true;
+        }
+        KeyCode::Char('j') | KeyCode::Down => p.row = (p.row + 1).min(last),
+        KeyCode::Char('k') | KeyCode::Up => p.row = p.row.saturating_sub(1),
+        KeyCode::PageDown => p.row = (p.row + page).min(last),
+        KeyCode::PageUp => p.row = p.row.saturating_sub(page),
+        KeyCode::Char('d') | KeyCode::Char('f') if ctrl(k) => p.row = (p.row + page).min(last),
+        KeyCode::Char('u') | KeyCode::Char('b') if ctrl(k) => p.row = p.row.saturating_sub(page),
+        KeyCode::Char('g') | KeyCode::Home => p.row = 0,
+        KeyCode::Char('G') | KeyCode::End => p.row = last,
+        KeyCode::Char('t') => {
+            p.capture_time = !p.capture_time;
+            app.status = Some(
+                if p.capture_time {
+                    "patterns: capture time"
+                } else {
+                    "patterns: each row from its first request"
+                }
+                .into(),
+            );
+        }
+        KeyCode::Enter => {
+            let first = crate::tui::patterns::rows(app)
+                .get(p.row)
+                .and_then(|c| c.conns.first().copied());
+            if let Some(pos) = first.and_then(|id| app.timeline.position(id)) {
+                app.patterns = None;
+                app.focus = Pane::Diagram;
+                app.select_conn(pos);
+            } else {
+                app.status = Some("this conversation's connections are not kept".into());
+            }
+            return true;
+        }
+        _ => return false,
+    }
+    app.patterns = Some(p);
+    true
+}
+
 /// j/k, arrows, PgUp/PgDn, g/G, Home/End, Ctrl-d/Ctrl-u in the focused pane.
 fn movement(app: &mut App, k: &KeyEvent) {
     enum Move {
@@ -701,6 +799,21 @@ fn movement(app: &mut App, k: &KeyEvent) {
 }
 
 fn mouse(app: &mut App, m: MouseEvent) {
+    if let Some(mut p) = app.patterns {
+        let n = crate::tui::patterns::rows(app).len();
+        match m.kind {
+            MouseEventKind::ScrollDown => p.row = (p.row + 1).min(n.saturating_sub(1)),
+            MouseEventKind::ScrollUp => p.row = p.row.saturating_sub(1),
+            MouseEventKind::Down(MouseButton::Left) => {
+                if let Some(row) = crate::tui::patterns::row_at(app, m.row) {
+                    p.row = row;
+                }
+            }
+            _ => {}
+        }
+        app.patterns = Some(p);
+        return;
+    }
     let a = app.areas();
     let at = Position::new(m.column, m.row);
     let pane = if a.conns.is_some_and(|r| r.contains(at)) || (!a.wide() && a.bar.contains(at)) {

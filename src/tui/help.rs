@@ -29,6 +29,21 @@ pub const KEYS: &[(&str, &str)] = &[
     ("F", "follow: keep the newest event in view"),
     ("/", "search the arrows (Enter to search, Esc to cancel)"),
     ("n / N", "next / previous match"),
+    ("", "Patterns"),
+    (
+        "p",
+        "patterns view: the conversations' patterns on one time axis",
+    ),
+    ("j / k (in it)", "select a conversation"),
+    (
+        "Enter (in it)",
+        "show the selected conversation's first connection",
+    ),
+    (
+        "t (in it)",
+        "time axis: each row from its first request / capture time",
+    ),
+    ("p, Esc (in it)", "back to the diagram"),
     ("", "Replay in time"),
     (
         "space",
@@ -55,6 +70,7 @@ pub const HINTS: &[(&str, &str)] = &[
     ("f", "filter"),
     ("t", "time"),
     ("space", "play"),
+    ("p", "patterns"),
     ("→", "step"),
     ("?", "help"),
     ("q", "quit"),

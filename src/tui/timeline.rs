@@ -10,8 +10,10 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use crate::model::{
-    tcp_flags, ConnId, ConnState, Dir, Event, EventBody, Nanos, Opcode, TcpAnalysis,
+    tcp_flags, ConnId, ConnState, Dir, Event, EventBody, Limits, Nanos, Opcode, Pattern,
+    TcpAnalysis,
 };
+use crate::pattern::PatternDetector;
 
 /// Index of an event in [`Timeline::events`]. `u32` keeps the per-connection indices small
 /// (4 bytes a row); [`Timeline`] refuses events beyond `u32::MAX` anyway.
@@ -228,6 +230,8 @@ pub struct Summary {
     pub rtt: Option<Nanos>,
     /// Events of the connection so far.
     pub events: u64,
+    /// The pattern of the conversation the connection carries (as classified so far).
+    pub pattern: Option<Pattern>,
 }
 
 impl Summary {
@@ -263,6 +267,8 @@ pub struct ConnTrack {
     pub handshake_ack: Option<Ix>,
     pub syn_ack_rtt: Option<Nanos>,
     pub irtt: Option<Nanos>,
+    /// The pattern of a conversation the connection carries, once one shows.
+    pub pattern: Option<Pattern>,
     /// `(event, status, websocket)` each time either changed.
     changes: Vec<(Ix, Status, bool)>,
     /// Each TCP segment's event, with the running byte count after it.
@@ -285,6 +291,7 @@ impl ConnTrack {
             handshake_ack: None,
             syn_ack_rtt: None,
             irtt: None,
+            pattern: None,
             changes: Vec::new(),
             segments: Vec::new(),
             messages: Vec::new(),
@@ -331,6 +338,7 @@ impl ConnTrack {
             messages: self.messages.partition_point(before) as u64,
             rtt: self.handshake_at.filter(before).and(self.syn_ack_rtt),
             events: self.events.partition_point(before) as u64,
+            pattern: self.pattern,
         }
     }
 
@@ -354,6 +362,10 @@ pub struct Timeline {
     max_events: usize,
     /// Events refused because `max_events` was reached.
     dropped: u64,
+    /// Every event kept goes through it; [`Timeline::refresh_patterns`] classifies.
+    patterns: PatternDetector,
+    /// Some connection has a pattern other than WebSocket (which its state already names).
+    any_pattern: bool,
 }
 
 impl Timeline {
@@ -366,6 +378,38 @@ impl Timeline {
             orphans: Vec::new(),
             max_events: max_events.min(u32::MAX as usize),
             dropped: 0,
+            patterns: PatternDetector::new(Limits::default()),
+            any_pattern: false,
+        }
+    }
+
+    /// Whether some connection carries a conversation with a pattern other than WebSocket
+    /// (the state of an upgraded connection already says "WS"): the connections list makes
+    /// room for a pattern column only then.
+    pub fn has_patterns(&self) -> bool {
+        self.any_pattern
+    }
+
+    /// The conversations and their patterns as of the last [`Timeline::refresh_patterns`].
+    pub fn patterns(&self) -> &PatternDetector {
+        &self.patterns
+    }
+
+    /// Classifies the conversations that changed since the last call, and marks their
+    /// connections with their pattern (a connection carrying several conversations shows the
+    /// latest classified). Cheap when nothing changed.
+    pub fn refresh_patterns(&mut self) {
+        for id in self.patterns.refresh() {
+            let Some(v) = self.patterns.conversation(id) else {
+                continue;
+            };
+            let Some(r) = &v.report else { continue };
+            for conn in &r.conns {
+                if let Some(c) = self.by_id.get(conn).and_then(|&p| self.conns.get_mut(p)) {
+                    c.pattern = Some(r.pattern);
+                    self.any_pattern |= r.pattern != Pattern::Websocket;
+                }
+            }
         }
     }
 
@@ -422,8 +466,13 @@ impl Timeline {
             return None;
         }
         let ix = self.events.len() as Ix;
+        // The TUI classifies as events come in (the engine's own `pattern` events arrive only
+        // when the source ends); those are kept in the timeline but are not undecodable.
+        self.patterns.observe(&e);
         let Some(id) = e.conn else {
-            self.orphans.push(ix);
+            if !matches!(e.body, EventBody::Pattern(_)) {
+                self.orphans.push(ix);
+            }
             self.events.push(e);
             return None;
         };

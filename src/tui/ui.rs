@@ -13,12 +13,13 @@ use ratatui::widgets::Widget;
 use ratatui::Frame;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-use crate::model::Dir;
+use crate::model::{Dir, Pattern};
 use crate::tui::app::{App, Load, Pane, PlayState, Source, TimeFormat};
 use crate::tui::detail;
 use crate::tui::help::{HINTS, KEYS};
 use crate::tui::label;
 use crate::tui::layout::{areas, Areas};
+use crate::tui::patterns::{short_name, PatternsWidget};
 use crate::tui::theme::Theme;
 use crate::tui::timeline::{class, Class, ConnTrack, Summary};
 
@@ -32,6 +33,22 @@ pub fn render(app: &App, frame: &mut Frame) {
 pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     let area = area.intersection(*buf.area());
     let a = areas(area, app.detail_open);
+    if app.patterns.is_some() {
+        // The patterns view takes the whole screen inside the border.
+        let whole = Areas {
+            conns: None,
+            vsep: None,
+            hsep: None,
+            detail: None,
+            ..a
+        };
+        Chrome { app, areas: &whole }.render(area, buf);
+        PatternsWidget { app }.render(a.inner, buf);
+        if app.help.is_some() {
+            HelpOverlay { app }.render(area, buf);
+        }
+        return;
+    }
     Chrome { app, areas: &a }.render(area, buf);
     if let Some(r) = a.conns {
         ConnList { app }.render(r, buf);
@@ -331,8 +348,13 @@ fn endpoints(c: &ConnTrack, short: bool) -> String {
 }
 
 fn summary_text(s: &Summary) -> String {
+    // An upgraded connection's state already says WS.
+    let pattern = match s.pattern {
+        Some(Pattern::Websocket) | None => String::new(),
+        Some(p) => format!(" · {}", short_name(p)),
+    };
     let mut out = format!(
-        "{} · {} seg · {} · {} msg",
+        "{}{pattern} · {} seg · {} · {} msg",
         s.state_name(),
         label::count(s.segments),
         label::bytes(s.bytes),
@@ -358,39 +380,73 @@ fn state_style(t: &Theme, s: &Summary) -> Style {
 struct Column {
     title: &'static str,
     width: usize,
+    /// Text, aligned left (numbers align right).
+    left: bool,
     value: fn(&Summary) -> String,
 }
 
-const COLUMNS: [Column; 5] = [
+const COLUMNS: [Column; 6] = [
     Column {
         title: "state",
         width: 12,
+        left: true,
         value: |s| s.state_name().to_string(),
+    },
+    Column {
+        title: "pattern",
+        width: 9,
+        left: true,
+        value: |s| {
+            s.pattern
+                .map_or(String::new(), |p| short_name(p).to_string())
+        },
     },
     Column {
         title: "seg",
         width: 5,
+        left: false,
         value: |s| label::count(s.segments),
     },
     Column {
         title: "bytes",
         width: 8,
+        left: false,
         value: |s| label::bytes(s.bytes),
     },
     Column {
         title: "msg",
         width: 4,
+        left: false,
         value: |s| label::count(s.messages),
     },
     Column {
         title: "RTT",
         width: 8,
+        left: false,
         value: |s| {
             s.rtt
                 .map_or(String::new(), |r| crate::view::text::duration(r.0))
         },
     },
 ];
+
+/// The state column when the pattern column does not fit beside it: the pattern of a
+/// connection that ended normally or is open, the state otherwise (refused, reset, handshaking:
+/// what went wrong matters more).
+const STATE_OR_PATTERN: Column = Column {
+    title: "state/pattern",
+    width: 13,
+    left: true,
+    value: |s| {
+        use crate::tui::timeline::Status;
+        match (s.status, s.pattern) {
+            (Status::Established | Status::Closing | Status::Closed, Some(p)) => {
+                short_name(p).to_string()
+            }
+            _ => s.state_name().to_string(),
+        }
+    },
+};
 
 /// Narrowest the endpoints column gets before optional columns are dropped.
 const MIN_ENDPOINTS: usize = 15;
@@ -428,12 +484,17 @@ impl Widget for ConnList<'_> {
             .max(MIN_ENDPOINTS);
         let mut rest = w.saturating_sub(fixed + widest);
         let mut cols: Vec<&Column> = Vec::new();
-        for c in &COLUMNS {
+        let patterns = app.timeline.has_patterns();
+        for c in COLUMNS.iter().filter(|c| patterns || c.title != "pattern") {
             if rest < c.width + 1 {
                 break;
             }
             rest -= c.width + 1;
             cols.push(c);
+        }
+        // Too narrow for the pattern column beside the state: one column says both.
+        if patterns && cols.len() == 1 && rest + COLUMNS[0].width >= STATE_OR_PATTERN.width {
+            cols[0] = &STATE_OR_PATTERN;
         }
         let ep_w = w.saturating_sub(fixed + cols.iter().map(|c| c.width + 1).sum::<usize>());
         // Header.
@@ -451,7 +512,7 @@ impl Widget for ConnList<'_> {
             )
         ));
         for c in &cols {
-            if c.title == "state" {
+            if c.left {
                 head.push_str(&format!(" {:<w$}", c.title, w = c.width));
             } else {
                 head.push_str(&format!(" {:>w$}", c.title, w = c.width));
@@ -489,8 +550,10 @@ impl Widget for ConnList<'_> {
             );
             for col in &cols {
                 let v = fit(&(col.value)(&s), col.width);
-                let (text, style) = if col.title == "state" {
+                let (text, style) = if col.title.starts_with("state") {
                     (format!(" {v:<w$}", w = col.width), state_style(&t, &s))
+                } else if col.left {
+                    (format!(" {v:<w$}", w = col.width), Style::new())
                 } else {
                     (format!(" {v:>w$}", w = col.width), Style::new())
                 };
@@ -961,13 +1024,14 @@ pub fn draw_widget(app: &App, which: &str, area: Rect, buf: &mut Buffer) {
         "diagram" => Diagram { app }.render(area, buf),
         "detail" => DetailPane { app }.render(area, buf),
         "help" => HelpOverlay { app }.render(area, buf),
+        "patterns" => PatternsWidget { app }.render(area, buf),
         _ => draw(app, area, buf),
     }
 }
 
 /// The names [`draw_widget`] knows.
 pub const WIDGETS: &[&str] = &[
-    "chrome", "conns", "bar", "diagram", "detail", "help", "screen",
+    "chrome", "conns", "bar", "diagram", "detail", "help", "patterns", "screen",
 ];
 
 /// The buffer as text, one line per row, trailing spaces trimmed: what snapshots compare.
