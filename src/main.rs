@@ -70,6 +70,8 @@ enum Format {
     Text,
     /// JSON Lines: one object per event (schema in the README).
     Json,
+    /// A Mermaid sequence diagram (decode only): one participant per endpoint.
+    Mermaid,
 }
 
 fn main() -> ExitCode {
@@ -120,6 +122,9 @@ fn live(
     let format = match format {
         Some(Format::Text) => OutputFormat::Text,
         Some(Format::Json) => OutputFormat::Json,
+        Some(Format::Mermaid) => {
+            anyhow::bail!("--format mermaid is for `synscope decode` (a diagram of a capture)")
+        }
         None => {
             // The TUI is wired here once it exists; until then, the text transcript.
             eprintln!("synscope: the live TUI is not built yet; showing the text transcript");
@@ -146,12 +151,14 @@ fn decode(path: &Path, format: Format, stats_only: bool) -> Result<()> {
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut events: Vec<Event> = Vec::with_capacity(64);
-    let write = |out: &mut BufWriter<_>, events: &mut Vec<Event>| -> io::Result<()> {
+    let mut mermaid = view::mermaid::MermaidWriter::new();
+    let mut write = |out: &mut BufWriter<_>, events: &mut Vec<Event>| -> io::Result<()> {
         if !stats_only {
             for e in events.iter() {
                 match format {
                     Format::Text => view::text::write_event(out, e)?,
                     Format::Json => view::json::write_event(out, e)?,
+                    Format::Mermaid => mermaid.write_event(out, e)?,
                 }
             }
         }
@@ -173,6 +180,9 @@ fn decode(path: &Path, format: Format, stats_only: bool) -> Result<()> {
     }
     engine.finish(&mut events);
     write(&mut out, &mut events)?;
+    if matches!(format, Format::Mermaid) && !stats_only {
+        mermaid.finish(&mut out)?;
+    }
     out.flush()?;
     if reader.truncated_tail() {
         eprintln!(

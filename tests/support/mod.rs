@@ -30,10 +30,13 @@ impl Pcap {
     /// Appends a record; `snap` cuts the captured bytes (orig_len stays the full length).
     pub fn record(&mut self, usec: u64, data: &[u8], snap: Option<usize>) {
         let cap = snap.map_or(data.len(), |s| s.min(data.len()));
-        self.bytes.extend_from_slice(&((usec / 1_000_000) as u32).to_le_bytes());
-        self.bytes.extend_from_slice(&((usec % 1_000_000) as u32).to_le_bytes());
+        self.bytes
+            .extend_from_slice(&((usec / 1_000_000) as u32).to_le_bytes());
+        self.bytes
+            .extend_from_slice(&((usec % 1_000_000) as u32).to_le_bytes());
         self.bytes.extend_from_slice(&(cap as u32).to_le_bytes());
-        self.bytes.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        self.bytes
+            .extend_from_slice(&(data.len() as u32).to_le_bytes());
         self.bytes.extend_from_slice(&data[..cap]);
     }
 }
@@ -71,8 +74,11 @@ impl Conv {
 
     /// Builds the bytes of one segment from `from_client`'s side with explicit seq.
     pub fn packet(&self, from_client: bool, flags: u8, seq: u32, payload: &[u8]) -> Vec<u8> {
-        let (src, dst) =
-            if from_client { (self.client, self.server) } else { (self.server, self.client) };
+        let (src, dst) = if from_client {
+            (self.client, self.server)
+        } else {
+            (self.server, self.client)
+        };
         let ack = self.next[usize::from(from_client)];
         let b = if self.ethernet {
             PacketBuilder::ethernet2([1, 0, 0, 0, 0, 1], [1, 0, 0, 0, 0, 2])
@@ -86,12 +92,13 @@ impl Conv {
         };
         let mut t = b.tcp(src.port(), dst.port(), seq, 65535);
         if flags & SYN != 0 {
-            t = t.options(&[
-                etherparse::TcpOptionElement::MaximumSegmentSize(65495),
-                etherparse::TcpOptionElement::SelectiveAcknowledgementPermitted,
-                etherparse::TcpOptionElement::WindowScale(7),
-            ])
-            .unwrap();
+            t = t
+                .options(&[
+                    etherparse::TcpOptionElement::MaximumSegmentSize(65495),
+                    etherparse::TcpOptionElement::SelectiveAcknowledgementPermitted,
+                    etherparse::TcpOptionElement::WindowScale(7),
+                ])
+                .unwrap();
         }
         if flags & ACK != 0 {
             t = t.ack(ack);
