@@ -1065,7 +1065,7 @@ mod tests {
         let mut app = demo();
         for (w, h) in [(0, 0), (1, 1), (3, 2), (u16::MAX, u16::MAX)] {
             update(&mut app, Action::Resize(w, h));
-            for c in ['j', 'G', 'g', '.', 'a', 'f', '\t'] {
+            for c in ['j', 'G', 'g', '.', 'a', 'f', '\t', 'p', 'j', 't', 'p'] {
                 press(&mut app, KeyCode::Char(c));
             }
             press(&mut app, KeyCode::PageDown);

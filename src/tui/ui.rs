@@ -1105,7 +1105,7 @@ mod tests {
             .flat_map(|w| (0..=45u16).step_by(3).map(move |h| (w, h)))
         {
             update(&mut app, Action::Resize(w, h));
-            for keys in ["", "\n", "?", "a", "?\n"] {
+            for keys in ["", "\n", "?", "a", "?\n", "p", "jt?", "?p"] {
                 for c in keys.chars() {
                     let code = if c == '\n' {
                         KeyCode::Enter
