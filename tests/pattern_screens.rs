@@ -102,10 +102,7 @@ fn lesson_all_patterns_in_capture_time_120x40() {
         &[KeyCode::Char('p'), KeyCode::Char('t'), KeyCode::Char('j')],
     );
     let s = screen(&a);
-    assert!(
-        s.contains("capture time (t: each row from its start)"),
-        "{s}"
-    );
+    assert!(s.contains("capture time (t: align their starts)"), "{s}");
     assert_snapshot!(s);
 }
 

@@ -541,3 +541,74 @@ fn events_without_their_connection_are_ignored() {
     assert_eq!(d.conversations().count(), 0);
     assert_eq!(d.snapshot(), vec![]);
 }
+
+mod any_order {
+    //! Events in any order, at any times (clocks go back in captures): no panic, and the
+    //! limits hold.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn op(s: &mut Stream, kind: u8, t: u64, conn: ConnId, n: u8) {
+        match kind % 9 {
+            0 => s.open(t, conn, 40000 + u16::from(n), Some(u64::from(n) * 1000)),
+            1 => s.get(t, conn, &format!("/t{}?q={n}", n % 4)),
+            2 => s.answer(
+                t,
+                conn,
+                [200, 204, 101, 100][usize::from(n % 4)],
+                u64::from(n),
+            ),
+            3 => s.head(t, conn, 200, BodyKind::Chunked, "text/event-stream"),
+            4 => s.piece(t, conn, u64::from(n), n % 3 == 0, n % 2 == 0),
+            5 => s.ws_message(t, conn, if n % 2 == 0 { Dir::C2s } else { Dir::S2c }),
+            6 => s.close(t, conn, ConnState::Reset),
+            7 => s.request(t, conn, "/ws", vec![("Upgrade".into(), "websocket".into())]),
+            _ => s.push(
+                t,
+                conn,
+                Some(Dir::S2c),
+                EventBody::SseEvent(crate::model::SseEvent {
+                    event: None,
+                    id: None,
+                    data: String::new(),
+                    retry: None,
+                }),
+                false,
+            ),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_sequence_is_classified_within_limits(
+            ops in proptest::collection::vec((any::<u8>(), any::<u32>(), 0u32..4, any::<u8>()), 0..200),
+            conversations in 0usize..4,
+            samples in 0usize..8,
+        ) {
+            let mut s = Stream::default();
+            for (kind, t, conn, n) in ops {
+                op(&mut s, kind, u64::from(t) * 1000, conn, n);
+            }
+            let limits = Limits {
+                max_conversations: conversations,
+                max_pattern_samples: samples,
+                max_pending_requests: 2,
+                ..Limits::default()
+            };
+            let mut d = PatternDetector::new(limits);
+            for e in &s.events {
+                d.observe(e);
+            }
+            d.refresh();
+            prop_assert!(d.conversations().count() <= conversations);
+            for c in d.conversations() {
+                prop_assert!(c.exchanges.len() + c.ticks.len() <= samples);
+                prop_assert!(c.conns.len() <= samples);
+                prop_assert_eq!(&c.report, &c.classify());
+            }
+            let mut out = Vec::new();
+            d.finish(Stamp::default(), &mut out);
+            prop_assert!(out.iter().all(|e| e.body.kind() == "pattern"));
+        }
+    }
+}

@@ -389,9 +389,9 @@ impl Widget for PatternsWidget<'_> {
             convs.len(),
             if convs.len() == 1 { "" } else { "s" },
             if aligned {
-                "each row from its first request (t: capture time)"
+                "aligned at their starts (t: capture time)"
             } else {
-                "capture time (t: each row from its start)"
+                "capture time (t: align their starts)"
             }
         );
         put(buf, area, area.x, area.y, &fit(&title, w), t.focused());
