@@ -559,8 +559,22 @@ mod any_order {
                 u64::from(n),
             ),
             3 => s.head(t, conn, 200, BodyKind::Chunked, "text/event-stream"),
-            4 => s.piece(t, conn, u64::from(n), n % 3 == 0, n % 2 == 0),
-            5 => s.ws_message(t, conn, if n % 2 == 0 { Dir::C2s } else { Dir::S2c }),
+            4 => s.piece(
+                t,
+                conn,
+                u64::from(n),
+                n.is_multiple_of(3),
+                n.is_multiple_of(2),
+            ),
+            5 => s.ws_message(
+                t,
+                conn,
+                if n.is_multiple_of(2) {
+                    Dir::C2s
+                } else {
+                    Dir::S2c
+                },
+            ),
             6 => s.close(t, conn, ConnState::Reset),
             7 => s.request(t, conn, "/ws", vec![("Upgrade".into(), "websocket".into())]),
             _ => s.push(
