@@ -96,7 +96,18 @@ fn decode(path: &Path, format: Format, stats_only: bool) -> Result<()> {
         Ok(())
     };
     loop {
-        let frame = reader.next_frame().with_context(|| format!("in {name}"))?;
+        let frame = match reader.next_frame() {
+            Ok(f) => f,
+            Err(e) => {
+                // Partial success is data: what was decoded before the corrupt block is
+                // shown, its connections ended (every `connection` gets its
+                // `connection_end`), then the error.
+                engine.finish(&mut events);
+                write(&mut out, &mut events)?;
+                out.flush()?;
+                return Err(anyhow::Error::new(e).context(format!("in {name}")));
+            }
+        };
         let Some(frame) = frame else { break };
         engine.ingest(&frame, &mut events);
         write(&mut out, &mut events)?;
