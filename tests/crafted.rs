@@ -549,10 +549,23 @@ fn a_frame_claiming_two_to_the_63_bytes_costs_nothing_and_decoding_goes_on() {
     c.c2s(&client_frame(true, 1, b"still decoded", [1, 2, 3, 4]));
     c.s2c(&[0xcd; 1000]);
     c.close();
-    // A second connection in the same capture decodes normally.
+    // A second connection: exactly 2^63, the length's most significant bit set (RFC 6455
+    // §5.2 forbids it), from the client.
+    let mut e = Conv::new("10.0.0.1:40002", SERVER);
+    e.usec = c.usec;
+    e.pcap = c.pcap.clone();
+    e.websocket();
+    let mut msb = vec![0x81, 0xff];
+    msb.extend_from_slice(&(1u64 << 63).to_be_bytes());
+    msb.extend_from_slice(&[1, 2, 3, 4]);
+    msb.extend_from_slice(&[0x55; 500]);
+    e.c2s(&msb);
+    e.s2c(&server_frame(true, 1, b"server side fine"));
+    e.close();
+    // A third connection in the same capture decodes normally.
     let mut d = Conv::new("10.0.0.1:40001", SERVER);
-    d.usec = c.usec;
-    d.pcap = c.pcap.clone();
+    d.usec = e.usec;
+    d.pcap = e.pcap.clone();
     d.websocket();
     d.s2c(&server_frame(true, 1, b"next connection"));
     d.close();
@@ -573,6 +586,14 @@ fn a_frame_claiming_two_to_the_63_bytes_costs_nothing_and_decoding_goes_on() {
         .collect();
     assert!(texts.contains(&"still decoded"), "{}", show(&ev));
     assert!(texts.contains(&"next connection"), "{}", show(&ev));
+    assert!(texts.contains(&"server side fine"), "{}", show(&ev));
+    let msb: Vec<&Event> = ev
+        .iter()
+        .filter(|e| e.conn == Some(1) && e.body.kind() == "violation")
+        .collect();
+    assert_eq!(msb.len(), 1, "{}", show(&ev));
+    assert_eq!(violations(&ev), ["length_msb_set"], "{}", show(&ev));
+    assert_eq!(end_state(&ev, 2), ConnState::Closed);
     let binary = ws_messages(&ev)
         .into_iter()
         .find(|(_, m)| m.opcode == Opcode::Binary)
