@@ -141,7 +141,12 @@ fn live(
 
 fn decode(path: &Path, format: Format, stats_only: bool) -> Result<()> {
     let started = Instant::now();
-    let mut reader = open_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let name = if path.as_os_str() == "-" {
+        "standard input".into()
+    } else {
+        path.display().to_string()
+    };
+    let mut reader = open_path(path).with_context(|| format!("cannot read {name}"))?;
     let mut engine = Engine::new(Limits::default());
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -159,9 +164,18 @@ fn decode(path: &Path, format: Format, stats_only: bool) -> Result<()> {
         Ok(())
     };
     loop {
-        let frame = reader
-            .next_frame()
-            .with_context(|| format!("in {}", path.display()))?;
+        let frame = match reader.next_frame() {
+            Ok(f) => f,
+            Err(e) => {
+                // Partial success is data: what was decoded before the corrupt block is
+                // shown, its connections ended (every `connection` gets its
+                // `connection_end`), then the error.
+                engine.finish(&mut events);
+                write(&mut out, &mut events)?;
+                out.flush()?;
+                return Err(anyhow::Error::new(e).context(format!("in {name}")));
+            }
+        };
         let Some(frame) = frame else { break };
         engine.ingest(&frame, &mut events);
         write(&mut out, &mut events)?;
@@ -175,10 +189,7 @@ fn decode(path: &Path, format: Format, stats_only: bool) -> Result<()> {
     write(&mut out, &mut events)?;
     out.flush()?;
     if reader.truncated_tail() {
-        eprintln!(
-            "synscope: warning: {} ends inside a packet (cut short)",
-            path.display()
-        );
+        eprintln!("synscope: warning: {name} ends inside a packet (cut short)");
     }
     if stats_only {
         let s = engine.stats();

@@ -274,6 +274,9 @@ fn response(out: &mut String, r: &HttpResponse) {
     if let Some(u) = &r.upgrade {
         out.push_str(if u.accept_valid {
             "  accept ✓"
+        } else if u.key.is_empty() {
+            // No request key in the capture: the accept value cannot be checked either way.
+            "  accept ? (request not captured)"
         } else {
             "  accept ✗ (mismatch)"
         });
