@@ -53,6 +53,16 @@ pub fn lines(app: &App, width: u16) -> Vec<Line<'static>> {
     d.lines
 }
 
+/// The explanation the pane shows for event `ix`, in the app's language.
+pub fn explanation(app: &App, ix: Ix) -> Option<String> {
+    let e = app.timeline.event(ix)?;
+    let conn = e
+        .conn
+        .and_then(|id| app.timeline.position(id))
+        .and_then(|p| app.timeline.conn(p));
+    explain::explain(app.lang, e, context(app, conn, ix, e))
+}
+
 /// How many lines [`lines`] gives at `width`.
 pub fn line_count(app: &App, width: u16) -> usize {
     lines(app, width).len()
@@ -722,19 +732,65 @@ mod tests {
             &mut app,
             Action::Key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::NONE)),
         );
-        for pos in 0..app.timeline.conns().len() {
-            let rows = app.timeline.conn(pos).unwrap().events.clone();
-            for ix in rows {
-                app.cursor = Some(ix);
-                for w in [1u16, 20, 80] {
-                    for l in lines(&app, w) {
-                        assert!(l.width() <= usize::from(w).max(2), "{l:?} at {w}");
-                        for s in &l.spans {
-                            assert!(!s.content.chars().any(char::is_control), "{s:?}");
+        for lang in Lang::ALL {
+            app.lang = lang;
+            for pos in 0..app.timeline.conns().len() {
+                let rows = app.timeline.conn(pos).unwrap().events.clone();
+                for ix in rows {
+                    app.cursor = Some(ix);
+                    // Every event of the sample explains itself, in both languages.
+                    assert!(explanation(&app, ix).is_some(), "{ix}");
+                    for w in [1u16, 20, 80] {
+                        for l in lines(&app, w) {
+                            assert!(l.width() <= usize::from(w).max(2), "{l:?} at {w}");
+                            for s in &l.spans {
+                                assert!(!s.content.chars().any(char::is_control), "{s:?}");
+                            }
                         }
                     }
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_why_label_is_indented_by_its_width_in_columns() {
+        let mut app = at("101");
+        app.lang = Lang::Ko;
+        let t = text(&lines(&app, 60));
+        let at = t.find("이유: 서버가").unwrap();
+        // "이유: " is 6 columns wide: the lines under it start at column 6.
+        let next = t[at..].lines().nth(1).unwrap();
+        assert!(
+            next.starts_with("      ") && !next.starts_with("       "),
+            "{next:?}"
+        );
+    }
+
+    #[test]
+    fn analysis_flags_read_their_text() {
+        let mut app = App::with_events("t", (120, 40), sample::demo());
+        update(
+            &mut app,
+            Action::Key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::NONE)),
+        );
+        let mut found = false;
+        for pos in 0..app.timeline.conns().len() {
+            for ix in app.timeline.conn(pos).unwrap().events.clone() {
+                let Some(EventBody::Tcp(s)) = app.timeline.event(ix).map(|e| &e.body) else {
+                    continue;
+                };
+                let Some(&a) = s.analysis.first() else {
+                    continue;
+                };
+                app.cursor = Some(ix);
+                let want = explain::text(app.lang, explain::analysis_key(a)).unwrap();
+                let t = text(&lines(&app, 400));
+                let name = crate::view::text::analysis_name(a);
+                assert!(t.contains(&format!("{name}: {want}")), "{t}");
+                found = true;
+            }
+        }
+        assert!(found, "the sample has no TCP analysis flag");
     }
 }
