@@ -135,7 +135,7 @@ fn wire_text_cannot_inject_mermaid_syntax() {
     );
     c.seg(false, PSH | ACK, &server_frame(true, 1, hostile.as_bytes()));
     c.close();
-    let events = support::decode(&c.pcap.bytes);
+    let events = support::decode(&c.pcap.bytes());
     let d = render(&events);
     check_statements(&d);
     // The message is one arrow each way, its newlines written as `\n`.

@@ -216,7 +216,7 @@ fn connection_records_end_with_their_state() {
     c.handshake();
     c.seg(true, PSH | ACK, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     c.seg(false, RST | ACK, b"");
-    let events = support::decode(&c.pcap.bytes);
+    let events = support::decode(&c.pcap.bytes());
     let end = events
         .iter()
         .find(|e| e.body.kind() == "connection_end")
