@@ -756,12 +756,7 @@ fn every_link_type_and_ipv6_decode_the_same_conversation() {
             end.client = CLIENT.parse().unwrap();
             end.server = SERVER.parse().unwrap();
         }
-        assert_eq!(
-            got[1..],
-            app_events(&want)[1..],
-            "{link:?}{}",
-            show(&ev)
-        );
+        assert_eq!(got[1..], app_events(&want)[1..], "{link:?}{}", show(&ev));
         let EventBody::Connection(ci) = &ev[0].body else {
             panic!("{link:?}{}", show(&ev))
         };
