@@ -121,6 +121,8 @@ enum Exchange {
 }
 
 /// The decoder of the body in progress on one direction.
+// Always boxed (`Subprotocols::bodies`): the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum BodyDecoder {
     Sse(sse::SseParser),
@@ -354,17 +356,14 @@ impl Subprotocols {
                 if cut && b.missing == 0 {
                     new.push((
                         i,
-                        o.event(
-                            malformed(
-                                Layer::Sse,
-                                format!(
-                                    "body piece of {} bytes, {} kept (the kept-payload limit): \
+                        o.event(malformed(
+                            Layer::Sse,
+                            format!(
+                                "body piece of {} bytes, {} kept (the kept-payload limit): \
                                      the event in progress is incomplete",
-                                    b.data.total,
-                                    limits.max_kept_payload
-                                ),
+                                b.data.total, limits.max_kept_payload
                             ),
-                        ),
+                        )),
                     ));
                 }
             }

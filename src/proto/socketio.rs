@@ -189,7 +189,9 @@ impl Codec {
             self.base64(transport, b, total, cut, out);
             return;
         }
-        let Some(&engine_type) = t.checked_sub(b'0').and_then(|i| ENGINE_TYPES.get(usize::from(i)))
+        let Some(&engine_type) = t
+            .checked_sub(b'0')
+            .and_then(|i| ENGINE_TYPES.get(usize::from(i)))
         else {
             out.push(Item::Malformed(format!(
                 "unknown Engine.IO packet type {:?}",
@@ -219,7 +221,14 @@ impl Codec {
 
     /// A binary Engine.IO message: protocol 4 sends the bytes alone, protocol 3 after a type
     /// byte (4, message).
-    fn binary(&mut self, transport: Transport, b: &[u8], total: u64, cut: bool, out: &mut Vec<Item>) {
+    fn binary(
+        &mut self,
+        transport: Transport,
+        b: &[u8],
+        total: u64,
+        cut: bool,
+        out: &mut Vec<Item>,
+    ) {
         let (engine_type, len) = if self.eio >= 4 {
             ("message", total)
         } else {
@@ -245,15 +254,23 @@ impl Codec {
 
     /// A base64 binary message on long-polling: `b<base64>` (protocol 4) or
     /// `b<type><base64>` (protocol 3).
-    fn base64(&mut self, transport: Transport, b: &[u8], total: u64, cut: bool, out: &mut Vec<Item>) {
+    fn base64(
+        &mut self,
+        transport: Transport,
+        b: &[u8],
+        total: u64,
+        cut: bool,
+        out: &mut Vec<Item>,
+    ) {
         let prefix = if self.eio >= 4 { 1 } else { 2 };
         let engine_type = if self.eio >= 4 {
             "message"
         } else {
             match b.get(1).and_then(|t| t.checked_sub(b'0')) {
-                Some(i) if usize::from(i) < ENGINE_TYPES.len() => {
-                    ENGINE_TYPES.get(usize::from(i)).copied().unwrap_or("message")
-                }
+                Some(i) if usize::from(i) < ENGINE_TYPES.len() => ENGINE_TYPES
+                    .get(usize::from(i))
+                    .copied()
+                    .unwrap_or("message"),
                 _ if cut && b.len() < 2 => "message",
                 _ => {
                     out.push(Item::Malformed(
@@ -271,7 +288,9 @@ impl Codec {
             let pad = text.iter().rev().take_while(|&&c| c == b'=').count();
             let body = text.len() - pad;
             if pad > 2 || text.get(..body).is_some_and(|t| !t.iter().all(is_base64)) {
-                out.push(Item::Malformed("binary Engine.IO packet is not base64".into()));
+                out.push(Item::Malformed(
+                    "binary Engine.IO packet is not base64".into(),
+                ));
             }
             (body as u64 * 3) / 4
         };
@@ -380,7 +399,8 @@ fn count_digits(b: &[u8], i: usize) -> usize {
 /// Decimal digits as a u64; `None` on overflow.
 fn parse_digits(d: &[u8]) -> Option<u64> {
     d.iter().try_fold(0u64, |v, &c| {
-        v.checked_mul(10)?.checked_add(u64::from(c.checked_sub(b'0')?))
+        v.checked_mul(10)?
+            .checked_add(u64::from(c.checked_sub(b'0')?))
     })
 }
 
@@ -408,13 +428,26 @@ enum Split {
     /// Protocol 3, between packets.
     Start,
     /// `<len>:` being read.
-    TextLen { value: u64, digits: u8 },
+    TextLen {
+        value: u64,
+        digits: u8,
+    },
     /// Packet text: `units` UTF-16 code units to go, `cont` continuation bytes of the
     /// current character.
-    TextData { units: u64, cont: u8 },
+    TextData {
+        units: u64,
+        cont: u8,
+    },
     /// Binary framing: the length digits (bytes 0..=9) up to 0xff.
-    BinLen { string: bool, value: u64, digits: u8 },
-    BinData { string: bool, left: u64 },
+    BinLen {
+        string: bool,
+        value: u64,
+        digits: u8,
+    },
+    BinData {
+        string: bool,
+        left: u64,
+    },
     /// The framing was lost (a gap, or bytes that are not a payload): the rest of the body
     /// is not decoded.
     Lost,
@@ -450,7 +483,8 @@ impl PayloadSplitter {
 
     fn keep(&mut self, b: &[u8]) {
         let room = self.cap.saturating_sub(self.buf.len()).min(b.len());
-        self.buf.extend_from_slice(b.get(..room).unwrap_or_default());
+        self.buf
+            .extend_from_slice(b.get(..room).unwrap_or_default());
         self.cut |= room < b.len();
         self.total += b.len() as u64;
     }
@@ -525,7 +559,12 @@ impl PayloadSplitter {
                         self.state = Split::Start;
                         self.emit(codec, false, out);
                     }
-                    b':' => self.state = Split::TextData { units: value, cont: 0 },
+                    b':' => {
+                        self.state = Split::TextData {
+                            units: value,
+                            cont: 0,
+                        }
+                    }
                     _ => self.lose(
                         format!("bad Engine.IO 3 packet length (byte 0x{b:02x})"),
                         out,
@@ -568,10 +607,12 @@ impl PayloadSplitter {
                         self.state = Split::Start;
                         self.emit(codec, !string, out);
                     }
-                    0xff => self.state = Split::BinData {
-                        string,
-                        left: value,
-                    },
+                    0xff => {
+                        self.state = Split::BinData {
+                            string,
+                            left: value,
+                        }
+                    }
                     _ => self.lose(
                         format!("bad Engine.IO 3 binary packet length (byte 0x{b:02x})"),
                         out,

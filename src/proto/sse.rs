@@ -523,7 +523,9 @@ mod tests {
         // Only comments and blank lines: one undispatched block per comment block.
         let out = parse(b":ping\n\n\n\n:ping\n\n");
         assert_eq!(out.len(), 2);
-        assert!(out.iter().all(|e| !e.dispatched && e.comment.as_deref() == Some("ping")));
+        assert!(out
+            .iter()
+            .all(|e| !e.dispatched && e.comment.as_deref() == Some("ping")));
     }
 
     #[test]
@@ -577,11 +579,7 @@ mod tests {
             let mut out = Vec::new();
             p.feed(&DEMO[..n], &mut out);
             // Only blocks whose blank line is inside the prefix are out.
-            let ended = whole
-                .iter()
-                .take(out.len())
-                .cloned()
-                .collect::<Vec<_>>();
+            let ended = whole.iter().take(out.len()).cloned().collect::<Vec<_>>();
             assert_eq!(out, ended, "prefix {n}");
             p.feed(&DEMO[n..], &mut out);
             p.finish(&mut out);

@@ -213,7 +213,10 @@ pub fn parse_message(
                 break;
             }
             let (k, v) = match h.iter().position(|&c| c == b':') {
-                Some(c) => (h.get(..c).unwrap_or_default(), h.get(c + 1..).unwrap_or_default()),
+                Some(c) => (
+                    h.get(..c).unwrap_or_default(),
+                    h.get(c + 1..).unwrap_or_default(),
+                ),
                 None => {
                     problem.get_or_insert_with(|| {
                         format!("STOMP header without a colon: {:?}", preview(h))
@@ -348,12 +351,25 @@ mod tests {
         assert_eq!(f.command, "CONNECT");
         assert_eq!(
             f.headers,
-            vec![h("accept-version", "1.2,1.1,1.0"), h("heart-beat", "100,100")]
+            vec![
+                h("accept-version", "1.2,1.1,1.0"),
+                h("heart-beat", "100,100")
+            ]
         );
-        assert_eq!((f.body.as_deref(), f.body_len, f.incomplete), (None, 0, false));
+        assert_eq!(
+            (f.body.as_deref(), f.body_len, f.incomplete),
+            (None, 0, false)
+        );
         let mut v = Version::V12;
         let mut out = Vec::new();
-        parse_message(b"CONNECTED\r\nversion:1.1\r\n\r\n\0", 25, false, &mut v, 256, &mut out);
+        parse_message(
+            b"CONNECTED\r\nversion:1.1\r\n\r\n\0",
+            25,
+            false,
+            &mut v,
+            256,
+            &mut out,
+        );
         assert_eq!(frame(&out[0]).headers, vec![h("version", "1.1")]);
         assert_eq!(v, Version::V11);
     }
@@ -406,7 +422,10 @@ mod tests {
         for n in 0..whole.len() {
             let mut out = Vec::new();
             parse_message(&whole[..n], whole.len() as u64, true, &mut v, 256, &mut out);
-            assert!(out.iter().all(|i| matches!(i, Item::Frame(_))), "cut {n}: {out:?}");
+            assert!(
+                out.iter().all(|i| matches!(i, Item::Frame(_))),
+                "cut {n}: {out:?}"
+            );
             if n > 0 {
                 let f = frame(&out[0]);
                 assert!(f.incomplete, "cut {n}");
@@ -415,7 +434,10 @@ mod tests {
         let mut out = Vec::new();
         parse_message(&whole[..35], 1000, true, &mut v, 256, &mut out);
         let f = frame(&out[0]);
-        assert_eq!((f.body.as_deref(), f.body_len), (Some("hello"), 1000 - 30 - 1));
+        assert_eq!(
+            (f.body.as_deref(), f.body_len),
+            (Some("hello"), 1000 - 30 - 1)
+        );
     }
 
     #[test]

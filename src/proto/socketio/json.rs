@@ -241,7 +241,10 @@ fn unescape(s: &[u8]) -> (char, usize) {
             };
             if (0xD800..0xDC00).contains(&hi) && s.get(6) == Some(&b'\\') && s.get(7) == Some(&b'u')
             {
-                if let Some(lo) = s.get(8..).and_then(hex).filter(|l| (0xDC00..0xE000).contains(l))
+                if let Some(lo) = s
+                    .get(8..)
+                    .and_then(hex)
+                    .filter(|l| (0xDC00..0xE000).contains(l))
                 {
                     let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
                     return (char::from_u32(c).unwrap_or('\u{fffd}'), 12);
@@ -294,7 +297,10 @@ mod tests {
 
     #[test]
     fn values_end_where_they_should() {
-        assert_eq!(scan(r#"["chat","hi",1,{"a":[true,false,null]}]x"#), Scan::Done(39));
+        assert_eq!(
+            scan(r#"["chat","hi",1,{"a":[true,false,null]}]x"#),
+            Scan::Done(39)
+        );
         assert_eq!(scan(" 12.5e-3,"), Scan::Done(8));
         assert_eq!(scan("-0"), Scan::Done(2));
         assert_eq!(scan(r#""a\"b\\\u00e9""#), Scan::Done(14));
