@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::model::{
-    BodyKind, ConnState, Dir, Event, EventBody, HttpResponse, Opcode, TcpSegment, WsFrame,
-    WsMessage,
+    BodyKind, ConnState, Dir, Event, EventBody, HttpResponse, Opcode, SocketIoPacket, SseEvent,
+    StompFrame, TcpSegment, WsFrame, WsMessage,
 };
 
 /// Writes `event` as one line of text.
@@ -112,47 +112,9 @@ pub fn describe(out: &mut String, body: &EventBody) {
         EventBody::Malformed(m) => {
             let _ = write!(out, "MALFORMED {:?}: {}", m.layer, escape(&m.detail));
         }
-        EventBody::SseEvent(ev) => {
-            let _ = write!(
-                out,
-                "SSE {}",
-                escape(ev.event.as_deref().unwrap_or("message"))
-            );
-            if let Some(id) = &ev.id {
-                let _ = write!(out, " #{}", escape(id));
-            }
-            let _ = write!(out, " \"{}\"", escape(&ev.data));
-            if let Some(r) = ev.retry {
-                let _ = write!(out, " retry={r} ms");
-            }
-        }
-        EventBody::Stomp(f) => {
-            let _ = write!(out, "STOMP {}", escape(&f.command));
-            if let Some((_, d)) = f.headers.iter().find(|(n, _)| n == "destination") {
-                let _ = write!(out, " {}", escape(d));
-            }
-            if let Some(b) = &f.body {
-                let _ = write!(out, " \"{}\"", escape(b));
-            }
-        }
-        EventBody::Socketio(p) => {
-            let _ = write!(out, "engine.io {} {}", p.transport, p.engine_type);
-            if let Some(t) = p.socketio_type {
-                let _ = write!(out, "  socket.io {t}");
-            }
-            if let Some(ns) = &p.namespace {
-                let _ = write!(out, " {}", escape(ns));
-            }
-            if let Some(ev) = &p.event {
-                let _ = write!(out, " {}", escape(ev));
-            }
-            if let Some(id) = p.ack_id {
-                let _ = write!(out, " ack={id}");
-            }
-            if let Some(d) = &p.data {
-                let _ = write!(out, " {}", escape(d));
-            }
-        }
+        EventBody::SseEvent(ev) => sse(out, ev),
+        EventBody::Stomp(f) => stomp(out, f),
+        EventBody::Socketio(p) => socketio(out, p),
         EventBody::Pattern(r) => {
             let name = serde_json::to_value(r.pattern).ok();
             let name = name.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
@@ -187,6 +149,131 @@ pub fn describe(out: &mut String, body: &EventBody) {
             );
         }
     }
+}
+
+/// `SSE news #3 "data" retry=3000 ms`; a block a browser does not dispatch (no data line, or
+/// cut by the end of the stream) says so, with its comment.
+fn sse(out: &mut String, ev: &SseEvent) {
+    if ev.dispatched || !ev.data.is_empty() {
+        let _ = write!(
+            out,
+            "SSE {}",
+            escape(ev.event.as_deref().unwrap_or("message"))
+        );
+    } else {
+        out.push_str("SSE (no event)");
+    }
+    if let Some(id) = &ev.id {
+        let _ = write!(out, " #{}", escape(id));
+    }
+    if ev.dispatched || !ev.data.is_empty() {
+        let _ = write!(out, " \"{}\"", escape(&ev.data));
+        if ev.data_len > ev.data.len() as u64 {
+            let _ = write!(out, "… ({} B)", ev.data_len);
+        }
+    }
+    if let Some(r) = ev.retry {
+        let _ = write!(out, " retry={r} ms");
+    }
+    if let Some(c) = &ev.comment {
+        let _ = write!(out, " comment \"{}\"", escape(c));
+    }
+    if !ev.dispatched && (ev.data_len > 0 || !ev.data.is_empty()) {
+        out.push_str(" (not dispatched)");
+    }
+    if ev.incomplete {
+        out.push_str(" (incomplete)");
+    }
+}
+
+/// STOMP headers worth a place on the one line (the rest are in the JSON).
+const STOMP_LINE_HEADERS: &[&str] = &[
+    "accept-version",
+    "version",
+    "heart-beat",
+    "id",
+    "subscription",
+    "receipt",
+    "receipt-id",
+    "message",
+];
+
+/// `STOMP SEND /topic/chat receipt:r-1 "hello"`.
+fn stomp(out: &mut String, f: &StompFrame) {
+    let _ = write!(out, "STOMP {}", escape(&f.command));
+    if let Some((_, d)) = f.headers.iter().find(|(n, _)| n == "destination") {
+        let _ = write!(out, " {}", escape(d));
+    }
+    for (n, v) in &f.headers {
+        if STOMP_LINE_HEADERS.contains(&n.as_str()) {
+            let _ = write!(out, " {}:{}", escape(n), escape(v));
+        }
+    }
+    if let Some(b) = &f.body {
+        let _ = write!(out, " \"{}\"", escape(b));
+        if f.body_len > b.len() as u64 {
+            let _ = write!(out, "… ({} B)", f.body_len);
+        }
+    }
+    if f.incomplete {
+        out.push_str(" (incomplete)");
+    }
+}
+
+/// `engine.io websocket message  socket.io EVENT /admin status ack=3 ["uptime?"]`.
+fn socketio(out: &mut String, p: &SocketIoPacket) {
+    let _ = write!(out, "engine.io {} {}", p.transport, p.engine_type);
+    if let Some(n) = p.binary_len {
+        match p.attachment {
+            Some(k) => {
+                let _ = write!(out, " binary {n} B  socket.io attachment #{k}");
+            }
+            None => {
+                let _ = write!(out, " binary {n} B");
+            }
+        }
+    }
+    if let Some(t) = p.socketio_type {
+        let _ = write!(out, "  socket.io {t}");
+        if let Some(ns) = &p.namespace {
+            let _ = write!(out, " {}", escape(ns));
+        }
+        if let Some(n) = p.attachments {
+            let _ = write!(out, " attachments={n}");
+        }
+        if let Some(ev) = &p.event {
+            let _ = write!(out, " {}", escape(ev));
+        }
+        if let Some(id) = p.ack_id {
+            let _ = write!(out, " ack={id}");
+        }
+    }
+    // JSON as it is (its quotes unescaped): only control characters are escaped. The `sid`
+    // is in it.
+    if let Some(d) = &p.data {
+        let _ = write!(out, " {}", unquoted(d));
+    }
+    if p.incomplete {
+        out.push_str(" (incomplete)");
+    }
+}
+
+/// Like [`escape`], but keeps quotes and backslashes: for text that is not shown in quotes.
+fn unquoted(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(|c: char| {
+        c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    }) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut o = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            o.push(c);
+        } else {
+            o.push_str(&escape(c.encode_utf8(&mut [0; 4])));
+        }
+    }
+    std::borrow::Cow::Owned(o)
 }
 
 fn tcp(out: &mut String, s: &TcpSegment) {
