@@ -238,14 +238,14 @@ fn socketio(out: &mut String, p: &SocketIoPacket) {
         if let Some(ns) = &p.namespace {
             let _ = write!(out, " {}", escape(ns));
         }
-        if let Some(n) = p.attachments {
-            let _ = write!(out, " attachments={n}");
-        }
         if let Some(ev) = &p.event {
             let _ = write!(out, " {}", escape(ev));
         }
         if let Some(id) = p.ack_id {
             let _ = write!(out, " ack={id}");
+        }
+        if let Some(n) = p.attachments {
+            let _ = write!(out, " attachments={n}");
         }
     }
     // JSON as it is (its quotes unescaped): only control characters are escaped. The `sid`
