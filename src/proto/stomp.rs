@@ -478,6 +478,28 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_messages_are_bounded(
+            b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            cut in proptest::prelude::any::<bool>(),
+        ) {
+            let mut v = Version::V12;
+            let mut out = Vec::new();
+            parse_message(&b, b.len() as u64 + u64::from(cut), cut, &mut v, 8, &mut out);
+            for item in &out {
+                if let Item::Frame(f) = item {
+                    proptest::prop_assert!(f.headers.len() <= MAX_HEADERS);
+                    proptest::prop_assert!(f.command.chars().count() <= 15);
+                    for (k, v) in &f.headers {
+                        proptest::prop_assert!(k.chars().count() <= 8 && v.chars().count() <= 8);
+                    }
+                    proptest::prop_assert!(f.body.as_ref().is_none_or(|b| b.chars().count() <= 8));
+                }
+            }
+        }
+    }
+
     #[test]
     fn shape() {
         assert!(looks_like_stomp(b"CONNECT\naccept-version:1.2\n\n\0"));

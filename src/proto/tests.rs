@@ -437,3 +437,41 @@ proptest! {
         prop_assert_eq!(run(&cuts), whole);
     }
 }
+
+proptest! {
+    /// Whatever the messages of a STOMP or Engine.IO connection and the body of an event
+    /// stream hold, decoding goes on and every decoded event follows its source.
+    #[test]
+    fn hostile_payloads_are_decoded_without_a_panic(
+        msgs in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..100), 1..6),
+        which in 0u8..3,
+    ) {
+        let mut h = Harness::new(Limits { max_kept_payload: 48, ..Limits::default() });
+        match which {
+            0 => upgrade(&mut h, "/socket.io/?EIO=3&transport=websocket", None),
+            1 => upgrade(&mut h, "/stomp", Some("v11.stomp")),
+            _ => {
+                h.feed(C2s, b"GET /events HTTP/1.1\r\n\r\n");
+                h.feed(S2c, SSE_HEAD);
+            }
+        }
+        for m in &msgs {
+            if which == 2 {
+                h.feed(S2c, &chunk(&String::from_utf8_lossy(m)));
+            } else {
+                let mut f = server_frame(if m.first() == Some(&0) { 2 } else { 1 }, &m[..m.len().min(125)]);
+                if std::str::from_utf8(m).is_err() {
+                    f[0] = 0x82;
+                }
+                h.feed(S2c, &f);
+            }
+        }
+        h.end();
+        for (i, e) in h.out.iter().enumerate() {
+            if matches!(e.body, EventBody::SseEvent(_) | EventBody::Stomp(_) | EventBody::Socketio(_)) {
+                prop_assert!(i > 0);
+                prop_assert_eq!(h.out[i - 1].dir, e.dir);
+            }
+        }
+    }
+}
