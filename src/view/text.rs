@@ -526,4 +526,59 @@ mod tests {
         );
         assert!(!s.chars().any(|c| c.is_control()));
     }
+
+    #[test]
+    fn subprotocol_lines() {
+        let mut s = String::new();
+        describe(
+            &mut s,
+            &EventBody::Socketio(SocketIoPacket {
+                transport: "websocket",
+                engine_type: "message",
+                socketio_type: Some("EVENT"),
+                namespace: Some("/".into()),
+                ack_id: Some(3),
+                event: Some("chat".into()),
+                data: Some("[\"a\\\"b\u{1b}[31m\"]".into()),
+                sid: None,
+                attachments: None,
+                attachment: None,
+                binary_len: None,
+                incomplete: true,
+            }),
+        );
+        // JSON keeps its quotes; control characters are escaped.
+        assert_eq!(
+            s,
+            "engine.io websocket message  socket.io EVENT / chat ack=3 [\"a\\\"b\\u{1b}[31m\"] \
+             (incomplete)"
+        );
+        s.clear();
+        describe(
+            &mut s,
+            &EventBody::SseEvent(SseEvent {
+                event: Some("tick".into()),
+                id: Some("3".into()),
+                data: "x\ny".into(),
+                retry: None,
+                data_len: 300,
+                comment: None,
+                dispatched: true,
+                incomplete: false,
+            }),
+        );
+        assert_eq!(s, "SSE tick #3 \"x\\ny\"… (300 B)");
+        s.clear();
+        describe(
+            &mut s,
+            &EventBody::Stomp(StompFrame {
+                command: "RECEIPT".into(),
+                headers: vec![("receipt-id".into(), "r\n1".into())],
+                body: None,
+                body_len: 0,
+                incomplete: false,
+            }),
+        );
+        assert_eq!(s, "STOMP RECEIPT receipt-id:r\\n1");
+    }
 }
