@@ -346,26 +346,14 @@ impl Subprotocols {
         // the kept payload) are a gap.
         let cut = b.data.is_cut();
         let gap = b.missing > 0 || cut;
-        match &mut *dec {
+        let layer = match &mut *dec {
             BodyDecoder::Sse(p) => {
                 p.feed(&b.data.kept, &mut self.sse_out);
                 if gap {
                     p.gap();
                 }
                 self.sse_events(i, o, new);
-                if cut && b.missing == 0 {
-                    new.push((
-                        i,
-                        o.event(malformed(
-                            Layer::Sse,
-                            format!(
-                                "body piece of {} bytes, {} kept (the kept-payload limit): \
-                                     the event in progress is incomplete",
-                                b.data.total, limits.max_kept_payload
-                            ),
-                        )),
-                    ));
-                }
+                Layer::Sse
             }
             BodyDecoder::EngineIo(s) => {
                 let codec = &mut self.codecs[dir.idx()];
@@ -374,7 +362,22 @@ impl Subprotocols {
                     s.gap(codec, &mut self.items);
                 }
                 self.socketio_events(i, o, new);
+                Layer::Socketio
             }
+        };
+        if cut && b.missing == 0 {
+            // Not a capture gap (that has its own event): the display limit. Say so.
+            new.push((
+                i,
+                o.event(malformed(
+                    layer,
+                    format!(
+                        "body piece of {} bytes, {} kept (Limits::max_kept_payload): what it \
+                         carries beyond is not decoded",
+                        b.data.total, limits.max_kept_payload
+                    ),
+                )),
+            ));
         }
         if b.end {
             self.finish_body(&mut dec, dir, i, o, new);

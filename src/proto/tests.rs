@@ -305,6 +305,35 @@ fn engine_io_long_polling_on_one_connection() {
     assert!(h.malformed(Layer::Socketio).is_empty());
 }
 
+#[test]
+fn polling_body_beyond_the_kept_payload() {
+    let mut h = Harness::new(Limits {
+        max_kept_payload: 24,
+        ..Limits::default()
+    });
+    h.feed(
+        C2s,
+        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n\r\n",
+    );
+    let body = "42[\"a\"]\x1e42[\"b\"]\x1e42[\"a long one, beyond the limit\"]\x1e42[\"lost\"]";
+    let resp = format!(
+        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    h.feed(S2c, resp.as_bytes());
+    let p = h.socketio();
+    let events: Vec<_> = p
+        .iter()
+        .map(|p| (p.event.as_deref(), p.incomplete))
+        .collect();
+    // The third packet is cut at the 24th byte of the piece; the fourth is never seen.
+    assert_eq!(
+        events,
+        [(Some("a"), false), (Some("b"), false), (None, true)]
+    );
+    assert_eq!(h.malformed(Layer::Socketio).len(), 1);
+}
+
 /// A masked client text frame.
 fn client_text(payload: &[u8]) -> Vec<u8> {
     let key = [1u8, 2, 3, 4];
