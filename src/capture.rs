@@ -58,7 +58,9 @@ pub struct RawFrame<'a> {
 /// Why a capture could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error("read error: {0}")]
+    /// The I/O error is the source, not part of the message: printed as a chain
+    /// (`anyhow`'s `{:#}`) it would otherwise appear twice.
+    #[error("read error")]
     Io(#[from] std::io::Error),
     #[error("the input is empty")]
     Empty,

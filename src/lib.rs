@@ -9,6 +9,7 @@ pub mod capture;
 pub mod decode;
 pub mod demo;
 pub mod engine;
+pub mod explain;
 pub mod flow;
 #[cfg(target_os = "linux")]
 pub mod live;

@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use synscope::capture::open_path;
 use synscope::engine::Engine;
+use synscope::explain::Lang;
 use synscope::model::{Event, Limits};
 use synscope::view;
 
@@ -20,8 +21,29 @@ use synscope::view;
     about = "See TCP handshakes, HTTP and WebSocket as they happen"
 )]
 struct Cli {
+    /// Language of the explanations (`decode --explain`, the detail pane). Default: Korean
+    /// when LC_ALL, LC_MESSAGES or LANG starts with `ko`, English otherwise.
+    #[arg(long, global = true, value_enum, value_name = "LANG")]
+    lang: Option<LangArg>,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LangArg {
+    /// English.
+    En,
+    /// Korean (한국어).
+    Ko,
+}
+
+impl LangArg {
+    fn lang(self) -> Lang {
+        match self {
+            LangArg::En => Lang::En,
+            LangArg::Ko => Lang::Ko,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -36,6 +58,10 @@ enum Command {
         /// Print only a summary of what was decoded (frames, events, throughput) on stderr.
         #[arg(long)]
         stats: bool,
+        /// Text format: under each event (all but plain ACK and data segments), a line saying
+        /// what it is and why it happens. JSON output is unchanged.
+        #[arg(long)]
+        explain: bool,
     },
     /// Replay a capture (pcap or pcapng; `-` for stdin) in the terminal: each connection as a
     /// sequence diagram. Press ? for the keys. Honours NO_COLOR.
@@ -74,14 +100,18 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let lang = cli.lang.map_or_else(Lang::from_env, LangArg::lang);
     let result = match cli.command {
         Command::Decode {
             file,
             format,
             stats,
-        } => decode(&file, format, stats),
+            explain,
+        } => decode(&file, format, stats, explain.then_some(lang)),
         Command::Replay { file } => {
-            synscope::tui::run_replay(&file, synscope::tui::Options::from_env())
+            let mut options = synscope::tui::Options::from_env();
+            options.lang = lang;
+            synscope::tui::run_replay(&file, options)
         }
         #[cfg(target_os = "linux")]
         Command::Live {
@@ -139,18 +169,37 @@ fn live(
     Ok(())
 }
 
-fn decode(path: &Path, format: Format, stats_only: bool) -> Result<()> {
+/// Decodes `path` to standard output; `explain`: the language of a `why:` line under each
+/// event of the text format.
+fn decode(path: &Path, format: Format, stats_only: bool, explain: Option<Lang>) -> Result<()> {
     let started = Instant::now();
-    let mut reader = open_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let name = if path.as_os_str() == "-" {
+        "standard input".into()
+    } else {
+        path.display().to_string()
+    };
+    let mut reader = open_path(path).with_context(|| format!("cannot read {name}"))?;
     let mut engine = Engine::new(Limits::default());
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut events: Vec<Event> = Vec::with_capacity(64);
-    let write = |out: &mut BufWriter<_>, events: &mut Vec<Event>| -> io::Result<()> {
+    let mut tracker = synscope::explain::Tracker::default();
+    let mut write = |out: &mut BufWriter<_>, events: &mut Vec<Event>| -> io::Result<()> {
         if !stats_only {
             for e in events.iter() {
                 match format {
-                    Format::Text => view::text::write_event(out, e)?,
+                    Format::Text => {
+                        view::text::write_event(out, e)?;
+                        if let Some(lang) = explain {
+                            let cx = tracker.context(e);
+                            if synscope::explain::in_transcript(e) {
+                                if let Some(why) = synscope::explain::explain(lang, e, cx) {
+                                    let label = synscope::explain::why_label(lang);
+                                    view::text::write_why(out, label, &why)?;
+                                }
+                            }
+                        }
+                    }
                     Format::Json => view::json::write_event(out, e)?,
                 }
             }
@@ -159,9 +208,18 @@ fn decode(path: &Path, format: Format, stats_only: bool) -> Result<()> {
         Ok(())
     };
     loop {
-        let frame = reader
-            .next_frame()
-            .with_context(|| format!("in {}", path.display()))?;
+        let frame = match reader.next_frame() {
+            Ok(f) => f,
+            Err(e) => {
+                // Partial success is data: what was decoded before the corrupt block is
+                // shown, its connections ended (every `connection` gets its
+                // `connection_end`), then the error.
+                engine.finish(&mut events);
+                write(&mut out, &mut events)?;
+                out.flush()?;
+                return Err(anyhow::Error::new(e).context(format!("in {name}")));
+            }
+        };
         let Some(frame) = frame else { break };
         engine.ingest(&frame, &mut events);
         write(&mut out, &mut events)?;
@@ -175,10 +233,7 @@ fn decode(path: &Path, format: Format, stats_only: bool) -> Result<()> {
     write(&mut out, &mut events)?;
     out.flush()?;
     if reader.truncated_tail() {
-        eprintln!(
-            "synscope: warning: {} ends inside a packet (cut short)",
-            path.display()
-        );
+        eprintln!("synscope: warning: {name} ends inside a packet (cut short)");
     }
     if stats_only {
         let s = engine.stats();

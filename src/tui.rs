@@ -40,6 +40,7 @@ pub use app::{update, Action, App, Source};
 
 use crate::capture::CaptureReader;
 use crate::engine::Engine;
+use crate::explain::Lang;
 use crate::model::{Event, Limits};
 
 /// Events sent to the UI in one message, at most.
@@ -61,6 +62,8 @@ pub struct Options {
     /// Most events kept in memory (each takes about 300 bytes); beyond it events are counted
     /// and dropped.
     pub max_events: usize,
+    /// Language of the explanations in the detail pane.
+    pub lang: Lang,
 }
 
 impl Default for Options {
@@ -69,17 +72,20 @@ impl Default for Options {
             limits: Limits::default(),
             color: true,
             max_events: 4_000_000,
+            lang: Lang::En,
         }
     }
 }
 
 impl Options {
     /// Defaults, with colours off when `NO_COLOR` is set to anything but the empty string
-    /// (https://no-color.org).
+    /// (https://no-color.org), and the explanations in the locale's language
+    /// ([`Lang::from_env`]).
     pub fn from_env() -> Options {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Options {
             color: !no_color,
+            lang: Lang::from_env(),
             ..Options::default()
         }
     }
@@ -135,6 +141,7 @@ pub fn run_source(
 ) -> Result<()> {
     let mut app = App::new(source, title, (80, 24), options.max_events);
     app.color = options.color;
+    app.lang = options.lang;
     run(app, rx)
 }
 

@@ -11,6 +11,7 @@ use crossterm::event::{
 };
 use ratatui::layout::{Position, Rect};
 
+use crate::explain::Lang;
 use crate::model::Event;
 use crate::tui::detail;
 use crate::tui::label;
@@ -147,6 +148,8 @@ pub struct App {
     pub status: Option<String>,
     /// Draw with colours (false when NO_COLOR is set).
     pub color: bool,
+    /// Language of the detail pane's explanations (`--lang`, or the locale).
+    pub lang: Lang,
     pub quit: bool,
 }
 
@@ -191,6 +194,7 @@ impl App {
             },
             status: None,
             color: true,
+            lang: Lang::En,
             quit: false,
         }
     }

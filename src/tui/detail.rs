@@ -1,6 +1,6 @@
 //! The detail pane: every decoded field of the selected arrow, the WebSocket accept key
-//! worked out step by step, a sentence on why the packet is there, and the payload as text
-//! and as hex + ASCII.
+//! worked out step by step, a few sentences on why the packet is there (from
+//! [`crate::explain`], in the app's language), and the payload as text and as hex + ASCII.
 //!
 //! Lines are built for one event at a time (the selected one), at most a few hundred of them
 //! (payloads are capped by `Limits::max_kept_payload`), and wrapped to the pane's width here so
@@ -12,11 +12,12 @@ use base64::Engine as _;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use sha1::{Digest, Sha1};
-use unicode_width::UnicodeWidthChar;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use crate::explain::{self, Context, Lang};
 use crate::model::{
-    tcp_flags, BodyKind, ConnState, Dir, Event, EventBody, Gap, GapReason, HttpResponse, Opcode,
-    Payload, TcpAnalysis, TcpSegment, WsFrame, WsMessage, WsUpgrade,
+    BodyKind, ConnState, Dir, Event, EventBody, Gap, GapReason, HttpResponse, Opcode, Payload,
+    TcpSegment, WsFrame, WsMessage, WsUpgrade,
 };
 use crate::tui::app::App;
 use crate::tui::label::{self, clean};
@@ -33,6 +34,7 @@ pub fn lines(app: &App, width: u16) -> Vec<Line<'static>> {
     let mut d = Doc {
         width: usize::from(width.max(1)),
         theme,
+        lang: app.lang,
         lines: Vec::new(),
     };
     match app
@@ -51,6 +53,16 @@ pub fn lines(app: &App, width: u16) -> Vec<Line<'static>> {
     d.lines
 }
 
+/// The explanation the pane shows for event `ix`, in the app's language.
+pub fn explanation(app: &App, ix: Ix) -> Option<String> {
+    let e = app.timeline.event(ix)?;
+    let conn = e
+        .conn
+        .and_then(|id| app.timeline.position(id))
+        .and_then(|p| app.timeline.conn(p));
+    explain::explain(app.lang, e, context(app, conn, ix, e))
+}
+
 /// How many lines [`lines`] gives at `width`.
 pub fn line_count(app: &App, width: u16) -> usize {
     lines(app, width).len()
@@ -59,6 +71,7 @@ pub fn line_count(app: &App, width: u16) -> usize {
 struct Doc {
     width: usize,
     theme: Theme,
+    lang: Lang,
     lines: Vec<Line<'static>>,
 }
 
@@ -153,14 +166,21 @@ impl Doc {
         );
     }
 
-    fn why(&mut self, s: &str) {
+    /// `Why: ` and the explanation of `e`, wrapped under itself. The label's width is counted
+    /// in terminal columns: Korean syllables take two each.
+    fn why(&mut self, e: &Event, cx: Context) {
+        let Some(text) = explain::explain(self.lang, e, cx) else {
+            return;
+        };
+        let label = format!("{}: ", explain::why_label(self.lang));
+        let indent = label.width();
         let style = self.theme.explain();
         self.push(
             vec![
-                Span::styled("Why: ", self.theme.bold()),
-                Span::styled(s.to_string(), style),
+                Span::styled(label, self.theme.bold()),
+                Span::styled(text, style),
             ],
-            5,
+            indent,
         );
     }
 }
@@ -204,23 +224,23 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
         e.body.kind()
     );
     d.text(theme.dim(), &where_);
+    let cx = context(app, conn, ix, e);
     match &e.body {
-        EventBody::Tcp(s) => tcp(d, conn, ix, s),
+        EventBody::Tcp(s) => tcp(d, conn, ix, e, s, cx),
         EventBody::Connection(c) => {
             d.field("client", c.client.to_string());
             d.field("server", c.server.to_string());
-            if c.joined_late {
-                d.why("the capture began after this connection's SYN, so which side is the client was guessed from the ports (the lower, well-known port is the server).");
-            } else {
-                d.why("a SYN from a new address and port pair: the client (the side that sent the SYN) asks the server to open a connection.");
-            }
+            d.why(e, cx);
         }
         EventBody::Handshake(h) => {
             d.field("SYN → SYN-ACK", duration(h.syn_ack_rtt.0));
             d.field("SYN → ACK (initial RTT)", duration(h.irtt.0));
-            d.why("SYN, SYN-ACK, ACK: each side has announced its initial sequence number and acknowledged the other's, so both can now send data. The initial RTT is what Wireshark calls tcp.analysis.initial_rtt.");
+            d.why(e, cx);
         }
-        EventBody::Gap(g) => gap(d, g),
+        EventBody::Gap(g) => {
+            gap(d, g);
+            d.why(e, cx);
+        }
         EventBody::HttpRequest(r) => {
             d.field(
                 "request line",
@@ -234,14 +254,12 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
             headers(d, &r.headers);
             d.field("head", format!("{} B", r.head_len));
             d.field("body", body_kind(r.body));
-            let upgrade = r.headers.iter().any(|(n, v)| {
-                n.eq_ignore_ascii_case("upgrade") && v.eq_ignore_ascii_case("websocket")
-            });
-            if upgrade {
-                d.why("the client asks to turn this HTTP/1.1 connection into a WebSocket (RFC 6455 §4.1). Sec-WebSocket-Key is a random nonce the server must hash into its answer.");
-            }
+            d.why(e, cx);
         }
-        EventBody::HttpResponse(r) => response(d, r),
+        EventBody::HttpResponse(r) => {
+            response(d, r);
+            d.why(e, cx);
+        }
         EventBody::HttpBody(b) => {
             d.field("length", format!("{} B", b.len));
             if let Some(c) = b.chunk {
@@ -255,24 +273,26 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
                     d.theme.bad(),
                 );
             }
+            d.why(e, cx);
             payload(d, "Body", &b.data, "");
         }
-        EventBody::WsFrame(f) => frame(d, f),
+        EventBody::WsFrame(f) => frame(d, e, f, cx),
         EventBody::WsMessage(m) => {
             let key = conn
                 .and_then(|c| label::last_frame(&app.timeline, c, e))
                 .and_then(|f| f.mask_key.clone());
-            message(d, e, m, key.as_deref());
+            message(d, e, m, key.as_deref(), cx);
         }
         EventBody::Violation(v) => {
             d.field("layer", format!("{:?}", v.layer));
             d.field_styled("rule", v.rule, theme.bad());
             d.field("detail", clean(&v.detail).into_owned());
-            d.why("the peer broke a rule of the protocol. synscope reports it and goes on decoding; a strict peer would have closed the connection.");
+            d.why(e, cx);
         }
         EventBody::Malformed(m) => {
             d.field("layer", format!("{:?}", m.layer));
             d.field("detail", clean(&m.detail).into_owned());
+            d.why(e, cx);
         }
         EventBody::SseEvent(ev) => {
             d.field(
@@ -374,6 +394,7 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
                     }
                 }
             }
+            d.why(e, cx);
         }
         EventBody::ConnectionEnd(c) => {
             let state = match c.state {
@@ -395,34 +416,43 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
                 "server → client",
                 format!("{} segments, {}", c.segments[1], label::bytes(c.bytes[1])),
             );
+            d.why(e, cx);
         }
     }
 }
 
-/// What an analysis flag means, keyed by its name (so flags added to the model later get
-/// the generic sentence rather than breaking this table).
-fn analysis_explained(a: TcpAnalysis) -> &'static str {
-    match crate::view::text::analysis_name(a) {
-        "retransmission" => "carries bytes already sent: the first copy or its ACK was lost (tcp.analysis.retransmission)",
-        "out-of-order" => "arrived after a segment that follows it in the stream (tcp.analysis.out_of_order)",
-        "previous segment not captured" => "starts beyond the next expected byte: the bytes before it are not in the capture (tcp.analysis.lost_segment)",
-        "dup ACK" => "repeats the previous ACK: the receiver is still waiting for the same byte (tcp.analysis.duplicate_ack)",
-        "zero window" => "advertises a zero receive window: the receiver's buffer is full and the sender must wait (tcp.analysis.zero_window)",
-        "keep-alive" => "one byte behind the next expected sequence number: a probe that the peer is still there (tcp.analysis.keep_alive)",
-        "keep-alive ACK" => "answers a keep-alive (tcp.analysis.keep_alive_ack)",
-        "window update" => "only the window changed: the receiver made room (tcp.analysis.window_update)",
-        "ACKed unseen segment" => "acknowledges bytes the capture never saw (tcp.analysis.ack_lost_segment)",
-        "spurious retransmission" => "resends bytes the receiver had already acknowledged: the sender's timer fired too early (tcp.analysis.spurious_retransmission)",
-        "fast retransmission" => "resent at once because duplicate ACKs reported a hole, without waiting for the timer (tcp.analysis.fast_retransmission)",
-        "zero window probe" => "one byte sent into a zero window, to learn when the receiver has room again (tcp.analysis.zero_window_probe)",
-        "zero window probe ACK" => "answers a zero window probe; the window is still zero (tcp.analysis.zero_window_probe_ack)",
-        "window full" => "the data fills the receiver's advertised window to its edge: the sender must now wait (tcp.analysis.window_full)",
-        "port numbers reused" => "a new connection on the same addresses and ports as an earlier one (tcp.analysis.reused_ports)",
-        _ => "a Wireshark tcp.analysis flag",
+/// App-level events a connection's end looks back over for a Close, at most: a Close comes
+/// among the last few messages of a WebSocket, and the pane is redrawn on every key.
+const CLOSE_LOOKBACK: usize = 256;
+
+/// What the explanation of `e` needs from the events around it.
+fn context(app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) -> Context {
+    let Some(c) = conn else {
+        return Context::default();
+    };
+    let ws_close_seen = match &e.body {
+        EventBody::ConnectionEnd(end) if end.websocket => c
+            .app
+            .iter()
+            .rev()
+            .filter(|&&i| i < ix)
+            .take(CLOSE_LOOKBACK)
+            .any(|&i| {
+                matches!(
+                    app.timeline.event(i).map(|e| &e.body),
+                    Some(EventBody::WsMessage(m)) if m.opcode == Opcode::Close
+                )
+            }),
+        _ => false,
+    };
+    Context {
+        handshake_ack: c.handshake_ack == Some(ix),
+        established: c.joined_late || c.handshake_ack.is_some_and(|a| a < ix),
+        ws_close_seen,
     }
 }
 
-fn tcp(d: &mut Doc, conn: Option<&ConnTrack>, ix: Ix, s: &TcpSegment) {
+fn tcp(d: &mut Doc, conn: Option<&ConnTrack>, ix: Ix, e: &Event, s: &TcpSegment, cx: Context) {
     let flags: Vec<&str> = s.flags.names().collect();
     d.field(
         "flags",
@@ -458,11 +488,8 @@ fn tcp(d: &mut Doc, conn: Option<&ConnTrack>, ix: Ix, s: &TcpSegment) {
         d.field("options", opts.join(" · "));
     }
     for a in &s.analysis {
-        d.field_styled(
-            crate::view::text::analysis_name(*a),
-            analysis_explained(*a),
-            d.theme.bad(),
-        );
+        let why = explain::text(d.lang, explain::analysis_key(*a)).unwrap_or("");
+        d.field_styled(crate::view::text::analysis_name(*a), why, d.theme.bad());
     }
     if s.truncated {
         d.field_styled(
@@ -477,27 +504,7 @@ fn tcp(d: &mut Doc, conn: Option<&ConnTrack>, ix: Ix, s: &TcpSegment) {
             d.field("initial RTT", duration(irtt.0));
         }
     }
-    let f = s.flags;
-    let why = if f.has(tcp_flags::SYN) && f.has(tcp_flags::ACK) {
-        "the server accepts: it acknowledges the client's SYN (ack = the client's first sequence number + 1) and sends its own SYN with its options. Sequence numbers are shown relative to each side's first one, as Wireshark does."
-    } else if f.has(tcp_flags::SYN) {
-        "the client asks to open a connection. A SYN counts as one byte of sequence space; MSS, window scale and SACK are offered here and only take effect if the server's SYN-ACK agrees."
-    } else if f.has(tcp_flags::RST) {
-        if conn.is_some_and(|c| c.handshake_ack.is_none()) {
-            "no program listens on that port, so the server's TCP refuses the connection with RST: the client sees \"connection refused\"."
-        } else {
-            "RST aborts the connection at once: no more data either way, and unread data is thrown away. Programs reset when they close a socket with unread data or crash."
-        }
-    } else if f.has(tcp_flags::FIN) {
-        "this side has no more data to send; it can still receive. FIN counts as one byte of sequence space; the connection is closed once both sides sent FIN and got it acknowledged."
-    } else if handshake_ack {
-        "the client acknowledges the server's SYN: this completes the three-way handshake and both sides may now send data."
-    } else if s.len > 0 {
-        "a segment carrying bytes of the stream: seq is the relative number of its first byte, and the receiver answers with ack = seq + len."
-    } else {
-        "a bare acknowledgement: everything before ack has arrived. It carries no data."
-    };
-    d.why(why);
+    d.why(e, cx);
 }
 
 fn gap(d: &mut Doc, g: &Gap) {
@@ -509,7 +516,6 @@ fn gap(d: &mut Doc, g: &Gap) {
             GapReason::Truncated => "cut by the capture's snap length",
         },
     );
-    d.why("these bytes of the stream are not in the capture (dropped by the capturing machine, or sent before capture began). The decoder skips them and resynchronises where it can.");
 }
 
 fn headers(d: &mut Doc, h: &[(String, String)]) {
@@ -597,7 +603,6 @@ fn accept(d: &mut Doc, u: &WsUpgrade) {
             ),
         );
     }
-    d.why("the server proves it understood the WebSocket request by hashing the client's random key with a fixed GUID; a plain HTTP server or a cache could not produce this answer by accident.");
 }
 
 fn opcode_value(o: Opcode) -> u8 {
@@ -612,7 +617,7 @@ fn opcode_value(o: Opcode) -> u8 {
     }
 }
 
-fn frame(d: &mut Doc, f: &WsFrame) {
+fn frame(d: &mut Doc, e: &Event, f: &WsFrame, cx: Context) {
     d.field(
         "header",
         format!(
@@ -638,11 +643,7 @@ fn frame(d: &mut Doc, f: &WsFrame) {
             d.theme.bad(),
         );
     }
-    if f.masked {
-        d.why("RFC 6455 §5.3: every frame from client to server is masked with a fresh 4-byte key (payload XOR key), so bytes an attacker chooses never appear as-is on the wire to confuse a proxy. The payload below is unmasked.");
-    } else if !f.fin {
-        d.why("FIN=0: the message continues in the next frame (a continuation frame).");
-    }
+    d.why(e, cx);
     payload(
         d,
         "Payload",
@@ -651,7 +652,7 @@ fn frame(d: &mut Doc, f: &WsFrame) {
     );
 }
 
-fn message(d: &mut Doc, e: &Event, m: &WsMessage, mask_key: Option<&str>) {
+fn message(d: &mut Doc, e: &Event, m: &WsMessage, mask_key: Option<&str>, cx: Context) {
     let theme = d.theme;
     d.field(
         "opcode",
@@ -686,21 +687,7 @@ fn message(d: &mut Doc, e: &Event, m: &WsMessage, mask_key: Option<&str>) {
     if let Some(r) = &m.reason {
         d.field("reason", clean(r).into_owned());
     }
-    let why = match m.opcode {
-        Opcode::Ping => Some("a Ping asks the peer to answer with a Pong carrying the same payload (RFC 6455 §5.5.2): a keep-alive and a check that the peer is alive."),
-        Opcode::Pong => Some("the answer to a Ping, with the same payload (RFC 6455 §5.5.3)."),
-        Opcode::Close => Some(if e.dir == Some(Dir::C2s) {
-            "the closing handshake (RFC 6455 §5.5.1): one side sends Close with a status code, the other answers with Close, then the TCP connection closes, normally by the server first."
-        } else {
-            "the closing handshake (RFC 6455 §5.5.1): the answer to the peer's Close; after it the server closes the TCP connection."
-        }),
-        Opcode::Reserved(_) => Some("this opcode is reserved by RFC 6455 §5.2; a peer receiving it must fail the connection."),
-        _ if m.frames > 1 => Some("the message was sent in several frames: the first with the opcode and FIN=0, then continuation frames, the last with FIN=1 (RFC 6455 §5.4)."),
-        _ => None,
-    };
-    if let Some(w) = why {
-        d.why(w);
-    }
+    d.why(e, cx);
     let note = match (m.compressed, e.dir) {
         (true, Some(Dir::C2s)) => "unmasked, inflated",
         (true, _) => "inflated",
@@ -834,19 +821,65 @@ mod tests {
             &mut app,
             Action::Key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::NONE)),
         );
-        for pos in 0..app.timeline.conns().len() {
-            let rows = app.timeline.conn(pos).unwrap().events.clone();
-            for ix in rows {
-                app.cursor = Some(ix);
-                for w in [1u16, 20, 80] {
-                    for l in lines(&app, w) {
-                        assert!(l.width() <= usize::from(w).max(2), "{l:?} at {w}");
-                        for s in &l.spans {
-                            assert!(!s.content.chars().any(char::is_control), "{s:?}");
+        for lang in Lang::ALL {
+            app.lang = lang;
+            for pos in 0..app.timeline.conns().len() {
+                let rows = app.timeline.conn(pos).unwrap().events.clone();
+                for ix in rows {
+                    app.cursor = Some(ix);
+                    // Every event of the sample explains itself, in both languages.
+                    assert!(explanation(&app, ix).is_some(), "{ix}");
+                    for w in [1u16, 20, 80] {
+                        for l in lines(&app, w) {
+                            assert!(l.width() <= usize::from(w).max(2), "{l:?} at {w}");
+                            for s in &l.spans {
+                                assert!(!s.content.chars().any(char::is_control), "{s:?}");
+                            }
                         }
                     }
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_why_label_is_indented_by_its_width_in_columns() {
+        let mut app = at("101");
+        app.lang = Lang::Ko;
+        let t = text(&lines(&app, 60));
+        let at = t.find("이유: 서버가").unwrap();
+        // "이유: " is 6 columns wide: the lines under it start at column 6.
+        let next = t[at..].lines().nth(1).unwrap();
+        assert!(
+            next.starts_with("      ") && !next.starts_with("       "),
+            "{next:?}"
+        );
+    }
+
+    #[test]
+    fn analysis_flags_read_their_text() {
+        let mut app = App::with_events("t", (120, 40), sample::demo());
+        update(
+            &mut app,
+            Action::Key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::NONE)),
+        );
+        let mut found = false;
+        for pos in 0..app.timeline.conns().len() {
+            for ix in app.timeline.conn(pos).unwrap().events.clone() {
+                let Some(EventBody::Tcp(s)) = app.timeline.event(ix).map(|e| &e.body) else {
+                    continue;
+                };
+                let Some(&a) = s.analysis.first() else {
+                    continue;
+                };
+                app.cursor = Some(ix);
+                let want = explain::text(app.lang, explain::analysis_key(a)).unwrap();
+                let t = text(&lines(&app, 400));
+                let name = crate::view::text::analysis_name(a);
+                assert!(t.contains(&format!("{name}: {want}")), "{t}");
+                found = true;
+            }
+        }
+        assert!(found, "the sample has no TCP analysis flag");
     }
 }

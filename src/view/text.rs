@@ -21,6 +21,22 @@ pub fn write_event<W: Write>(w: &mut W, event: &Event) -> io::Result<()> {
     w.write_all(line.as_bytes())
 }
 
+/// Column where an event line's description starts (after time, connection and direction).
+const DESCRIPTION_COLUMN: usize = 22;
+
+/// Writes an explanation under an event's line, indented to its description:
+/// `                      why: the server agrees to switch...`. `label` names the line
+/// ("why", or the language's word); `text` comes from [`crate::explain`], not from the wire.
+pub fn write_why<W: Write>(w: &mut W, label: &str, text: &str) -> io::Result<()> {
+    let line = format!(
+        "{:DESCRIPTION_COLUMN$}{}: {}\n",
+        "",
+        label.to_lowercase(),
+        escape(text)
+    );
+    w.write_all(line.as_bytes())
+}
+
 /// Appends the one-line rendering of `event` (without newline) to `out`.
 pub fn format_event(out: &mut String, e: &Event) {
     let t = e.t.0;
@@ -361,6 +377,9 @@ fn response(out: &mut String, r: &HttpResponse) {
     if let Some(u) = &r.upgrade {
         out.push_str(if u.accept_valid {
             "  accept ✓"
+        } else if u.key.is_empty() {
+            // No request key in the capture: the accept value cannot be checked either way.
+            "  accept ? (request not captured)"
         } else {
             "  accept ✗ (mismatch)"
         });
