@@ -134,6 +134,7 @@ fn stomp(command: &str) -> EventBody {
         headers: vec![("destination".into(), "/topic/chat".into())],
         body: None,
         body_len: 0,
+        incomplete: false,
     })
 }
 
@@ -146,6 +147,11 @@ fn socketio(engine_type: &'static str, t: Option<&'static str>, data: Option<&st
         ack_id: None,
         event: Some("chat".into()),
         data: data.map(str::to_string),
+        sid: None,
+        attachments: None,
+        attachment: None,
+        binary_len: None,
+        incomplete: false,
     })
 }
 
@@ -338,6 +344,10 @@ fn every_case() -> Vec<(Event, Context)> {
                     id: Some("7".into()),
                     data: "x".into(),
                     retry: Some(3000),
+                    data_len: 1,
+                    comment: None,
+                    dispatched: true,
+                    incomplete: false,
                 }),
             ),
             est,
@@ -350,6 +360,10 @@ fn every_case() -> Vec<(Event, Context)> {
                     id: None,
                     data: "x".into(),
                     retry: None,
+                    data_len: 1,
+                    comment: None,
+                    dispatched: true,
+                    incomplete: false,
                 }),
             ),
             est,

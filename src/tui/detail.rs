@@ -325,6 +325,7 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
             if ev.incomplete {
                 d.field_styled("incomplete", "bytes of this block are missing", theme.bad());
             }
+            d.why(e, cx);
         }
         EventBody::Stomp(f) => {
             d.field("command", clean(&f.command).into_owned());
@@ -342,6 +343,7 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
                     theme.bad(),
                 );
             }
+            d.why(e, cx);
         }
         EventBody::Socketio(p) => {
             d.field("transport", p.transport);
@@ -385,6 +387,7 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
                     theme.bad(),
                 );
             }
+            d.why(e, cx);
         }
         EventBody::Pattern(_) => {
             if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(&e.body) {
