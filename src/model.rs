@@ -338,6 +338,10 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -587,6 +591,12 @@ pub enum Layer {
     Tcp,
     Http,
     Websocket,
+    /// Server-Sent Events in a `text/event-stream` body.
+    Sse,
+    /// STOMP frames in WebSocket messages.
+    Stomp,
+    /// Engine.IO / Socket.IO packets (HTTP long-polling bodies or WebSocket messages).
+    Socketio,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -654,6 +664,21 @@ pub struct SseEvent {
     /// The `retry:` field (milliseconds), when this event set one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry: Option<u64>,
+    /// Length in bytes of the joined data (UTF-8, "\n" between lines), even where `data` is cut.
+    pub data_len: u64,
+    /// The block's comment lines (`:` lines, which a browser ignores), joined with "\n", a
+    /// preview cut at the text preview limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// Whether a browser dispatches this block as an event: not when it had no `data` line
+    /// (a block of only comments, `retry`, `id` or `event` fields), nor when the stream ended
+    /// before its blank line. Such blocks are reported too, since their fields still apply.
+    #[serde(skip_serializing_if = "is_true")]
+    pub dispatched: bool,
+    /// Bytes of the block are missing (a capture gap, or a body piece larger than the kept
+    /// payload), or the stream ended before its blank line.
+    #[serde(skip_serializing_if = "is_false")]
+    pub incomplete: bool,
 }
 
 /// One STOMP 1.0-1.2 frame (<https://stomp.github.io/stomp-specification-1.2.html>).
@@ -668,6 +693,10 @@ pub struct StompFrame {
     pub body: Option<String>,
     /// Body length in bytes.
     pub body_len: u64,
+    /// The frame is cut: the WebSocket message was larger than the kept payload, or was itself
+    /// incomplete, and the frame runs past its kept bytes.
+    #[serde(skip_serializing_if = "is_false")]
+    pub incomplete: bool,
 }
 
 /// One Engine.IO packet, with the Socket.IO packet it carries when it is a message.
@@ -678,7 +707,7 @@ pub struct SocketIoPacket {
     /// Engine.IO packet type: "open", "close", "ping", "pong", "message", "upgrade", "noop".
     pub engine_type: &'static str,
     /// Socket.IO packet type for messages: "CONNECT", "DISCONNECT", "EVENT", "ACK",
-    /// "CONNECT_ERROR", "BINARY_EVENT", "BINARY_ACK".
+    /// "CONNECT_ERROR" ("ERROR" in Socket.IO 2, Engine.IO 3), "BINARY_EVENT", "BINARY_ACK".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub socketio_type: Option<&'static str>,
     /// Socket.IO namespace ("/" when not given).
@@ -692,6 +721,25 @@ pub struct SocketIoPacket {
     /// The arguments (or the open packet's JSON, or a probe's payload) as JSON text, preview-cut.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
+    /// The session id: of the Engine.IO session in an open packet, of the Socket.IO socket in
+    /// a Socket.IO 3+ CONNECT answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// BINARY_EVENT / BINARY_ACK: how many binary attachments follow the packet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachments: Option<u32>,
+    /// A binary message that a BINARY_EVENT / BINARY_ACK on the same connection announced:
+    /// which of its attachments it is (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<u32>,
+    /// A binary Engine.IO message (a Socket.IO attachment, counted, not decoded): its length
+    /// in bytes (after base64 decoding on polling).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary_len: Option<u64>,
+    /// The packet is cut (larger than the kept payload, or its bytes were not all captured):
+    /// the fields hold what could be read.
+    #[serde(skip_serializing_if = "is_false")]
+    pub incomplete: bool,
 }
 
 /// The lesson's patterns (kebab-case in JSON, as the README documents).

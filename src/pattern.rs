@@ -488,7 +488,8 @@ impl PatternDetector {
                     }
                 }
             }
-            EventBody::SseEvent(_) => {
+            // A block that only set `retry:` or held comments dispatches no event.
+            EventBody::SseEvent(ev) if ev.dispatched => {
                 let Some(slot) = self
                     .conns
                     .get(&conn)

@@ -214,6 +214,9 @@ fn check_json_lines(name: &str, stdout: &str) -> usize {
         "ws_frame",
         "ws_message",
         "gap",
+        "sse_event",
+        "stomp",
+        "socketio",
     ];
     let mut announced = HashSet::new();
     let mut ended = HashSet::new();
@@ -279,7 +282,7 @@ fn json_lines_keep_their_contract_on_every_capture() {
         })
         .collect();
     files.sort();
-    assert_eq!(files.len(), 16);
+    assert_eq!(files.len(), 20);
     for f in &files {
         let (code, stdout, stderr) = run(&["--format", "json", f.to_str().unwrap()], None);
         assert_eq!((code, stderr.as_str()), (0, ""), "{f:?}");

@@ -136,6 +136,7 @@ fn stomp(command: &str) -> EventBody {
         headers: vec![("destination".into(), "/topic/chat".into())],
         body: None,
         body_len: 0,
+        incomplete: false,
     })
 }
 
@@ -148,6 +149,11 @@ fn socketio(engine_type: &'static str, t: Option<&'static str>, data: Option<&st
         ack_id: None,
         event: Some("chat".into()),
         data: data.map(str::to_string),
+        sid: None,
+        attachments: None,
+        attachment: None,
+        binary_len: None,
+        incomplete: false,
     })
 }
 
@@ -342,6 +348,10 @@ fn every_case() -> Vec<(Event, Context)> {
                     id: Some("7".into()),
                     data: "x".into(),
                     retry: Some(3000),
+                    data_len: 1,
+                    comment: None,
+                    dispatched: true,
+                    incomplete: false,
                 }),
             ),
             est,
@@ -354,6 +364,10 @@ fn every_case() -> Vec<(Event, Context)> {
                     id: None,
                     data: "x".into(),
                     retry: None,
+                    data_len: 1,
+                    comment: None,
+                    dispatched: true,
+                    incomplete: false,
                 }),
             ),
             est,

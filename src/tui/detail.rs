@@ -294,10 +294,102 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
             d.field("detail", clean(&m.detail).into_owned());
             d.why(e, cx);
         }
-        EventBody::SseEvent(_)
-        | EventBody::Stomp(_)
-        | EventBody::Socketio(_)
-        | EventBody::Pattern(_) => {
+        EventBody::SseEvent(ev) => {
+            d.field(
+                "event",
+                ev.event
+                    .as_deref()
+                    .map_or("message (the default type)".into(), |e| {
+                        clean(e).into_owned()
+                    }),
+            );
+            if let Some(id) = &ev.id {
+                d.field("id", clean(id).into_owned());
+            }
+            d.field("data", clean(&ev.data).into_owned());
+            d.field("data length", format!("{} B", ev.data_len));
+            if let Some(r) = ev.retry {
+                d.field("retry", format!("{r} ms"));
+            }
+            if let Some(c) = &ev.comment {
+                d.field("comment", clean(c).into_owned());
+            }
+            let dispatched = if ev.dispatched {
+                "yes"
+            } else if ev.data_len == 0 && ev.data.is_empty() {
+                "no: the block has no data line"
+            } else {
+                "no: the stream ended before its blank line"
+            };
+            d.field("dispatched", dispatched);
+            if ev.incomplete {
+                d.field_styled("incomplete", "bytes of this block are missing", theme.bad());
+            }
+            d.why(e, cx);
+        }
+        EventBody::Stomp(f) => {
+            d.field("command", clean(&f.command).into_owned());
+            for (n, v) in &f.headers {
+                d.field(&format!("header {}", clean(n)), clean(v).into_owned());
+            }
+            d.field("body length", format!("{} B", f.body_len));
+            if let Some(b) = &f.body {
+                d.field("body", clean(b).into_owned());
+            }
+            if f.incomplete {
+                d.field_styled(
+                    "incomplete",
+                    "the frame runs past the kept bytes of its message",
+                    theme.bad(),
+                );
+            }
+            d.why(e, cx);
+        }
+        EventBody::Socketio(p) => {
+            d.field("transport", p.transport);
+            d.field("engine.io packet", p.engine_type);
+            if let Some(t) = p.socketio_type {
+                d.field("socket.io packet", t);
+            }
+            if let Some(ns) = &p.namespace {
+                d.field("namespace", clean(ns).into_owned());
+            }
+            if let Some(ev) = &p.event {
+                d.field("event", clean(ev).into_owned());
+            }
+            if let Some(id) = p.ack_id {
+                d.field("ack id", id.to_string());
+            }
+            if let Some(sid) = &p.sid {
+                d.field("sid", clean(sid).into_owned());
+            }
+            if let Some(n) = p.attachments {
+                d.field("attachments", format!("{n} binary message(s) follow"));
+            }
+            if let Some(k) = p.attachment {
+                d.field("attachment", format!("#{k}"));
+            }
+            if let Some(n) = p.binary_len {
+                d.field("binary length", format!("{n} B (not decoded)"));
+            }
+            if let Some(data) = &p.data {
+                let name = if p.event.is_some() {
+                    "arguments"
+                } else {
+                    "data"
+                };
+                d.field(name, clean(data).into_owned());
+            }
+            if p.incomplete {
+                d.field_styled(
+                    "incomplete",
+                    "the packet runs past the kept bytes",
+                    theme.bad(),
+                );
+            }
+            d.why(e, cx);
+        }
+        EventBody::Pattern(_) => {
             if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(&e.body) {
                 for (name, value) in fields {
                     if name != "kind" {

@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::model::{
-    tcp_flags, ConnState, Dir, Event, EventBody, Opcode, TcpSegment, WsFrame, WsMessage,
+    tcp_flags, ConnState, Dir, Event, EventBody, Opcode, SocketIoPacket, SseEvent, StompFrame,
+    TcpSegment, WsFrame, WsMessage,
 };
 use crate::tui::timeline::{ConnTrack, Ix, Timeline};
 use crate::view::text::{analysis_name, duration};
@@ -175,10 +176,10 @@ pub fn arrow(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix) 
                 duration(h.irtt.0)
             );
         }
-        EventBody::SseEvent(_)
-        | EventBody::Stomp(_)
-        | EventBody::Socketio(_)
-        | EventBody::Pattern(_) => crate::view::text::describe(out, &e.body),
+        EventBody::SseEvent(ev) => sse(out, ev),
+        EventBody::Stomp(f) => stomp(out, f),
+        EventBody::Socketio(p) => socketio(out, p),
+        EventBody::Pattern(_) => crate::view::text::describe(out, &e.body),
         EventBody::ConnectionEnd(c) => {
             let state = match c.state {
                 ConnState::Handshaking => "ended while handshaking",
@@ -196,6 +197,145 @@ pub fn arrow(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix) 
                 bytes(c.bytes[0] + c.bytes[1])
             );
         }
+    }
+}
+
+/// JSON cut at [`PREVIEW_CHARS`] with an ellipsis, unquoted (it has its own quotes).
+fn json_preview(out: &mut String, text: &str, complete: bool) {
+    let cut = text.char_indices().nth(PREVIEW_CHARS).map(|(i, _)| i);
+    let shown = cut.and_then(|i| text.get(..i)).unwrap_or(text);
+    out.push_str(&clean(shown));
+    if cut.is_some() || !complete {
+        out.push('…');
+    }
+}
+
+/// `SSE tick #3 "data…"`; a block a browser does not dispatch: `SSE (no event) retry=3000 ms`.
+fn sse(out: &mut String, ev: &SseEvent) {
+    let has_data = ev.dispatched || ev.data_len > 0;
+    if has_data {
+        let _ = write!(
+            out,
+            "SSE {}",
+            clean(ev.event.as_deref().unwrap_or("message"))
+        );
+    } else {
+        out.push_str("SSE (no event)");
+    }
+    if let Some(id) = &ev.id {
+        let _ = write!(out, " #{}", clean(id));
+    }
+    if has_data {
+        out.push(' ');
+        preview(out, &ev.data, ev.data_len <= ev.data.len() as u64);
+    }
+    if let Some(r) = ev.retry {
+        let _ = write!(out, " retry={r} ms");
+    }
+    if let (Some(c), false) = (&ev.comment, has_data) {
+        out.push_str(" : ");
+        preview(out, c, true);
+    }
+    if has_data && !ev.dispatched {
+        out.push_str(" (not dispatched)");
+    }
+    if ev.incomplete {
+        out.push_str(" (incomplete)");
+    }
+}
+
+/// `STOMP SEND /topic/chat "hello"`, `STOMP heart-beat`.
+fn stomp(out: &mut String, f: &StompFrame) {
+    if f.command == "HEARTBEAT" {
+        out.push_str("STOMP heart-beat");
+        return;
+    }
+    let header = |name: &str| {
+        f.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let _ = write!(out, "STOMP {}", clean(&f.command));
+    if let Some(d) = header("destination") {
+        let _ = write!(out, " {}", clean(d));
+    }
+    match f.command.as_str() {
+        "CONNECT" | "STOMP" | "CONNECTED" => {
+            if let Some(v) = header("version").or(header("accept-version")) {
+                let _ = write!(out, " v{}", clean(v));
+            }
+            if let Some(h) = header("heart-beat") {
+                let _ = write!(out, " heart-beat {}", clean(h));
+            }
+        }
+        "RECEIPT" => {
+            if let Some(r) = header("receipt-id") {
+                let _ = write!(out, " {}", clean(r));
+            }
+        }
+        "ERROR" => {
+            if let Some(m) = header("message") {
+                out.push(' ');
+                preview(out, m, true);
+            }
+        }
+        _ => {}
+    }
+    if let Some(b) = &f.body {
+        out.push(' ');
+        preview(out, b, f.body_len <= b.len() as u64);
+    }
+    if f.incomplete {
+        out.push_str(" (incomplete)");
+    }
+}
+
+/// `socket.io EVENT chat ["hi"]`, `socket.io CONNECT /`, `engine.io ping`,
+/// `engine.io open sid=…`.
+fn socketio(out: &mut String, p: &SocketIoPacket) {
+    if let Some(t) = p.socketio_type {
+        let _ = write!(out, "socket.io {t}");
+        let ns = p.namespace.as_deref().unwrap_or("/");
+        if ns != "/" || matches!(t, "CONNECT" | "DISCONNECT") {
+            let _ = write!(out, " {}", clean(ns));
+        }
+        if let Some(ev) = &p.event {
+            let _ = write!(out, " {}", clean(ev));
+        }
+        if let Some(d) = &p.data {
+            out.push(' ');
+            json_preview(out, d, !p.incomplete);
+        }
+        if let Some(id) = p.ack_id {
+            let _ = write!(out, "  ack {id}");
+        }
+        if let Some(n) = p.attachments {
+            let _ = write!(out, "  + {n} attachment{}", if n == 1 { "" } else { "s" });
+        }
+    } else if let Some(n) = p.binary_len {
+        match p.attachment {
+            Some(k) => {
+                let _ = write!(out, "socket.io attachment #{k}  ({n} B)");
+            }
+            None => {
+                let _ = write!(out, "engine.io binary  ({n} B)");
+            }
+        }
+    } else {
+        let _ = write!(out, "engine.io {}", p.engine_type);
+        if let Some(sid) = &p.sid {
+            let _ = write!(out, " sid={}", clean(sid));
+        } else if let Some(d) = &p.data {
+            out.push(' ');
+            preview(out, d, !p.incomplete);
+        }
+    }
+    if p.transport == "polling" {
+        out.push_str("  · polling");
+    }
+    if p.incomplete {
+        out.push_str(" (incomplete)");
     }
 }
 
@@ -437,6 +577,135 @@ mod tests {
         assert!(!red.chars().any(char::is_control), "{red}");
         assert!(red.contains("\\u{1b}[31m"));
         assert_eq!(clean("a\u{1b}b\"c"), "a\\u{1b}b\"c");
+    }
+
+    fn label_of(body: EventBody) -> String {
+        let mut tl = Timeline::new(16);
+        let e = crate::model::Stamp::default().event(Some(0), Some(Dir::S2c), body);
+        tl.push(e);
+        let mut s = String::new();
+        arrow(&mut s, &tl, None, 0);
+        s
+    }
+
+    fn sio(engine_type: &'static str) -> SocketIoPacket {
+        SocketIoPacket {
+            transport: "websocket",
+            engine_type,
+            socketio_type: None,
+            namespace: None,
+            ack_id: None,
+            event: None,
+            data: None,
+            sid: None,
+            attachments: None,
+            attachment: None,
+            binary_len: None,
+            incomplete: false,
+        }
+    }
+
+    #[test]
+    fn subprotocol_arrows_read_like_the_issue() {
+        let sse = SseEvent {
+            event: Some("tick".into()),
+            id: Some("3".into()),
+            data: "a long line of data that goes on and on".into(),
+            retry: None,
+            data_len: 39,
+            comment: None,
+            dispatched: true,
+            incomplete: false,
+        };
+        assert_eq!(
+            label_of(EventBody::SseEvent(sse.clone())),
+            "SSE tick #3 \"a long line of data that goes on…\""
+        );
+        let retry = SseEvent {
+            event: None,
+            id: None,
+            data: String::new(),
+            retry: Some(3000),
+            data_len: 0,
+            comment: Some("hello\u{1b}".into()),
+            dispatched: false,
+            ..sse
+        };
+        assert_eq!(
+            label_of(EventBody::SseEvent(retry)),
+            "SSE (no event) retry=3000 ms : \"hello\\u{1b}\""
+        );
+        let send = StompFrame {
+            command: "SEND".into(),
+            headers: vec![("destination".into(), "/topic/chat".into())],
+            body: Some("hello".into()),
+            body_len: 5,
+            incomplete: false,
+        };
+        assert_eq!(
+            label_of(EventBody::Stomp(send)),
+            "STOMP SEND /topic/chat \"hello\""
+        );
+        let connected = StompFrame {
+            command: "CONNECTED".into(),
+            headers: vec![
+                ("version".into(), "1.2".into()),
+                ("heart-beat".into(), "100,100".into()),
+            ],
+            body: None,
+            body_len: 0,
+            incomplete: false,
+        };
+        assert_eq!(
+            label_of(EventBody::Stomp(connected)),
+            "STOMP CONNECTED v1.2 heart-beat 100,100"
+        );
+        let beat = StompFrame {
+            command: "HEARTBEAT".into(),
+            headers: vec![],
+            body: None,
+            body_len: 0,
+            incomplete: false,
+        };
+        assert_eq!(label_of(EventBody::Stomp(beat)), "STOMP heart-beat");
+        let mut chat = sio("message");
+        chat.socketio_type = Some("EVENT");
+        chat.namespace = Some("/".into());
+        chat.event = Some("chat".into());
+        chat.data = Some("[\"hi\"]".into());
+        assert_eq!(
+            label_of(EventBody::Socketio(chat.clone())),
+            "socket.io EVENT chat [\"hi\"]"
+        );
+        chat.ack_id = Some(4);
+        chat.namespace = Some("/admin".into());
+        assert_eq!(
+            label_of(EventBody::Socketio(chat)),
+            "socket.io EVENT /admin chat [\"hi\"]  ack 4"
+        );
+        let mut connect = sio("message");
+        connect.socketio_type = Some("CONNECT");
+        connect.namespace = Some("/".into());
+        connect.transport = "polling";
+        assert_eq!(
+            label_of(EventBody::Socketio(connect)),
+            "socket.io CONNECT /  · polling"
+        );
+        assert_eq!(label_of(EventBody::Socketio(sio("ping"))), "engine.io ping");
+        let mut open = sio("open");
+        open.sid = Some("zQy".into());
+        open.data = Some("{\"sid\":\"zQy\"}".into());
+        assert_eq!(
+            label_of(EventBody::Socketio(open)),
+            "engine.io open sid=zQy"
+        );
+        let mut att = sio("message");
+        att.binary_len = Some(6);
+        att.attachment = Some(1);
+        assert_eq!(
+            label_of(EventBody::Socketio(att)),
+            "socket.io attachment #1  (6 B)"
+        );
     }
 
     #[test]

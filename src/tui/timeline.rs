@@ -153,7 +153,16 @@ pub fn class(e: &Event) -> Class {
         | EventBody::Handshake(_)
         | EventBody::ConnectionEnd(_)
         | EventBody::Pattern(_) => Class::Note,
+        EventBody::SseEvent(ev) if ev.incomplete => Class::Problem,
         EventBody::SseEvent(_) => Class::Http,
+        EventBody::Stomp(f) if f.incomplete => Class::Problem,
+        EventBody::Socketio(p) if p.incomplete => Class::Problem,
+        // Keep-alive traffic, drawn like WebSocket pings: STOMP heart-beats, Engine.IO
+        // ping/pong/noop.
+        EventBody::Stomp(f) if f.command == "HEARTBEAT" => Class::WsControl,
+        EventBody::Socketio(p) if matches!(p.engine_type, "ping" | "pong" | "noop") => {
+            Class::WsControl
+        }
         EventBody::Stomp(_) | EventBody::Socketio(_) => Class::WsData,
         EventBody::Gap(_) | EventBody::Violation(_) | EventBody::Malformed(_) => Class::Problem,
         EventBody::HttpBody(b) if b.missing > 0 => Class::Problem,

@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::model::{
-    BodyKind, ConnState, Dir, Event, EventBody, HttpResponse, Opcode, TcpSegment, WsFrame,
-    WsMessage,
+    BodyKind, ConnState, Dir, Event, EventBody, HttpResponse, Opcode, SocketIoPacket, SseEvent,
+    StompFrame, TcpSegment, WsFrame, WsMessage,
 };
 
 /// Writes `event` as one line of text.
@@ -128,47 +128,9 @@ pub fn describe(out: &mut String, body: &EventBody) {
         EventBody::Malformed(m) => {
             let _ = write!(out, "MALFORMED {:?}: {}", m.layer, escape(&m.detail));
         }
-        EventBody::SseEvent(ev) => {
-            let _ = write!(
-                out,
-                "SSE {}",
-                escape(ev.event.as_deref().unwrap_or("message"))
-            );
-            if let Some(id) = &ev.id {
-                let _ = write!(out, " #{}", escape(id));
-            }
-            let _ = write!(out, " \"{}\"", escape(&ev.data));
-            if let Some(r) = ev.retry {
-                let _ = write!(out, " retry={r} ms");
-            }
-        }
-        EventBody::Stomp(f) => {
-            let _ = write!(out, "STOMP {}", escape(&f.command));
-            if let Some((_, d)) = f.headers.iter().find(|(n, _)| n == "destination") {
-                let _ = write!(out, " {}", escape(d));
-            }
-            if let Some(b) = &f.body {
-                let _ = write!(out, " \"{}\"", escape(b));
-            }
-        }
-        EventBody::Socketio(p) => {
-            let _ = write!(out, "engine.io {} {}", p.transport, p.engine_type);
-            if let Some(t) = p.socketio_type {
-                let _ = write!(out, "  socket.io {t}");
-            }
-            if let Some(ns) = &p.namespace {
-                let _ = write!(out, " {}", escape(ns));
-            }
-            if let Some(ev) = &p.event {
-                let _ = write!(out, " {}", escape(ev));
-            }
-            if let Some(id) = p.ack_id {
-                let _ = write!(out, " ack={id}");
-            }
-            if let Some(d) = &p.data {
-                let _ = write!(out, " {}", escape(d));
-            }
-        }
+        EventBody::SseEvent(ev) => sse(out, ev),
+        EventBody::Stomp(f) => stomp(out, f),
+        EventBody::Socketio(p) => socketio(out, p),
         EventBody::Pattern(r) => {
             let name = serde_json::to_value(r.pattern).ok();
             let name = name.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
@@ -205,6 +167,131 @@ pub fn describe(out: &mut String, body: &EventBody) {
             );
         }
     }
+}
+
+/// `SSE news #3 "data" retry=3000 ms`; a block a browser does not dispatch (no data line, or
+/// cut by the end of the stream) says so, with its comment.
+fn sse(out: &mut String, ev: &SseEvent) {
+    if ev.dispatched || !ev.data.is_empty() {
+        let _ = write!(
+            out,
+            "SSE {}",
+            escape(ev.event.as_deref().unwrap_or("message"))
+        );
+    } else {
+        out.push_str("SSE (no event)");
+    }
+    if let Some(id) = &ev.id {
+        let _ = write!(out, " #{}", escape(id));
+    }
+    if ev.dispatched || !ev.data.is_empty() {
+        let _ = write!(out, " \"{}\"", escape(&ev.data));
+        if ev.data_len > ev.data.len() as u64 {
+            let _ = write!(out, "… ({} B)", ev.data_len);
+        }
+    }
+    if let Some(r) = ev.retry {
+        let _ = write!(out, " retry={r} ms");
+    }
+    if let Some(c) = &ev.comment {
+        let _ = write!(out, " comment \"{}\"", escape(c));
+    }
+    if !ev.dispatched && (ev.data_len > 0 || !ev.data.is_empty()) {
+        out.push_str(" (not dispatched)");
+    }
+    if ev.incomplete {
+        out.push_str(" (incomplete)");
+    }
+}
+
+/// STOMP headers worth a place on the one line (the rest are in the JSON).
+const STOMP_LINE_HEADERS: &[&str] = &[
+    "accept-version",
+    "version",
+    "heart-beat",
+    "id",
+    "subscription",
+    "receipt",
+    "receipt-id",
+    "message",
+];
+
+/// `STOMP SEND /topic/chat receipt:r-1 "hello"`.
+fn stomp(out: &mut String, f: &StompFrame) {
+    let _ = write!(out, "STOMP {}", escape(&f.command));
+    if let Some((_, d)) = f.headers.iter().find(|(n, _)| n == "destination") {
+        let _ = write!(out, " {}", escape(d));
+    }
+    for (n, v) in &f.headers {
+        if STOMP_LINE_HEADERS.contains(&n.as_str()) {
+            let _ = write!(out, " {}:{}", escape(n), escape(v));
+        }
+    }
+    if let Some(b) = &f.body {
+        let _ = write!(out, " \"{}\"", escape(b));
+        if f.body_len > b.len() as u64 {
+            let _ = write!(out, "… ({} B)", f.body_len);
+        }
+    }
+    if f.incomplete {
+        out.push_str(" (incomplete)");
+    }
+}
+
+/// `engine.io websocket message  socket.io EVENT /admin status ack=3 ["uptime?"]`.
+fn socketio(out: &mut String, p: &SocketIoPacket) {
+    let _ = write!(out, "engine.io {} {}", p.transport, p.engine_type);
+    if let Some(n) = p.binary_len {
+        match p.attachment {
+            Some(k) => {
+                let _ = write!(out, " binary {n} B  socket.io attachment #{k}");
+            }
+            None => {
+                let _ = write!(out, " binary {n} B");
+            }
+        }
+    }
+    if let Some(t) = p.socketio_type {
+        let _ = write!(out, "  socket.io {t}");
+        if let Some(ns) = &p.namespace {
+            let _ = write!(out, " {}", escape(ns));
+        }
+        if let Some(ev) = &p.event {
+            let _ = write!(out, " {}", escape(ev));
+        }
+        if let Some(id) = p.ack_id {
+            let _ = write!(out, " ack={id}");
+        }
+        if let Some(n) = p.attachments {
+            let _ = write!(out, " attachments={n}");
+        }
+    }
+    // JSON as it is (its quotes unescaped): only control characters are escaped. The `sid`
+    // is in it.
+    if let Some(d) = &p.data {
+        let _ = write!(out, " {}", unquoted(d));
+    }
+    if p.incomplete {
+        out.push_str(" (incomplete)");
+    }
+}
+
+/// Like [`escape`], but keeps quotes and backslashes: for text that is not shown in quotes.
+fn unquoted(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(|c: char| {
+        c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    }) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut o = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            o.push(c);
+        } else {
+            o.push_str(&escape(c.encode_utf8(&mut [0; 4])));
+        }
+    }
+    std::borrow::Cow::Owned(o)
 }
 
 fn tcp(out: &mut String, s: &TcpSegment) {
@@ -459,5 +546,60 @@ mod tests {
             "   0.001234 #2   s→c  Text \"\\u{1b}]0;pwned\\u{7}!\" (11 B)"
         );
         assert!(!s.chars().any(|c| c.is_control()));
+    }
+
+    #[test]
+    fn subprotocol_lines() {
+        let mut s = String::new();
+        describe(
+            &mut s,
+            &EventBody::Socketio(SocketIoPacket {
+                transport: "websocket",
+                engine_type: "message",
+                socketio_type: Some("EVENT"),
+                namespace: Some("/".into()),
+                ack_id: Some(3),
+                event: Some("chat".into()),
+                data: Some("[\"a\\\"b\u{1b}[31m\"]".into()),
+                sid: None,
+                attachments: None,
+                attachment: None,
+                binary_len: None,
+                incomplete: true,
+            }),
+        );
+        // JSON keeps its quotes; control characters are escaped.
+        assert_eq!(
+            s,
+            "engine.io websocket message  socket.io EVENT / chat ack=3 [\"a\\\"b\\u{1b}[31m\"] \
+             (incomplete)"
+        );
+        s.clear();
+        describe(
+            &mut s,
+            &EventBody::SseEvent(SseEvent {
+                event: Some("tick".into()),
+                id: Some("3".into()),
+                data: "x\ny".into(),
+                retry: None,
+                data_len: 300,
+                comment: None,
+                dispatched: true,
+                incomplete: false,
+            }),
+        );
+        assert_eq!(s, "SSE tick #3 \"x\\ny\"… (300 B)");
+        s.clear();
+        describe(
+            &mut s,
+            &EventBody::Stomp(StompFrame {
+                command: "RECEIPT".into(),
+                headers: vec![("receipt-id".into(), "r\n1".into())],
+                body: None,
+                body_len: 0,
+                incomplete: false,
+            }),
+        );
+        assert_eq!(s, "STOMP RECEIPT receipt-id:r\\n1");
     }
 }
