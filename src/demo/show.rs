@@ -512,15 +512,16 @@ fn replay_recording(opts: &DemoOptions, why: &str) -> Result<()> {
             // As live: each new connection takes the diagram as playback reaches it.
             app.follow_conns = true;
             let (tx, rx) = mpsc::channel();
-            for chunk in events.chunks(tui::BATCH_EVENTS) {
-                let _ = tx.send(Action::Events(chunk.to_vec()));
-            }
-            let _ = tx.send(Action::Loaded { warning: None });
+            // Playback first: no frame is drawn with every event showing at once.
+            let _ = tx.send(Action::Autoplay(recording_speed(opts.pace)));
             let _ = tx.send(Action::Info(format!(
                 "built-in recording (pace {} ms), played in time: space pauses, s shows all",
                 RECORDING_PACE.as_millis()
             )));
-            let _ = tx.send(Action::Autoplay(recording_speed(opts.pace)));
+            for chunk in events.chunks(tui::BATCH_EVENTS) {
+                let _ = tx.send(Action::Events(chunk.to_vec()));
+            }
+            let _ = tx.send(Action::Loaded { warning: None });
             drop(tx);
             tui::run(app, rx)
         }
