@@ -310,3 +310,54 @@ fn live_draws_a_conversation_as_it_happens() {
     assert!(json.contains(r#""target":"/live""#), "{json}");
     assert!(json.contains(r#""state":"closed""#), "{json}");
 }
+
+/// `--once` in the TUI: capture stops after the last connection closed, and the screen stays
+/// with everything on it until `q`.
+#[test]
+fn demo_once_keeps_the_whole_lesson_on_screen_after_capture_stops() {
+    if !can_capture() {
+        return;
+    }
+    let t = Tmux::start(
+        "once",
+        &format!("'{BIN}' demo websocket --once --pace-ms 20"),
+    );
+    let screen = t.wait_for("the end of the demo", |_, s| {
+        s.lines()
+            .next()
+            .is_some_and(|l| l.contains("done · captured ") && !l.contains("capturing"))
+    });
+    assert!(screen.contains("closed (WS)"), "{screen}");
+    assert!(arrow_line(&screen, "├──", "FIN"), "{screen}");
+    // Still there a moment later: the UI does not quit by itself.
+    t.wait_for("the same screen", |_, s| s.contains("done · captured "));
+    assert_eq!(t.format("#{alternate_on}"), "1");
+    t.keys(&["q"]);
+    assert_restored(&t);
+}
+
+/// Without capture rights `synscope live` says so in one message and exits 1 without ever
+/// switching the terminal to the alternate screen.
+#[test]
+fn live_without_rights_fails_before_touching_the_terminal() {
+    let run = if euid() == 0 {
+        format!(
+            "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+             --bounding-set=-all -- '{BIN}' live"
+        )
+    } else {
+        format!("'{BIN}' live")
+    };
+    let t = Tmux::start("live-nobody", &run);
+    let screen = t.wait_for("the program to exit", |t, s| {
+        s.contains("DONE") && t.exit_record().contains("EXIT=")
+    });
+    assert!(t.exit_record().starts_with("EXIT=1"), "{screen}");
+    assert!(
+        screen.contains("synscope: capturing on lo needs the CAP_NET_RAW capability"),
+        "{screen}"
+    );
+    assert!(!screen.contains("┌ synscope"), "{screen}");
+    let stty = t.exit_record();
+    assert!(stty.split_whitespace().any(|w| w == "icanon"), "{stty}");
+}

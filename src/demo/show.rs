@@ -185,14 +185,15 @@ fn headless(
     listener: TcpListener,
     addr: SocketAddr,
 ) -> Result<()> {
-    let stop = crate::capture::live::stop_on_signals().context("cannot install signal handlers")?;
+    let signal =
+        crate::capture::live::stop_on_signals().context("cannot install signal handlers")?;
     eprintln!(
         "synscope: demo {} on http://{addr}/ (pace {} ms); {}",
         opts.part,
         opts.pace.as_millis(),
         session.description()
     );
-    let mut traffic = Traffic::spawn(
+    let traffic = Traffic::spawn(
         listener,
         opts.part,
         opts.pace,
@@ -202,13 +203,16 @@ fn headless(
                 eprintln!("synscope: {note}");
             }
         }),
-        Box::new(move || stop.store(true, Ordering::Release)),
     )?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let conductor = conduct(traffic, Arc::clone(&stop), move || {
+        signal.load(Ordering::Acquire)
+    })?;
     let stdout = io::stdout();
     let out = BufWriter::with_capacity(1 << 16, stdout.lock());
-    let summary = session.run(out, stop);
-    traffic.stop();
-    let outcome = traffic.join();
+    let summary = session.run(out, &stop);
+    stop.store(true, Ordering::Release);
+    let outcome = join_conductor(conductor);
     let summary = summary?;
     eprintln!("synscope: {summary}");
     outcome?.check()
@@ -220,10 +224,8 @@ fn with_tui(
     listener: TcpListener,
     addr: SocketAddr,
 ) -> Result<()> {
-    let stop = Arc::new(AtomicBool::new(false));
     let (notes_tx, notes) = mpsc::channel::<String>();
-    let done = Arc::clone(&stop);
-    let mut traffic = Traffic::spawn(
+    let traffic = Traffic::spawn(
         listener,
         opts.part,
         opts.pace,
@@ -231,23 +233,61 @@ fn with_tui(
         Box::new(move |note: Note| {
             let _ = notes_tx.send(note.to_string());
         }),
-        Box::new(move || done.store(true, Ordering::Release)),
     )?;
+    // The UI quitting sets `stop` too, which stops the traffic.
+    let stop = Arc::new(AtomicBool::new(false));
+    let conductor = conduct(traffic, Arc::clone(&stop), || false)?;
     let title = format!("demo {} ─ live lo port {}", opts.part, addr.port());
     let summary = live::run_tui(
         session,
         TuiOptions {
             title,
             options: opts.tui,
-            stop,
+            stop: Arc::clone(&stop),
             status: move || notes.try_iter().last(),
         },
     );
-    traffic.stop();
-    let outcome = traffic.join();
+    stop.store(true, Ordering::Release);
+    let outcome = join_conductor(conductor);
     let summary = summary?;
     eprintln!("synscope: {summary}");
     outcome?.check()
+}
+
+/// How often the conductor looks at its flags.
+const CONDUCTOR_POLL: Duration = Duration::from_millis(50);
+
+/// Starts the thread that ends the traffic and then the capture, in that order, so that the
+/// capture holds every connection to its end: it waits until `quit()` (a signal), `stop` (the
+/// UI quit, or the capture ended on its own) or the traffic's natural end (`--once`); stops
+/// and joins the traffic; waits [`SETTLE`] for the last packets unless `stop` was already
+/// set; then sets `stop`, which ends the capture.
+fn conduct(
+    mut traffic: Traffic,
+    stop: Arc<AtomicBool>,
+    quit: impl Fn() -> bool + Send + 'static,
+) -> Result<JoinHandle<Result<Outcome>>> {
+    std::thread::Builder::new()
+        .name("synscope-conductor".into())
+        .spawn(move || {
+            while !quit() && !stop.load(Ordering::Acquire) && !traffic.is_finished() {
+                std::thread::sleep(CONDUCTOR_POLL);
+            }
+            traffic.stop();
+            let outcome = traffic.join();
+            if !stop.load(Ordering::Acquire) {
+                std::thread::sleep(SETTLE);
+                stop.store(true, Ordering::Release);
+            }
+            outcome
+        })
+        .context("cannot start the demo's conductor thread")
+}
+
+fn join_conductor(conductor: JoinHandle<Result<Outcome>>) -> Result<Outcome> {
+    conductor
+        .join()
+        .unwrap_or_else(|_| Err(anyhow!("the demo's conductor thread panicked")))
 }
 
 /// What the traffic thread tells about its progress.
@@ -274,7 +314,7 @@ impl std::fmt::Display for Note {
                 scenario,
                 why,
             } => write!(f, "round {round}: {scenario} failed: {why}"),
-            Note::Done => f.write_str("done: every scenario ran once (q quits)"),
+            Note::Done => f.write_str("done"),
         }
     }
 }
@@ -302,7 +342,6 @@ impl Outcome {
 }
 
 type OnNote = Box<dyn FnMut(Note) + Send>;
-type OnDone = Box<dyn FnOnce() + Send>;
 
 /// The demo's server and clients on a runtime of their own.
 pub struct Traffic {
@@ -312,16 +351,15 @@ pub struct Traffic {
 
 impl Traffic {
     /// Serves the demo on `listener` (bound to loopback, non-blocking) and runs the clients of
-    /// `part` against it, round after round until [`Traffic::stop`], or once. With `once`,
-    /// `done` is called when every scenario ran, the server has closed every connection and
-    /// [`SETTLE`] has passed: the time to stop capturing.
+    /// `part` against it, round after round until [`Traffic::stop`], or once; `note` hears of
+    /// each scenario. With `once` the thread ends when every scenario ran and the server has
+    /// closed every connection.
     pub fn spawn(
         listener: TcpListener,
         part: Part,
         pace: Duration,
         once: bool,
         note: OnNote,
-        done: OnDone,
     ) -> Result<Traffic> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -336,9 +374,6 @@ impl Traffic {
                 let outcome = runtime.block_on(act(listener, part, pace, once, note, stopped));
                 // Whatever is left (a client cut short by quitting) is dropped here.
                 runtime.shutdown_timeout(Duration::from_millis(500));
-                if once {
-                    done();
-                }
                 outcome
             })
             .context("cannot start the demo thread")?;
@@ -353,6 +388,11 @@ impl Traffic {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
+    }
+
+    /// Whether the thread has ended (with `once`, the demo is over).
+    pub fn is_finished(&self) -> bool {
+        self.handle.is_finished()
     }
 
     /// Waits for the thread; [`Traffic::stop`] it first unless it runs `once`.
@@ -431,10 +471,6 @@ async fn act(
     }
     if finished && once {
         note(Note::Done);
-        tokio::select! {
-            () = tokio::time::sleep(SETTLE) => {}
-            _ = &mut stopped => {}
-        }
     }
     Ok(outcome)
 }
