@@ -637,3 +637,115 @@ where
     ui?;
     summary
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(captured: u64, dropped: u64) -> LiveStats {
+        LiveStats {
+            captured,
+            received: captured + dropped,
+            dropped,
+        }
+    }
+
+    fn feed(
+        tx: SyncSender<Action>,
+        notes: Receiver<String>,
+    ) -> TuiFeed<impl FnMut() -> Option<String>> {
+        TuiFeed {
+            tx,
+            status: move || notes.try_iter().last(),
+            prefix: String::new(),
+            info: String::new(),
+            stats: LiveStats::default(),
+            gone: false,
+        }
+    }
+
+    #[test]
+    fn status_line_names_the_counters_after_the_prefix() {
+        assert_eq!(status_line("", stats(5, 0)), "captured 5 · kernel drops 0");
+        assert_eq!(
+            status_line("round 2: websocket", stats(7, 3)),
+            "round 2: websocket · captured 7 · kernel drops 3"
+        );
+    }
+
+    /// A capture batch's events go to the UI in messages of at most BATCH_EVENTS, in order,
+    /// then the status line; the status line is sent again only when it changes.
+    #[test]
+    fn tui_feed_sends_bounded_batches_and_changed_status_lines() {
+        let (tx, rx) = mpsc::sync_channel(64);
+        let (notes_tx, notes) = mpsc::channel();
+        let mut sink = feed(tx, notes);
+        let sample = crate::tui::sample::demo();
+        let n = tui::BATCH_EVENTS * 2 + 7;
+        let mut events: Vec<Event> = sample.iter().cycle().take(n).cloned().collect();
+        sink.events(&mut events, stats(40, 1)).unwrap();
+        assert!(events.is_empty());
+        let got: Vec<Action> = rx.try_iter().collect();
+        let sizes: Vec<usize> = got
+            .iter()
+            .filter_map(|a| match a {
+                Action::Events(e) => Some(e.len()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sizes, [tui::BATCH_EVENTS, tui::BATCH_EVENTS, 7]);
+        let first: Vec<u64> = got
+            .iter()
+            .filter_map(|a| match a {
+                Action::Events(e) => e.first().map(|e| e.frame),
+                _ => None,
+            })
+            .collect();
+        let want: Vec<u64> = [0, tui::BATCH_EVENTS, 2 * tui::BATCH_EVENTS]
+            .iter()
+            .map(|&i| sample[i % sample.len()].frame)
+            .collect();
+        assert_eq!(first, want);
+        assert!(matches!(got.last(), Some(Action::Info(i)) if i == "captured 40 · kernel drops 1"));
+
+        // Nothing new: nothing sent. A new note: the line again, with it.
+        sink.idle(stats(40, 1)).unwrap();
+        assert_eq!(rx.try_iter().count(), 0);
+        notes_tx.send("round 1: polling".to_string()).unwrap();
+        sink.idle(stats(40, 1)).unwrap();
+        let got: Vec<Action> = rx.try_iter().collect();
+        assert!(
+            matches!(got.as_slice(), [Action::Info(i)] if i == "round 1: polling · captured 40 · kernel drops 1"),
+            "{got:?}"
+        );
+
+        // The end: the last events, the final line, then Loaded.
+        let mut last = vec![sample[0].clone()];
+        let report = CaptureReport {
+            stats: stats(41, 1),
+            ..CaptureReport::default()
+        };
+        sink.end(&mut last, &report).unwrap();
+        let got: Vec<Action> = rx.try_iter().collect();
+        assert!(matches!(got.as_slice(), [
+            Action::Events(e),
+            Action::Info(i),
+            Action::Loaded { warning: None },
+        ] if e.len() == 1 && i.ends_with("captured 41 · kernel drops 1")));
+    }
+
+    /// The UI hung up: the feed stops sending without failing, so capture (and `-w`) go on.
+    #[test]
+    fn tui_feed_outlives_the_ui() {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let (_notes_tx, notes) = mpsc::channel::<String>();
+        let mut sink = feed(tx, notes);
+        drop(rx);
+        let mut events = crate::tui::sample::demo();
+        sink.events(&mut events, stats(1, 0)).unwrap();
+        assert!(sink.gone);
+        assert!(events.is_empty());
+        sink.end(&mut Vec::new(), &CaptureReport::default())
+            .unwrap();
+    }
+}

@@ -601,6 +601,94 @@ mod tests {
         assert!(recording_speed(Duration::ZERO).is_finite());
     }
 
+    fn traffic(part: Part, once: bool) -> (Traffic, mpsc::Receiver<Note>) {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let t = Traffic::spawn(
+            listener,
+            part,
+            Duration::from_millis(2),
+            once,
+            Box::new(move |n| {
+                let _ = tx.send(n);
+            }),
+        )
+        .unwrap();
+        (t, rx)
+    }
+
+    /// Once: every scenario of the part runs, in order, then the thread ends by itself.
+    #[test]
+    fn traffic_once_runs_each_scenario_then_ends() {
+        let (t, notes) = traffic(Part::Streaming, true);
+        let outcome = t.join().unwrap();
+        assert_eq!(
+            outcome,
+            Outcome {
+                completed: 2,
+                failures: vec![]
+            }
+        );
+        let notes: Vec<Note> = notes.try_iter().collect();
+        assert_eq!(
+            notes,
+            [
+                Note::Playing {
+                    round: 1,
+                    scenario: Scenario::Streaming
+                },
+                Note::Playing {
+                    round: 1,
+                    scenario: Scenario::Sse
+                },
+                Note::Done,
+            ]
+        );
+        let failed = Outcome {
+            completed: 1,
+            failures: vec!["round 1: sse failed: timed out".into()],
+        };
+        let err = failed.check().unwrap_err().to_string();
+        assert!(
+            err.contains("1 demo scenario(s) failed") && err.contains("sse"),
+            "{err}"
+        );
+    }
+
+    /// Looping: rounds follow each other until stopped; stopping ends the thread.
+    #[test]
+    fn traffic_loops_until_stopped() {
+        let (mut t, notes) = traffic(Part::LongPolling, false);
+        let round_two = Note::Playing {
+            round: 2,
+            scenario: Scenario::LongPolling,
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match notes.recv_timeout(left) {
+                Ok(n) if n == round_two => break,
+                Ok(Note::Failed { why, .. }) => panic!("{why}"),
+                Ok(_) => {}
+                Err(e) => panic!("no second round: {e}"),
+            }
+        }
+        assert!(!t.is_finished());
+        t.stop();
+        let outcome = t.join().unwrap();
+        assert!(
+            outcome.completed >= 1 && outcome.failures.is_empty(),
+            "{outcome:?}"
+        );
+        assert!(!notes.try_iter().any(|n| n == Note::Done));
+        assert_eq!(
+            round_two.to_string(),
+            "round 2: long-polling",
+            "what the status line shows"
+        );
+    }
+
     fn kinds(events: &[Event]) -> Vec<&'static str> {
         events.iter().map(|e| e.body.kind()).collect()
     }
