@@ -358,8 +358,8 @@ impl Headless {
 
     /// Captures until `stop` is set and sends what the TUI shows to `tx`: each capture batch's
     /// events as [`Action::Events`] (at most [`tui::BATCH_EVENTS`] per message), then an
-    /// [`Action::Info`] status line, "captured N · kernel drops D", after `status()`'s latest
-    /// text when it gave one (the demo says which scenario is playing). When the capture ends
+    /// [`Action::Info`] status line, "captured N · kernel drops D", followed by `status()`'s
+    /// latest text when it gave one (the demo says which scenario is playing). When the capture ends
     /// the engine's last events go out, then [`Action::Loaded`]. Runs on the calling thread, so
     /// run it on a thread of its own: the TUI loop must stay free for keys. If the UI hangs
     /// up, capture goes on (the `-w` file keeps every frame) until `stop` is set.
@@ -372,7 +372,7 @@ impl Headless {
         let mut sink = TuiFeed {
             tx: tx.clone(),
             status,
-            prefix: String::new(),
+            note: String::new(),
             info: String::new(),
             stats: LiveStats::default(),
             gone: false,
@@ -507,7 +507,7 @@ struct TuiFeed<S> {
     tx: SyncSender<Action>,
     status: S,
     /// The last text `status` gave.
-    prefix: String,
+    note: String,
     /// The last status line sent.
     info: String,
     stats: LiveStats,
@@ -525,10 +525,10 @@ impl<S: FnMut() -> Option<String>> TuiFeed<S> {
     /// Sends the status line if it changed.
     fn info(&mut self, stats: LiveStats) {
         if let Some(p) = (self.status)() {
-            self.prefix = p;
+            self.note = p;
         }
         self.stats = stats;
-        let line = status_line(&self.prefix, stats);
+        let line = status_line(&self.note, stats);
         if line != self.info {
             self.info.clone_from(&line);
             self.send(Action::Info(line));
@@ -536,16 +536,17 @@ impl<S: FnMut() -> Option<String>> TuiFeed<S> {
     }
 }
 
-/// "PREFIX · captured N · kernel drops D" (without the prefix when it is empty).
-pub fn status_line(prefix: &str, stats: LiveStats) -> String {
+/// "captured N · kernel drops D · NOTE" (without the note when it is empty): the counters
+/// first, so a narrow title bar cuts the note, not the drop count.
+pub fn status_line(note: &str, stats: LiveStats) -> String {
     let counts = format!(
         "captured {} · kernel drops {}",
         stats.captured, stats.dropped
     );
-    if prefix.is_empty() {
+    if note.is_empty() {
         counts
     } else {
-        format!("{prefix} · {counts}")
+        format!("{counts} · {note}")
     }
 }
 
@@ -608,7 +609,7 @@ pub struct TuiOptions<S> {
     pub options: tui::Options,
     /// Capture stops when this is set (the UI quitting sets it too).
     pub stop: Arc<AtomicBool>,
-    /// The text before the capture counters in the status line, when it changes (see
+    /// The text after the capture counters in the status line, when it changes (see
     /// [`Headless::feed`]).
     pub status: S,
 }
@@ -657,7 +658,7 @@ mod tests {
         TuiFeed {
             tx,
             status: move || notes.try_iter().last(),
-            prefix: String::new(),
+            note: String::new(),
             info: String::new(),
             stats: LiveStats::default(),
             gone: false,
@@ -665,11 +666,11 @@ mod tests {
     }
 
     #[test]
-    fn status_line_names_the_counters_after_the_prefix() {
+    fn status_line_puts_the_counters_first() {
         assert_eq!(status_line("", stats(5, 0)), "captured 5 · kernel drops 0");
         assert_eq!(
             status_line("round 2: websocket", stats(7, 3)),
-            "round 2: websocket · captured 7 · kernel drops 3"
+            "captured 7 · kernel drops 3 · round 2: websocket"
         );
     }
 
@@ -715,7 +716,7 @@ mod tests {
         sink.idle(stats(40, 1)).unwrap();
         let got: Vec<Action> = rx.try_iter().collect();
         assert!(
-            matches!(got.as_slice(), [Action::Info(i)] if i == "round 1: polling · captured 40 · kernel drops 1"),
+            matches!(got.as_slice(), [Action::Info(i)] if i == "captured 40 · kernel drops 1 · round 1: polling"),
             "{got:?}"
         );
 
@@ -731,7 +732,7 @@ mod tests {
             Action::Events(e),
             Action::Info(i),
             Action::Loaded { warning: None },
-        ] if e.len() == 1 && i.ends_with("captured 41 · kernel drops 1")));
+        ] if e.len() == 1 && i == "captured 41 · kernel drops 1 · round 1: polling"));
     }
 
     /// The UI hung up: the feed stops sending without failing, so capture (and `-w`) go on.

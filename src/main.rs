@@ -43,7 +43,8 @@ enum Command {
         /// Capture file, or `-` to read a pcap/pcapng stream from standard input.
         file: PathBuf,
     },
-    /// Capture live (Linux; needs CAP_NET_RAW) and show events as packets arrive.
+    /// Capture live (Linux; needs CAP_NET_RAW) and draw each connection as packets arrive,
+    /// following the newest; --format streams text or JSON instead. Press ? for the keys.
     #[cfg(target_os = "linux")]
     Live {
         /// Interface to capture on.
@@ -73,7 +74,7 @@ enum Command {
         /// Time between two steps of a client, in milliseconds.
         #[arg(long, value_name = "MS", default_value_t = 1000)]
         pace_ms: u64,
-        /// Run each scenario once, then stop capturing (headless: exit).
+        /// Run each scenario once, then stop capturing (the TUI stays open; headless exits).
         #[arg(long)]
         once: bool,
         /// Also write every captured frame to this pcapng file.

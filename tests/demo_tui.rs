@@ -201,13 +201,23 @@ fn demo_draws_the_websocket_lesson_live_and_q_restores_the_terminal() {
         .all(|(arrow, label)| arrow_line(s, arrow, label))
     });
     let title = screen.lines().next().unwrap_or_default();
-    assert!(title.contains("demo websocket ─ live lo port "), "{screen}");
+    assert!(title.contains("demo websocket ─ lo port "), "{screen}");
     assert!(!screen.contains("RECORDING"), "{screen}");
-    // The status line says which scenario plays and what the kernel did.
+    // The status line says what the kernel did, then (on a wide enough screen) which
+    // scenario plays.
     t.wait_for("the capture counters", |_, s| {
         s.lines()
             .next()
-            .is_some_and(|l| l.contains("round 1: websocket · captured "))
+            .is_some_and(|l| l.contains(" ─ captured ") && l.contains(" · kernel drops 0"))
+    });
+    t.tmux(&["resize-window", "-t", &t.session, "-x", "200", "-y", "40"])
+        .expect("resize");
+    t.wait_for("the scenario in the status line", |_, s| {
+        s.lines().next().is_some_and(|l| {
+            l.split("kernel drops 0 · round ")
+                .nth(1)
+                .is_some_and(|r| r.split(' ').nth(1) == Some("websocket"))
+        })
     });
     assert_eq!(t.format("#{alternate_on}"), "1");
     t.keys(&["q"]);
@@ -325,12 +335,14 @@ fn demo_once_keeps_the_whole_lesson_on_screen_after_capture_stops() {
     let screen = t.wait_for("the end of the demo", |_, s| {
         s.lines()
             .next()
-            .is_some_and(|l| l.contains("done · captured ") && !l.contains("capturing"))
+            .is_some_and(|l| l.contains("kernel drops 0 · done") && !l.contains("capturing"))
     });
     assert!(screen.contains("closed (WS)"), "{screen}");
     assert!(arrow_line(&screen, "├──", "FIN"), "{screen}");
     // Still there a moment later: the UI does not quit by itself.
-    t.wait_for("the same screen", |_, s| s.contains("done · captured "));
+    t.wait_for("the same screen", |_, s| {
+        s.contains("kernel drops 0 · done")
+    });
     assert_eq!(t.format("#{alternate_on}"), "1");
     t.keys(&["q"]);
     assert_restored(&t);

@@ -237,7 +237,7 @@ fn with_tui(
     // The UI quitting sets `stop` too, which stops the traffic.
     let stop = Arc::new(AtomicBool::new(false));
     let conductor = conduct(traffic, Arc::clone(&stop), || false)?;
-    let title = format!("demo {} ─ live lo port {}", opts.part, addr.port());
+    let title = format!("demo {} ─ lo port {}", opts.part, addr.port());
     let summary = live::run_tui(
         session,
         TuiOptions {
