@@ -7,7 +7,9 @@
 //! the kernel drops and counts, so every loss is visible in [`LiveStats::dropped`]. Frames are
 //! dropped in user space only when the consumer is gone (it dropped the receiver).
 //!
-//! [`spawn_capture`] is the reusable piece: the TUI consumes the same [`OwnedBatch`]es.
+//! [`spawn_capture`] is the reusable piece. [`Headless::run`] writes a transcript;
+//! [`Headless::feed`] sends the TUI its actions instead, and [`run_tui`] puts the three threads
+//! together: capture thread -> engine thread -> UI loop, each hand-off a bounded channel.
 //!
 //! ```text
 //! let cap = LiveCapture::open(&config)?;            // needs CAP_NET_RAW; LiveError::NoPermission
@@ -37,6 +39,7 @@ use crate::capture::pcapng_writer::{InterfaceStats, PcapngWriter, WriterOptions}
 use crate::capture::{LinkType, RawFrame};
 use crate::engine::{self, Engine};
 use crate::model::{Event, Limits, Timestamp};
+use crate::tui::{self, Action, Source};
 use crate::view;
 
 pub use crate::capture::live::LiveStats;
@@ -348,7 +351,43 @@ impl Headless {
 
     /// Captures until `stop` is set, writing events to `out` (flushed after every batch), then
     /// finishes the engine and the `-w` file.
-    pub fn run<W: Write>(self, mut out: W, stop: &AtomicBool) -> Result<Summary> {
+    pub fn run<W: Write>(self, out: W, stop: &AtomicBool) -> Result<Summary> {
+        let format = self.format;
+        self.drive(&mut Transcript { out, format }, stop)
+    }
+
+    /// Captures until `stop` is set and sends what the TUI shows to `tx`: each capture batch's
+    /// events as [`Action::Events`] (at most [`tui::BATCH_EVENTS`] per message), then an
+    /// [`Action::Info`] status line, "captured N · kernel drops D", followed by `status()`'s
+    /// latest text when it gave one (the demo says which scenario is playing). When the capture ends
+    /// the engine's last events go out, then [`Action::Loaded`]. Runs on the calling thread, so
+    /// run it on a thread of its own: the TUI loop must stay free for keys. If the UI hangs
+    /// up, capture goes on (the `-w` file keeps every frame) until `stop` is set.
+    pub fn feed(
+        self,
+        tx: SyncSender<Action>,
+        stop: &AtomicBool,
+        status: impl FnMut() -> Option<String>,
+    ) -> Result<Summary> {
+        let mut sink = TuiFeed {
+            tx: tx.clone(),
+            status,
+            note: String::new(),
+            info: String::new(),
+            stats: LiveStats::default(),
+            gone: false,
+        };
+        let summary = self.drive(&mut sink, stop);
+        if let Err(e) = &summary {
+            let _ = tx.send(Action::Failed(format!("{e:#}")));
+        }
+        summary
+    }
+
+    /// The capture loop shared by [`Headless::run`] and [`Headless::feed`]: frames go through
+    /// the engine (and to the `-w` file), events to `sink`, until `stop` is set and the capture
+    /// thread has delivered what it read before that.
+    fn drive(self, sink: &mut dyn Sink, stop: &AtomicBool) -> Result<Summary> {
         let started = Instant::now();
         let iface = self.capture.iface().to_string();
         let link = self.capture.link_type();
@@ -359,15 +398,19 @@ impl Headless {
         let mut events: Vec<Event> = Vec::with_capacity(256);
         let mut first: Option<Timestamp> = None;
         let mut last = Timestamp::default();
+        let mut stats = LiveStats::default();
 
-        let mut consume = |out: &mut W| -> Result<()> {
+        let mut consume = || -> Result<()> {
             loop {
                 if stop.load(Ordering::Acquire) {
                     thread.stop();
                 }
                 let batch = match rx.recv_timeout(POLL_INTERVAL) {
                     Ok(b) => b,
-                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Timeout) => {
+                        sink.idle(stats)?;
+                        continue;
+                    }
                     Err(RecvTimeoutError::Disconnected) => return Ok(()),
                 };
                 for frame in batch.frames() {
@@ -378,14 +421,15 @@ impl Headless {
                         w.write_frame(&frame).context("writing the capture file")?;
                     }
                 }
-                write_events(out, self.format, &mut events)?;
-                out.flush()?;
+                stats = batch.stats;
+                sink.events(&mut events, stats)?;
+                events.clear();
                 if let Some((_, w)) = writer.as_mut() {
                     w.flush().context("writing the capture file")?;
                 }
             }
         };
-        let consumed = consume(&mut out);
+        let consumed = consume();
         if consumed.is_err() {
             // Output failed (a closed pipe...): end the capture thread without waiting for it
             // to fill the channel.
@@ -397,8 +441,8 @@ impl Headless {
         let report = report?;
 
         engine.finish(&mut events);
-        write_events(&mut out, self.format, &mut events)?;
-        out.flush()?;
+        sink.end(&mut events, &report)?;
+        events.clear();
         let written = match writer {
             None => None,
             Some((path, mut w)) => {
@@ -423,6 +467,110 @@ impl Headless {
             written,
             elapsed: started.elapsed(),
         })
+    }
+}
+
+/// Where [`Headless::drive`] puts the events.
+trait Sink {
+    /// The events of one capture batch, and the capture counters as of that batch.
+    fn events(&mut self, events: &mut Vec<Event>, stats: LiveStats) -> Result<()>;
+    /// Nothing arrived for [`POLL_INTERVAL`].
+    fn idle(&mut self, stats: LiveStats) -> Result<()>;
+    /// The capture ended: the engine's last events and the final counters.
+    fn end(&mut self, events: &mut Vec<Event>, report: &CaptureReport) -> Result<()>;
+}
+
+/// Text or JSON Lines on a writer, flushed after every batch.
+struct Transcript<W> {
+    out: W,
+    format: OutputFormat,
+}
+
+impl<W: Write> Sink for Transcript<W> {
+    fn events(&mut self, events: &mut Vec<Event>, _: LiveStats) -> Result<()> {
+        write_events(&mut self.out, self.format, events)?;
+        self.out.flush()?;
+        Ok(())
+    }
+
+    fn idle(&mut self, _: LiveStats) -> Result<()> {
+        Ok(())
+    }
+
+    fn end(&mut self, events: &mut Vec<Event>, _: &CaptureReport) -> Result<()> {
+        self.events(events, LiveStats::default())
+    }
+}
+
+/// The TUI's side of a live session: batches of events and a status line over its channel.
+struct TuiFeed<S> {
+    tx: SyncSender<Action>,
+    status: S,
+    /// The last text `status` gave.
+    note: String,
+    /// The last status line sent.
+    info: String,
+    stats: LiveStats,
+    /// The UI hung up: nothing more to send.
+    gone: bool,
+}
+
+impl<S: FnMut() -> Option<String>> TuiFeed<S> {
+    fn send(&mut self, action: Action) {
+        if !self.gone && self.tx.send(action).is_err() {
+            self.gone = true;
+        }
+    }
+
+    /// Sends the status line if it changed.
+    fn info(&mut self, stats: LiveStats) {
+        if let Some(p) = (self.status)() {
+            self.note = p;
+        }
+        self.stats = stats;
+        let line = status_line(&self.note, stats);
+        if line != self.info {
+            self.info.clone_from(&line);
+            self.send(Action::Info(line));
+        }
+    }
+}
+
+/// "captured N · kernel drops D · NOTE" (without the note when it is empty): the counters
+/// first, so a narrow title bar cuts the note, not the drop count.
+pub fn status_line(note: &str, stats: LiveStats) -> String {
+    let counts = format!(
+        "captured {} · kernel drops {}",
+        stats.captured, stats.dropped
+    );
+    if note.is_empty() {
+        counts
+    } else {
+        format!("{counts} · {note}")
+    }
+}
+
+impl<S: FnMut() -> Option<String>> Sink for TuiFeed<S> {
+    fn events(&mut self, events: &mut Vec<Event>, stats: LiveStats) -> Result<()> {
+        while !events.is_empty() && !self.gone {
+            let rest = events.split_off(events.len().min(tui::BATCH_EVENTS));
+            let chunk = std::mem::replace(events, rest);
+            self.send(Action::Events(chunk));
+        }
+        events.clear();
+        self.info(stats);
+        Ok(())
+    }
+
+    fn idle(&mut self, stats: LiveStats) -> Result<()> {
+        self.info(stats);
+        Ok(())
+    }
+
+    fn end(&mut self, events: &mut Vec<Event>, report: &CaptureReport) -> Result<()> {
+        self.events(events, report.stats)?;
+        self.send(Action::Loaded { warning: None });
+        Ok(())
     }
 }
 
@@ -452,4 +600,153 @@ pub fn run_headless(opts: HeadlessOptions) -> Result<Summary> {
     let summary = session.run(out, stop)?;
     eprintln!("synscope: {summary}");
     Ok(summary)
+}
+
+/// What the live TUI needs besides the session.
+pub struct TuiOptions<S> {
+    /// Names the source in the title bar ("live lo port 8080").
+    pub title: String,
+    pub options: tui::Options,
+    /// Capture stops when this is set (the UI quitting sets it too).
+    pub stop: Arc<AtomicBool>,
+    /// The text after the capture counters in the status line, when it changes (see
+    /// [`Headless::feed`]).
+    pub status: S,
+}
+
+/// `synscope live` without `--format`: the engine runs on a thread of its own, fed by the
+/// capture thread, and the TUI draws its events as they arrive, following the newest. When
+/// the UI quits, capture stops, the engine drains what the capture thread still delivers, the
+/// `-w` file is finished and both threads are joined. Open the session first
+/// ([`Headless::open`]), so that a capture error is reported before the terminal is touched.
+pub fn run_tui<S>(session: Headless, opts: TuiOptions<S>) -> Result<Summary>
+where
+    S: FnMut() -> Option<String> + Send + 'static,
+{
+    let (tx, rx) = mpsc::sync_channel(tui::CHANNEL_BATCHES);
+    let stop = Arc::clone(&opts.stop);
+    let status = opts.status;
+    let feeder = std::thread::Builder::new()
+        .name("synscope-engine".into())
+        .spawn(move || session.feed(tx, &stop, status))
+        .context("cannot start the engine thread")?;
+    let ui = tui::run_source(Source::Live, &opts.title, opts.options, rx);
+    opts.stop.store(true, Ordering::Release);
+    let summary = feeder
+        .join()
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the engine thread panicked")));
+    ui?;
+    summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(captured: u64, dropped: u64) -> LiveStats {
+        LiveStats {
+            captured,
+            received: captured + dropped,
+            dropped,
+        }
+    }
+
+    fn feed(
+        tx: SyncSender<Action>,
+        notes: Receiver<String>,
+    ) -> TuiFeed<impl FnMut() -> Option<String>> {
+        TuiFeed {
+            tx,
+            status: move || notes.try_iter().last(),
+            note: String::new(),
+            info: String::new(),
+            stats: LiveStats::default(),
+            gone: false,
+        }
+    }
+
+    #[test]
+    fn status_line_puts_the_counters_first() {
+        assert_eq!(status_line("", stats(5, 0)), "captured 5 · kernel drops 0");
+        assert_eq!(
+            status_line("round 2: websocket", stats(7, 3)),
+            "captured 7 · kernel drops 3 · round 2: websocket"
+        );
+    }
+
+    /// A capture batch's events go to the UI in messages of at most BATCH_EVENTS, in order,
+    /// then the status line; the status line is sent again only when it changes.
+    #[test]
+    fn tui_feed_sends_bounded_batches_and_changed_status_lines() {
+        let (tx, rx) = mpsc::sync_channel(64);
+        let (notes_tx, notes) = mpsc::channel();
+        let mut sink = feed(tx, notes);
+        let sample = crate::tui::sample::demo();
+        let n = tui::BATCH_EVENTS * 2 + 7;
+        let mut events: Vec<Event> = sample.iter().cycle().take(n).cloned().collect();
+        sink.events(&mut events, stats(40, 1)).unwrap();
+        assert!(events.is_empty());
+        let got: Vec<Action> = rx.try_iter().collect();
+        let sizes: Vec<usize> = got
+            .iter()
+            .filter_map(|a| match a {
+                Action::Events(e) => Some(e.len()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sizes, [tui::BATCH_EVENTS, tui::BATCH_EVENTS, 7]);
+        let first: Vec<u64> = got
+            .iter()
+            .filter_map(|a| match a {
+                Action::Events(e) => e.first().map(|e| e.frame),
+                _ => None,
+            })
+            .collect();
+        let want: Vec<u64> = [0, tui::BATCH_EVENTS, 2 * tui::BATCH_EVENTS]
+            .iter()
+            .map(|&i| sample[i % sample.len()].frame)
+            .collect();
+        assert_eq!(first, want);
+        assert!(matches!(got.last(), Some(Action::Info(i)) if i == "captured 40 · kernel drops 1"));
+
+        // Nothing new: nothing sent. A new note: the line again, with it.
+        sink.idle(stats(40, 1)).unwrap();
+        assert_eq!(rx.try_iter().count(), 0);
+        notes_tx.send("round 1: polling".to_string()).unwrap();
+        sink.idle(stats(40, 1)).unwrap();
+        let got: Vec<Action> = rx.try_iter().collect();
+        assert!(
+            matches!(got.as_slice(), [Action::Info(i)] if i == "captured 40 · kernel drops 1 · round 1: polling"),
+            "{got:?}"
+        );
+
+        // The end: the last events, the final line, then Loaded.
+        let mut last = vec![sample[0].clone()];
+        let report = CaptureReport {
+            stats: stats(41, 1),
+            ..CaptureReport::default()
+        };
+        sink.end(&mut last, &report).unwrap();
+        let got: Vec<Action> = rx.try_iter().collect();
+        assert!(matches!(got.as_slice(), [
+            Action::Events(e),
+            Action::Info(i),
+            Action::Loaded { warning: None },
+        ] if e.len() == 1 && i == "captured 41 · kernel drops 1 · round 1: polling"));
+    }
+
+    /// The UI hung up: the feed stops sending without failing, so capture (and `-w`) go on.
+    #[test]
+    fn tui_feed_outlives_the_ui() {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let (_notes_tx, notes) = mpsc::channel::<String>();
+        let mut sink = feed(tx, notes);
+        drop(rx);
+        let mut events = crate::tui::sample::demo();
+        sink.events(&mut events, stats(1, 0)).unwrap();
+        assert!(sink.gone);
+        assert!(events.is_empty());
+        sink.end(&mut Vec::new(), &CaptureReport::default())
+            .unwrap();
+    }
 }

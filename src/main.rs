@@ -1,7 +1,7 @@
 //! `synscope`: parses the command line, picks a mode, and turns errors into one line and an
 //! exit code.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -69,7 +69,8 @@ enum Command {
         /// Capture file, or `-` to read a pcap/pcapng stream from standard input.
         file: PathBuf,
     },
-    /// Capture live (Linux; needs CAP_NET_RAW) and show events as packets arrive.
+    /// Capture live (Linux; needs CAP_NET_RAW) and draw each connection as packets arrive,
+    /// following the newest; --format streams text or JSON instead. Press ? for the keys.
     #[cfg(target_os = "linux")]
     Live {
         /// Interface to capture on.
@@ -88,6 +89,44 @@ enum Command {
         #[arg(short, long, value_enum)]
         format: Option<Format>,
     },
+    /// The lesson acted out: a real HTTP + WebSocket server and real clients on 127.0.0.1,
+    /// captured live and drawn as they talk, round after round until you quit. Without
+    /// capture rights, replays the built-in recording of the same demo.
+    #[cfg(target_os = "linux")]
+    Demo {
+        /// What to act out.
+        #[arg(value_enum, default_value_t = DemoPart::All)]
+        part: DemoPart,
+        /// Time between two steps of a client, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 1000)]
+        pace_ms: u64,
+        /// Run each scenario once, then stop capturing (the TUI stays open; headless exits).
+        #[arg(long)]
+        once: bool,
+        /// Also write every captured frame to this pcapng file.
+        #[arg(short = 'w', long = "write", value_name = "FILE.pcapng")]
+        write: Option<PathBuf>,
+        /// Run headless: stream events to stdout in this format.
+        #[arg(short, long, value_enum)]
+        format: Option<Format>,
+        /// Replay the built-in recording even when live capture is possible.
+        #[arg(long)]
+        recording: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DemoPart {
+    /// The WebSocket chat: upgrade, text, binary, ping/pong, fragments, close.
+    Websocket,
+    /// Short polling: a connection per request, then one kept-alive connection.
+    Polling,
+    /// Long polling: each request held until there is news.
+    LongPolling,
+    /// A chunked stream, then Server-Sent Events.
+    Streaming,
+    /// All of them, plain HTTP first.
+    All,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -122,7 +161,16 @@ fn main() -> ExitCode {
             host,
             write,
             format,
-        } => live(interface, ports, host, write, format),
+        } => live(interface, ports, host, write, format, lang),
+        #[cfg(target_os = "linux")]
+        Command::Demo {
+            part,
+            pace_ms,
+            once,
+            write,
+            format,
+            recording,
+        } => demo(part, pace_ms, once, write, format, recording, lang),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -139,6 +187,51 @@ fn main() -> ExitCode {
     }
 }
 
+impl Format {
+    /// The headless format of `live` and `demo`; a Mermaid diagram is a whole document, made by
+    /// `decode` from a capture.
+    #[cfg(target_os = "linux")]
+    fn live(self) -> Result<synscope::live::OutputFormat> {
+        match self {
+            Format::Text => Ok(synscope::live::OutputFormat::Text),
+            Format::Json => Ok(synscope::live::OutputFormat::Json),
+            Format::Mermaid => anyhow::bail!(
+                "--format mermaid is for `synscope decode` (record with -w, then decode the file)"
+            ),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn demo(
+    part: DemoPart,
+    pace_ms: u64,
+    once: bool,
+    write: Option<PathBuf>,
+    format: Option<Format>,
+    recording: bool,
+    lang: Lang,
+) -> Result<()> {
+    use synscope::demo::show::{self, DemoOptions, Part};
+    let mut tui = synscope::tui::Options::from_env();
+    tui.lang = lang;
+    show::run(&DemoOptions {
+        part: match part {
+            DemoPart::Websocket => Part::WebSocket,
+            DemoPart::Polling => Part::Polling,
+            DemoPart::LongPolling => Part::LongPolling,
+            DemoPart::Streaming => Part::Streaming,
+            DemoPart::All => Part::All,
+        },
+        pace: std::time::Duration::from_millis(pace_ms),
+        once,
+        write,
+        format: format.map(Format::live).transpose()?,
+        recording,
+        tui,
+    })
+}
+
 #[cfg(target_os = "linux")]
 fn live(
     iface: String,
@@ -146,31 +239,49 @@ fn live(
     host: Option<std::net::IpAddr>,
     write: Option<PathBuf>,
     format: Option<Format>,
+    lang: Lang,
 ) -> Result<()> {
     use synscope::capture::live::LiveConfig;
-    use synscope::live::{run_headless, HeadlessOptions, OutputFormat};
-    let format = match format {
-        Some(Format::Text) => OutputFormat::Text,
-        Some(Format::Json) => OutputFormat::Json,
-        Some(Format::Mermaid) => {
-            anyhow::bail!("--format mermaid is for `synscope decode` (a diagram of a capture)")
-        }
-        None => {
-            // The TUI is wired here once it exists; until then, the text transcript.
-            eprintln!("synscope: the live TUI is not built yet; showing the text transcript");
-            OutputFormat::Text
-        }
-    };
+    use synscope::live::{run_headless, run_tui, Headless, HeadlessOptions, OutputFormat};
     let mut capture = LiveConfig::new(iface);
     capture.ports = ports;
     capture.host = host;
-    run_headless(HeadlessOptions {
+    let mut opts = HeadlessOptions {
         capture,
-        format,
+        format: OutputFormat::Text,
         write,
         limits: Limits::default(),
         drop_privileges: true,
-    })?;
+    };
+    if let Some(format) = format {
+        opts.format = format.live()?;
+        run_headless(opts)?;
+        return Ok(());
+    }
+    let mut options = synscope::tui::Options::from_env();
+    options.lang = lang;
+    opts.limits = options.limits;
+    // Open first: a capture error (no rights, no such interface) is one line on a terminal
+    // that was never touched.
+    let filter = opts.capture.describe_filter();
+    let title = match filter.strip_prefix("tcp and ") {
+        Some(f) => format!("live {} {f}", opts.capture.iface),
+        None => format!("live {}", opts.capture.iface),
+    };
+    let session = Headless::open(opts)?;
+    if !io::stdout().is_terminal() {
+        anyhow::bail!("the live view draws on a terminal; use --format text or --format json");
+    }
+    let summary = run_tui(
+        session,
+        synscope::live::TuiOptions {
+            title,
+            options,
+            stop: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            status: || None,
+        },
+    )?;
+    eprintln!("synscope: {summary}");
     Ok(())
 }
 

@@ -43,6 +43,9 @@ pub enum Action {
     /// A short line about the source for the title bar, replacing the previous one (live
     /// capture: "kernel dropped 12 packets").
     Info(String),
+    /// Play back from the start at the speed of [`SPEEDS`] nearest to this factor: what the
+    /// demo's built-in recording does when it opens, so it unfolds like the live demo.
+    Autoplay(f64),
 }
 
 /// Where the events come from, which changes a few defaults.
@@ -146,6 +149,9 @@ pub struct App {
     pub top: usize,
     /// Keep the newest row selected as events arrive.
     pub follow: bool,
+    /// While following, move to each new connection as it shows up, if the newest one was
+    /// selected: on for live capture, and for the demo's recording as it plays.
+    pub follow_conns: bool,
     pub detail_open: bool,
     pub detail_scroll: usize,
     /// Scroll of the help overlay, when it is open.
@@ -194,6 +200,7 @@ impl App {
             cursor: None,
             top: 0,
             follow: source == Source::Live,
+            follow_conns: source == Source::Live,
             detail_open: false,
             detail_scroll: 0,
             help: None,
@@ -357,6 +364,16 @@ impl App {
             self.detail_scroll = self
                 .detail_scroll
                 .min(n.saturating_sub(usize::from(d.height)));
+        }
+    }
+
+    /// After new connections showed up (`before` were shown): when following them and the
+    /// newest one was selected, select the new newest.
+    fn follow_new_conns(&mut self, before: usize) {
+        let after = self.conns_shown();
+        let at_tail = self.conn + 1 >= before;
+        if self.follow_conns && self.follow && at_tail && after > before.max(1) {
+            self.select_conn(after - 1);
         }
     }
 
@@ -537,16 +554,20 @@ pub fn update(app: &mut App, action: Action) {
             if app.play.state == PlayState::Playing {
                 let ns = dt.as_secs_f64() * 1e9 * app.play.speed_factor();
                 app.play.clock = app.play.clock.saturating_add(ns as u64);
+                let before = app.conns_shown();
                 app.reveal();
+                app.follow_new_conns(before);
             }
         }
         Action::Events(events) => {
+            let before = app.conns_shown();
             for e in events {
                 app.timeline.push(e);
             }
             if app.play.state == PlayState::Playing {
                 app.reveal();
             }
+            app.follow_new_conns(before);
         }
         Action::Progress { bytes, total } => {
             if matches!(app.load, Load::Loading { .. }) {
@@ -559,8 +580,26 @@ pub fn update(app: &mut App, action: Action) {
         }
         Action::Failed(why) => app.load = Load::Failed(why),
         Action::Info(info) => app.info = Some(info).filter(|i| !i.is_empty()),
+        Action::Autoplay(factor) => {
+            app.play.speed = nearest_speed(factor);
+            app.start_playback(PlayState::Playing);
+        }
     }
     app.settle();
+}
+
+/// Index of the speed in [`SPEEDS`] nearest to `factor` by ratio; normal speed for a factor
+/// that is not a positive number.
+pub fn nearest_speed(factor: f64) -> usize {
+    if !(factor.is_finite() && factor > 0.0) {
+        return NORMAL_SPEED;
+    }
+    let off = |s: f64| (s.ln() - factor.ln()).abs();
+    SPEEDS
+        .iter()
+        .enumerate()
+        .min_by(|(_, a), (_, b)| off(**a).total_cmp(&off(**b)))
+        .map_or(NORMAL_SPEED, |(i, _)| i)
 }
 
 fn ctrl(k: &KeyEvent) -> bool {
@@ -971,6 +1010,81 @@ mod tests {
         assert_eq!(app.play.state, PlayState::Paused);
         press(&mut app, KeyCode::Char('s'));
         assert_eq!(app.upto(), None);
+    }
+
+    #[test]
+    fn autoplay_plays_from_the_start_at_the_nearest_speed() {
+        let mut app = demo();
+        update(&mut app, Action::Autoplay(0.3));
+        assert_eq!(app.play.state, PlayState::Playing);
+        assert_eq!(app.play.speed_factor(), 0.25);
+        assert_eq!(app.visible_rows().len(), 0);
+        update(&mut app, Action::Tick(Duration::ZERO));
+        assert_eq!(app.visible_rows().len(), 1);
+        assert_eq!(SPEEDS[nearest_speed(5.0)], 4.0);
+        assert_eq!(SPEEDS[nearest_speed(1e9)], 64.0);
+        assert_eq!(SPEEDS[nearest_speed(f64::NAN)], 1.0);
+        assert_eq!(SPEEDS[nearest_speed(0.0)], 1.0);
+    }
+
+    /// Live, following: a new connection takes the diagram while the newest one is selected;
+    /// once the user picked an older one, or stopped following, new ones do not.
+    #[test]
+    fn live_follow_moves_to_each_new_connection() {
+        let events = sample::demo();
+        let conns: Vec<_> = {
+            let mut v: Vec<_> = events.iter().filter_map(|e| e.conn).collect();
+            v.dedup();
+            v
+        };
+        assert!(conns.len() >= 2, "the sample has several connections");
+        let of = |c| -> Vec<Event> {
+            events
+                .iter()
+                .filter(|e| e.conn == Some(c))
+                .cloned()
+                .collect()
+        };
+        let mut app = App::new(Source::Live, "live lo", (120, 40), usize::MAX);
+        update(&mut app, Action::Events(of(conns[0])));
+        assert_eq!(app.view.conn, Some(0));
+        update(&mut app, Action::Events(of(conns[1])));
+        assert_eq!(app.view.conn, Some(1));
+        assert!(app.follow);
+        assert_eq!(app.cursor_row(), Some(app.visible_rows().len() - 1));
+        // The user goes back to the first connection: it stays selected.
+        update(
+            &mut app,
+            Action::Key(KeyEvent::new(KeyCode::Char('['), KeyModifiers::NONE)),
+        );
+        assert_eq!(app.view.conn, Some(0));
+        if let Some(&c) = conns.get(2) {
+            update(&mut app, Action::Events(of(c)));
+            assert_eq!(app.view.conn, Some(0));
+        }
+        // A replay does not jump...
+        let mut replay = App::new(Source::Replay, "replay", (120, 40), usize::MAX);
+        update(&mut replay, Action::Events(of(conns[0])));
+        update(&mut replay, Action::Events(of(conns[1])));
+        assert_eq!(replay.view.conn, Some(0));
+        // ... unless asked to (the demo's recording): then playback moves to each connection
+        // as it starts.
+        let mut played = App::new(Source::Replay, "recording", (120, 40), usize::MAX);
+        played.follow_conns = true;
+        update(&mut played, Action::Events(events.clone()));
+        update(&mut played, Action::Loaded { warning: None });
+        update(&mut played, Action::Autoplay(1.0));
+        update(&mut played, Action::Tick(Duration::ZERO));
+        assert_eq!(played.view.conn, Some(0));
+        let second = events
+            .iter()
+            .find(|e| e.conn == Some(conns[1]))
+            .unwrap()
+            .t
+            .0;
+        update(&mut played, Action::Tick(Duration::from_nanos(second)));
+        assert_eq!(played.view.conn, Some(1));
+        assert_eq!(played.visible_rows().len(), 1, "the new connection's SYN");
     }
 
     #[test]
