@@ -17,9 +17,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 
-use crate::model::{
-    tcp_flags, ConnId, ConnState, Dir, Event, EventBody, Pattern, PatternReport, Spread,
-};
+use crate::model::{tcp_flags, ConnId, ConnState, Dir, Event, EventBody, Pattern, PatternReport};
 use crate::view::text::{describe, duration};
 
 /// Characters of an arrow's label kept (after escaping wire text, before entity codes).
@@ -217,7 +215,7 @@ impl MermaidWriter {
     }
 }
 
-/// `short-polling /poll: 6 requests on 6 connections, every 21.658 ms, answered in 159 µs`.
+/// One line on a pattern and its figures, for a note over the conversation's participants.
 pub fn pattern_summary(r: &PatternReport) -> String {
     let name = match r.pattern {
         Pattern::ShortPolling => "short polling",
@@ -225,50 +223,11 @@ pub fn pattern_summary(r: &PatternReport) -> String {
         Pattern::Streaming => "streaming",
         Pattern::Websocket => "WebSocket",
     };
-    let med = |s: Option<Spread>| s.map_or("?".to_string(), |s| duration(s.median.0));
-    let mut s = format!(
-        "{name} {}: {} request{} on {} connection{}",
+    format!(
+        "{name} {}: {}",
         r.target,
-        r.requests,
-        if r.requests == 1 { "" } else { "s" },
-        r.conns.len(),
-        if r.conns.len() == 1 { "" } else { "s" }
-    );
-    match r.pattern {
-        Pattern::ShortPolling => {
-            let _ = write!(
-                s,
-                ", every {} (median), answered in {}",
-                med(r.interval),
-                med(r.held)
-            );
-        }
-        Pattern::LongPolling => {
-            let _ = write!(
-                s,
-                ", held {} (median), asked again after {}",
-                med(r.held),
-                med(r.interval)
-            );
-        }
-        Pattern::Streaming => {
-            let _ = write!(
-                s,
-                ", {} chunks every {} (median)",
-                r.chunks.unwrap_or(0),
-                med(r.chunk_spacing)
-            );
-        }
-        Pattern::Websocket => {
-            let [up, down] = r.messages.unwrap_or([0, 0]);
-            let _ = write!(
-                s,
-                ", messages {up} up and {down} down in {}",
-                duration(r.duration.0)
-            );
-        }
-    }
-    s
+        crate::view::text::pattern_figures(r)
+    )
 }
 
 /// Text made safe inside one Mermaid label: control characters escaped as text (`\n`, as

@@ -136,14 +136,11 @@ pub fn describe(out: &mut String, body: &EventBody) {
             let name = name.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
             let _ = write!(
                 out,
-                "PATTERN {name}  {} → {}{}  {} request{} over {} connection{}",
+                "PATTERN {name}  {} → {}{}  {}",
                 escape(&r.client),
                 r.server,
                 escape(&r.target),
-                r.requests,
-                if r.requests == 1 { "" } else { "s" },
-                r.conns.len(),
-                if r.conns.len() == 1 { "" } else { "s" }
+                pattern_figures(r)
             );
         }
         EventBody::ConnectionEnd(c) => {
@@ -335,6 +332,58 @@ fn tcp(out: &mut String, s: &TcpSegment) {
     if s.truncated {
         out.push_str(" [truncated]");
     }
+}
+
+/// The figures that justified a pattern: "6 requests on 6 connections, every 21.7 ms
+/// (median), answered in 160 µs".
+pub fn pattern_figures(r: &crate::model::PatternReport) -> String {
+    use crate::model::Pattern;
+    let med = |s: Option<crate::model::Spread>| s.map_or("?".to_string(), |s| duration(s.median.0));
+    let mut s = format!(
+        "{} request{} on {} connection{}",
+        r.requests,
+        if r.requests == 1 { "" } else { "s" },
+        r.conns.len(),
+        if r.conns.len() == 1 { "" } else { "s" }
+    );
+    match r.pattern {
+        Pattern::ShortPolling => {
+            let _ = write!(
+                s,
+                ", every {} (median), answered in {}",
+                med(r.interval),
+                med(r.held)
+            );
+        }
+        Pattern::LongPolling => {
+            let _ = write!(
+                s,
+                ", held {} (median), asked again after {}",
+                med(r.held),
+                med(r.interval)
+            );
+        }
+        Pattern::Streaming => {
+            let _ = write!(
+                s,
+                ", {} chunks every {} (median)",
+                r.chunks.unwrap_or(0),
+                med(r.chunk_spacing)
+            );
+            if let Some(n) = r.sse_events.filter(|n| *n > 0) {
+                let _ = write!(s, ", {n} SSE events");
+            }
+        }
+        Pattern::Websocket => {
+            let [up, down] = r.messages.unwrap_or([0, 0]);
+            let _ = write!(
+                s,
+                ", messages {up} up and {down} down in {}",
+                duration(r.duration.0)
+            );
+        }
+    }
+    s
 }
 
 /// Human name of a TCP analysis flag, as Wireshark words it.
