@@ -82,10 +82,15 @@ mod tests {
 
     #[test]
     fn the_readme_documents_every_key() {
-        let doc = include_str!("../../docs/tui.md");
-        for (keys, what) in KEYS.iter().filter(|(k, _)| !k.is_empty()) {
-            let row = format!("| `{keys}` | {what} |");
-            assert!(doc.contains(&row), "docs/tui.md lacks the row:\n{row}");
+        let docs = [
+            ("docs/tui.md", include_str!("../../docs/tui.md")),
+            ("README.md", include_str!("../../README.md")),
+        ];
+        for (name, doc) in docs {
+            for (keys, what) in KEYS.iter().filter(|(k, _)| !k.is_empty()) {
+                let row = format!("| `{keys}` | {what} |");
+                assert!(doc.contains(&row), "{name} lacks the row:\n{row}");
+            }
         }
     }
 }
