@@ -6,7 +6,9 @@
 # Needs: root (or CAP_NET_RAW/CAP_NET_ADMIN) to capture on `lo`; tcpdump; editcap and capinfos
 # (Debian: wireshark-common, comes with tshark) to turn tcpdump's classic pcap into pcapng;
 # python3 with `websockets` (pip install websockets) for the
-# permessage-deflate peers, which tungstenite does not implement; cargo to build
+# permessage-deflate peers, which tungstenite does not implement; node and npm for the Socket.IO
+# and STOMP peers (scripts/peers/socketio, scripts/peers/stomp: `npm ci` installs the versions
+# their package-lock.json pins); cargo to build
 # `examples/traffic.rs`. Each capture: pick a free port, start the capture filtered on that
 # port, wait until it says it is capturing, run the peers once (the demo server and a client
 # scenario of src/demo.rs, or a script of scripts/peers/), stop the capture with SIGINT.
@@ -21,7 +23,7 @@ PEERS="$ROOT/scripts/peers"
 # that each step is its own burst of packets in the timeline.
 PACE_MS=20
 
-for tool in tcpdump editcap capinfos python3 cargo; do
+for tool in tcpdump editcap capinfos python3 cargo node npm; do
     command -v "$tool" >/dev/null || { echo "record-captures: $tool not found" >&2; exit 1; }
 done
 python3 -c 'import websockets' 2>/dev/null ||
@@ -98,7 +100,8 @@ record() {
     stop_capture
     if grep -q "dropped by kernel" "$WORK/capture.log" &&
         ! grep -q "^0 packets dropped by kernel" "$WORK/capture.log"; then
-        echo "record-captures: $name: tcpdump dropped packets" >&2
+        echo "record-captures: $name: tcpdump dropped packets:" >&2
+        cat "$WORK/capture.log" >&2
         return 1
     fi
     if [[ "$name" == *.pcapng ]]; then
@@ -111,7 +114,8 @@ record() {
     echo "$name: $(capinfos -M -c "$OUT/$name" 2>/dev/null | awk -F': *' '/Number of packets/ {print $2}') packets, $(stat -c %s "$OUT/$name") bytes"
 }
 
-# scenario NAME.EXT SCENARIO [--ipv6]: the demo server and one client scenario.
+# scenario NAME.EXT SCENARIO [--ipv6]: the demo server and one client scenario, at
+# SCENARIO_PACE_MS if set, else PACE_MS.
 scenario() {
     local name="$1" scenario="$2" family=4
     shift 2
@@ -119,7 +123,7 @@ scenario() {
     local port
     port="$(free_port "$family")"
     record "$name" "$port" "$TRAFFIC" --scenario "$scenario" --port "$port" \
-        --pace-ms "$PACE_MS" "$@"
+        --pace-ms "${SCENARIO_PACE_MS:-$PACE_MS}" "$@"
 }
 
 # deflate NAME MODE: Python websockets server and client with permessage-deflate.
@@ -128,6 +132,32 @@ deflate() {
     port="$(free_port)"
     record "$1" "$port" python3 "$PEERS/deflate.py" --port "$port" --mode "$2" \
         --pace-ms "$PACE_MS"
+}
+
+# npm_peer DIR: installs a Node peer's dependencies from its lock file, once per run.
+NPM_DONE=()
+npm_peer() {
+    local dir="$PEERS/$1"
+    [[ " ${NPM_DONE[*]} " == *" $1 "* ]] && return 0
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    NPM_DONE+=("$1")
+}
+
+# socketio NAME [ARGS...]: Node socket.io server and client (scripts/peers/socketio/peer.js).
+socketio() {
+    local name="$1" port
+    shift
+    npm_peer socketio
+    port="$(free_port)"
+    record "$name" "$port" node "$PEERS/socketio/peer.js" --port "$port" --pace-ms "$PACE_MS" "$@"
+}
+
+# stomp NAME: a STOMP broker over ws and a @stomp/stompjs client (scripts/peers/stomp/peer.js).
+stomp() {
+    local port
+    npm_peer stomp
+    port="$(free_port)"
+    record "$1" "$port" node "$PEERS/stomp/peer.js" --port "$port" --pace-ms "$PACE_MS"
 }
 
 # pipelined NAME: the demo server alone, and a raw socket client that pipelines 3 requests.
@@ -148,7 +178,8 @@ pipelined() {
 ALL=(
     ws_chat ws_chat_nano ws_ipv6 ws_large ws_deflate ws_deflate_no_context
     http_keepalive http_keepalive_usec http_pipelined polling polling_keepalive
-    long_polling streaming_chunked sse refused
+    long_polling streaming_chunked sse refused lesson_all socketio_v4 socketio_polling
+    socketio_v3 stomp
 )
 WANT=("$@")
 [[ ${#WANT[@]} -eq 0 ]] && WANT=("${ALL[@]}")
@@ -171,6 +202,13 @@ for name in "${WANT[@]}"; do
     streaming_chunked) scenario streaming_chunked.pcapng streaming ;;
     sse) scenario sse.pcapng sse ;;
     refused) scenario refused.pcapng refused ;;
+    # Every pattern of the lesson in turn, at a pace slow enough that each shows its shape
+    # (the patterns view of the TUI is snapshotted on it).
+    lesson_all) SCENARIO_PACE_MS=100 scenario lesson_all.pcapng all ;;
+    socketio_v4) socketio socketio_v4.pcapng ;;
+    socketio_polling) socketio socketio_polling.pcapng --polling-only ;;
+    socketio_v3) socketio socketio_v3.pcapng --v2 ;;
+    stomp) stomp stomp.pcapng ;;
     *)
         echo "record-captures: unknown capture '$name' (one of: ${ALL[*]})" >&2
         exit 2

@@ -9,6 +9,10 @@
 //! block is, whether all of it is buffered), the per-section and per-interface state of pcapng
 //! (byte order, link type, snap length, timestamp resolution and offset) and the timestamps.
 
+#[cfg(target_os = "linux")]
+pub mod live;
+pub mod pcapng_writer;
+
 use std::io::{self, Read};
 
 use pcap_parser::nom;
@@ -54,7 +58,9 @@ pub struct RawFrame<'a> {
 /// Why a capture could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error("read error: {0}")]
+    /// The I/O error is the source, not part of the message: printed as a chain
+    /// (`anyhow`'s `{:#}`) it would otherwise appear twice.
+    #[error("read error")]
     Io(#[from] std::io::Error),
     #[error("the input is empty")]
     Empty,

@@ -106,7 +106,9 @@ pub fn decode<'a>(frame: &RawFrame<'a>) -> Result<Decoded<'a>, DecodeError> {
     if net == Net::None {
         return Ok(Decoded::Other);
     }
-    decode_ip(net, ip)
+    // Bytes the capture cut off the end of the frame (snap length); 0 for a whole frame.
+    let cut = (frame.orig_len as usize).saturating_sub(frame.data.len());
+    decode_ip(net, ip, cut)
 }
 
 fn err(layer: Layer, detail: impl Into<String>) -> DecodeError {
@@ -290,7 +292,7 @@ fn ext_error(e: &ipv6_exts::HeaderSliceError) -> DecodeError {
     }
 }
 
-fn decode_ip(net: Net, bytes: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+fn decode_ip(net: Net, bytes: &[u8], cut: usize) -> Result<Decoded<'_>, DecodeError> {
     let Some(first) = bytes.first() else {
         return Err(short(Layer::Ip, "IP header", 20, 0));
     };
@@ -349,6 +351,17 @@ fn decode_ip(net: Net, bytes: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     // else exactly the payload slice (bounded by the IP length, or the capture where the IP
     // length is 0).
     let ip_wire = if p.incomplete {
+        // The wire carried only `cut` bytes more than the capture holds: an IP length beyond
+        // that is a lie, not a snap-length cut (Wireshark: "IPv4 total length exceeds packet
+        // length"). Taken as a cut, it would put a phantom hole in the stream and push the
+        // reassembly cursor past bytes still to come.
+        let on_wire = bytes.len().saturating_add(cut);
+        if declared > on_wire {
+            return Err(err(
+                Layer::Ip,
+                format!("IP length {declared} exceeds the packet's {on_wire} bytes"),
+            ));
+        }
         // An incomplete payload runs to the end of the captured bytes.
         let headers = bytes.len().saturating_sub(p.payload.len());
         declared.saturating_sub(headers)

@@ -9,6 +9,7 @@
 //! - [`serve`] runs an axum server: `GET /`, `POST /send`, `GET /poll`, `GET /long-poll`,
 //!   `GET /stream` (chunked), `GET /events` (SSE) and `GET /ws` (WebSocket echo chat).
 //! - [`run`] runs one [`Scenario`] against it and returns a [`Report`] of what the client saw.
+//! - [`show`] is `synscope demo`: server and clients in process, captured live and drawn.
 //!
 //! Everything is bounded: every scenario sends a fixed number of requests and messages, every
 //! wait has a timeout, and the server clamps every count and delay a client asks for.
@@ -17,6 +18,8 @@
 mod clients;
 mod news;
 mod server;
+#[cfg(target_os = "linux")]
+pub mod show;
 
 pub use clients::{
     run, Report, Scenario, CLOSE_CODE, CLOSE_REASON, KOREAN_TEXT, LARGE_MESSAGE, LONG_POLLS, POLLS,

@@ -1,11 +1,17 @@
 //! The decode engine: frames in, events out. Synchronous, owns no thread; time comes from the
 //! frames' timestamps.
+//!
+//! Every event the engine emits also goes through a [`PatternDetector`]; [`Engine::finish`]
+//! appends the `pattern` events after everything else (live capture calls it when it stops,
+//! so they come there too). A `pattern` event can also come mid-stream, when the detector
+//! forgets a conversation to stay within `Limits::max_conversations`.
 
 use crate::capture::LinkType;
 use crate::capture::RawFrame;
 use crate::decode::{decode, is_supported, Decoded};
 use crate::flow::{EventSink, FlowTable, Held};
 use crate::model::{Event, EventBody, Layer, Limits, Malformed, Nanos, Stamp, Timestamp};
+use crate::pattern::PatternDetector;
 use crate::proto::Session;
 
 /// Counters over everything the engine was fed.
@@ -25,6 +31,19 @@ pub struct Stats {
 /// Most unsupported link types reported (one `malformed` each); a capture cycling through
 /// more gets no further warnings, so the list stays small.
 pub const MAX_LINK_WARNINGS: usize = 64;
+
+/// Shows each event passed on to the pattern detector first.
+struct Observed<'p, 'o> {
+    patterns: &'p mut PatternDetector,
+    out: Counted<'o>,
+}
+
+impl EventSink for Observed<'_, '_> {
+    fn push(&mut self, event: Event) {
+        self.patterns.observe(&event);
+        self.out.push(event);
+    }
+}
 
 /// Counts the events passed on.
 struct Counted<'a> {
@@ -46,6 +65,7 @@ pub struct Engine {
     stats: Stats,
     /// Unsupported link types already reported (one `malformed` event each, not one per frame).
     warned_links: Vec<LinkType>,
+    patterns: PatternDetector,
 }
 
 impl Engine {
@@ -56,14 +76,17 @@ impl Engine {
             last: Stamp::default(),
             stats: Stats::default(),
             warned_links: Vec::new(),
+            patterns: PatternDetector::new(limits),
         }
     }
 
     /// Decodes one frame and hands its events to `out`, in order, as they are made (a `Vec`
     /// collects them; see [`EventSink`] for why a writer may be better).
     pub fn ingest(&mut self, frame: &RawFrame, out: &mut dyn EventSink) {
-        let mut out = Counted { out, n: 0 };
-        let out = &mut out;
+        let mut out = Observed {
+            patterns: &mut self.patterns,
+            out: Counted { out, n: 0 },
+        };
         self.stats.frames += 1;
         self.stats.bytes += frame.data.len() as u64;
         let origin = *self.origin.get_or_insert(frame.ts);
@@ -76,7 +99,7 @@ impl Engine {
         match decode(frame) {
             Ok(Decoded::Tcp(pkt)) => {
                 self.stats.tcp_segments += 1;
-                self.flows.ingest(&pkt, stamp, out);
+                self.flows.ingest(&pkt, stamp, &mut out);
             }
             Ok(Decoded::Other) => {
                 self.stats.other += 1;
@@ -113,13 +136,22 @@ impl Engine {
                 ));
             }
         }
+        let Observed { mut out, .. } = out;
+        self.patterns.take_forgotten(stamp, &mut out);
         self.stats.events += out.n;
     }
 
-    /// End of input: flushes what is held and ends every open connection.
+    /// End of input: flushes what is held, ends every open connection, then passes on one
+    /// `pattern` event per conversation that shows a pattern (see [`crate::pattern`]).
     pub fn finish(&mut self, out: &mut dyn EventSink) {
-        let mut out = Counted { out, n: 0 };
+        let mut out = Observed {
+            patterns: &mut self.patterns,
+            out: Counted { out, n: 0 },
+        };
         self.flows.finish(self.last, &mut out);
+        let Observed { mut out, .. } = out;
+        self.patterns.take_forgotten(self.last, &mut out);
+        self.patterns.finish(self.last, &mut out);
         self.stats.events += out.n;
     }
 

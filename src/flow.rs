@@ -467,7 +467,14 @@ impl<S: StreamSink> Conn<S> {
             }
             websocket = sink.is_websocket();
         }
+        let server = if self.key.0 == self.client {
+            self.key.1
+        } else {
+            self.key.0
+        };
         let end = ConnectionEnd {
+            client: self.client,
+            server,
             state: self.state,
             websocket,
             duration: Nanos(self.last_ts.since(self.first_ts)),

@@ -2,14 +2,19 @@
 //!
 //! Pipeline: [`capture`] (pcap/pcapng frames) -> [`decode`] (link/IP/TCP) -> [`flow`]
 //! (connections, sequence analysis, reassembly) -> [`proto`] (HTTP/1.x, WebSocket) ->
-//! [`model`] (events) -> views ([`view`]). [`engine::Engine`] ties the stages together; it is
-//! synchronous and owns no thread.
+//! [`model`] (events) -> views ([`view`], [`tui`]). [`engine::Engine`] ties the stages
+//! together; it is synchronous and owns no thread.
 
 pub mod capture;
 pub mod decode;
 pub mod demo;
 pub mod engine;
+pub mod explain;
 pub mod flow;
+#[cfg(target_os = "linux")]
+pub mod live;
 pub mod model;
+pub mod pattern;
 pub mod proto;
+pub mod tui;
 pub mod view;

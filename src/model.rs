@@ -118,7 +118,9 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventBody {
-    /// A new connection; always the first event of its `conn`.
+    /// A new connection; always the first event of its `conn`. It opens the connection's
+    /// record at its first segment, before the outcome is known; `connection_end` completes
+    /// the record with the final `state`.
     Connection(ConnectionInfo),
     /// One TCP segment as captured.
     Tcp(TcpSegment),
@@ -137,8 +139,20 @@ pub enum EventBody {
     Violation(Violation),
     /// A packet or stream that could not be decoded.
     Malformed(Malformed),
-    /// The connection ended (FIN both ways, RST, or the end of the capture).
+    /// The connection ended (FIN both ways, RST, or the end of the capture): the closing
+    /// record, complete alone (endpoints, final `state`, counters).
     ConnectionEnd(ConnectionEnd),
+    /// A Server-Sent Events event (`text/event-stream` body), as it arrived.
+    SseEvent(SseEvent),
+    /// A STOMP frame carried in a WebSocket message.
+    Stomp(StompFrame),
+    /// An Engine.IO packet (and the Socket.IO packet inside it), over HTTP long-polling or
+    /// WebSocket.
+    Socketio(SocketIoPacket),
+    /// A conversation classified as one of the lesson's patterns; no `conn` or `dir` (it
+    /// spans connections: see `conns`). The engine emits them at the end of the input (after
+    /// every `connection_end`), or when it forgets a conversation to make room.
+    Pattern(PatternReport),
 }
 
 impl EventBody {
@@ -157,6 +171,10 @@ impl EventBody {
             EventBody::Violation(_) => "violation",
             EventBody::Malformed(_) => "malformed",
             EventBody::ConnectionEnd(_) => "connection_end",
+            EventBody::SseEvent(_) => "sse_event",
+            EventBody::Stomp(_) => "stomp",
+            EventBody::Socketio(_) => "socketio",
+            EventBody::Pattern(_) => "pattern",
         }
     }
 }
@@ -175,6 +193,10 @@ pub const EVENT_KINDS: &[&str] = &[
     "violation",
     "malformed",
     "connection_end",
+    "sse_event",
+    "stomp",
+    "socketio",
+    "pattern",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -314,6 +336,10 @@ pub struct TcpSegment {
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -565,6 +591,12 @@ pub enum Layer {
     Tcp,
     Http,
     Websocket,
+    /// Server-Sent Events in a `text/event-stream` body.
+    Sse,
+    /// STOMP frames in WebSocket messages.
+    Stomp,
+    /// Engine.IO / Socket.IO packets (HTTP long-polling bodies or WebSocket messages).
+    Socketio,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -598,8 +630,16 @@ pub enum ConnState {
     Refused,
 }
 
+/// The closing record of a connection: `connection` opened it at the first segment,
+/// `connection_end` completes it with the final `state` (`refused` when the SYN was answered
+/// by RST, `reset` when an RST cut it later, `closed` after FIN both ways...).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConnectionEnd {
+    /// The client (sender of the SYN), as in the connection's `connection` event.
+    #[serde(serialize_with = "ser_addr")]
+    pub client: SocketAddr,
+    #[serde(serialize_with = "ser_addr")]
+    pub server: SocketAddr,
     pub state: ConnState,
     /// Whether the connection switched to WebSocket.
     pub websocket: bool,
@@ -608,6 +648,164 @@ pub struct ConnectionEnd {
     pub segments: [u64; 2],
     /// TCP payload bytes per direction [c2s, s2c].
     pub bytes: [u64; 2],
+}
+
+/// One Server-Sent Events event (WHATWG HTML §9.2.6), dispatched at its blank line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SseEvent {
+    /// The `event:` field; absent means the default type "message".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// The `id:` field, when this event set one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The `data:` lines joined with "\n" (a preview cut at the text preview limit).
+    pub data: String,
+    /// The `retry:` field (milliseconds), when this event set one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry: Option<u64>,
+    /// Length in bytes of the joined data (UTF-8, "\n" between lines), even where `data` is cut.
+    pub data_len: u64,
+    /// The block's comment lines (`:` lines, which a browser ignores), joined with "\n", a
+    /// preview cut at the text preview limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// Whether a browser dispatches this block as an event: not when it had no `data` line
+    /// (a block of only comments, `retry`, `id` or `event` fields), nor when the stream ended
+    /// before its blank line. Such blocks are reported too, since their fields still apply.
+    #[serde(skip_serializing_if = "is_true")]
+    pub dispatched: bool,
+    /// Bytes of the block are missing (a capture gap, or a body piece larger than the kept
+    /// payload), or the stream ended before its blank line.
+    #[serde(skip_serializing_if = "is_false")]
+    pub incomplete: bool,
+}
+
+/// One STOMP 1.0-1.2 frame (<https://stomp.github.io/stomp-specification-1.2.html>).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StompFrame {
+    /// CONNECT, STOMP, CONNECTED, SEND, SUBSCRIBE, UNSUBSCRIBE, ACK, NACK, BEGIN, COMMIT,
+    /// ABORT, DISCONNECT, MESSAGE, RECEIPT, ERROR; "HEARTBEAT" for a bare end-of-line beat.
+    pub command: String,
+    pub headers: Headers,
+    /// The body as text (a preview cut at the text preview limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// Body length in bytes.
+    pub body_len: u64,
+    /// The frame is cut: the WebSocket message was larger than the kept payload, or was itself
+    /// incomplete, and the frame runs past its kept bytes.
+    #[serde(skip_serializing_if = "is_false")]
+    pub incomplete: bool,
+}
+
+/// One Engine.IO packet, with the Socket.IO packet it carries when it is a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SocketIoPacket {
+    /// "polling" (HTTP long-polling payload) or "websocket".
+    pub transport: &'static str,
+    /// Engine.IO packet type: "open", "close", "ping", "pong", "message", "upgrade", "noop".
+    pub engine_type: &'static str,
+    /// Socket.IO packet type for messages: "CONNECT", "DISCONNECT", "EVENT", "ACK",
+    /// "CONNECT_ERROR" ("ERROR" in Socket.IO 2, Engine.IO 3), "BINARY_EVENT", "BINARY_ACK".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub socketio_type: Option<&'static str>,
+    /// Socket.IO namespace ("/" when not given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ack_id: Option<u64>,
+    /// EVENT / BINARY_EVENT: the event name (first array element).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// The arguments (or the open packet's JSON, or a probe's payload) as JSON text, preview-cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    /// The session id: of the Engine.IO session in an open packet, of the Socket.IO socket in
+    /// a Socket.IO 3+ CONNECT answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// BINARY_EVENT / BINARY_ACK: how many binary attachments follow the packet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachments: Option<u32>,
+    /// A binary message that a BINARY_EVENT / BINARY_ACK on the same connection announced:
+    /// which of its attachments it is (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<u32>,
+    /// A binary Engine.IO message (a Socket.IO attachment, counted, not decoded): its length
+    /// in bytes (after base64 decoding on polling).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary_len: Option<u64>,
+    /// The packet is cut (larger than the kept payload, or its bytes were not all captured):
+    /// the fields hold what could be read.
+    #[serde(skip_serializing_if = "is_false")]
+    pub incomplete: bool,
+}
+
+/// The lesson's patterns (kebab-case in JSON, as the README documents).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pattern {
+    ShortPolling,
+    LongPolling,
+    Streaming,
+    Websocket,
+}
+
+/// min / median / max of a set of durations, in seconds in JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Spread {
+    pub min: Nanos,
+    pub median: Nanos,
+    pub max: Nanos,
+}
+
+/// A conversation (client host -> server address + request target, across connections)
+/// classified as a pattern, with the figures that justified it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PatternReport {
+    pub pattern: Pattern,
+    /// Client host (address without port).
+    pub client: String,
+    /// Server address and port.
+    #[serde(serialize_with = "ser_addr")]
+    pub server: SocketAddr,
+    /// Request target without its query string (e.g. "/poll"), cut at 256 characters.
+    pub target: String,
+    /// When the conversation's first request was seen (time since the first packet).
+    pub start: Nanos,
+    /// Connections the conversation used.
+    pub conns: Vec<ConnId>,
+    /// HTTP requests (for websocket: the upgrade requests).
+    pub requests: u32,
+    /// Time from a response's end to the next request (short polling: the polling interval;
+    /// long polling: near zero).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Spread>,
+    /// Time the server held each request before its response began.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<Spread>,
+    /// Streaming: body pieces carrying data (chunks of a chunked body, or the segments of a
+    /// body without chunks) of the streamed responses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<u32>,
+    /// Streaming: time between consecutive arrivals of body data (pieces that came in the same
+    /// packet count once).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunk_spacing: Option<Spread>,
+    /// Streaming: Server-Sent Events in `text/event-stream` responses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sse_events: Option<u32>,
+    /// WebSocket: messages each way [c2s, s2c].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub messages: Option<[u64; 2]>,
+    /// From the first request to the last byte of the conversation.
+    pub duration: Nanos,
+    /// Bytes of the conversation's HTTP messages (heads and bodies, chunk-size lines not
+    /// counted) and WebSocket frames (headers and payloads) each way [c2s, s2c], and how many
+    /// of them were HTTP heads or WebSocket frame headers: the pattern's overhead.
+    pub bytes: [u64; 2],
+    pub overhead_bytes: u64,
 }
 
 /// Bytes kept for display, bounded by the caller's limit; `total` is how long the original was.
@@ -659,6 +857,12 @@ pub struct Limits {
     /// Requests awaiting their response per connection (pipelining); beyond it the oldest is
     /// forgotten.
     pub max_pending_requests: usize,
+    /// Conversations the pattern detector tracks at once; beyond it the least recently active
+    /// one is reported (if it shows a pattern) and forgotten.
+    pub max_conversations: usize,
+    /// Timing samples (exchanges, body arrivals, WebSocket messages) kept per conversation;
+    /// beyond it events are still counted but their times are not kept.
+    pub max_pattern_samples: usize,
 }
 
 impl Default for Limits {
@@ -674,6 +878,8 @@ impl Default for Limits {
             max_connections: 65_536,
             max_upgrade_hold: 64 << 10,
             max_pending_requests: 1024,
+            max_conversations: 1024,
+            max_pattern_samples: 1024,
         }
     }
 }
@@ -748,6 +954,6 @@ mod tests {
             reason: GapReason::NotCaptured,
         });
         assert!(EVENT_KINDS.contains(&b.kind()));
-        assert_eq!(EVENT_KINDS.len(), 12);
+        assert_eq!(EVENT_KINDS.len(), 16);
     }
 }

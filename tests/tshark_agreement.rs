@@ -1,6 +1,7 @@
 //! synscope agrees with Wireshark frame for frame on every committed real capture.
 //!
-//! The reference is `assets/captures/NAME.tshark.jsonl`, written by `scripts/tshark-dissect.py`
+//! The reference is `assets/captures/NAME.tshark.jsonl` (and `assets/demo.tshark.jsonl` for the
+//! demo's built-in recording), written by `scripts/tshark-dissect.py`
 //! from `tshark -T json` (HTTP body reassembly off, HTTP ports decoded as HTTP). For every frame
 //! tshark dissects we compare: TCP flags, relative seq/ack, payload length, scaled window, the
 //! sequence-analysis flags; the HTTP requests and responses the frame completes; and the
@@ -30,6 +31,11 @@ fn captures() -> Vec<PathBuf> {
         })
         .collect();
     v.sort();
+    // The demo's built-in recording (scripts/record-demo.sh), a real capture too.
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcapng");
+    if demo.with_extension("tshark.jsonl").exists() {
+        v.push(demo);
+    }
     v
 }
 

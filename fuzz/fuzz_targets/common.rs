@@ -81,6 +81,8 @@ pub fn small_limits() -> Limits {
         max_connections: 4,
         max_upgrade_hold: 32,
         max_pending_requests: 3,
+        max_conversations: 4,
+        max_pattern_samples: 8,
     }
 }
 
@@ -160,7 +162,7 @@ impl ConnOrder {
     pub fn check(&mut self, e: &Event) {
         let Some(id) = e.conn else {
             assert!(
-                matches!(e.body, EventBody::Malformed(_)),
+                matches!(e.body, EventBody::Malformed(_) | EventBody::Pattern(_)),
                 "event without a connection: {e:?}"
             );
             return;

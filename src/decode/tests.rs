@@ -36,7 +36,19 @@ macro_rules! impl_bytes {
 }
 impl_bytes!(TcpHeader, UdpHeader, Icmpv6Header);
 
+/// Decodes `data` as a frame the capture may have cut: the wire length is unknown (larger), so
+/// a short frame is a snap-length cut.
 fn dec(link: LinkType, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
+    decode(&RawFrame {
+        ts: Timestamp(0),
+        link,
+        data,
+        orig_len: u32::MAX,
+    })
+}
+
+/// Decodes `data` as a frame captured whole (`orig_len` is its length).
+fn dec_whole(link: LinkType, data: &[u8]) -> Result<Decoded<'_>, DecodeError> {
     decode(&RawFrame {
         ts: Timestamp(0),
         link,
@@ -284,6 +296,37 @@ fn payload_cut_by_the_snap_length() {
     let full = ipv4_tcp(&payload);
     let t = tcp(LinkType::RAW, &full[..40]);
     assert_eq!((t.payload.len(), t.wire_len), (0, 100));
+}
+
+#[test]
+fn an_ip_length_beyond_a_whole_frame_is_malformed() {
+    let payload = [0x42; 100];
+    let mut v4 = ipv4_tcp(&payload);
+    v4[2..4].copy_from_slice(&9000u16.to_be_bytes());
+    let e = dec_whole(LinkType::RAW, &v4).unwrap_err();
+    assert_eq!(e.layer, Layer::Ip);
+    assert!(e.detail.contains("9000"), "{}", e.detail);
+    let mut v6 = ipv6_tcp(&payload);
+    v6[4..6].copy_from_slice(&9000u16.to_be_bytes());
+    assert_eq!(dec_whole(LinkType::RAW, &v6).unwrap_err().layer, Layer::Ip);
+    // The same frame with the wire length the IP header claims is a snap-length cut.
+    let t = match decode(&RawFrame {
+        ts: Timestamp(0),
+        link: LinkType::RAW,
+        data: &v4,
+        orig_len: 9000,
+    }) {
+        Ok(Decoded::Tcp(t)) => t,
+        other => panic!("expected TCP, got {other:?}"),
+    };
+    assert_eq!((t.payload.len(), t.wire_len), (100, 9000 - 40));
+    // A whole frame whose IP length is right decodes as before.
+    let v4 = ipv4_tcp(&payload);
+    let t = match dec_whole(LinkType::RAW, &v4) {
+        Ok(Decoded::Tcp(t)) => t,
+        other => panic!("expected TCP, got {other:?}"),
+    };
+    assert_eq!((t.payload.len(), t.wire_len), (100, 100));
 }
 
 #[test]

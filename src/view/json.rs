@@ -1,89 +1,105 @@
 //! JSON Lines: one object per event, the public schema documented in the README.
-//!
-//! serde_json escapes only U+0000-U+001F, `"` and `\`; the characters a terminal would act on
-//! beyond those (DEL, the C1 controls such as U+009B CSI, and the bidi controls) are written
-//! as `\uXXXX` too, so wire text shown with `-f json` is as inert as in the text view. The
-//! JSON value is the same either way.
 
 use std::io::{self, Write};
 
 use serde::Serialize;
-use serde_json::ser::{CompactFormatter, Formatter};
 
 use crate::model::Event;
-use crate::view::text::unsafe_for_terminal;
 
 /// Writes `event` as one JSON line.
+///
+/// Strings from the wire may hold any character. JSON requires escaping only `"`, `\` and
+/// U+0000..U+001F, so DEL, the C1 controls (U+0080..U+009F, CSI among them: some terminals
+/// act on them in UTF-8), the bidi controls and the Unicode line separators would otherwise
+/// reach a terminal, or a line splitter that treats NEL/LS/PS as line ends (Python's
+/// `str.splitlines`), raw. They are written as `\uXXXX` escapes: the same JSON values, one
+/// line per event, nothing a terminal acts on.
 pub fn write_event<W: Write>(w: &mut W, event: &Event) -> io::Result<()> {
     let mut ser = serde_json::Serializer::with_formatter(&mut *w, TerminalSafe);
     event.serialize(&mut ser)?;
     w.write_all(b"\n")
 }
 
-/// serde_json's compact output with [`unsafe_for_terminal`] characters escaped in strings.
+/// serde_json's compact formatter, escaping the characters [`needs_escape`] names too.
 struct TerminalSafe;
 
-impl Formatter for TerminalSafe {
+/// Characters JSON allows raw that must not reach a terminal or a line splitter raw: the line
+/// separators, and what the text view escapes (DEL, the C1 controls, the Bidi_Control set; the
+/// C0 controls serde_json escapes itself).
+fn needs_escape(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}') || crate::view::text::unsafe_for_terminal(c)
+}
+
+impl serde_json::ser::Formatter for TerminalSafe {
     fn write_string_fragment<W: ?Sized + Write>(
         &mut self,
-        writer: &mut W,
+        w: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
-        let mut from = 0;
+        let mut start = 0;
         for (i, c) in fragment.char_indices() {
-            if unsafe_for_terminal(c) {
-                writer.write_all(fragment.get(from..i).unwrap_or_default().as_bytes())?;
+            if needs_escape(c) {
+                w.write_all(fragment.get(start..i).unwrap_or("").as_bytes())?;
                 // Every such character is in the Basic Multilingual Plane: one \u escape.
-                write!(writer, "\\u{:04x}", u32::from(c))?;
-                from = i + c.len_utf8();
+                write!(w, "\\u{:04x}", u32::from(c))?;
+                start = i + c.len_utf8();
             }
         }
-        CompactFormatter.write_string_fragment(writer, fragment.get(from..).unwrap_or_default())
+        w.write_all(fragment.get(start..).unwrap_or("").as_bytes())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Dir, EventBody, Nanos, Opcode, Payload, Stamp, Timestamp, WsMessage};
+    use crate::model::{EventBody, Layer, Malformed, Stamp};
+
+    fn event(detail: &str) -> Event {
+        Stamp::default().event(
+            None,
+            None,
+            EventBody::Malformed(Malformed {
+                layer: Layer::Http,
+                detail: detail.into(),
+            }),
+        )
+    }
+
+    fn line(detail: &str) -> String {
+        let mut out = Vec::new();
+        write_event(&mut out, &event(detail)).unwrap();
+        String::from_utf8(out).unwrap()
+    }
 
     #[test]
-    fn wire_text_reaches_the_terminal_escaped() {
-        // Found by review: serde_json escapes only U+0000-U+001F, so a WebSocket text with a
-        // C1 CSI (U+009B, what xterm takes as ESC [), DEL or a bidi override went out raw.
-        let text = "a\u{9b}2J\u{7f}\u{202e}b\u{9d}52;c;x\u{9c}\u{200f}ü\"\\\n";
-        let e = Stamp {
-            ts: Timestamp(0),
-            t: Nanos(0),
-            frame: 1,
-        }
-        .event(
-            Some(0),
-            Some(Dir::S2c),
-            EventBody::WsMessage(WsMessage {
-                opcode: Opcode::Text,
-                len: text.len() as u64,
-                compressed: false,
-                frames: 1,
-                text: Some(text.to_string()),
-                code: None,
-                code_name: None,
-                reason: None,
-                data: Payload::default(),
-                incomplete: false,
-            }),
+    fn controls_and_line_separators_are_escaped_and_values_unchanged() {
+        let hostile = "a\u{1b}[31m\u{7f}\u{85}\u{9b}2J\u{2028}\u{2029}\u{202e}é🙂\"\\\n";
+        let l = line(hostile);
+        assert_eq!(
+            l,
+            "{\"t\":0.0,\"frame\":0,\"kind\":\"malformed\",\"layer\":\"http\",\"detail\":\
+             \"a\\u001b[31m\\u007f\\u0085\\u009b2J\\u2028\\u2029\\u202eé🙂\\\"\\\\\\n\"}\n"
         );
-        let mut out = Vec::new();
-        write_event(&mut out, &e).unwrap();
-        let line = String::from_utf8(out).unwrap();
-        let body = line.strip_suffix('\n').unwrap();
-        assert!(
-            !body.chars().any(crate::view::text::unsafe_for_terminal),
-            "{body:?}"
-        );
-        assert!(body.contains(r#""text":"a\u009b2J\u007f\u202eb\u009d52;c;x\u009c\u200fü\"\\\n""#));
-        // Still the same JSON value.
-        let v: serde_json::Value = serde_json::from_str(body).unwrap();
-        assert_eq!(v["text"], text);
+        assert!(!l
+            .trim_end()
+            .chars()
+            .any(|c| c.is_control() || needs_escape(c)));
+        assert_eq!(l.lines().count(), 1);
+        let v: serde_json::Value = serde_json::from_str(&l).unwrap();
+        assert_eq!(v["detail"], hostile);
+    }
+
+    #[test]
+    fn plain_text_is_written_as_serde_json_writes_it() {
+        let d = "plain ascii, ünïcödé, \u{1b} and \"quotes\"";
+        assert_eq!(line(d), serde_json::to_string(&event(d)).unwrap() + "\n");
+    }
+
+    #[test]
+    fn bidi_marks_are_escaped_too() {
+        // The whole Bidi_Control set, as in the text view: ALM, LRM and RLM also reorder
+        // what a terminal shows.
+        let l = line("x\u{61c}\u{200e}\u{200f}y");
+        assert!(l.contains(r#""detail":"x\u061c\u200e\u200fy""#), "{l}");
     }
 }

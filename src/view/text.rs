@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::model::{
-    BodyKind, ConnState, Dir, Event, EventBody, HttpResponse, Opcode, TcpSegment, WsFrame,
-    WsMessage,
+    BodyKind, ConnState, Dir, Event, EventBody, HttpResponse, Opcode, SocketIoPacket, SseEvent,
+    StompFrame, TcpSegment, WsFrame, WsMessage,
 };
 
 /// Writes `event` as one line of text.
@@ -18,6 +18,22 @@ pub fn write_event<W: Write>(w: &mut W, event: &Event) -> io::Result<()> {
     let mut line = String::with_capacity(128);
     format_event(&mut line, event);
     line.push('\n');
+    w.write_all(line.as_bytes())
+}
+
+/// Column where an event line's description starts (after time, connection and direction).
+const DESCRIPTION_COLUMN: usize = 22;
+
+/// Writes an explanation under an event's line, indented to its description:
+/// `                      why: the server agrees to switch...`. `label` names the line
+/// ("why", or the language's word); `text` comes from [`crate::explain`], not from the wire.
+pub fn write_why<W: Write>(w: &mut W, label: &str, text: &str) -> io::Result<()> {
+    let line = format!(
+        "{:DESCRIPTION_COLUMN$}{}: {}\n",
+        "",
+        label.to_lowercase(),
+        escape(text)
+    );
     w.write_all(line.as_bytes())
 }
 
@@ -112,6 +128,21 @@ pub fn describe(out: &mut String, body: &EventBody) {
         EventBody::Malformed(m) => {
             let _ = write!(out, "MALFORMED {:?}: {}", m.layer, escape(&m.detail));
         }
+        EventBody::SseEvent(ev) => sse(out, ev),
+        EventBody::Stomp(f) => stomp(out, f),
+        EventBody::Socketio(p) => socketio(out, p),
+        EventBody::Pattern(r) => {
+            let name = serde_json::to_value(r.pattern).ok();
+            let name = name.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
+            let _ = write!(
+                out,
+                "PATTERN {name}  {} → {}{}  {}",
+                escape(&r.client),
+                r.server,
+                escape(&r.target),
+                pattern_figures(r)
+            );
+        }
         EventBody::ConnectionEnd(c) => {
             let state = match c.state {
                 ConnState::Handshaking => "still handshaking",
@@ -133,6 +164,131 @@ pub fn describe(out: &mut String, body: &EventBody) {
             );
         }
     }
+}
+
+/// `SSE news #3 "data" retry=3000 ms`; a block a browser does not dispatch (no data line, or
+/// cut by the end of the stream) says so, with its comment.
+fn sse(out: &mut String, ev: &SseEvent) {
+    if ev.dispatched || !ev.data.is_empty() {
+        let _ = write!(
+            out,
+            "SSE {}",
+            escape(ev.event.as_deref().unwrap_or("message"))
+        );
+    } else {
+        out.push_str("SSE (no event)");
+    }
+    if let Some(id) = &ev.id {
+        let _ = write!(out, " #{}", escape(id));
+    }
+    if ev.dispatched || !ev.data.is_empty() {
+        let _ = write!(out, " \"{}\"", escape(&ev.data));
+        if ev.data_len > ev.data.len() as u64 {
+            let _ = write!(out, "… ({} B)", ev.data_len);
+        }
+    }
+    if let Some(r) = ev.retry {
+        let _ = write!(out, " retry={r} ms");
+    }
+    if let Some(c) = &ev.comment {
+        let _ = write!(out, " comment \"{}\"", escape(c));
+    }
+    if !ev.dispatched && (ev.data_len > 0 || !ev.data.is_empty()) {
+        out.push_str(" (not dispatched)");
+    }
+    if ev.incomplete {
+        out.push_str(" (incomplete)");
+    }
+}
+
+/// STOMP headers worth a place on the one line (the rest are in the JSON).
+const STOMP_LINE_HEADERS: &[&str] = &[
+    "accept-version",
+    "version",
+    "heart-beat",
+    "id",
+    "subscription",
+    "receipt",
+    "receipt-id",
+    "message",
+];
+
+/// `STOMP SEND /topic/chat receipt:r-1 "hello"`.
+fn stomp(out: &mut String, f: &StompFrame) {
+    let _ = write!(out, "STOMP {}", escape(&f.command));
+    if let Some((_, d)) = f.headers.iter().find(|(n, _)| n == "destination") {
+        let _ = write!(out, " {}", escape(d));
+    }
+    for (n, v) in &f.headers {
+        if STOMP_LINE_HEADERS.contains(&n.as_str()) {
+            let _ = write!(out, " {}:{}", escape(n), escape(v));
+        }
+    }
+    if let Some(b) = &f.body {
+        let _ = write!(out, " \"{}\"", escape(b));
+        if f.body_len > b.len() as u64 {
+            let _ = write!(out, "… ({} B)", f.body_len);
+        }
+    }
+    if f.incomplete {
+        out.push_str(" (incomplete)");
+    }
+}
+
+/// `engine.io websocket message  socket.io EVENT /admin status ack=3 ["uptime?"]`.
+fn socketio(out: &mut String, p: &SocketIoPacket) {
+    let _ = write!(out, "engine.io {} {}", p.transport, p.engine_type);
+    if let Some(n) = p.binary_len {
+        match p.attachment {
+            Some(k) => {
+                let _ = write!(out, " binary {n} B  socket.io attachment #{k}");
+            }
+            None => {
+                let _ = write!(out, " binary {n} B");
+            }
+        }
+    }
+    if let Some(t) = p.socketio_type {
+        let _ = write!(out, "  socket.io {t}");
+        if let Some(ns) = &p.namespace {
+            let _ = write!(out, " {}", escape(ns));
+        }
+        if let Some(ev) = &p.event {
+            let _ = write!(out, " {}", escape(ev));
+        }
+        if let Some(id) = p.ack_id {
+            let _ = write!(out, " ack={id}");
+        }
+        if let Some(n) = p.attachments {
+            let _ = write!(out, " attachments={n}");
+        }
+    }
+    // JSON as it is (its quotes unescaped): only control characters are escaped. The `sid`
+    // is in it.
+    if let Some(d) = &p.data {
+        let _ = write!(out, " {}", unquoted(d));
+    }
+    if p.incomplete {
+        out.push_str(" (incomplete)");
+    }
+}
+
+/// Like [`escape`], but keeps quotes and backslashes: for text that is not shown in quotes.
+fn unquoted(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains(|c: char| {
+        c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    }) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut o = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            o.push(c);
+        } else {
+            o.push_str(&escape(c.encode_utf8(&mut [0; 4])));
+        }
+    }
+    std::borrow::Cow::Owned(o)
 }
 
 fn tcp(out: &mut String, s: &TcpSegment) {
@@ -178,6 +334,58 @@ fn tcp(out: &mut String, s: &TcpSegment) {
     }
 }
 
+/// The figures that justified a pattern: "6 requests on 6 connections, every 21.7 ms
+/// (median), answered in 160 µs".
+pub fn pattern_figures(r: &crate::model::PatternReport) -> String {
+    use crate::model::Pattern;
+    let med = |s: Option<crate::model::Spread>| s.map_or("?".to_string(), |s| duration(s.median.0));
+    let mut s = format!(
+        "{} request{} on {} connection{}",
+        r.requests,
+        if r.requests == 1 { "" } else { "s" },
+        r.conns.len(),
+        if r.conns.len() == 1 { "" } else { "s" }
+    );
+    match r.pattern {
+        Pattern::ShortPolling => {
+            let _ = write!(
+                s,
+                ", every {} (median), answered in {}",
+                med(r.interval),
+                med(r.held)
+            );
+        }
+        Pattern::LongPolling => {
+            let _ = write!(
+                s,
+                ", held {} (median), asked again after {}",
+                med(r.held),
+                med(r.interval)
+            );
+        }
+        Pattern::Streaming => {
+            let _ = write!(
+                s,
+                ", {} chunks every {} (median)",
+                r.chunks.unwrap_or(0),
+                med(r.chunk_spacing)
+            );
+            if let Some(n) = r.sse_events.filter(|n| *n > 0) {
+                let _ = write!(s, ", {n} SSE events");
+            }
+        }
+        Pattern::Websocket => {
+            let [up, down] = r.messages.unwrap_or([0, 0]);
+            let _ = write!(
+                s,
+                ", messages {up} up and {down} down in {}",
+                duration(r.duration.0)
+            );
+        }
+    }
+    s
+}
+
 /// Human name of a TCP analysis flag, as Wireshark words it.
 pub fn analysis_name(a: crate::model::TcpAnalysis) -> &'static str {
     use crate::model::TcpAnalysis::*;
@@ -220,6 +428,9 @@ fn response(out: &mut String, r: &HttpResponse) {
     if let Some(u) = &r.upgrade {
         out.push_str(if u.accept_valid {
             "  accept ✓"
+        } else if u.key.is_empty() {
+            // No request key in the capture: the accept value cannot be checked either way.
+            "  accept ? (request not captured)"
         } else {
             "  accept ✗ (mismatch)"
         });
@@ -394,5 +605,60 @@ mod tests {
             "   0.001234 #2   s→c  Text \"\\u{1b}]0;pwned\\u{7}!\" (11 B)"
         );
         assert!(!s.chars().any(|c| c.is_control()));
+    }
+
+    #[test]
+    fn subprotocol_lines() {
+        let mut s = String::new();
+        describe(
+            &mut s,
+            &EventBody::Socketio(SocketIoPacket {
+                transport: "websocket",
+                engine_type: "message",
+                socketio_type: Some("EVENT"),
+                namespace: Some("/".into()),
+                ack_id: Some(3),
+                event: Some("chat".into()),
+                data: Some("[\"a\\\"b\u{1b}[31m\"]".into()),
+                sid: None,
+                attachments: None,
+                attachment: None,
+                binary_len: None,
+                incomplete: true,
+            }),
+        );
+        // JSON keeps its quotes; control characters are escaped.
+        assert_eq!(
+            s,
+            "engine.io websocket message  socket.io EVENT / chat ack=3 [\"a\\\"b\\u{1b}[31m\"] \
+             (incomplete)"
+        );
+        s.clear();
+        describe(
+            &mut s,
+            &EventBody::SseEvent(SseEvent {
+                event: Some("tick".into()),
+                id: Some("3".into()),
+                data: "x\ny".into(),
+                retry: None,
+                data_len: 300,
+                comment: None,
+                dispatched: true,
+                incomplete: false,
+            }),
+        );
+        assert_eq!(s, "SSE tick #3 \"x\\ny\"… (300 B)");
+        s.clear();
+        describe(
+            &mut s,
+            &EventBody::Stomp(StompFrame {
+                command: "RECEIPT".into(),
+                headers: vec![("receipt-id".into(), "r\n1".into())],
+                body: None,
+                body_len: 0,
+                incomplete: false,
+            }),
+        );
+        assert_eq!(s, "STOMP RECEIPT receipt-id:r\\n1");
     }
 }

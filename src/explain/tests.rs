@@ -1,0 +1,687 @@
+use std::collections::BTreeSet;
+
+use super::*;
+use crate::model::{
+    tcp_flags, ConnectionEnd, ConnectionInfo, Dir, Gap, Handshake, HttpBody, HttpRequest,
+    HttpResponse, Layer, Malformed, Nanos, PatternReport, Payload, SocketIoPacket, Spread,
+    SseEvent, StompFrame, TcpFlags, TcpOptions, Timestamp, Violation, WsFrame, WsMessage,
+    WsUpgrade,
+};
+
+fn ev(dir: Option<Dir>, body: EventBody) -> Event {
+    Event {
+        ts: Timestamp(0),
+        t: Nanos(0),
+        frame: 1,
+        conn: Some(0),
+        dir,
+        body,
+    }
+}
+
+fn seg(flags: u8, len: u32, analysis: Vec<TcpAnalysis>) -> EventBody {
+    EventBody::Tcp(TcpSegment {
+        flags: TcpFlags(flags),
+        seq: 1,
+        ack: Some(1),
+        len,
+        win: 65536,
+        options: Some(TcpOptions {
+            mss: Some(1460),
+            wscale: Some(7),
+            sack_perm: true,
+            ts_val: None,
+            ts_ecr: None,
+        }),
+        analysis,
+        truncated: false,
+    })
+}
+
+fn request(upgrade: bool) -> EventBody {
+    let mut headers = vec![("Host".to_string(), "x".to_string())];
+    if upgrade {
+        headers.push(("Upgrade".into(), "websocket".into()));
+    }
+    EventBody::HttpRequest(HttpRequest {
+        method: "GET".into(),
+        target: "/chat".into(),
+        version: "HTTP/1.1".into(),
+        headers,
+        head_len: 40,
+        body: BodyKind::None,
+    })
+}
+
+fn response(status: u16, headers: &[(&str, &str)], body: BodyKind, ws: Option<bool>) -> EventBody {
+    EventBody::HttpResponse(HttpResponse {
+        status,
+        reason: "Reason".into(),
+        version: "HTTP/1.1".into(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        head_len: 60,
+        body,
+        request_method: Some("GET".into()),
+        upgrade: ws.map(|valid| WsUpgrade {
+            key: "dGhlIHNhbXBsZSBub25jZQ==".into(),
+            accept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".into(),
+            accept_expected: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".into(),
+            accept_valid: valid,
+            subprotocol: None,
+            extensions: None,
+            deflate: None,
+        }),
+    })
+}
+
+fn body(chunk: Option<u32>, len: u64, end: bool) -> EventBody {
+    EventBody::HttpBody(HttpBody {
+        len,
+        chunk,
+        end,
+        missing: 0,
+        data: Payload::default(),
+    })
+}
+
+fn frame(opcode: Opcode, fin: bool, rsv1: bool, masked: bool) -> EventBody {
+    EventBody::WsFrame(WsFrame {
+        opcode,
+        fin,
+        rsv1,
+        rsv2: false,
+        rsv3: false,
+        masked,
+        mask_key: masked.then(|| "5e4fb3f3".to_string()),
+        payload_len: 5,
+        header_len: 6,
+        data: Payload::default(),
+        incomplete: false,
+    })
+}
+
+fn message(opcode: Opcode, frames: u32, compressed: bool, code: Option<u16>) -> EventBody {
+    EventBody::WsMessage(WsMessage {
+        opcode,
+        len: 5,
+        compressed,
+        frames,
+        text: None,
+        code,
+        code_name: code.map(crate::model::close_code_name),
+        reason: None,
+        data: Payload::default(),
+        incomplete: false,
+    })
+}
+
+fn end(state: ConnState, websocket: bool) -> EventBody {
+    EventBody::ConnectionEnd(ConnectionEnd {
+        client: "127.0.0.1:40000".parse().unwrap(),
+        server: "127.0.0.1:8080".parse().unwrap(),
+        state,
+        websocket,
+        duration: Nanos(1_000_000),
+        segments: [3, 3],
+        bytes: [10, 20],
+    })
+}
+
+fn stomp(command: &str) -> EventBody {
+    EventBody::Stomp(StompFrame {
+        command: command.into(),
+        headers: vec![("destination".into(), "/topic/chat".into())],
+        body: None,
+        body_len: 0,
+        incomplete: false,
+    })
+}
+
+fn socketio(engine_type: &'static str, t: Option<&'static str>, data: Option<&str>) -> EventBody {
+    EventBody::Socketio(SocketIoPacket {
+        transport: "websocket",
+        engine_type,
+        socketio_type: t,
+        namespace: Some("/".into()),
+        ack_id: None,
+        event: Some("chat".into()),
+        data: data.map(str::to_string),
+        sid: None,
+        attachments: None,
+        attachment: None,
+        binary_len: None,
+        incomplete: false,
+    })
+}
+
+fn pattern(p: Pattern) -> EventBody {
+    let spread = Spread {
+        min: Nanos(1_000_000),
+        median: Nanos(2_000_000),
+        max: Nanos(3_000_000),
+    };
+    EventBody::Pattern(PatternReport {
+        pattern: p,
+        client: "127.0.0.1".into(),
+        server: "127.0.0.1:8080".parse().unwrap(),
+        target: "/poll".into(),
+        start: Nanos(0),
+        conns: vec![0, 1],
+        requests: 2,
+        interval: Some(spread),
+        held: Some(spread),
+        chunks: Some(4),
+        chunk_spacing: Some(spread),
+        sse_events: None,
+        messages: Some([3, 4]),
+        duration: Nanos(5_000_000),
+        bytes: [100, 200],
+        overhead_bytes: 150,
+    })
+}
+
+fn violation(rule: &'static str) -> EventBody {
+    EventBody::Violation(Violation {
+        layer: Layer::Websocket,
+        rule,
+        detail: "detail".into(),
+    })
+}
+
+/// Events (with their context) that between them reach every key [`key_chain`] can give.
+fn every_case() -> Vec<(Event, Context)> {
+    use tcp_flags::{ACK, FIN, PSH, RST, SYN};
+    let none = Context::default();
+    let est = Context {
+        established: true,
+        ..Context::default()
+    };
+    let c2s = Some(Dir::C2s);
+    let s2c = Some(Dir::S2c);
+    let mut v = vec![
+        (
+            ev(
+                None,
+                EventBody::Connection(ConnectionInfo {
+                    client: "127.0.0.1:5000".parse().unwrap(),
+                    server: "127.0.0.1:80".parse().unwrap(),
+                    joined_late: false,
+                }),
+            ),
+            none,
+        ),
+        (
+            ev(
+                None,
+                EventBody::Connection(ConnectionInfo {
+                    client: "127.0.0.1:5000".parse().unwrap(),
+                    server: "127.0.0.1:80".parse().unwrap(),
+                    joined_late: true,
+                }),
+            ),
+            none,
+        ),
+        (ev(c2s, seg(SYN, 0, vec![])), none),
+        (ev(s2c, seg(SYN | ACK, 0, vec![])), none),
+        (
+            ev(
+                c2s,
+                seg(
+                    ACK,
+                    0,
+                    vec![TcpAnalysis::Retransmission, TcpAnalysis::ReusedPorts],
+                ),
+            ),
+            Context {
+                handshake_ack: true,
+                ..none
+            },
+        ),
+        (ev(c2s, seg(ACK, 0, vec![])), est),
+        (ev(c2s, seg(PSH | ACK, 10, vec![])), est),
+        (ev(c2s, seg(FIN | ACK, 0, vec![])), est),
+        (ev(s2c, seg(RST | ACK, 0, vec![])), est),
+        (ev(s2c, seg(RST | ACK, 0, vec![])), none),
+        (
+            ev(
+                None,
+                EventBody::Handshake(Handshake {
+                    syn_ack_rtt: Nanos(12_000),
+                    irtt: Nanos(26_000),
+                }),
+            ),
+            none,
+        ),
+        (
+            ev(
+                c2s,
+                EventBody::Gap(Gap {
+                    seq: 10,
+                    len: 100,
+                    reason: GapReason::NotCaptured,
+                }),
+            ),
+            est,
+        ),
+        (
+            ev(
+                c2s,
+                EventBody::Gap(Gap {
+                    seq: 10,
+                    len: 100,
+                    reason: GapReason::Truncated,
+                }),
+            ),
+            est,
+        ),
+        (ev(c2s, request(false)), est),
+        (ev(c2s, request(true)), est),
+        (ev(s2c, response(101, &[], BodyKind::None, Some(true))), est),
+        (
+            ev(s2c, response(101, &[], BodyKind::None, Some(false))),
+            est,
+        ),
+        (ev(s2c, response(100, &[], BodyKind::None, None)), est),
+        (
+            ev(
+                s2c,
+                response(
+                    200,
+                    &[("Content-Type", "text/event-stream; charset=utf-8")],
+                    BodyKind::Close,
+                    None,
+                ),
+            ),
+            est,
+        ),
+        (ev(s2c, response(200, &[], BodyKind::Chunked, None)), est),
+        (ev(s2c, response(204, &[], BodyKind::None, None)), est),
+        (ev(s2c, response(304, &[], BodyKind::None, None)), est),
+        (ev(s2c, response(404, &[], BodyKind::Length, None)), est),
+        (ev(s2c, response(503, &[], BodyKind::Length, None)), est),
+        (ev(s2c, response(999, &[], BodyKind::Length, None)), est),
+        (ev(s2c, body(None, 45, true)), est),
+        (ev(s2c, body(Some(0), 12, false)), est),
+        (ev(s2c, body(Some(1), 0, true)), est),
+        (ev(c2s, frame(Opcode::Text, true, true, true)), est),
+        (ev(c2s, frame(Opcode::Text, false, false, true)), est),
+        (ev(c2s, frame(Opcode::Continuation, true, false, true)), est),
+        (ev(s2c, frame(Opcode::Text, true, false, false)), est),
+        (ev(c2s, frame(Opcode::Text, true, false, false)), est),
+        (ev(c2s, message(Opcode::Text, 1, false, None)), est),
+        (ev(c2s, message(Opcode::Binary, 3, true, None)), est),
+        (ev(c2s, message(Opcode::Ping, 1, false, None)), est),
+        (ev(s2c, message(Opcode::Pong, 1, false, None)), est),
+        (ev(s2c, message(Opcode::Reserved(3), 1, false, None)), est),
+        (ev(s2c, message(Opcode::Close, 1, false, None)), est),
+        (
+            ev(
+                None,
+                EventBody::Malformed(Malformed {
+                    layer: Layer::Ip,
+                    detail: "bad".into(),
+                }),
+            ),
+            none,
+        ),
+        (ev(None, violation("a_rule_with_no_text")), est),
+        (ev(None, end(ConnState::Closed, true)), est),
+        (
+            ev(None, end(ConnState::Reset, true)),
+            Context {
+                ws_close_seen: true,
+                ..est
+            },
+        ),
+        (ev(None, end(ConnState::Refused, false)), none),
+        (ev(None, end(ConnState::Handshaking, false)), none),
+        (ev(None, end(ConnState::Established, false)), est),
+        (ev(None, end(ConnState::Closing, false)), est),
+        (
+            ev(
+                s2c,
+                EventBody::SseEvent(SseEvent {
+                    event: None,
+                    id: Some("7".into()),
+                    data: "x".into(),
+                    retry: Some(3000),
+                    data_len: 1,
+                    comment: None,
+                    dispatched: true,
+                    incomplete: false,
+                }),
+            ),
+            est,
+        ),
+        (
+            ev(
+                s2c,
+                EventBody::SseEvent(SseEvent {
+                    event: None,
+                    id: None,
+                    data: "x".into(),
+                    retry: None,
+                    data_len: 1,
+                    comment: None,
+                    dispatched: true,
+                    incomplete: false,
+                }),
+            ),
+            est,
+        ),
+        (ev(s2c, socketio("ping", None, Some("\"probe\""))), est),
+        (ev(s2c, socketio("bogus", None, None)), est),
+    ];
+    for code in [
+        1000, 1001, 1002, 1003, 1004, 1006, 1007, 1008, 1009, 1011, 3000, 4999, 1010,
+    ] {
+        v.push((ev(c2s, message(Opcode::Close, 1, false, Some(code))), est));
+    }
+    for key in KEYS {
+        if let Some(rule) = key.strip_prefix("violation.") {
+            // `Violation::rule` is &'static str: the key's own tail serves.
+            v.push((ev(c2s, violation(rule)), est));
+        }
+    }
+    for cmd in [
+        "CONNECT",
+        "STOMP",
+        "CONNECTED",
+        "SEND",
+        "SUBSCRIBE",
+        "UNSUBSCRIBE",
+        "MESSAGE",
+        "ACK",
+        "NACK",
+        "BEGIN",
+        "COMMIT",
+        "ABORT",
+        "RECEIPT",
+        "ERROR",
+        "DISCONNECT",
+        "HEARTBEAT",
+        "SOMETHING_ELSE",
+    ] {
+        v.push((ev(c2s, stomp(cmd)), est));
+    }
+    for t in [
+        "open", "close", "ping", "pong", "message", "upgrade", "noop",
+    ] {
+        v.push((ev(s2c, socketio(t, None, None)), est));
+    }
+    for t in [
+        "CONNECT",
+        "DISCONNECT",
+        "EVENT",
+        "ACK",
+        "CONNECT_ERROR",
+        "BINARY_EVENT",
+        "BINARY_ACK",
+    ] {
+        v.push((ev(s2c, socketio("message", Some(t), None)), est));
+    }
+    for p in [
+        Pattern::ShortPolling,
+        Pattern::LongPolling,
+        Pattern::Streaming,
+        Pattern::Websocket,
+    ] {
+        let mut e = ev(None, pattern(p));
+        e.conn = None;
+        v.push((e, none));
+    }
+    v
+}
+
+#[test]
+fn both_assets_parse() {
+    for lang in Lang::ALL {
+        let t = parse(lang.source()).unwrap_or_else(|e| panic!("{}: {e}", lang.code()));
+        assert!(t.len() > 100, "{}", lang.code());
+        assert_eq!(table(lang).len(), t.len());
+    }
+}
+
+#[test]
+fn keys_are_unique_and_the_assets_hold_exactly_them() {
+    let keys: BTreeSet<&str> = KEYS.iter().copied().collect();
+    assert_eq!(keys.len(), KEYS.len(), "a key is listed twice in KEYS");
+    for lang in Lang::ALL {
+        let have: BTreeSet<&str> = table(lang).keys().map(String::as_str).collect();
+        let missing: Vec<_> = keys.difference(&have).collect();
+        let extra: Vec<_> = have.difference(&keys).collect();
+        assert!(missing.is_empty(), "{} lacks {missing:?}", lang.code());
+        assert!(
+            extra.is_empty(),
+            "{} has keys no code asks for: {extra:?}",
+            lang.code()
+        );
+    }
+}
+
+#[test]
+fn every_key_is_reached_by_some_event() {
+    let mut reached: BTreeSet<&str> = BTreeSet::from(["label.why"]);
+    for (e, cx) in every_case() {
+        let chain = key_chain(&e, cx);
+        assert_eq!(chain.last(), Some(&e.body.kind()), "{chain:?}");
+        for k in &chain {
+            assert!(KEYS.contains(k), "{k} is not in KEYS");
+        }
+        reached.extend(chain);
+        if let EventBody::Tcp(s) = &e.body {
+            reached.extend(s.analysis.iter().map(|a| analysis_key(*a)));
+        }
+    }
+    let analysis = [
+        TcpAnalysis::Retransmission,
+        TcpAnalysis::OutOfOrder,
+        TcpAnalysis::LostSegment,
+        TcpAnalysis::DuplicateAck,
+        TcpAnalysis::ZeroWindow,
+        TcpAnalysis::KeepAlive,
+        TcpAnalysis::KeepAliveAck,
+        TcpAnalysis::WindowUpdate,
+        TcpAnalysis::AckLostSegment,
+        TcpAnalysis::SpuriousRetransmission,
+        TcpAnalysis::FastRetransmission,
+        TcpAnalysis::ZeroWindowProbe,
+        TcpAnalysis::ZeroWindowProbeAck,
+        TcpAnalysis::WindowFull,
+        TcpAnalysis::ReusedPorts,
+    ];
+    for a in analysis {
+        // The key is `tcp.` + the flag's JSON name.
+        let json = serde_json::to_value(a).unwrap();
+        assert_eq!(analysis_key(a), format!("tcp.{}", json.as_str().unwrap()));
+        reached.insert(analysis_key(a));
+    }
+    let unreached: Vec<_> = KEYS.iter().filter(|k| !reached.contains(*k)).collect();
+    assert!(unreached.is_empty(), "no event reaches {unreached:?}");
+}
+
+#[test]
+fn the_most_specific_text_fills_when_the_event_has_its_fields() {
+    // Every synthetic event carries all its optional fields, so its first key's text must
+    // fill: a text that uses a placeholder its events cannot give fails here.
+    for (e, cx) in every_case() {
+        let chain = key_chain(&e, cx);
+        for lang in Lang::ALL {
+            let first = text(lang, chain[0]).unwrap();
+            let want = fill(first, &values(&e));
+            assert!(want.is_some(), "{} {}: {first}", lang.code(), chain[0]);
+            assert_eq!(explain(lang, &e, cx), want);
+        }
+    }
+}
+
+#[test]
+fn placeholders_used_are_known() {
+    for lang in Lang::ALL {
+        for (k, t) in table(lang) {
+            for p in placeholders(t) {
+                assert!(
+                    PLACEHOLDERS.contains(&p),
+                    "{} {k}: unknown {{{p}}}",
+                    lang.code()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn fill_replaces_known_names_and_leaves_the_rest() {
+    let mut v = Values::default();
+    v.set("code", "1000");
+    assert_eq!(fill("code {code}.", &v).as_deref(), Some("code 1000."));
+    assert_eq!(fill("{code}{code}", &v).as_deref(), Some("10001000"));
+    // Missing value of a known placeholder: the caller falls back.
+    assert_eq!(fill("{code} {reason}", &v), None);
+    // Unknown names, stray and unclosed braces stay as written.
+    assert_eq!(fill("{nope} { } {", &v).as_deref(), Some("{nope} { } {"));
+    assert_eq!(fill("{ab {code}", &v).as_deref(), Some("{ab 1000"));
+    assert_eq!(fill("코드 {code}번", &v).as_deref(), Some("코드 1000번"));
+    assert_eq!(
+        placeholders("a {b} {c d} {e_1}").collect::<Vec<_>>(),
+        ["b", "e_1"]
+    );
+}
+
+#[test]
+fn wire_values_are_escaped_and_cut() {
+    let mut v = Values::default();
+    v.wire("target", "/a\u{1b}[31m\n");
+    assert_eq!(v.get("target"), Some("/a\\u{1b}[31m\\n"));
+    v.wire("reason", &"가".repeat(500));
+    let r = v.get("reason").unwrap();
+    assert_eq!(r.chars().count(), MAX_VALUE_CHARS + 1);
+    assert!(r.ends_with('…'));
+}
+
+#[test]
+fn locale_picks_the_language() {
+    assert_eq!(Lang::from_locale(None, None, Some("ko_KR.UTF-8")), Lang::Ko);
+    assert_eq!(Lang::from_locale(None, None, Some("en_US.UTF-8")), Lang::En);
+    assert_eq!(Lang::from_locale(None, None, None), Lang::En);
+    assert_eq!(
+        Lang::from_locale(Some("C"), None, Some("ko_KR.UTF-8")),
+        Lang::En
+    );
+    assert_eq!(
+        Lang::from_locale(Some(""), Some("ko"), Some("en_US")),
+        Lang::Ko
+    );
+    assert_eq!(Lang::from_locale(None, Some("KO_kr"), None), Lang::Ko);
+    assert_eq!(Lang::from_locale(None, None, Some("k")), Lang::En);
+    assert_eq!(Lang::from_locale(None, None, Some("가나")), Lang::En);
+}
+
+#[test]
+fn fallback_goes_from_the_code_to_the_kind() {
+    let e = ev(Some(Dir::C2s), message(Opcode::Close, 1, false, Some(1000)));
+    assert_eq!(
+        key_chain(&e, Context::default()),
+        ["close.1000", "ws_message.close", "ws_message"]
+    );
+    // A code without a text of its own explains as a Close in general, with its number.
+    let e = ev(Some(Dir::C2s), message(Opcode::Close, 1, false, Some(1010)));
+    assert_eq!(key_chain(&e, Context::default())[0], "ws_message.close");
+    let t = explain(Lang::En, &e, Context::default()).unwrap();
+    assert!(t.contains("1010 (Mandatory Extension)"), "{t}");
+    // No code: close.none; ws_message.close would need {code}, so it could not serve.
+    let e = ev(Some(Dir::C2s), message(Opcode::Close, 1, false, None));
+    let t = explain(Lang::En, &e, Context::default()).unwrap();
+    assert_eq!(Some(t.as_str()), text(Lang::En, "close.none"));
+    let keys = ["ws_message.close", "ws_message"];
+    let general = explain_keys(Lang::En, &keys, &values(&e));
+    assert_eq!(general.as_deref(), text(Lang::En, "ws_message"));
+    // A WebSocket that ended without a Close is what an API reports as 1006.
+    let e = ev(None, end(ConnState::Reset, true));
+    assert_eq!(
+        key_chain(&e, Context::default()),
+        ["close.1006", "connection_end.reset", "connection_end"]
+    );
+    let cx = Context {
+        ws_close_seen: true,
+        ..Context::default()
+    };
+    assert_eq!(key_chain(&e, cx)[0], "connection_end.reset");
+}
+
+#[test]
+fn fin_and_rst_are_told_apart() {
+    use tcp_flags::{ACK, FIN, RST};
+    let est = Context {
+        established: true,
+        ..Context::default()
+    };
+    let fin = ev(Some(Dir::C2s), seg(FIN | ACK, 0, vec![]));
+    let rst = ev(Some(Dir::S2c), seg(RST | ACK, 0, vec![]));
+    assert_eq!(key_chain(&fin, est)[0], "tcp.fin");
+    assert_eq!(key_chain(&rst, est)[0], "tcp.rst");
+    assert_eq!(key_chain(&rst, Context::default())[0], "tcp.rst_refused");
+    // The handshake's ACK, a data segment and a bare ACK.
+    let ack = ev(Some(Dir::C2s), seg(ACK, 0, vec![]));
+    let hs = Context {
+        handshake_ack: true,
+        ..Context::default()
+    };
+    assert_eq!(key_chain(&ack, hs)[0], "tcp.ack");
+    assert_eq!(key_chain(&ack, est)[0], "tcp.ack_only");
+    let data = ev(Some(Dir::C2s), seg(ACK, 10, vec![]));
+    let t = explain(Lang::En, &data, est).unwrap();
+    assert!(t.contains("10 bytes") && t.contains("ack=11"), "{t}");
+}
+
+#[test]
+fn tracker_knows_refusals_and_closes() {
+    use tcp_flags::{ACK, RST, SYN};
+    let mut tr = Tracker::default();
+    let conn = ev(
+        None,
+        EventBody::Connection(ConnectionInfo {
+            client: "127.0.0.1:5000".parse().unwrap(),
+            server: "127.0.0.1:80".parse().unwrap(),
+            joined_late: false,
+        }),
+    );
+    tr.context(&conn);
+    tr.context(&ev(Some(Dir::C2s), seg(SYN, 0, vec![])));
+    let rst = ev(Some(Dir::S2c), seg(RST | ACK, 0, vec![]));
+    assert!(!tr.context(&rst).established);
+    let hs = ev(
+        None,
+        EventBody::Handshake(Handshake {
+            syn_ack_rtt: Nanos(1),
+            irtt: Nanos(2),
+        }),
+    );
+    tr.context(&hs);
+    assert!(tr.context(&rst).established);
+    let close = ev(Some(Dir::C2s), message(Opcode::Close, 1, false, Some(1000)));
+    assert!(!tr.context(&close).ws_close_seen);
+    let fin = ev(None, end(ConnState::Closed, true));
+    let cx = tr.context(&fin);
+    assert!(cx.ws_close_seen && cx.established);
+    // The connection is forgotten at its end.
+    assert!(tr.conns.is_empty());
+    // Events without a connection (patterns, link errors) have no context.
+    let mut p = ev(None, pattern(Pattern::Websocket));
+    p.conn = None;
+    assert_eq!(tr.context(&p), Context::default());
+    assert!(tr.conns.is_empty());
+}
+
+#[test]
+fn transcript_skips_plain_segments_only() {
+    use tcp_flags::{ACK, FIN, PSH, SYN};
+    assert!(in_transcript(&ev(None, seg(SYN, 0, vec![]))));
+    assert!(in_transcript(&ev(None, seg(FIN | ACK, 0, vec![]))));
+    assert!(!in_transcript(&ev(None, seg(ACK, 0, vec![]))));
+    assert!(!in_transcript(&ev(None, seg(PSH | ACK, 10, vec![]))));
+    assert!(in_transcript(&ev(None, request(false))));
+}

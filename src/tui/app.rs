@@ -1,0 +1,1193 @@
+//! The TUI's state and the one function that changes it.
+//!
+//! [`update`] is pure state change: no I/O, no clock, no thread. Keys, mouse, resizes, the
+//! passing of wall time ([`Action::Tick`]) and batches of decoded events all arrive as
+//! [`Action`]s, so replay, live capture and tests drive the same code, one action at a time.
+
+use std::time::Duration;
+
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use ratatui::layout::{Position, Rect};
+
+use crate::explain::Lang;
+use crate::model::Event;
+use crate::tui::detail;
+use crate::tui::label;
+use crate::tui::layout::{areas, Areas};
+use crate::tui::timeline::{Ix, KindFilter, Timeline, View, ViewLayer};
+
+/// Everything that can happen to the app.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    /// The terminal's new size in columns and rows.
+    Resize(u16, u16),
+    /// Wall time passed since the previous tick (drives playback).
+    Tick(Duration),
+    /// Decoded events, in capture order.
+    Events(Vec<Event>),
+    /// Loading progress: bytes read, out of `total` when the size is known.
+    Progress {
+        bytes: u64,
+        total: Option<u64>,
+    },
+    /// The source ended; `warning` says if it ended badly (a truncated file).
+    Loaded {
+        warning: Option<String>,
+    },
+    /// The source failed; what was loaded stays on screen.
+    Failed(String),
+    /// A short line about the source for the title bar, replacing the previous one (live
+    /// capture: "kernel dropped 12 packets").
+    Info(String),
+    /// Play back from the start at the speed of [`SPEEDS`] nearest to this factor: what the
+    /// demo's built-in recording does when it opens, so it unfolds like the live demo.
+    Autoplay(f64),
+}
+
+/// Where the events come from, which changes a few defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A capture file: loads at once, starts at the top, can be played back in time.
+    Replay,
+    /// Live capture: events keep coming and the view follows them.
+    Live,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Conns,
+    Diagram,
+    Detail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TimeFormat {
+    /// Since the first packet of the capture.
+    #[default]
+    Relative,
+    /// Since the previous row of the diagram.
+    Delta,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Load {
+    Loading { bytes: u64, total: Option<u64> },
+    Done,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlayState {
+    /// Not playing back: every loaded event shows.
+    Off,
+    Playing,
+    Paused,
+}
+
+/// Playback speeds, slowest first.
+pub const SPEEDS: [f64; 9] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
+const NORMAL_SPEED: usize = 2;
+/// Capture-time pauses longer than this are cut short during playback, so a capture with a
+/// minute of silence does not make the class wait a minute.
+pub const MAX_IDLE_NS: u64 = 1_000_000_000;
+
+/// Playback in capture time: events after the playhead are hidden.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Playback {
+    pub state: PlayState,
+    /// Events revealed so far (a prefix of the timeline).
+    pub revealed: usize,
+    /// The playhead, in capture nanoseconds since the first packet.
+    pub clock: u64,
+    pub speed: usize,
+}
+
+impl Playback {
+    pub fn speed_factor(&self) -> f64 {
+        SPEEDS.get(self.speed).copied().unwrap_or(1.0)
+    }
+}
+
+/// The patterns view (`p`): one row per conversation that shows a pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PatternsView {
+    /// The selected row.
+    pub row: usize,
+    /// First row on screen.
+    pub top: usize,
+    /// Capture time for every row, instead of each row from its own first request (the
+    /// default: the shapes of the patterns side by side, on one scale).
+    pub capture_time: bool,
+}
+
+/// The app's whole state. Read it freely; change it only through [`update`].
+#[derive(Debug, Clone)]
+pub struct App {
+    pub source: Source,
+    /// What the title bar names ("replay ws_chat.pcapng").
+    pub title: String,
+    pub timeline: Timeline,
+    pub load: Load,
+    /// Warning shown once the source ended (a truncated capture).
+    pub warning: Option<String>,
+    /// What the source last said about itself ([`Action::Info`]).
+    pub info: Option<String>,
+    pub size: (u16, u16),
+    pub focus: Pane,
+    /// Position of the selected connection in the timeline's list.
+    pub conn: usize,
+    /// First connection shown in the list.
+    pub conn_top: usize,
+    pub view: View,
+    /// The selected event (an index into the timeline), `None` before the first row.
+    pub cursor: Option<Ix>,
+    /// First diagram row on screen.
+    pub top: usize,
+    /// Keep the newest row selected as events arrive.
+    pub follow: bool,
+    /// While following, move to each new connection as it shows up, if the newest one was
+    /// selected: on for live capture, and for the demo's recording as it plays.
+    pub follow_conns: bool,
+    pub detail_open: bool,
+    pub detail_scroll: usize,
+    /// Scroll of the help overlay, when it is open.
+    pub help: Option<usize>,
+    /// The patterns view, when it is open (it replaces the list and the diagram).
+    pub patterns: Option<PatternsView>,
+    /// The search being typed after `/`.
+    pub search_input: Option<String>,
+    /// The last search, for `n`/`N`.
+    pub query: Option<String>,
+    pub time_format: TimeFormat,
+    pub play: Playback,
+    /// One-line message in the status bar, cleared by the next key.
+    pub status: Option<String>,
+    /// Draw with colours (false when NO_COLOR is set).
+    pub color: bool,
+    /// Language of the detail pane's explanations (`--lang`, or the locale).
+    pub lang: Lang,
+    pub quit: bool,
+}
+
+impl App {
+    /// An empty app for `source`, of a `width`x`height` terminal; `max_events` bounds the
+    /// events kept.
+    pub fn new(
+        source: Source,
+        title: impl Into<String>,
+        size: (u16, u16),
+        max_events: usize,
+    ) -> App {
+        App {
+            source,
+            title: title.into(),
+            timeline: Timeline::new(max_events),
+            load: Load::Loading {
+                bytes: 0,
+                total: None,
+            },
+            warning: None,
+            info: None,
+            size,
+            focus: Pane::Diagram,
+            conn: 0,
+            conn_top: 0,
+            view: View::default(),
+            cursor: None,
+            top: 0,
+            follow: source == Source::Live,
+            follow_conns: source == Source::Live,
+            detail_open: false,
+            detail_scroll: 0,
+            help: None,
+            patterns: None,
+            search_input: None,
+            query: None,
+            time_format: TimeFormat::Relative,
+            play: Playback {
+                state: PlayState::Off,
+                revealed: 0,
+                clock: 0,
+                speed: NORMAL_SPEED,
+            },
+            status: None,
+            color: true,
+            lang: Lang::En,
+            quit: false,
+        }
+    }
+
+    /// An app holding `events`, fully loaded: what tests and benchmarks start from.
+    pub fn with_events(title: &str, size: (u16, u16), events: Vec<Event>) -> App {
+        let mut app = App::new(Source::Replay, title, size, usize::MAX);
+        update(&mut app, Action::Events(events));
+        update(&mut app, Action::Loaded { warning: None });
+        app
+    }
+
+    /// Events revealed by playback: `None` when every loaded event shows.
+    pub fn upto(&self) -> Option<usize> {
+        match self.play.state {
+            PlayState::Off => None,
+            _ => Some(self.play.revealed),
+        }
+    }
+
+    /// The rows of the selected diagram that show now.
+    pub fn visible_rows(&self) -> &[Ix] {
+        self.view.visible(self.upto())
+    }
+
+    /// Row of the cursor among [`App::visible_rows`].
+    pub fn cursor_row(&self) -> Option<usize> {
+        let rows = self.visible_rows();
+        let c = self.cursor?;
+        if rows.is_empty() {
+            return None;
+        }
+        Some(rows.partition_point(|&ix| ix < c).min(rows.len() - 1))
+    }
+
+    /// The layout of the current screen.
+    pub fn areas(&self) -> Areas {
+        areas(Rect::new(0, 0, self.size.0, self.size.1), self.detail_open)
+    }
+
+    /// Number of connections that show (all, or those started before the playhead).
+    pub fn conns_shown(&self) -> usize {
+        self.timeline.conns_before(self.upto())
+    }
+
+    /// The arrow label of event `ix` on the selected connection.
+    pub fn label(&self, ix: Ix) -> String {
+        let mut s = String::new();
+        let conn = self.view.conn.and_then(|p| self.timeline.conn(p));
+        label::arrow(&mut s, &self.timeline, conn, ix);
+        s
+    }
+
+    fn select_conn(&mut self, pos: usize) {
+        let n = self.timeline.conns().len();
+        if n == 0 {
+            return;
+        }
+        let pos = pos.min(n - 1);
+        if self.view.conn == Some(pos) {
+            self.conn = pos;
+            return;
+        }
+        self.conn = pos;
+        self.rebuild_view();
+        self.cursor = None;
+        self.top = 0;
+        self.detail_scroll = 0;
+    }
+
+    fn rebuild_view(&mut self) {
+        let (layer, filter) = (self.view.layer, self.view.filter);
+        let conn = (!self.timeline.conns().is_empty()).then_some(self.conn);
+        self.view = View::new(conn, layer, filter);
+        self.view.sync(&self.timeline);
+    }
+
+    fn set_view(&mut self, layer: ViewLayer, filter: KindFilter) {
+        self.view.layer = layer;
+        self.view.filter = filter;
+        self.rebuild_view();
+    }
+
+    /// Moves the diagram cursor by `delta` rows (stops following unless it lands on the last).
+    fn move_cursor(&mut self, delta: isize) {
+        let len = self.visible_rows().len();
+        if len == 0 {
+            return;
+        }
+        let row = self.cursor_row().unwrap_or(0);
+        let to = row.saturating_add_signed(delta).min(len - 1);
+        self.cursor = self.visible_rows().get(to).copied();
+        self.follow = delta > 0 && to == len - 1 && self.follow;
+    }
+
+    fn cursor_to(&mut self, row: usize) {
+        let rows = self.visible_rows();
+        if let Some(&ix) = rows.get(row.min(rows.len().saturating_sub(1))) {
+            self.cursor = Some(ix);
+        }
+    }
+
+    fn page(&self) -> usize {
+        usize::from(self.areas().rows.height.max(1))
+    }
+
+    /// Keeps the derived state consistent: the view takes in new events, the cursor stays on
+    /// a visible row (the last one when following), scroll offsets keep it on screen.
+    fn settle(&mut self) {
+        self.timeline.refresh_patterns();
+        if let Some(mut p) = self.patterns {
+            let n = crate::tui::patterns::rows(self).len();
+            p.row = p.row.min(n.saturating_sub(1));
+            let h = crate::tui::patterns::list_height(self.areas().inner, n);
+            p.top = scrolled(p.top, p.row, h, n);
+            self.patterns = Some(p);
+        }
+        if self.view.conn.is_none() && !self.timeline.conns().is_empty() {
+            self.rebuild_view();
+        } else {
+            self.view.sync(&self.timeline);
+        }
+        let rows = self.visible_rows();
+        let cursor = if rows.is_empty() {
+            self.cursor
+        } else if self.follow || self.cursor.is_none() {
+            if self.follow {
+                rows.last().copied()
+            } else {
+                rows.first().copied()
+            }
+        } else {
+            let row = self.cursor_row().unwrap_or(0);
+            rows.get(row).copied()
+        };
+        self.cursor = cursor;
+        let a = self.areas();
+        let len = self.visible_rows().len();
+        self.top = scrolled(self.top, self.cursor_row().unwrap_or(0), a.rows.height, len);
+        let list_h = a.conns.map_or(1, |r| r.height.saturating_sub(1) / 2);
+        let shown = self.conns_shown();
+        self.conn_top = scrolled(self.conn_top, self.conn, list_h, shown.max(self.conn + 1));
+        if let Some(d) = a.detail {
+            let n = detail::line_count(self, d.width.saturating_sub(2));
+            self.detail_scroll = self
+                .detail_scroll
+                .min(n.saturating_sub(usize::from(d.height)));
+        }
+    }
+
+    /// After new connections showed up (`before` were shown): when following them and the
+    /// newest one was selected, select the new newest.
+    fn follow_new_conns(&mut self, before: usize) {
+        let after = self.conns_shown();
+        let at_tail = self.conn + 1 >= before;
+        if self.follow_conns && self.follow && at_tail && after > before.max(1) {
+            self.select_conn(after - 1);
+        }
+    }
+
+    fn start_playback(&mut self, state: PlayState) {
+        self.play.state = state;
+        self.play.revealed = 0;
+        self.play.clock = 0;
+        self.follow = true;
+        self.cursor = None;
+    }
+
+    /// Reveals the events up to the playhead.
+    fn reveal(&mut self) {
+        let events = self.timeline.events();
+        // Cut long silences short (MAX_IDLE_NS).
+        if let Some(next) = events.get(self.play.revealed) {
+            if next.t.0 > self.play.clock.saturating_add(MAX_IDLE_NS) {
+                self.play.clock = next.t.0 - MAX_IDLE_NS;
+            }
+        }
+        while let Some(e) = events.get(self.play.revealed) {
+            if e.t.0 > self.play.clock {
+                break;
+            }
+            self.play.revealed += 1;
+        }
+        if self.play.revealed >= events.len() && !matches!(self.load, Load::Loading { .. }) {
+            self.play.state = PlayState::Paused;
+            self.status = Some("end of capture: space plays it again".into());
+        }
+    }
+
+    /// Reveals up to and including the next row of the diagram.
+    fn step(&mut self, forward: bool) {
+        if self.play.state == PlayState::Off {
+            self.start_playback(PlayState::Paused);
+            if !forward {
+                return;
+            }
+        }
+        self.play.state = PlayState::Paused;
+        let rows = self.view.rows();
+        let shown = self.view.visible(Some(self.play.revealed)).len();
+        let target = if forward {
+            rows.get(shown).map(|&ix| ix as usize + 1)
+        } else if shown >= 2 {
+            rows.get(shown - 2).map(|&ix| ix as usize + 1)
+        } else {
+            rows.first().map(|&ix| ix as usize)
+        };
+        match target {
+            Some(t) => {
+                self.play.revealed = t;
+                self.play.clock = t
+                    .checked_sub(1)
+                    .and_then(|i| self.timeline.events().get(i))
+                    .map_or(0, |e| e.t.0);
+                self.follow = true;
+            }
+            None => {
+                self.status = Some(if forward {
+                    "no more rows: the end of this connection".into()
+                } else {
+                    "at the start".into()
+                })
+            }
+        }
+    }
+
+    /// Searches the visible rows for the query, from the cursor, wrapping around.
+    fn search(&mut self, forward: bool, include_cursor: bool) {
+        let Some(q) = self.query.clone().filter(|q| !q.is_empty()) else {
+            return;
+        };
+        let q = q.to_lowercase();
+        let rows = self.visible_rows().to_vec();
+        if rows.is_empty() {
+            return;
+        }
+        let n = rows.len();
+        let start = self.cursor_row().unwrap_or(0);
+        let first = usize::from(!include_cursor);
+        let conn = self.view.conn.and_then(|p| self.timeline.conn(p));
+        let mut text = String::with_capacity(128);
+        for k in first..n + first {
+            let row = if forward {
+                (start + k) % n
+            } else {
+                (start + n - (k % n)) % n
+            };
+            let Some(&ix) = rows.get(row) else { continue };
+            text.clear();
+            label::arrow(&mut text, &self.timeline, conn, ix);
+            if label::contains_folded(&text, &q) {
+                let wrapped = if forward { start + k >= n } else { k > start };
+                self.cursor = Some(ix);
+                self.follow = false;
+                self.status = Some(format!(
+                    "/{q}  row {} of {n}{}",
+                    row + 1,
+                    if wrapped { "  (wrapped)" } else { "" }
+                ));
+                return;
+            }
+        }
+        self.status = Some(format!("no row matches \"{}\"", label::clean(&q)));
+    }
+
+    /// Opens the patterns view on the conversation of the selected connection, if it has one.
+    fn open_patterns(&mut self) {
+        let conn = self.timeline.conn(self.conn).map(|c| c.id);
+        let rows = crate::tui::patterns::rows(self);
+        let row = conn
+            .and_then(|id| rows.iter().position(|c| c.conns.contains(&id)))
+            .unwrap_or(0);
+        let empty = rows.is_empty();
+        let capture_time = self.patterns.is_some_and(|p| p.capture_time);
+        self.patterns = Some(PatternsView {
+            row,
+            top: 0,
+            capture_time,
+        });
+        if empty {
+            self.status = Some("no pattern in this capture (yet)".into());
+        }
+    }
+
+    fn toggle_detail(&mut self) {
+        self.detail_open = !self.detail_open;
+        self.detail_scroll = 0;
+        self.focus = if self.detail_open {
+            Pane::Detail
+        } else {
+            Pane::Diagram
+        };
+    }
+
+    fn panes(&self) -> Vec<Pane> {
+        let mut p = vec![Pane::Conns, Pane::Diagram];
+        if self.areas().detail.is_some() {
+            p.push(Pane::Detail);
+        }
+        p
+    }
+
+    fn cycle_focus(&mut self, back: bool) {
+        let panes = self.panes();
+        let i = panes.iter().position(|&p| p == self.focus).unwrap_or(0);
+        let n = panes.len();
+        let j = if back { (i + n - 1) % n } else { (i + 1) % n };
+        self.focus = panes.get(j).copied().unwrap_or(Pane::Diagram);
+    }
+}
+
+/// First row to show so that `row` is on screen, moving as little as possible from `top`.
+pub fn scrolled(top: usize, row: usize, height: u16, len: usize) -> usize {
+    let h = usize::from(height.max(1));
+    let mut top = top.min(len.saturating_sub(h));
+    if row < top {
+        top = row;
+    } else if row >= top + h {
+        top = row + 1 - h;
+    }
+    top
+}
+
+/// Applies one action to the app.
+pub fn update(app: &mut App, action: Action) {
+    match action {
+        Action::Key(k) => {
+            if k.kind != KeyEventKind::Release {
+                key(app, k);
+            }
+        }
+        Action::Mouse(m) => mouse(app, m),
+        Action::Resize(w, h) => app.size = (w, h),
+        Action::Tick(dt) => {
+            if app.play.state == PlayState::Playing {
+                let ns = dt.as_secs_f64() * 1e9 * app.play.speed_factor();
+                app.play.clock = app.play.clock.saturating_add(ns as u64);
+                let before = app.conns_shown();
+                app.reveal();
+                app.follow_new_conns(before);
+            }
+        }
+        Action::Events(events) => {
+            let before = app.conns_shown();
+            for e in events {
+                app.timeline.push(e);
+            }
+            if app.play.state == PlayState::Playing {
+                app.reveal();
+            }
+            app.follow_new_conns(before);
+        }
+        Action::Progress { bytes, total } => {
+            if matches!(app.load, Load::Loading { .. }) {
+                app.load = Load::Loading { bytes, total };
+            }
+        }
+        Action::Loaded { warning } => {
+            app.load = Load::Done;
+            app.warning = warning;
+        }
+        Action::Failed(why) => app.load = Load::Failed(why),
+        Action::Info(info) => app.info = Some(info).filter(|i| !i.is_empty()),
+        Action::Autoplay(factor) => {
+            app.play.speed = nearest_speed(factor);
+            app.start_playback(PlayState::Playing);
+        }
+    }
+    app.settle();
+}
+
+/// Index of the speed in [`SPEEDS`] nearest to `factor` by ratio; normal speed for a factor
+/// that is not a positive number.
+pub fn nearest_speed(factor: f64) -> usize {
+    if !(factor.is_finite() && factor > 0.0) {
+        return NORMAL_SPEED;
+    }
+    let off = |s: f64| (s.ln() - factor.ln()).abs();
+    SPEEDS
+        .iter()
+        .enumerate()
+        .min_by(|(_, a), (_, b)| off(**a).total_cmp(&off(**b)))
+        .map_or(NORMAL_SPEED, |(i, _)| i)
+}
+
+fn ctrl(k: &KeyEvent) -> bool {
+    k.modifiers.contains(KeyModifiers::CONTROL)
+}
+
+fn key(app: &mut App, k: KeyEvent) {
+    if ctrl(&k) && k.code == KeyCode::Char('c') {
+        app.quit = true;
+        return;
+    }
+    app.status = None;
+    if let Some(input) = app.search_input.as_mut() {
+        match k.code {
+            KeyCode::Esc => app.search_input = None,
+            KeyCode::Enter => {
+                app.query = app.search_input.take().filter(|q| !q.is_empty());
+                app.search(true, false);
+            }
+            // Backspace on an empty search leaves it (the guard pops the last character).
+            KeyCode::Backspace if input.pop().is_none() => app.search_input = None,
+            KeyCode::Char('u') if ctrl(&k) => input.clear(),
+            KeyCode::Char(c) if !ctrl(&k) && input.chars().count() < 200 => input.push(c),
+            _ => {}
+        }
+        return;
+    }
+    if let Some(scroll) = app.help.as_mut() {
+        match k.code {
+            KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') => app.help = None,
+            KeyCode::Char('j') | KeyCode::Down => *scroll = scroll.saturating_add(1),
+            KeyCode::Char('k') | KeyCode::Up => *scroll = scroll.saturating_sub(1),
+            KeyCode::PageDown | KeyCode::Char(' ') => *scroll = scroll.saturating_add(10),
+            KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
+            KeyCode::Char('g') | KeyCode::Home => *scroll = 0,
+            _ => {}
+        }
+        return;
+    }
+    if app.patterns.is_some() && patterns_key(app, &k) {
+        return;
+    }
+    if ctrl(&k) {
+        movement(app, &k);
+        return;
+    }
+    match k.code {
+        KeyCode::Char('q') => app.quit = true,
+        KeyCode::Char('p') => app.open_patterns(),
+        KeyCode::Esc => {
+            if app.detail_open {
+                app.toggle_detail();
+            } else {
+                app.quit = true;
+            }
+        }
+        KeyCode::Char('?') => app.help = Some(0),
+        KeyCode::Tab => app.cycle_focus(false),
+        KeyCode::BackTab => app.cycle_focus(true),
+        KeyCode::Enter => match app.focus {
+            Pane::Conns => app.focus = Pane::Diagram,
+            Pane::Diagram | Pane::Detail => app.toggle_detail(),
+        },
+        KeyCode::Char('/') => app.search_input = Some(String::new()),
+        KeyCode::Char('n') => app.search(true, false),
+        KeyCode::Char('N') => app.search(false, false),
+        KeyCode::Char('a') => {
+            let layer = app.view.layer.toggled();
+            app.set_view(layer, app.view.filter);
+            app.status = Some(format!("layer: {}", layer.name()));
+        }
+        KeyCode::Char('f') => {
+            let filter = app.view.filter.next();
+            app.set_view(app.view.layer, filter);
+            app.status = Some(format!("showing {}", filter.name()));
+        }
+        KeyCode::Char('t') => {
+            app.time_format = match app.time_format {
+                TimeFormat::Relative => TimeFormat::Delta,
+                TimeFormat::Delta => TimeFormat::Relative,
+            }
+        }
+        KeyCode::Char('F') => {
+            app.follow = !app.follow;
+            app.status = Some(
+                if app.follow {
+                    "follow on"
+                } else {
+                    "follow off"
+                }
+                .into(),
+            );
+        }
+        KeyCode::Char(' ') => match app.play.state {
+            PlayState::Off => app.start_playback(PlayState::Playing),
+            PlayState::Playing => app.play.state = PlayState::Paused,
+            PlayState::Paused => {
+                if app.play.revealed >= app.timeline.len() && app.load == Load::Done {
+                    app.start_playback(PlayState::Playing);
+                } else {
+                    app.play.state = PlayState::Playing;
+                    app.follow = true;
+                }
+            }
+        },
+        KeyCode::Char('r') => app.start_playback(PlayState::Playing),
+        KeyCode::Char('s') => {
+            app.play.state = PlayState::Off;
+            app.status = Some("playback stopped: every event shows".into());
+        }
+        KeyCode::Char('.') | KeyCode::Right => app.step(true),
+        KeyCode::Char(',') | KeyCode::Left => app.step(false),
+        KeyCode::Char('+') | KeyCode::Char('=') => {
+            app.play.speed = (app.play.speed + 1).min(SPEEDS.len() - 1);
+        }
+        KeyCode::Char('-') | KeyCode::Char('_') => {
+            app.play.speed = app.play.speed.saturating_sub(1)
+        }
+        KeyCode::Char(']') => app.select_conn(app.conn.saturating_add(1)),
+        KeyCode::Char('[') => app.select_conn(app.conn.saturating_sub(1)),
+        _ => movement(app, &k),
+    }
+}
+
+/// Keys of the patterns view; returns false for the keys it leaves to the main handler
+/// (`q`, `?`, playback...).
+fn patterns_key(app: &mut App, k: &KeyEvent) -> bool {
+    let Some(mut p) = app.patterns else {
+        return false;
+    };
+    let n = crate::tui::patterns::rows(app).len();
+    let page = usize::from(crate::tui::patterns::list_height(app.areas().inner, n).max(1));
+    let last = n.saturating_sub(1);
+    match k.code {
+        KeyCode::Esc | KeyCode::Char('p') => {
+            app.patterns = None;
+            return true;
+        }
+        KeyCode::Char('j') | KeyCode::Down => p.row = (p.row + 1).min(last),
+        KeyCode::Char('k') | KeyCode::Up => p.row = p.row.saturating_sub(1),
+        KeyCode::PageDown => p.row = (p.row + page).min(last),
+        KeyCode::PageUp => p.row = p.row.saturating_sub(page),
+        KeyCode::Char('d') | KeyCode::Char('f') if ctrl(k) => p.row = (p.row + page).min(last),
+        KeyCode::Char('u') | KeyCode::Char('b') if ctrl(k) => p.row = p.row.saturating_sub(page),
+        KeyCode::Char('g') | KeyCode::Home => p.row = 0,
+        KeyCode::Char('G') | KeyCode::End => p.row = last,
+        KeyCode::Char('t') => {
+            p.capture_time = !p.capture_time;
+            app.status = Some(
+                if p.capture_time {
+                    "patterns: capture time"
+                } else {
+                    "patterns: each row from its first request"
+                }
+                .into(),
+            );
+        }
+        KeyCode::Enter => {
+            let first = crate::tui::patterns::rows(app)
+                .get(p.row)
+                .and_then(|c| c.conns.first().copied());
+            if let Some(pos) = first.and_then(|id| app.timeline.position(id)) {
+                app.patterns = None;
+                app.focus = Pane::Diagram;
+                app.select_conn(pos);
+            } else {
+                app.status = Some("this conversation's connections are not kept".into());
+            }
+            return true;
+        }
+        _ => return false,
+    }
+    app.patterns = Some(p);
+    true
+}
+
+/// j/k, arrows, PgUp/PgDn, g/G, Home/End, Ctrl-d/Ctrl-u in the focused pane.
+fn movement(app: &mut App, k: &KeyEvent) {
+    enum Move {
+        By(isize),
+        Top,
+        Bottom,
+    }
+    let page = app.page() as isize;
+    let half = (page / 2).max(1);
+    let m = match k.code {
+        KeyCode::Char('j') | KeyCode::Down => Move::By(1),
+        KeyCode::Char('k') | KeyCode::Up => Move::By(-1),
+        KeyCode::PageDown => Move::By(page),
+        KeyCode::PageUp => Move::By(-page),
+        KeyCode::Char('d') if ctrl(k) => Move::By(half),
+        KeyCode::Char('u') if ctrl(k) => Move::By(-half),
+        KeyCode::Char('f') if ctrl(k) => Move::By(page),
+        KeyCode::Char('b') if ctrl(k) => Move::By(-page),
+        KeyCode::Char('g') | KeyCode::Home => Move::Top,
+        KeyCode::Char('G') | KeyCode::End => Move::Bottom,
+        _ => return,
+    };
+    match app.focus {
+        Pane::Conns => {
+            let last = app.timeline.conns().len().saturating_sub(1);
+            let list_page = app
+                .areas()
+                .conns
+                .map_or(1, |r| usize::from(r.height.saturating_sub(1) / 2))
+                as isize;
+            let to = match m {
+                Move::By(d) => {
+                    let d = if d.abs() > 1 {
+                        d.signum() * list_page.max(1)
+                    } else {
+                        d
+                    };
+                    app.conn.saturating_add_signed(d)
+                }
+                Move::Top => 0,
+                Move::Bottom => last,
+            };
+            app.select_conn(to.min(last));
+        }
+        Pane::Diagram => match m {
+            Move::By(d) => app.move_cursor(d),
+            Move::Top => {
+                app.follow = false;
+                app.cursor_to(0);
+            }
+            Move::Bottom => {
+                app.follow = true;
+                app.cursor_to(usize::MAX);
+            }
+        },
+        Pane::Detail => {
+            app.detail_scroll = match m {
+                Move::By(d) => app.detail_scroll.saturating_add_signed(d),
+                Move::Top => 0,
+                Move::Bottom => usize::MAX,
+            }
+        }
+    }
+}
+
+fn mouse(app: &mut App, m: MouseEvent) {
+    if let Some(mut p) = app.patterns {
+        let n = crate::tui::patterns::rows(app).len();
+        match m.kind {
+            MouseEventKind::ScrollDown => p.row = (p.row + 1).min(n.saturating_sub(1)),
+            MouseEventKind::ScrollUp => p.row = p.row.saturating_sub(1),
+            MouseEventKind::Down(MouseButton::Left) => {
+                if let Some(row) = crate::tui::patterns::row_at(app, m.row) {
+                    p.row = row;
+                }
+            }
+            _ => {}
+        }
+        app.patterns = Some(p);
+        return;
+    }
+    let a = app.areas();
+    let at = Position::new(m.column, m.row);
+    let pane = if a.conns.is_some_and(|r| r.contains(at)) || (!a.wide() && a.bar.contains(at)) {
+        Some(Pane::Conns)
+    } else if a.rows.contains(at) || a.header.contains(at) {
+        Some(Pane::Diagram)
+    } else if a.detail.is_some_and(|r| r.contains(at)) {
+        Some(Pane::Detail)
+    } else {
+        None
+    };
+    let Some(pane) = pane else { return };
+    let step: isize = match m.kind {
+        MouseEventKind::ScrollDown => 3,
+        MouseEventKind::ScrollUp => -3,
+        MouseEventKind::Down(MouseButton::Left) => 0,
+        _ => return,
+    };
+    app.focus = pane;
+    match (pane, step) {
+        (Pane::Conns, 0) => {
+            if let Some(r) = a.conns.filter(|r| m.row > r.y) {
+                let pos = app.conn_top + usize::from((m.row - r.y - 1) / 2);
+                if pos < app.conns_shown() {
+                    app.select_conn(pos);
+                }
+            }
+        }
+        (Pane::Conns, d) => app.select_conn(app.conn.saturating_add_signed(d.signum())),
+        (Pane::Diagram, 0) => {
+            if a.rows.contains(at) {
+                let row = app.top + usize::from(m.row - a.rows.y);
+                if row < app.visible_rows().len() {
+                    app.follow = false;
+                    app.cursor_to(row);
+                }
+            }
+        }
+        (Pane::Diagram, d) => app.move_cursor(d),
+        (Pane::Detail, d) => app.detail_scroll = app.detail_scroll.saturating_add_signed(d),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::sample;
+
+    fn press(app: &mut App, code: KeyCode) {
+        update(app, Action::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    }
+
+    fn demo() -> App {
+        App::with_events("replay demo", (120, 40), sample::demo())
+    }
+
+    #[test]
+    fn starts_at_the_top_of_the_first_connection() {
+        let app = demo();
+        assert_eq!(app.view.conn, Some(0));
+        assert_eq!(app.cursor_row(), Some(0));
+        assert!(app.label(app.cursor.unwrap()).starts_with("SYN "));
+    }
+
+    #[test]
+    fn keys_move_and_switch() {
+        let mut app = demo();
+        press(&mut app, KeyCode::Char('j'));
+        press(&mut app, KeyCode::Down);
+        assert_eq!(app.cursor_row(), Some(2));
+        press(&mut app, KeyCode::Char('G'));
+        assert!(app.follow);
+        assert_eq!(app.cursor_row(), Some(app.visible_rows().len() - 1));
+        press(&mut app, KeyCode::Char('g'));
+        assert_eq!(app.cursor_row(), Some(0));
+        assert!(!app.follow);
+        press(&mut app, KeyCode::Char(']'));
+        assert_eq!(app.conn, 1);
+        press(&mut app, KeyCode::Tab);
+        assert_eq!(app.focus, Pane::Detail);
+        press(&mut app, KeyCode::Tab);
+        assert_eq!(app.focus, Pane::Conns);
+        press(&mut app, KeyCode::Char('j'));
+        assert_eq!(app.conn, 2);
+        press(&mut app, KeyCode::Char('G'));
+        assert_eq!(app.conn, 3);
+        press(&mut app, KeyCode::Char('q'));
+        assert!(app.quit);
+    }
+
+    #[test]
+    fn layer_switch_shows_every_segment() {
+        let mut app = demo();
+        let app_rows = app.visible_rows().len();
+        press(&mut app, KeyCode::Char('a'));
+        assert!(app.visible_rows().len() > app_rows);
+        assert_eq!(app.view.layer, ViewLayer::AllSegments);
+        // The cursor stays on the same event across the switch.
+        press(&mut app, KeyCode::Char('j'));
+        let at = app.cursor;
+        press(&mut app, KeyCode::Char('a'));
+        press(&mut app, KeyCode::Char('a'));
+        assert_eq!(app.cursor, at);
+    }
+
+    #[test]
+    fn search_finds_wraps_and_reports_misses() {
+        let mut app = demo();
+        for c in "/pong".chars() {
+            press(&mut app, KeyCode::Char(c));
+        }
+        assert_eq!(app.search_input.as_deref(), Some("pong"));
+        press(&mut app, KeyCode::Enter);
+        assert!(app.label(app.cursor.unwrap()).starts_with("Pong"));
+        press(&mut app, KeyCode::Char('n'));
+        assert!(
+            app.status.as_deref().unwrap_or("").contains("wrapped")
+                || app.label(app.cursor.unwrap()).starts_with("Pong")
+        );
+        for c in "/zzz".chars() {
+            press(&mut app, KeyCode::Char(c));
+        }
+        press(&mut app, KeyCode::Enter);
+        assert_eq!(app.status.as_deref(), Some("no row matches \"zzz\""));
+    }
+
+    #[test]
+    fn playback_reveals_in_capture_time() {
+        let mut app = demo();
+        press(&mut app, KeyCode::Char(' '));
+        assert_eq!(app.play.state, PlayState::Playing);
+        assert_eq!(app.visible_rows().len(), 0);
+        update(&mut app, Action::Tick(Duration::ZERO));
+        // The SYN at t=0.
+        assert_eq!(app.visible_rows().len(), 1);
+        update(&mut app, Action::Tick(Duration::from_micros(21)));
+        assert_eq!(app.visible_rows().len(), 2);
+        assert!(app.label(app.cursor.unwrap()).starts_with("SYN-ACK"));
+        press(&mut app, KeyCode::Char(' '));
+        assert_eq!(app.play.state, PlayState::Paused);
+        update(&mut app, Action::Tick(Duration::from_secs(5)));
+        assert_eq!(app.visible_rows().len(), 2);
+        // Faster: x64 for 1 s of wall time plays the whole demo.
+        for _ in 0..6 {
+            press(&mut app, KeyCode::Char('+'));
+        }
+        assert_eq!(app.play.speed_factor(), 64.0);
+        press(&mut app, KeyCode::Char(' '));
+        update(&mut app, Action::Tick(Duration::from_secs(1)));
+        assert_eq!(app.play.revealed, app.timeline.len());
+        assert_eq!(app.play.state, PlayState::Paused);
+        press(&mut app, KeyCode::Char('s'));
+        assert_eq!(app.upto(), None);
+    }
+
+    #[test]
+    fn autoplay_plays_from_the_start_at_the_nearest_speed() {
+        let mut app = demo();
+        update(&mut app, Action::Autoplay(0.3));
+        assert_eq!(app.play.state, PlayState::Playing);
+        assert_eq!(app.play.speed_factor(), 0.25);
+        assert_eq!(app.visible_rows().len(), 0);
+        update(&mut app, Action::Tick(Duration::ZERO));
+        assert_eq!(app.visible_rows().len(), 1);
+        assert_eq!(SPEEDS[nearest_speed(5.0)], 4.0);
+        assert_eq!(SPEEDS[nearest_speed(1e9)], 64.0);
+        assert_eq!(SPEEDS[nearest_speed(f64::NAN)], 1.0);
+        assert_eq!(SPEEDS[nearest_speed(0.0)], 1.0);
+    }
+
+    /// Live, following: a new connection takes the diagram while the newest one is selected;
+    /// once the user picked an older one, or stopped following, new ones do not.
+    #[test]
+    fn live_follow_moves_to_each_new_connection() {
+        let events = sample::demo();
+        let conns: Vec<_> = {
+            let mut v: Vec<_> = events.iter().filter_map(|e| e.conn).collect();
+            v.dedup();
+            v
+        };
+        assert!(conns.len() >= 2, "the sample has several connections");
+        let of = |c| -> Vec<Event> {
+            events
+                .iter()
+                .filter(|e| e.conn == Some(c))
+                .cloned()
+                .collect()
+        };
+        let mut app = App::new(Source::Live, "live lo", (120, 40), usize::MAX);
+        update(&mut app, Action::Events(of(conns[0])));
+        assert_eq!(app.view.conn, Some(0));
+        update(&mut app, Action::Events(of(conns[1])));
+        assert_eq!(app.view.conn, Some(1));
+        assert!(app.follow);
+        assert_eq!(app.cursor_row(), Some(app.visible_rows().len() - 1));
+        // The user goes back to the first connection: it stays selected.
+        update(
+            &mut app,
+            Action::Key(KeyEvent::new(KeyCode::Char('['), KeyModifiers::NONE)),
+        );
+        assert_eq!(app.view.conn, Some(0));
+        if let Some(&c) = conns.get(2) {
+            update(&mut app, Action::Events(of(c)));
+            assert_eq!(app.view.conn, Some(0));
+        }
+        // A replay does not jump...
+        let mut replay = App::new(Source::Replay, "replay", (120, 40), usize::MAX);
+        update(&mut replay, Action::Events(of(conns[0])));
+        update(&mut replay, Action::Events(of(conns[1])));
+        assert_eq!(replay.view.conn, Some(0));
+        // ... unless asked to (the demo's recording): then playback moves to each connection
+        // as it starts.
+        let mut played = App::new(Source::Replay, "recording", (120, 40), usize::MAX);
+        played.follow_conns = true;
+        update(&mut played, Action::Events(events.clone()));
+        update(&mut played, Action::Loaded { warning: None });
+        update(&mut played, Action::Autoplay(1.0));
+        update(&mut played, Action::Tick(Duration::ZERO));
+        assert_eq!(played.view.conn, Some(0));
+        let second = events
+            .iter()
+            .find(|e| e.conn == Some(conns[1]))
+            .unwrap()
+            .t
+            .0;
+        update(&mut played, Action::Tick(Duration::from_nanos(second)));
+        assert_eq!(played.view.conn, Some(1));
+        assert_eq!(played.visible_rows().len(), 1, "the new connection's SYN");
+    }
+
+    #[test]
+    fn step_walks_arrow_by_arrow() {
+        let mut app = demo();
+        let rows = app.visible_rows().to_vec();
+        for n in 1..=4 {
+            press(&mut app, KeyCode::Char('.'));
+            assert_eq!(app.visible_rows(), &rows[..n]);
+            assert_eq!(app.cursor, Some(rows[n - 1]));
+        }
+        press(&mut app, KeyCode::Char(','));
+        assert_eq!(app.visible_rows(), &rows[..3]);
+        press(&mut app, KeyCode::Left);
+        press(&mut app, KeyCode::Left);
+        press(&mut app, KeyCode::Left);
+        assert_eq!(app.visible_rows().len(), 0);
+        press(&mut app, KeyCode::Right);
+        assert_eq!(app.visible_rows(), &rows[..1]);
+    }
+
+    #[test]
+    fn follow_keeps_the_newest_row_and_scrolling_away_stops_it() {
+        let events = sample::demo();
+        let mut app = App::new(Source::Live, "live lo", (80, 24), usize::MAX);
+        let (a, b) = events.split_at(40);
+        update(&mut app, Action::Events(a.to_vec()));
+        assert!(app.follow);
+        assert_eq!(app.cursor_row(), Some(app.visible_rows().len() - 1));
+        press(&mut app, KeyCode::Char('k'));
+        assert!(!app.follow);
+        let held = app.cursor;
+        let top = app.top;
+        update(&mut app, Action::Events(b.to_vec()));
+        assert_eq!(app.cursor, held, "new events must not move a user's cursor");
+        assert_eq!(app.top, top, "nor scroll the view");
+        press(&mut app, KeyCode::End);
+        assert!(app.follow);
+        assert_eq!(app.cursor_row(), Some(app.visible_rows().len() - 1));
+    }
+
+    #[test]
+    fn esc_closes_what_is_open_before_quitting() {
+        let mut app = demo();
+        press(&mut app, KeyCode::Enter);
+        assert!(app.detail_open);
+        assert_eq!(app.focus, Pane::Detail);
+        press(&mut app, KeyCode::Esc);
+        assert!(!app.detail_open);
+        assert!(!app.quit);
+        press(&mut app, KeyCode::Char('?'));
+        press(&mut app, KeyCode::Char('q'));
+        assert!(app.help.is_none());
+        assert!(!app.quit);
+        press(&mut app, KeyCode::Esc);
+        assert!(app.quit);
+        let mut app = demo();
+        update(
+            &mut app,
+            Action::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+        );
+        assert!(app.quit);
+    }
+
+    #[test]
+    fn mouse_wheel_and_clicks() {
+        let mut app = demo();
+        let a = app.areas();
+        let rows = a.rows;
+        update(
+            &mut app,
+            Action::Mouse(MouseEvent {
+                kind: MouseEventKind::ScrollDown,
+                column: rows.x + 5,
+                row: rows.y + 1,
+                modifiers: KeyModifiers::NONE,
+            }),
+        );
+        assert_eq!(app.cursor_row(), Some(3));
+        let list = a.conns.unwrap();
+        update(
+            &mut app,
+            Action::Mouse(MouseEvent {
+                kind: MouseEventKind::Down(MouseButton::Left),
+                column: list.x + 2,
+                row: list.y + 5,
+                modifiers: KeyModifiers::NONE,
+            }),
+        );
+        assert_eq!(app.conn, 2);
+        assert_eq!(app.focus, Pane::Conns);
+    }
+
+    #[test]
+    fn tiny_and_huge_sizes_do_not_break_update() {
+        let mut app = demo();
+        for (w, h) in [(0, 0), (1, 1), (3, 2), (u16::MAX, u16::MAX)] {
+            update(&mut app, Action::Resize(w, h));
+            for c in ['j', 'G', 'g', '.', 'a', 'f', '\t', 'p', 'j', 't', 'p'] {
+                press(&mut app, KeyCode::Char(c));
+            }
+            press(&mut app, KeyCode::PageDown);
+            press(&mut app, KeyCode::Enter);
+        }
+    }
+}

@@ -1,0 +1,888 @@
+//! The detail pane: every decoded field of the selected arrow, the WebSocket accept key
+//! worked out step by step, a few sentences on why the packet is there (from
+//! [`crate::explain`], in the app's language), and the payload as text and as hex + ASCII.
+//!
+//! Lines are built for one event at a time (the selected one), at most a few hundred of them
+//! (payloads are capped by `Limits::max_kept_payload`), and wrapped to the pane's width here so
+//! the app knows how far the pane scrolls.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use sha1::{Digest, Sha1};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use crate::explain::{self, Context, Lang};
+use crate::model::{
+    BodyKind, ConnState, Dir, Event, EventBody, Gap, GapReason, HttpResponse, Opcode, Payload,
+    TcpSegment, WsFrame, WsMessage, WsUpgrade,
+};
+use crate::tui::app::App;
+use crate::tui::label::{self, clean};
+use crate::tui::theme::Theme;
+use crate::tui::timeline::{class, ConnTrack, Ix};
+use crate::view::text::duration;
+
+/// RFC 6455 §1.3: the GUID the server appends to the client's key.
+pub const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// Lines of the detail pane for the selected event, wrapped to `width` columns.
+pub fn lines(app: &App, width: u16) -> Vec<Line<'static>> {
+    let theme = Theme::new(app.color);
+    let mut d = Doc {
+        width: usize::from(width.max(1)),
+        theme,
+        lang: app.lang,
+        lines: Vec::new(),
+    };
+    match app
+        .cursor
+        .and_then(|ix| app.timeline.event(ix).map(|e| (ix, e)))
+    {
+        Some((ix, e)) => {
+            let conn = e
+                .conn
+                .and_then(|id| app.timeline.position(id))
+                .and_then(|p| app.timeline.conn(p));
+            event(&mut d, app, conn, ix, e);
+        }
+        None => d.text(theme.dim(), "No arrow selected."),
+    }
+    d.lines
+}
+
+/// The explanation the pane shows for event `ix`, in the app's language.
+pub fn explanation(app: &App, ix: Ix) -> Option<String> {
+    let e = app.timeline.event(ix)?;
+    let conn = e
+        .conn
+        .and_then(|id| app.timeline.position(id))
+        .and_then(|p| app.timeline.conn(p));
+    explain::explain(app.lang, e, context(app, conn, ix, e))
+}
+
+/// How many lines [`lines`] gives at `width`.
+pub fn line_count(app: &App, width: u16) -> usize {
+    lines(app, width).len()
+}
+
+struct Doc {
+    width: usize,
+    theme: Theme,
+    lang: Lang,
+    lines: Vec<Line<'static>>,
+}
+
+impl Doc {
+    /// Adds `spans` as one logical line, wrapped at spaces where it can be (anywhere in a
+    /// word longer than the line), continuation lines indented by `indent` columns.
+    fn push(&mut self, spans: Vec<Span<'static>>, indent: usize) {
+        let width = self.width;
+        let indent = indent.min(width / 2);
+        let cells: Vec<(char, Style)> = spans
+            .iter()
+            .flat_map(|s| s.content.chars().map(move |c| (c, s.style)))
+            .collect();
+        let mut start = 0;
+        let mut first = true;
+        while first || start < cells.len() {
+            let avail = if first { width } else { width - indent };
+            let mut used = 0;
+            let mut end = start;
+            let mut space = None;
+            while let Some(&(c, _)) = cells.get(end) {
+                let w = c.width().unwrap_or(0);
+                if used + w > avail && end > start {
+                    break;
+                }
+                if c == ' ' {
+                    space = Some(end);
+                }
+                used += w;
+                end += 1;
+            }
+            let mut next = end;
+            match cells.get(end) {
+                // Broke on a space: drop it.
+                Some(&(' ', _)) => next = end + 1,
+                Some(_) => {
+                    if let Some(sp) = space.filter(|&sp| sp > start) {
+                        end = sp;
+                        next = sp + 1;
+                    }
+                }
+                None => {}
+            }
+            let mut line: Vec<Span<'static>> = Vec::new();
+            if !first && indent > 0 {
+                line.push(Span::raw(" ".repeat(indent)));
+            }
+            let mut piece = String::new();
+            let mut style = None;
+            for &(c, st) in cells.get(start..end).unwrap_or(&[]) {
+                if style.is_some_and(|s| s != st) {
+                    line.push(Span::styled(
+                        std::mem::take(&mut piece),
+                        style.unwrap_or_default(),
+                    ));
+                }
+                style = Some(st);
+                piece.push(c);
+            }
+            if !piece.is_empty() {
+                line.push(Span::styled(piece, style.unwrap_or_default()));
+            }
+            self.lines.push(Line::from(line));
+            start = next;
+            first = false;
+        }
+    }
+
+    fn text(&mut self, style: Style, s: &str) {
+        self.push(vec![Span::styled(s.to_string(), style)], 0);
+    }
+
+    fn blank(&mut self) {
+        self.lines.push(Line::default());
+    }
+
+    /// `name: value`, the value wrapped under itself.
+    fn field(&mut self, name: &str, value: impl Into<String>) {
+        let f = self.theme.field();
+        let name = format!("{name}: ");
+        let indent = name.chars().count();
+        self.push(vec![Span::styled(name, f), Span::raw(value.into())], indent);
+    }
+
+    fn field_styled(&mut self, name: &str, value: impl Into<String>, style: Style) {
+        let f = self.theme.field();
+        let name = format!("{name}: ");
+        let indent = name.chars().count();
+        self.push(
+            vec![Span::styled(name, f), Span::styled(value.into(), style)],
+            indent,
+        );
+    }
+
+    /// `Why: ` and the explanation of `e`, wrapped under itself. The label's width is counted
+    /// in terminal columns: Korean syllables take two each.
+    fn why(&mut self, e: &Event, cx: Context) {
+        let Some(text) = explain::explain(self.lang, e, cx) else {
+            return;
+        };
+        let label = format!("{}: ", explain::why_label(self.lang));
+        let indent = label.width();
+        let style = self.theme.explain();
+        self.push(
+            vec![
+                Span::styled(label, self.theme.bold()),
+                Span::styled(text, style),
+            ],
+            indent,
+        );
+    }
+}
+
+fn endpoints(conn: Option<&ConnTrack>, dir: Option<Dir>) -> String {
+    let (c, s) = match conn {
+        Some(ConnTrack {
+            client: Some(c),
+            server: Some(s),
+            ..
+        }) => (c.to_string(), s.to_string()),
+        _ => ("client".to_string(), "server".to_string()),
+    };
+    match dir {
+        Some(Dir::C2s) => format!("client {c} → server {s}"),
+        Some(Dir::S2c) => format!("server {s} → client {c}"),
+        None => format!("{c} ⇄ {s}"),
+    }
+}
+
+fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
+    let theme = d.theme;
+    let mut title = String::new();
+    label::arrow(&mut title, &app.timeline, conn, ix);
+    d.push(
+        vec![Span::styled(
+            title,
+            theme.class(class(e)).patch(theme.bold()),
+        )],
+        2,
+    );
+    let mut where_ = endpoints(conn, e.dir);
+    if let Some(c) = conn {
+        let _ = write!(where_, "   #{}", c.id);
+    }
+    let _ = write!(
+        where_,
+        "   t={} s   frame {}   {}",
+        label::time(e.t.0),
+        e.frame,
+        e.body.kind()
+    );
+    d.text(theme.dim(), &where_);
+    let cx = context(app, conn, ix, e);
+    match &e.body {
+        EventBody::Tcp(s) => tcp(d, conn, ix, e, s, cx),
+        EventBody::Connection(c) => {
+            d.field("client", c.client.to_string());
+            d.field("server", c.server.to_string());
+            d.why(e, cx);
+        }
+        EventBody::Handshake(h) => {
+            d.field("SYN → SYN-ACK", duration(h.syn_ack_rtt.0));
+            d.field("SYN → ACK (initial RTT)", duration(h.irtt.0));
+            d.why(e, cx);
+        }
+        EventBody::Gap(g) => {
+            gap(d, g);
+            d.why(e, cx);
+        }
+        EventBody::HttpRequest(r) => {
+            d.field(
+                "request line",
+                format!(
+                    "{} {} {}",
+                    clean(&r.method),
+                    clean(&r.target),
+                    clean(&r.version)
+                ),
+            );
+            headers(d, &r.headers);
+            d.field("head", format!("{} B", r.head_len));
+            d.field("body", body_kind(r.body));
+            d.why(e, cx);
+        }
+        EventBody::HttpResponse(r) => {
+            response(d, r);
+            d.why(e, cx);
+        }
+        EventBody::HttpBody(b) => {
+            d.field("length", format!("{} B", b.len));
+            if let Some(c) = b.chunk {
+                d.field("chunk", format!("#{c}"));
+            }
+            d.field("ends the body", if b.end { "yes" } else { "no" });
+            if b.missing > 0 {
+                d.field_styled(
+                    "missing",
+                    format!("{} B of this piece are not in the capture", b.missing),
+                    d.theme.bad(),
+                );
+            }
+            d.why(e, cx);
+            payload(d, "Body", &b.data, "");
+        }
+        EventBody::WsFrame(f) => frame(d, e, f, cx),
+        EventBody::WsMessage(m) => {
+            let key = conn
+                .and_then(|c| label::last_frame(&app.timeline, c, e))
+                .and_then(|f| f.mask_key.clone());
+            message(d, e, m, key.as_deref(), cx);
+        }
+        EventBody::Violation(v) => {
+            d.field("layer", format!("{:?}", v.layer));
+            d.field_styled("rule", v.rule, theme.bad());
+            d.field("detail", clean(&v.detail).into_owned());
+            d.why(e, cx);
+        }
+        EventBody::Malformed(m) => {
+            d.field("layer", format!("{:?}", m.layer));
+            d.field("detail", clean(&m.detail).into_owned());
+            d.why(e, cx);
+        }
+        EventBody::SseEvent(ev) => {
+            d.field(
+                "event",
+                ev.event
+                    .as_deref()
+                    .map_or("message (the default type)".into(), |e| {
+                        clean(e).into_owned()
+                    }),
+            );
+            if let Some(id) = &ev.id {
+                d.field("id", clean(id).into_owned());
+            }
+            d.field("data", clean(&ev.data).into_owned());
+            d.field("data length", format!("{} B", ev.data_len));
+            if let Some(r) = ev.retry {
+                d.field("retry", format!("{r} ms"));
+            }
+            if let Some(c) = &ev.comment {
+                d.field("comment", clean(c).into_owned());
+            }
+            let dispatched = if ev.dispatched {
+                "yes"
+            } else if ev.data_len == 0 && ev.data.is_empty() {
+                "no: the block has no data line"
+            } else {
+                "no: the stream ended before its blank line"
+            };
+            d.field("dispatched", dispatched);
+            if ev.incomplete {
+                d.field_styled("incomplete", "bytes of this block are missing", theme.bad());
+            }
+            d.why(e, cx);
+        }
+        EventBody::Stomp(f) => {
+            d.field("command", clean(&f.command).into_owned());
+            for (n, v) in &f.headers {
+                d.field(&format!("header {}", clean(n)), clean(v).into_owned());
+            }
+            d.field("body length", format!("{} B", f.body_len));
+            if let Some(b) = &f.body {
+                d.field("body", clean(b).into_owned());
+            }
+            if f.incomplete {
+                d.field_styled(
+                    "incomplete",
+                    "the frame runs past the kept bytes of its message",
+                    theme.bad(),
+                );
+            }
+            d.why(e, cx);
+        }
+        EventBody::Socketio(p) => {
+            d.field("transport", p.transport);
+            d.field("engine.io packet", p.engine_type);
+            if let Some(t) = p.socketio_type {
+                d.field("socket.io packet", t);
+            }
+            if let Some(ns) = &p.namespace {
+                d.field("namespace", clean(ns).into_owned());
+            }
+            if let Some(ev) = &p.event {
+                d.field("event", clean(ev).into_owned());
+            }
+            if let Some(id) = p.ack_id {
+                d.field("ack id", id.to_string());
+            }
+            if let Some(sid) = &p.sid {
+                d.field("sid", clean(sid).into_owned());
+            }
+            if let Some(n) = p.attachments {
+                d.field("attachments", format!("{n} binary message(s) follow"));
+            }
+            if let Some(k) = p.attachment {
+                d.field("attachment", format!("#{k}"));
+            }
+            if let Some(n) = p.binary_len {
+                d.field("binary length", format!("{n} B (not decoded)"));
+            }
+            if let Some(data) = &p.data {
+                let name = if p.event.is_some() {
+                    "arguments"
+                } else {
+                    "data"
+                };
+                d.field(name, clean(data).into_owned());
+            }
+            if p.incomplete {
+                d.field_styled(
+                    "incomplete",
+                    "the packet runs past the kept bytes",
+                    theme.bad(),
+                );
+            }
+            d.why(e, cx);
+        }
+        EventBody::Pattern(_) => {
+            if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(&e.body) {
+                for (name, value) in fields {
+                    if name != "kind" {
+                        d.field(&name, clean(&value.to_string()).into_owned());
+                    }
+                }
+            }
+            d.why(e, cx);
+        }
+        EventBody::ConnectionEnd(c) => {
+            let state = match c.state {
+                ConnState::Handshaking => "the handshake never completed",
+                ConnState::Established => "still open when the capture ended",
+                ConnState::Closing => "half closed (FIN one way only) when the capture ended",
+                ConnState::Closed => "closed: FIN both ways",
+                ConnState::Reset => "reset (RST)",
+                ConnState::Refused => "refused: the SYN was answered by RST",
+            };
+            d.field("state", state);
+            d.field("WebSocket", if c.websocket { "yes" } else { "no" });
+            d.field("duration", duration(c.duration.0));
+            d.field(
+                "client → server",
+                format!("{} segments, {}", c.segments[0], label::bytes(c.bytes[0])),
+            );
+            d.field(
+                "server → client",
+                format!("{} segments, {}", c.segments[1], label::bytes(c.bytes[1])),
+            );
+            d.why(e, cx);
+        }
+    }
+}
+
+/// App-level events a connection's end looks back over for a Close, at most: a Close comes
+/// among the last few messages of a WebSocket, and the pane is redrawn on every key.
+const CLOSE_LOOKBACK: usize = 256;
+
+/// What the explanation of `e` needs from the events around it.
+fn context(app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) -> Context {
+    let Some(c) = conn else {
+        return Context::default();
+    };
+    let ws_close_seen = match &e.body {
+        EventBody::ConnectionEnd(end) if end.websocket => c
+            .app
+            .iter()
+            .rev()
+            .filter(|&&i| i < ix)
+            .take(CLOSE_LOOKBACK)
+            .any(|&i| {
+                matches!(
+                    app.timeline.event(i).map(|e| &e.body),
+                    Some(EventBody::WsMessage(m)) if m.opcode == Opcode::Close
+                )
+            }),
+        _ => false,
+    };
+    Context {
+        handshake_ack: c.handshake_ack == Some(ix),
+        established: c.joined_late || c.handshake_ack.is_some_and(|a| a < ix),
+        ws_close_seen,
+    }
+}
+
+fn tcp(d: &mut Doc, conn: Option<&ConnTrack>, ix: Ix, e: &Event, s: &TcpSegment, cx: Context) {
+    let flags: Vec<&str> = s.flags.names().collect();
+    d.field(
+        "flags",
+        format!("{} (0x{:02x})", flags.join(" "), s.flags.0),
+    );
+    let mut seq = format!("seq={} (relative)", s.seq);
+    if let Some(a) = s.ack {
+        let _ = write!(seq, "   ack={a}");
+    }
+    d.field("sequence", seq);
+    d.field("payload", format!("{} B", s.len));
+    d.field("window", format!("{} B", s.win));
+    if let Some(o) = &s.options {
+        let mut opts = Vec::new();
+        if let Some(m) = o.mss {
+            opts.push(format!("MSS {m} (largest segment this side accepts)"));
+        }
+        if let Some(w) = o.wscale {
+            opts.push(format!(
+                "window scale {w} (windows count in units of {} B)",
+                1u32 << w.min(14)
+            ));
+        }
+        if o.sack_perm {
+            opts.push("SACK permitted".to_string());
+        }
+        if let Some(v) = o.ts_val {
+            opts.push(format!(
+                "timestamps TSval={v} TSecr={}",
+                o.ts_ecr.unwrap_or(0)
+            ));
+        }
+        d.field("options", opts.join(" · "));
+    }
+    for a in &s.analysis {
+        let why = explain::text(d.lang, explain::analysis_key(*a)).unwrap_or("");
+        d.field_styled(crate::view::text::analysis_name(*a), why, d.theme.bad());
+    }
+    if s.truncated {
+        d.field_styled(
+            "truncated",
+            "the capture kept fewer bytes than the wire carried (snap length)",
+            d.theme.bad(),
+        );
+    }
+    let handshake_ack = conn.is_some_and(|c| c.handshake_ack == Some(ix));
+    if let (true, Some(c)) = (handshake_ack, conn) {
+        if let Some(irtt) = c.irtt {
+            d.field("initial RTT", duration(irtt.0));
+        }
+    }
+    d.why(e, cx);
+}
+
+fn gap(d: &mut Doc, g: &Gap) {
+    d.field("missing", format!("{} B from seq={}", g.len, g.seq));
+    d.field(
+        "reason",
+        match g.reason {
+            GapReason::NotCaptured => "never captured",
+            GapReason::Truncated => "cut by the capture's snap length",
+        },
+    );
+}
+
+fn headers(d: &mut Doc, h: &[(String, String)]) {
+    for (name, value) in h {
+        d.field(&clean(name), clean(value).into_owned());
+    }
+}
+
+fn body_kind(b: BodyKind) -> &'static str {
+    match b {
+        BodyKind::None => "none",
+        BodyKind::Length => "Content-Length",
+        BodyKind::Chunked => "chunked",
+        BodyKind::Close => "until the connection closes",
+    }
+}
+
+fn response(d: &mut Doc, r: &HttpResponse) {
+    d.field(
+        "status line",
+        format!("{} {} {}", clean(&r.version), r.status, clean(&r.reason)),
+    );
+    if let Some(m) = &r.request_method {
+        d.field("answers", clean(m).into_owned());
+    }
+    headers(d, &r.headers);
+    d.field("head", format!("{} B", r.head_len));
+    d.field("body", body_kind(r.body));
+    if let Some(u) = &r.upgrade {
+        accept(d, u);
+    }
+}
+
+/// RFC 6455 §4.2.2 step 5.4: Sec-WebSocket-Accept = base64(SHA-1(key + GUID)), spelled out.
+fn accept(d: &mut Doc, u: &WsUpgrade) {
+    let theme = d.theme;
+    d.blank();
+    d.text(theme.bold(), "WebSocket accept key (RFC 6455 §4.2.2)");
+    let digest = Sha1::digest(format!("{}{WS_GUID}", u.key).as_bytes());
+    let hex: Vec<String> = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(digest);
+    d.field("  Sec-WebSocket-Key (request)", clean(&u.key).into_owned());
+    d.field("  + GUID", WS_GUID);
+    d.field("  SHA-1 of the two", hex.join(""));
+    d.field("  base64 of the SHA-1", b64);
+    let (verdict, style) = if u.accept_valid {
+        ("✓ matches", theme.good())
+    } else {
+        (
+            "✗ does not match: a client must fail the connection",
+            theme.bad(),
+        )
+    };
+    d.push(
+        vec![
+            Span::styled("  Sec-WebSocket-Accept (response): ", theme.field()),
+            Span::raw(format!("{}  ", clean(&u.accept))),
+            Span::styled(verdict, style),
+        ],
+        4,
+    );
+    if let Some(p) = &u.subprotocol {
+        d.field("subprotocol", clean(p).into_owned());
+    }
+    if let Some(x) = &u.extensions {
+        d.field("extensions", clean(x).into_owned());
+    }
+    if let Some(p) = &u.deflate {
+        d.field(
+            "permessage-deflate",
+            format!(
+                "server_max_window_bits={} client_max_window_bits={}{}{}",
+                p.server_max_window_bits,
+                p.client_max_window_bits,
+                if p.server_no_context_takeover {
+                    " server_no_context_takeover"
+                } else {
+                    ""
+                },
+                if p.client_no_context_takeover {
+                    " client_no_context_takeover"
+                } else {
+                    ""
+                },
+            ),
+        );
+    }
+}
+
+fn opcode_value(o: Opcode) -> u8 {
+    match o {
+        Opcode::Continuation => 0x0,
+        Opcode::Text => 0x1,
+        Opcode::Binary => 0x2,
+        Opcode::Close => 0x8,
+        Opcode::Ping => 0x9,
+        Opcode::Pong => 0xA,
+        Opcode::Reserved(n) => n,
+    }
+}
+
+fn frame(d: &mut Doc, e: &Event, f: &WsFrame, cx: Context) {
+    d.field(
+        "header",
+        format!(
+            "FIN={} RSV1={} RSV2={} RSV3={} opcode=0x{:x} ({}) MASK={}",
+            u8::from(f.fin),
+            u8::from(f.rsv1),
+            u8::from(f.rsv2),
+            u8::from(f.rsv3),
+            opcode_value(f.opcode),
+            f.opcode.name(),
+            u8::from(f.masked)
+        ),
+    );
+    if let Some(k) = &f.mask_key {
+        d.field("masking key", clean(k).into_owned());
+    }
+    d.field("payload length", format!("{} B", f.payload_len));
+    d.field("header length", format!("{} B", f.header_len));
+    if f.incomplete {
+        d.field_styled(
+            "incomplete",
+            "part of the payload is not in the capture",
+            d.theme.bad(),
+        );
+    }
+    d.why(e, cx);
+    payload(
+        d,
+        "Payload",
+        &f.data,
+        if f.masked { "unmasked" } else { "" },
+    );
+}
+
+fn message(d: &mut Doc, e: &Event, m: &WsMessage, mask_key: Option<&str>, cx: Context) {
+    let theme = d.theme;
+    d.field(
+        "opcode",
+        format!("0x{:x} {}", opcode_value(m.opcode), m.opcode.name()),
+    );
+    d.field("length", format!("{} B", m.len));
+    d.field("frames", m.frames.to_string());
+    d.field(
+        "compressed",
+        if m.compressed {
+            "yes (permessage-deflate)"
+        } else {
+            "no"
+        },
+    );
+    if let Some(k) = mask_key {
+        let which = if m.frames > 1 { "its last frame " } else { "" };
+        d.field(
+            "masked",
+            format!(
+                "{which}with key {} (each payload byte XOR a key byte, RFC 6455 §5.3)",
+                clean(k)
+            ),
+        );
+    }
+    if let Some(code) = m.code {
+        d.field(
+            "close code",
+            format!("{code} {}", m.code_name.unwrap_or("")),
+        );
+    }
+    if let Some(r) = &m.reason {
+        d.field("reason", clean(r).into_owned());
+    }
+    d.why(e, cx);
+    let note = match (m.compressed, e.dir) {
+        (true, Some(Dir::C2s)) => "unmasked, inflated",
+        (true, _) => "inflated",
+        (false, Some(Dir::C2s)) => "unmasked",
+        _ => "",
+    };
+    let _ = theme;
+    payload(d, "Payload", &m.data, note);
+}
+
+/// The payload as text (when it is UTF-8) and as a hex + ASCII dump.
+fn payload(d: &mut Doc, what: &str, p: &Payload, note: &str) {
+    let theme = d.theme;
+    d.blank();
+    let mut head = format!("{what}: {} B", p.total);
+    if !note.is_empty() {
+        let _ = write!(head, ", {note}");
+    }
+    if p.is_cut() {
+        let _ = write!(head, ", first {} B kept", p.kept.len());
+    }
+    d.text(theme.bold(), &head);
+    if p.kept.is_empty() {
+        return;
+    }
+    if let Ok(text) = std::str::from_utf8(&p.kept) {
+        for l in text.split('\n') {
+            d.push(
+                vec![
+                    Span::styled("  │ ", theme.dim()),
+                    Span::raw(clean(l).into_owned()),
+                ],
+                4,
+            );
+        }
+    }
+    // 16 bytes a line needs 2+4+2+48+1+18 = 75 columns; fall back to 8.
+    let per = if d.width >= 75 { 16 } else { 8 };
+    for (n, chunk) in p.kept.chunks(per).enumerate() {
+        let mut hex = String::with_capacity(per * 3);
+        for (i, b) in chunk.iter().enumerate() {
+            if i == 8 {
+                hex.push(' ');
+            }
+            let _ = write!(hex, "{b:02x} ");
+        }
+        let width = per * 3 + usize::from(per > 8);
+        let ascii: String = chunk
+            .iter()
+            .map(|&b| {
+                if (0x20..0x7f).contains(&b) {
+                    b as char
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        d.push(
+            vec![
+                Span::styled(format!("  {:04x}  ", n * per), theme.dim()),
+                Span::raw(format!("{hex:<width$}")),
+                Span::styled(format!("|{ascii}|"), theme.dim()),
+            ],
+            8,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::app::{update, Action};
+    use crate::tui::sample;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    fn text(lines: &[Line]) -> String {
+        lines
+            .iter()
+            .map(|l| {
+                l.spans
+                    .iter()
+                    .map(|s| s.content.as_ref())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn at(label_start: &str) -> App {
+        let mut app = App::with_events("t", (120, 40), sample::demo());
+        while !app.label(app.cursor.unwrap()).starts_with(label_start) {
+            let before = app.cursor;
+            update(
+                &mut app,
+                Action::Key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE)),
+            );
+            assert_ne!(before, app.cursor, "no row starts with {label_start}");
+        }
+        app
+    }
+
+    #[test]
+    fn accept_key_is_worked_out() {
+        let app = at("101");
+        let t = text(&lines(&app, 110));
+        assert!(
+            t.contains("SHA-1 of the two: b37a4f2cc0624f1690f64606cf385945b2bec4ea"),
+            "{t}"
+        );
+        assert!(t.contains("base64 of the SHA-1: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+        assert!(t.contains("✓ matches"));
+        assert!(t.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    }
+
+    #[test]
+    fn payload_as_text_and_hex() {
+        let app = at("Text \"hello");
+        let t = text(&lines(&app, 100));
+        assert!(t.contains("Payload: 15 B, unmasked"), "{t}");
+        assert!(t.contains("  │ hello websocket"));
+        assert!(
+            t.contains("0000  68 65 6c 6c 6f 20 77 65  62 73 6f 63 6b 65 74    |hello websocket|"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn every_line_fits_and_nothing_raw_reaches_the_terminal() {
+        let mut app = App::with_events("t", (120, 40), sample::demo());
+        update(
+            &mut app,
+            Action::Key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::NONE)),
+        );
+        for lang in Lang::ALL {
+            app.lang = lang;
+            for pos in 0..app.timeline.conns().len() {
+                let rows = app.timeline.conn(pos).unwrap().events.clone();
+                for ix in rows {
+                    app.cursor = Some(ix);
+                    // Every event of the sample explains itself, in both languages.
+                    assert!(explanation(&app, ix).is_some(), "{ix}");
+                    for w in [1u16, 20, 80] {
+                        for l in lines(&app, w) {
+                            assert!(l.width() <= usize::from(w).max(2), "{l:?} at {w}");
+                            for s in &l.spans {
+                                assert!(!s.content.chars().any(char::is_control), "{s:?}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_why_label_is_indented_by_its_width_in_columns() {
+        let mut app = at("101");
+        app.lang = Lang::Ko;
+        let t = text(&lines(&app, 60));
+        let at = t.find("이유: 서버가").unwrap();
+        // "이유: " is 6 columns wide: the lines under it start at column 6.
+        let next = t[at..].lines().nth(1).unwrap();
+        assert!(
+            next.starts_with("      ") && !next.starts_with("       "),
+            "{next:?}"
+        );
+    }
+
+    #[test]
+    fn analysis_flags_read_their_text() {
+        let mut app = App::with_events("t", (120, 40), sample::demo());
+        update(
+            &mut app,
+            Action::Key(KeyEvent::new(KeyCode::Char('a'), KeyModifiers::NONE)),
+        );
+        let mut found = false;
+        for pos in 0..app.timeline.conns().len() {
+            for ix in app.timeline.conn(pos).unwrap().events.clone() {
+                let Some(EventBody::Tcp(s)) = app.timeline.event(ix).map(|e| &e.body) else {
+                    continue;
+                };
+                let Some(&a) = s.analysis.first() else {
+                    continue;
+                };
+                app.cursor = Some(ix);
+                let want = explain::text(app.lang, explain::analysis_key(a)).unwrap();
+                let t = text(&lines(&app, 400));
+                let name = crate::view::text::analysis_name(a);
+                assert!(t.contains(&format!("{name}: {want}")), "{t}");
+                found = true;
+            }
+        }
+        assert!(found, "the sample has no TCP analysis flag");
+    }
+}

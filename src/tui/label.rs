@@ -1,0 +1,727 @@
+//! The text of each diagram row, built from the event model.
+//!
+//! Every string that came off the wire goes through [`clean`], so no control character from a
+//! packet ever reaches the terminal.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
+use crate::model::{
+    tcp_flags, ConnState, Dir, Event, EventBody, Opcode, SocketIoPacket, SseEvent, StompFrame,
+    TcpSegment, WsFrame, WsMessage,
+};
+use crate::tui::timeline::{ConnTrack, Ix, Timeline};
+use crate::view::text::{analysis_name, duration};
+
+/// Most characters of a payload preview in an arrow label.
+const PREVIEW_CHARS: usize = 32;
+/// How far back a label looks for a related event (the frame of a message, the ping a pong
+/// answers): a bound, so a label costs O(1) whatever the connection's size.
+const LOOKBACK: usize = 64;
+
+/// Replaces control characters and bidi overrides with visible escapes, keeping quotes and
+/// backslashes (for the detail pane, where text is not quoted).
+pub fn clean(s: &str) -> Cow<'_, str> {
+    fn bad(c: char) -> bool {
+        c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    }
+    if !s.chars().any(bad) {
+        return Cow::Borrowed(s);
+    }
+    let mut o = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\t' => o.push_str("\\t"),
+            '\r' => o.push_str("\\r"),
+            '\n' => o.push_str("\\n"),
+            c if bad(c) => {
+                let _ = write!(o, "\\u{{{:x}}}", c as u32);
+            }
+            c => o.push(c),
+        }
+    }
+    Cow::Owned(o)
+}
+
+/// The name of a segment from its flags, as Wireshark's Info column words it.
+pub fn segment_name(s: &TcpSegment) -> &'static str {
+    let f = s.flags;
+    let ack = f.has(tcp_flags::ACK);
+    if f.has(tcp_flags::SYN) {
+        if ack {
+            "SYN-ACK"
+        } else {
+            "SYN"
+        }
+    } else if f.has(tcp_flags::RST) {
+        if ack {
+            "RST-ACK"
+        } else {
+            "RST"
+        }
+    } else if f.has(tcp_flags::FIN) {
+        if ack {
+            "FIN-ACK"
+        } else {
+            "FIN"
+        }
+    } else if f.has(tcp_flags::PSH) {
+        "PSH-ACK"
+    } else {
+        "ACK"
+    }
+}
+
+/// `"hello"` cut at [`PREVIEW_CHARS`] with an ellipsis. Control characters are escaped;
+/// quotes are not (JSON payloads stay readable; the preview is a display, not a literal).
+fn preview(out: &mut String, text: &str, complete: bool) {
+    let mut cut = text.char_indices().nth(PREVIEW_CHARS).map(|(i, _)| i);
+    if cut.is_none() && !complete {
+        cut = Some(text.len());
+    }
+    let shown = cut.and_then(|i| text.get(..i)).unwrap_or(text);
+    let _ = write!(out, "\"{}", clean(shown));
+    if cut.is_some() {
+        out.push('…');
+    }
+    out.push('"');
+}
+
+/// Appends the arrow label of event `ix` of connection `conn` to `out`.
+pub fn arrow(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix) {
+    let Some(e) = tl.event(ix) else { return };
+    match &e.body {
+        EventBody::Tcp(s) => tcp(out, s, conn, ix),
+        EventBody::WsMessage(m) => message(out, tl, conn, e, m),
+        EventBody::WsFrame(f) => {
+            let name = match f.opcode {
+                Opcode::Continuation => "continuation",
+                o => opcode_name(o),
+            };
+            let _ = write!(out, "frame {name} {} B", f.payload_len);
+            if !f.fin {
+                out.push_str(" FIN=0");
+            }
+            if f.rsv1 {
+                out.push_str(" RSV1");
+            }
+            if f.masked {
+                out.push_str(" masked");
+            }
+            if f.incomplete {
+                out.push_str(" (incomplete)");
+            }
+        }
+        EventBody::HttpRequest(r) => {
+            let _ = write!(out, "{} {}", clean(&r.method), clean(&r.target));
+            if let Some((_, v)) = r
+                .headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("upgrade"))
+            {
+                let _ = write!(out, "  Upgrade: {}", clean(v));
+            }
+        }
+        EventBody::HttpResponse(r) => {
+            let _ = write!(out, "{} {}", r.status, clean(&r.reason));
+            if let Some(u) = &r.upgrade {
+                out.push_str(if u.accept_valid {
+                    "  accept ✓"
+                } else {
+                    "  accept ✗"
+                });
+            }
+        }
+        EventBody::HttpBody(b) => {
+            match b.chunk {
+                Some(n) => {
+                    let _ = write!(out, "body chunk #{n} {} B", b.len);
+                }
+                None => {
+                    let _ = write!(out, "body {} B", b.len);
+                }
+            }
+            if !b.data.kept.is_empty() {
+                out.push(' ');
+                preview(
+                    out,
+                    &String::from_utf8_lossy(&b.data.kept),
+                    !b.data.is_cut(),
+                );
+            }
+            if b.missing > 0 {
+                let _ = write!(out, " ({} B missing)", b.missing);
+            }
+        }
+        EventBody::Gap(g) => {
+            let _ = write!(out, "GAP {} B not captured at seq={}", g.len, g.seq);
+        }
+        EventBody::Violation(v) => {
+            let _ = write!(out, "⚠ {}: {}", v.rule, clean(&v.detail));
+        }
+        EventBody::Malformed(m) => {
+            let _ = write!(out, "⚠ malformed {:?}: {}", m.layer, clean(&m.detail));
+        }
+        EventBody::Connection(c) => {
+            let _ = write!(out, "connection {} → {}", c.client, c.server);
+            if c.joined_late {
+                out.push_str(" (joined late)");
+            }
+        }
+        EventBody::Handshake(h) => {
+            let _ = write!(
+                out,
+                "handshake complete · SYN→SYN-ACK {} · iRTT {}",
+                duration(h.syn_ack_rtt.0),
+                duration(h.irtt.0)
+            );
+        }
+        EventBody::SseEvent(ev) => sse(out, ev),
+        EventBody::Stomp(f) => stomp(out, f),
+        EventBody::Socketio(p) => socketio(out, p),
+        EventBody::Pattern(_) => crate::view::text::describe(out, &e.body),
+        EventBody::ConnectionEnd(c) => {
+            let state = match c.state {
+                ConnState::Handshaking => "ended while handshaking",
+                ConnState::Established => "still open at the end of the capture",
+                ConnState::Closing => "half closed at the end of the capture",
+                ConnState::Closed => "closed",
+                ConnState::Reset => "reset",
+                ConnState::Refused => "refused",
+            };
+            let _ = write!(
+                out,
+                "{state} after {} · {} segments · {}",
+                duration(c.duration.0),
+                c.segments[0] + c.segments[1],
+                bytes(c.bytes[0] + c.bytes[1])
+            );
+        }
+    }
+}
+
+/// JSON cut at [`PREVIEW_CHARS`] with an ellipsis, unquoted (it has its own quotes).
+fn json_preview(out: &mut String, text: &str, complete: bool) {
+    let cut = text.char_indices().nth(PREVIEW_CHARS).map(|(i, _)| i);
+    let shown = cut.and_then(|i| text.get(..i)).unwrap_or(text);
+    out.push_str(&clean(shown));
+    if cut.is_some() || !complete {
+        out.push('…');
+    }
+}
+
+/// `SSE tick #3 "data…"`; a block a browser does not dispatch: `SSE (no event) retry=3000 ms`.
+fn sse(out: &mut String, ev: &SseEvent) {
+    let has_data = ev.dispatched || ev.data_len > 0;
+    if has_data {
+        let _ = write!(
+            out,
+            "SSE {}",
+            clean(ev.event.as_deref().unwrap_or("message"))
+        );
+    } else {
+        out.push_str("SSE (no event)");
+    }
+    if let Some(id) = &ev.id {
+        let _ = write!(out, " #{}", clean(id));
+    }
+    if has_data {
+        out.push(' ');
+        preview(out, &ev.data, ev.data_len <= ev.data.len() as u64);
+    }
+    if let Some(r) = ev.retry {
+        let _ = write!(out, " retry={r} ms");
+    }
+    if let (Some(c), false) = (&ev.comment, has_data) {
+        out.push_str(" : ");
+        preview(out, c, true);
+    }
+    if has_data && !ev.dispatched {
+        out.push_str(" (not dispatched)");
+    }
+    if ev.incomplete {
+        out.push_str(" (incomplete)");
+    }
+}
+
+/// `STOMP SEND /topic/chat "hello"`, `STOMP heart-beat`.
+fn stomp(out: &mut String, f: &StompFrame) {
+    if f.command == "HEARTBEAT" {
+        out.push_str("STOMP heart-beat");
+        return;
+    }
+    let header = |name: &str| {
+        f.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let _ = write!(out, "STOMP {}", clean(&f.command));
+    if let Some(d) = header("destination") {
+        let _ = write!(out, " {}", clean(d));
+    }
+    match f.command.as_str() {
+        "CONNECT" | "STOMP" | "CONNECTED" => {
+            if let Some(v) = header("version").or(header("accept-version")) {
+                let _ = write!(out, " v{}", clean(v));
+            }
+            if let Some(h) = header("heart-beat") {
+                let _ = write!(out, " heart-beat {}", clean(h));
+            }
+        }
+        "RECEIPT" => {
+            if let Some(r) = header("receipt-id") {
+                let _ = write!(out, " {}", clean(r));
+            }
+        }
+        "ERROR" => {
+            if let Some(m) = header("message") {
+                out.push(' ');
+                preview(out, m, true);
+            }
+        }
+        _ => {}
+    }
+    if let Some(b) = &f.body {
+        out.push(' ');
+        preview(out, b, f.body_len <= b.len() as u64);
+    }
+    if f.incomplete {
+        out.push_str(" (incomplete)");
+    }
+}
+
+/// `socket.io EVENT chat ["hi"]`, `socket.io CONNECT /`, `engine.io ping`,
+/// `engine.io open sid=…`.
+fn socketio(out: &mut String, p: &SocketIoPacket) {
+    if let Some(t) = p.socketio_type {
+        let _ = write!(out, "socket.io {t}");
+        let ns = p.namespace.as_deref().unwrap_or("/");
+        if ns != "/" || matches!(t, "CONNECT" | "DISCONNECT") {
+            let _ = write!(out, " {}", clean(ns));
+        }
+        if let Some(ev) = &p.event {
+            let _ = write!(out, " {}", clean(ev));
+        }
+        if let Some(d) = &p.data {
+            out.push(' ');
+            json_preview(out, d, !p.incomplete);
+        }
+        if let Some(id) = p.ack_id {
+            let _ = write!(out, "  ack {id}");
+        }
+        if let Some(n) = p.attachments {
+            let _ = write!(out, "  + {n} attachment{}", if n == 1 { "" } else { "s" });
+        }
+    } else if let Some(n) = p.binary_len {
+        match p.attachment {
+            Some(k) => {
+                let _ = write!(out, "socket.io attachment #{k}  ({n} B)");
+            }
+            None => {
+                let _ = write!(out, "engine.io binary  ({n} B)");
+            }
+        }
+    } else {
+        let _ = write!(out, "engine.io {}", p.engine_type);
+        if let Some(sid) = &p.sid {
+            let _ = write!(out, " sid={}", clean(sid));
+        } else if let Some(d) = &p.data {
+            out.push(' ');
+            preview(out, d, !p.incomplete);
+        }
+    }
+    if p.transport == "polling" {
+        out.push_str("  · polling");
+    }
+    if p.incomplete {
+        out.push_str(" (incomplete)");
+    }
+}
+
+fn tcp(out: &mut String, s: &TcpSegment, conn: Option<&ConnTrack>, ix: Ix) {
+    out.push_str(segment_name(s));
+    let _ = write!(out, "  seq={}", s.seq);
+    if let Some(a) = s.ack {
+        let _ = write!(out, " ack={a}");
+    }
+    if s.len > 0 {
+        let _ = write!(out, " len={}", s.len);
+    }
+    let syn_ack = s.flags.has(tcp_flags::SYN) && s.flags.has(tcp_flags::ACK);
+    if let Some(rtt) = conn.and_then(|c| c.syn_ack_rtt).filter(|_| syn_ack) {
+        let _ = write!(out, "  RTT {}", duration(rtt.0));
+    }
+    if let Some(o) = &s.options {
+        out.push(' ');
+        if let Some(m) = o.mss {
+            let _ = write!(out, " MSS={m}");
+        }
+        if let Some(w) = o.wscale {
+            let _ = write!(out, " WS=×{}", 1u32 << w.min(14));
+        }
+        if o.sack_perm {
+            out.push_str(" SACK");
+        }
+    }
+    if s.win == 0 && !s.flags.has(tcp_flags::RST) {
+        out.push_str(" win=0");
+    }
+    for a in &s.analysis {
+        let _ = write!(out, " [{}]", analysis_name(*a));
+    }
+    if s.truncated {
+        out.push_str(" [cut by snaplen]");
+    }
+    if conn.is_some_and(|c| c.handshake_ack == Some(ix)) {
+        out.push_str("  handshake done");
+    }
+}
+
+fn opcode_name(o: Opcode) -> &'static str {
+    match o {
+        Opcode::Text => "Text",
+        Opcode::Binary => "Binary",
+        Opcode::Close => "Close",
+        Opcode::Ping => "Ping",
+        Opcode::Pong => "Pong",
+        Opcode::Continuation => "Continuation",
+        Opcode::Reserved(_) => "Reserved",
+    }
+}
+
+fn message(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, e: &Event, m: &WsMessage) {
+    match m.opcode {
+        Opcode::Reserved(n) => {
+            let _ = write!(out, "Reserved opcode 0x{n:x}");
+        }
+        o => out.push_str(opcode_name(o)),
+    }
+    if let Some(code) = m.code {
+        let _ = write!(out, " {code} {}", m.code_name.unwrap_or(""));
+    }
+    if let Some(r) = &m.reason {
+        out.push(' ');
+        preview(out, r, true);
+    } else if let Some(t) = &m.text {
+        out.push(' ');
+        preview(out, t, (t.len() as u64) >= m.len);
+    } else if m.opcode == Opcode::Binary && !m.data.kept.is_empty() {
+        out.push(' ');
+        for (i, b) in m.data.kept.iter().take(8).enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            let _ = write!(out, "{b:02x}");
+        }
+        if m.len > 8 {
+            out.push('…');
+        }
+    }
+    let _ = write!(out, "  ({} B", m.len);
+    if m.frames > 1 {
+        let _ = write!(out, ", {} frames", m.frames);
+    }
+    if m.compressed {
+        out.push_str(", deflated");
+    }
+    if m.incomplete {
+        out.push_str(", incomplete");
+    }
+    if let Some(c) = conn {
+        if last_frame(tl, c, e).is_some_and(|f| f.masked) {
+            out.push_str(", masked");
+        }
+        if m.opcode == Opcode::Pong {
+            if let Some(rtt) = ping_rtt(tl, c, e, m) {
+                let _ = write!(out, ", {} after ping", duration(rtt));
+            }
+        }
+    }
+    out.push(')');
+}
+
+/// The `ws_frame` that completed message `e`: same direction and frame number, among the
+/// connection's events (looking at most [`LOOKBACK`] events from the first of that frame).
+pub fn last_frame<'a>(tl: &'a Timeline, c: &ConnTrack, e: &Event) -> Option<&'a WsFrame> {
+    let from = c
+        .events
+        .partition_point(|&i| tl.event(i).is_some_and(|x| x.frame < e.frame));
+    let rest = c.events.get(from..).unwrap_or(&[]);
+    rest.iter()
+        .take(LOOKBACK)
+        .filter_map(|&i| tl.event(i))
+        .take_while(|x| x.frame <= e.frame)
+        .filter(|x| x.dir == e.dir)
+        .find_map(|x| match &x.body {
+            EventBody::WsFrame(f) => Some(f),
+            _ => None,
+        })
+}
+
+/// Time since the ping this pong answers (same payload, other direction), looking back at
+/// most [`LOOKBACK`] events.
+fn ping_rtt(tl: &Timeline, c: &ConnTrack, e: &Event, m: &WsMessage) -> Option<u64> {
+    let at = c
+        .events
+        .partition_point(|&i| tl.event(i).is_some_and(|x| x.frame < e.frame));
+    let earlier = c.events.get(..at)?;
+    earlier
+        .iter()
+        .rev()
+        .take(LOOKBACK)
+        .filter_map(|&i| tl.event(i))
+        .find(|x| {
+            x.dir == e.dir.map(Dir::rev)
+                && matches!(&x.body, EventBody::WsMessage(p)
+                    if p.opcode == Opcode::Ping && p.data.kept == m.data.kept)
+        })
+        .map(|p| e.t.0.saturating_sub(p.t.0))
+}
+
+/// Whether `haystack` contains `needle_lower` (already lowercase), ignoring case; without
+/// allocating when the needle is ASCII (the search runs over every row).
+pub fn contains_folded(haystack: &str, needle_lower: &str) -> bool {
+    if needle_lower.is_ascii() {
+        let (h, n) = (haystack.as_bytes(), needle_lower.as_bytes());
+        n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+    } else {
+        haystack.to_lowercase().contains(needle_lower)
+    }
+}
+
+/// `1.2 kB`-style byte count (decimal units, as network tools count).
+pub fn bytes(n: u64) -> String {
+    if n < 1000 {
+        format!("{n} B")
+    } else if n < 1_000_000 {
+        format!("{:.1} kB", n as f64 / 1e3)
+    } else if n < 1_000_000_000 {
+        format!("{:.1} MB", n as f64 / 1e6)
+    } else {
+        format!("{:.1} GB", n as f64 / 1e9)
+    }
+}
+
+/// `1,204,000`: thousands separated.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// `   0.000512`: seconds with microseconds, as the text transcript prints them.
+pub fn time(ns: u64) -> String {
+    format!("{}.{:06}", ns / 1_000_000_000, (ns % 1_000_000_000) / 1_000)
+}
+
+/// `+0.000034`: time since the previous row.
+pub fn delta(ns: u64) -> String {
+    format!("+{}", time(ns))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::sample;
+    use crate::tui::timeline::ViewLayer;
+
+    fn labels(conn: usize, layer: ViewLayer) -> Vec<String> {
+        let mut tl = Timeline::new(1 << 20);
+        for e in sample::demo() {
+            tl.push(e);
+        }
+        let c = tl.conn(conn).unwrap();
+        c.rows(layer)
+            .iter()
+            .map(|&ix| {
+                let mut s = String::new();
+                arrow(&mut s, &tl, Some(c), ix);
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn websocket_session_reads_like_the_issue() {
+        let l = labels(0, ViewLayer::Application);
+        assert_eq!(
+            l[..5],
+            [
+                "SYN  seq=0  MSS=65495 WS=×128 SACK",
+                "SYN-ACK  seq=0 ack=1  RTT 21 µs  MSS=65495 WS=×128 SACK",
+                "ACK  seq=1 ack=1  handshake done",
+                "GET /chat  Upgrade: websocket",
+                "101 Switching Protocols  accept ✓",
+            ]
+        );
+        assert!(l.contains(&"Text \"hello websocket\"  (15 B, masked)".to_string()));
+        assert!(l.contains(&"Text \"hello websocket\"  (15 B)".to_string()));
+        assert!(l.contains(&"Binary 00 01 02 03 fe ff  (6 B, masked)".to_string()));
+        assert!(l.contains(&"Ping \"are you there\"  (13 B, masked)".to_string()));
+        assert!(l.contains(&"Pong \"are you there\"  (13 B, 63 µs after ping)".to_string()));
+        assert!(l.contains(&"Close 1000 Normal Closure \"bye\"  (5 B, masked)".to_string()));
+        assert!(l.contains(&"Text \"fragmented message\"  (18 B, 2 frames, masked)".to_string()));
+    }
+
+    #[test]
+    fn wire_text_is_escaped() {
+        let l = labels(3, ViewLayer::Application);
+        let red = l.iter().find(|s| s.contains("31m")).unwrap();
+        assert!(!red.chars().any(char::is_control), "{red}");
+        assert!(red.contains("\\u{1b}[31m"));
+        assert_eq!(clean("a\u{1b}b\"c"), "a\\u{1b}b\"c");
+    }
+
+    fn label_of(body: EventBody) -> String {
+        let mut tl = Timeline::new(16);
+        let e = crate::model::Stamp::default().event(Some(0), Some(Dir::S2c), body);
+        tl.push(e);
+        let mut s = String::new();
+        arrow(&mut s, &tl, None, 0);
+        s
+    }
+
+    fn sio(engine_type: &'static str) -> SocketIoPacket {
+        SocketIoPacket {
+            transport: "websocket",
+            engine_type,
+            socketio_type: None,
+            namespace: None,
+            ack_id: None,
+            event: None,
+            data: None,
+            sid: None,
+            attachments: None,
+            attachment: None,
+            binary_len: None,
+            incomplete: false,
+        }
+    }
+
+    #[test]
+    fn subprotocol_arrows_read_like_the_issue() {
+        let sse = SseEvent {
+            event: Some("tick".into()),
+            id: Some("3".into()),
+            data: "a long line of data that goes on and on".into(),
+            retry: None,
+            data_len: 39,
+            comment: None,
+            dispatched: true,
+            incomplete: false,
+        };
+        assert_eq!(
+            label_of(EventBody::SseEvent(sse.clone())),
+            "SSE tick #3 \"a long line of data that goes on…\""
+        );
+        let retry = SseEvent {
+            event: None,
+            id: None,
+            data: String::new(),
+            retry: Some(3000),
+            data_len: 0,
+            comment: Some("hello\u{1b}".into()),
+            dispatched: false,
+            ..sse
+        };
+        assert_eq!(
+            label_of(EventBody::SseEvent(retry)),
+            "SSE (no event) retry=3000 ms : \"hello\\u{1b}\""
+        );
+        let send = StompFrame {
+            command: "SEND".into(),
+            headers: vec![("destination".into(), "/topic/chat".into())],
+            body: Some("hello".into()),
+            body_len: 5,
+            incomplete: false,
+        };
+        assert_eq!(
+            label_of(EventBody::Stomp(send)),
+            "STOMP SEND /topic/chat \"hello\""
+        );
+        let connected = StompFrame {
+            command: "CONNECTED".into(),
+            headers: vec![
+                ("version".into(), "1.2".into()),
+                ("heart-beat".into(), "100,100".into()),
+            ],
+            body: None,
+            body_len: 0,
+            incomplete: false,
+        };
+        assert_eq!(
+            label_of(EventBody::Stomp(connected)),
+            "STOMP CONNECTED v1.2 heart-beat 100,100"
+        );
+        let beat = StompFrame {
+            command: "HEARTBEAT".into(),
+            headers: vec![],
+            body: None,
+            body_len: 0,
+            incomplete: false,
+        };
+        assert_eq!(label_of(EventBody::Stomp(beat)), "STOMP heart-beat");
+        let mut chat = sio("message");
+        chat.socketio_type = Some("EVENT");
+        chat.namespace = Some("/".into());
+        chat.event = Some("chat".into());
+        chat.data = Some("[\"hi\"]".into());
+        assert_eq!(
+            label_of(EventBody::Socketio(chat.clone())),
+            "socket.io EVENT chat [\"hi\"]"
+        );
+        chat.ack_id = Some(4);
+        chat.namespace = Some("/admin".into());
+        assert_eq!(
+            label_of(EventBody::Socketio(chat)),
+            "socket.io EVENT /admin chat [\"hi\"]  ack 4"
+        );
+        let mut connect = sio("message");
+        connect.socketio_type = Some("CONNECT");
+        connect.namespace = Some("/".into());
+        connect.transport = "polling";
+        assert_eq!(
+            label_of(EventBody::Socketio(connect)),
+            "socket.io CONNECT /  · polling"
+        );
+        assert_eq!(label_of(EventBody::Socketio(sio("ping"))), "engine.io ping");
+        let mut open = sio("open");
+        open.sid = Some("zQy".into());
+        open.data = Some("{\"sid\":\"zQy\"}".into());
+        assert_eq!(
+            label_of(EventBody::Socketio(open)),
+            "engine.io open sid=zQy"
+        );
+        let mut att = sio("message");
+        att.binary_len = Some(6);
+        att.attachment = Some(1);
+        assert_eq!(
+            label_of(EventBody::Socketio(att)),
+            "socket.io attachment #1  (6 B)"
+        );
+    }
+
+    #[test]
+    fn folded_search() {
+        assert!(contains_folded("Pong \"are you\"", "pong"));
+        assert!(contains_folded("ÉTÉ à Paris", "été"));
+        assert!(!contains_folded("Ping", "pong"));
+        assert!(contains_folded("x", ""));
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(count(1_204_000), "1,204,000");
+        assert_eq!(count(12), "12");
+        assert_eq!(bytes(1234), "1.2 kB");
+        assert_eq!(time(1_000_512_000), "1.000512");
+        assert_eq!(delta(34_000), "+0.000034");
+    }
+}

@@ -1,0 +1,704 @@
+//! End to end over the committed real captures (`assets/captures/README.md` says what each
+//! holds): the whole engine, then the text transcript and the JSON Lines output exactly as
+//! `synscope decode` writes them, snapshotted. Each test also asserts the facts the README
+//! states, so a snapshot accepted by mistake still fails.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+
+use synscope::capture::open_path;
+use synscope::engine::Engine;
+use synscope::model::{
+    ConnId, ConnState, ConnectionEnd, Dir, Event, EventBody, HttpBody, HttpRequest, HttpResponse,
+    Limits, Opcode, TcpAnalysis, TcpSegment, WsFrame, WsMessage,
+};
+use synscope::view;
+
+struct Decoded {
+    events: Vec<Event>,
+    text: String,
+    json: String,
+}
+
+/// Decodes one capture as `synscope decode` does and renders both outputs.
+fn decode(name: &str) -> Decoded {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/captures")
+        .join(name);
+    let mut r = open_path(&path).unwrap();
+    let mut engine = Engine::new(Limits::default());
+    let mut events = Vec::new();
+    while let Some(f) = r.next_frame().unwrap() {
+        engine.ingest(&f, &mut events);
+    }
+    engine.finish(&mut events);
+    assert!(!r.truncated_tail(), "{name} is cut short");
+    let (mut text, mut json) = (Vec::new(), Vec::new());
+    for e in &events {
+        view::text::write_event(&mut text, e).unwrap();
+        view::json::write_event(&mut json, e).unwrap();
+    }
+    let d = Decoded {
+        events,
+        text: String::from_utf8(text).unwrap(),
+        json: String::from_utf8(json).unwrap(),
+    };
+    sane(&d);
+    d
+}
+
+macro_rules! snap {
+    ($name:literal, $file:literal) => {{
+        let d = decode($file);
+        insta::assert_snapshot!(concat!($name, "_text"), d.text);
+        insta::assert_snapshot!(concat!($name, "_json"), d.json);
+        d
+    }};
+}
+
+/// What holds for every real capture: clean traffic, so no violation, malformed packet or gap;
+/// every connection announced first and ended once; one output line per event.
+fn sane(d: &Decoded) {
+    for e in &d.events {
+        assert!(
+            !matches!(
+                e.body,
+                EventBody::Violation(_) | EventBody::Malformed(_) | EventBody::Gap(_)
+            ),
+            "unexpected {e:?}"
+        );
+    }
+    let conns = conn_ids(&d.events);
+    for c in &conns {
+        let of: Vec<&Event> = d.events.iter().filter(|e| e.conn == Some(*c)).collect();
+        assert!(matches!(of[0].body, EventBody::Connection(_)));
+        assert!(matches!(
+            of.last().unwrap().body,
+            EventBody::ConnectionEnd(_)
+        ));
+        assert_eq!(ends(&d.events).iter().filter(|(id, _)| id == c).count(), 1);
+        assert!(of.windows(2).all(|w| w[0].frame <= w[1].frame));
+    }
+    assert_eq!(d.text.lines().count(), d.events.len());
+    assert_eq!(d.json.lines().count(), d.events.len());
+}
+
+fn conn_ids(events: &[Event]) -> Vec<ConnId> {
+    events
+        .iter()
+        .filter(|e| matches!(e.body, EventBody::Connection(_)))
+        .map(|e| e.conn.unwrap())
+        .collect()
+}
+
+fn tcp(events: &[Event]) -> Vec<(Dir, &TcpSegment)> {
+    events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Tcp(s) => Some((e.dir.unwrap(), s)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn requests(events: &[Event]) -> Vec<&HttpRequest> {
+    events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::HttpRequest(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+fn responses(events: &[Event]) -> Vec<&HttpResponse> {
+    events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::HttpResponse(r) => Some(r),
+            _ => None,
+        })
+        .collect()
+}
+
+fn statuses(events: &[Event]) -> Vec<u16> {
+    responses(events).iter().map(|r| r.status).collect()
+}
+
+fn targets(events: &[Event]) -> Vec<String> {
+    requests(events)
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.target))
+        .collect()
+}
+
+fn bodies(events: &[Event], dir: Dir) -> Vec<(u64, &HttpBody)> {
+    events
+        .iter()
+        .filter(|e| e.dir == Some(dir))
+        .filter_map(|e| match &e.body {
+            EventBody::HttpBody(b) => Some((e.frame, b)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn frames(events: &[Event], dir: Dir) -> Vec<&WsFrame> {
+    events
+        .iter()
+        .filter(|e| e.dir == Some(dir))
+        .filter_map(|e| match &e.body {
+            EventBody::WsFrame(f) => Some(f),
+            _ => None,
+        })
+        .collect()
+}
+
+fn messages(events: &[Event], dir: Dir) -> Vec<&WsMessage> {
+    events
+        .iter()
+        .filter(|e| e.dir == Some(dir))
+        .filter_map(|e| match &e.body {
+            EventBody::WsMessage(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Data messages (text, binary, close) of one direction, without the pings and pongs whose
+/// place depends on timing.
+fn data_messages(events: &[Event], dir: Dir) -> Vec<&WsMessage> {
+    messages(events, dir)
+        .into_iter()
+        .filter(|m| !matches!(m.opcode, Opcode::Ping | Opcode::Pong))
+        .collect()
+}
+
+fn texts(msgs: &[&WsMessage], opcode: Opcode) -> Vec<String> {
+    msgs.iter()
+        .filter(|m| m.opcode == opcode)
+        .map(|m| m.text.clone().unwrap())
+        .collect()
+}
+
+fn ends(events: &[Event]) -> Vec<(ConnId, &ConnectionEnd)> {
+    events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::ConnectionEnd(c) => Some((e.conn.unwrap(), c)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn handshakes(events: &[Event]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e.body, EventBody::Handshake(_)))
+        .count()
+}
+
+/// The direction of the first FIN of connection `conn`.
+fn first_fin(events: &[Event], conn: ConnId) -> Dir {
+    events
+        .iter()
+        .find(|e| {
+            e.conn == Some(conn)
+                && matches!(&e.body, EventBody::Tcp(s) if s.flags.has(synscope::model::tcp_flags::FIN))
+        })
+        .unwrap()
+        .dir
+        .unwrap()
+}
+
+/// The `websocket` scenario (README "WebSocket"): the same facts hold for the three
+/// recordings of it.
+fn check_ws_chat(events: &[Event]) {
+    assert_eq!(conn_ids(events), vec![0]);
+    assert_eq!(handshakes(events), 1);
+    let req = requests(events);
+    assert_eq!(req.len(), 1);
+    assert_eq!(
+        (req[0].method.as_str(), req[0].target.as_str()),
+        ("GET", "/ws")
+    );
+    let resp = responses(events);
+    assert_eq!(resp.len(), 1);
+    assert_eq!(resp[0].status, 101);
+    let up = resp[0].upgrade.as_ref().unwrap();
+    assert!(up.accept_valid);
+    assert_eq!(up.accept, up.accept_expected);
+    assert_eq!(up.deflate, None);
+
+    // tshark's counts: 8 text, 2 continuation, 2 binary, 5 ping, 5 pong, 2 close.
+    let all: Vec<&WsFrame> = [frames(events, Dir::C2s), frames(events, Dir::S2c)].concat();
+    let count = |o: Opcode| all.iter().filter(|f| f.opcode == o).count();
+    assert_eq!(
+        [
+            Opcode::Text,
+            Opcode::Continuation,
+            Opcode::Binary,
+            Opcode::Ping,
+            Opcode::Pong,
+            Opcode::Close
+        ]
+        .map(count),
+        [8, 2, 2, 5, 5, 2]
+    );
+    // RFC 6455 §5.3: client frames masked, server frames not.
+    assert!(frames(events, Dir::C2s)
+        .iter()
+        .all(|f| f.masked && f.mask_key.is_some()));
+    assert!(frames(events, Dir::S2c)
+        .iter()
+        .all(|f| !f.masked && f.mask_key.is_none()));
+
+    let binary: Vec<u8> = (0..16).chain([0xfe, 0xff, 0x00, 0x80]).collect();
+    let digits: String = "0123456789".repeat(30);
+    for dir in [Dir::C2s, Dir::S2c] {
+        let m = data_messages(events, dir);
+        let kinds: Vec<Opcode> = m.iter().map(|m| m.opcode).collect();
+        use Opcode::*;
+        assert_eq!(kinds, [Text, Text, Binary, Text, Text, Close], "{dir:?}");
+        assert_eq!(
+            texts(&m, Text)[..2],
+            ["hello".to_string(), "안녕하세요, 웹소켓!".to_string()]
+        );
+        assert_eq!(m[1].len, 27);
+        assert_eq!((m[2].len, &m[2].data.kept), (20, &binary));
+        // 300 bytes, 16-bit extended length; the preview stops at the text limit.
+        assert_eq!(m[3].len, 300);
+        assert_eq!(m[3].text.as_deref(), Some(&digits[..256]));
+        assert_eq!(m[3].data.kept, digits.as_bytes());
+        assert_eq!(m[4].text.as_deref(), Some("fragmented"));
+        assert_eq!(m[5].code, Some(1000));
+        assert_eq!(m[5].reason.as_deref(), Some("bye"));
+        assert!(m.iter().all(|m| !m.compressed && !m.incomplete));
+    }
+    let long: Vec<(Dir, u8)> = [Dir::C2s, Dir::S2c]
+        .into_iter()
+        .flat_map(|d| {
+            frames(events, d)
+                .into_iter()
+                .filter(|f| f.payload_len == 300)
+                .map(move |f| (d, f.header_len))
+        })
+        .collect();
+    assert_eq!(long, [(Dir::C2s, 8), (Dir::S2c, 4)]);
+    // The client's fragmented message: 3 frames, a ping between the first two.
+    let c2s = messages(events, Dir::C2s);
+    let frag = c2s.iter().position(|m| m.frames == 3).unwrap();
+    assert_eq!(c2s[frag].text.as_deref(), Some("fragmented"));
+    assert_eq!(c2s[frag - 1].text.as_deref(), Some("between fragments"));
+    assert_eq!(c2s[frag - 1].opcode, Opcode::Ping);
+    // Every ping is answered by a pong with its payload, the other way.
+    for dir in [Dir::C2s, Dir::S2c] {
+        let pings = texts(&messages(events, dir), Opcode::Ping);
+        let pongs = texts(&messages(events, dir.rev()), Opcode::Pong);
+        assert_eq!(pings, pongs, "{dir:?}");
+    }
+    assert_eq!(
+        texts(&messages(events, Dir::S2c), Opcode::Ping),
+        ["server ping 1", "server ping 2", "server ping 3"]
+    );
+    // The server closes the TCP connection first (RFC 6455 §7.1.1).
+    assert_eq!(first_fin(events, 0), Dir::S2c);
+    let end = ends(events);
+    assert_eq!(end.len(), 1);
+    assert_eq!(end[0].1.state, ConnState::Closed);
+    assert!(end[0].1.websocket);
+}
+
+#[test]
+fn ws_chat() {
+    let d = snap!("ws_chat", "ws_chat.pcapng");
+    check_ws_chat(&d.events);
+}
+
+#[test]
+fn ws_chat_nano() {
+    let d = snap!("ws_chat_nano", "ws_chat_nano.pcap");
+    check_ws_chat(&d.events);
+    // Nanosecond timestamps survive into `t`.
+    assert!(d.events.iter().any(|e| e.t.0 % 1000 != 0));
+}
+
+#[test]
+fn ws_ipv6() {
+    let d = snap!("ws_ipv6", "ws_ipv6.pcapng");
+    check_ws_chat(&d.events);
+    let EventBody::Connection(c) = &d.events[0].body else {
+        panic!("not a connection: {:?}", d.events[0]);
+    };
+    assert!(c.client.is_ipv6() && c.server.is_ipv6());
+    assert!(d.text.contains("connection [::1]:"));
+}
+
+#[test]
+fn ws_large() {
+    let d = snap!("ws_large", "ws_large.pcapng");
+    let ev = &d.events;
+    let data: Vec<u8> = (0..70_000).map(|i| (i % 251) as u8).collect();
+    for (dir, header_len) in [(Dir::C2s, 14), (Dir::S2c, 10)] {
+        let big: Vec<&WsFrame> = frames(ev, dir)
+            .into_iter()
+            .filter(|f| f.opcode == Opcode::Binary)
+            .collect();
+        assert_eq!(big.len(), 1, "{dir:?}");
+        // 64-bit extended length (payload_length 127), masked only from the client.
+        assert_eq!(
+            (big[0].payload_len, big[0].header_len),
+            (70_000, header_len)
+        );
+        assert!(!big[0].incomplete);
+        let m = data_messages(ev, dir);
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            (m[0].opcode, m[0].len, m[0].frames),
+            (Opcode::Binary, 70_000, 1)
+        );
+        // Only the first bytes are kept, unmasked.
+        assert_eq!(m[0].data.total, 70_000);
+        assert_eq!(m[0].data.kept, data[..Limits::default().max_kept_payload]);
+        assert_eq!(
+            (m[1].code, m[1].reason.as_deref()),
+            (Some(1000), Some("bye"))
+        );
+    }
+    // TCP cut each message into 32768 + 32768 + rest; tshark warns "window full" twice.
+    let lens = |dir: Dir| -> Vec<u32> {
+        tcp(ev)
+            .into_iter()
+            .filter(|(d, s)| *d == dir && s.len > 1000)
+            .map(|(_, s)| s.len)
+            .collect()
+    };
+    assert_eq!(lens(Dir::C2s), [32768, 32768, 4478]);
+    assert_eq!(lens(Dir::S2c), [32768, 32768, 4474]);
+    let full = tcp(ev)
+        .iter()
+        .filter(|(_, s)| s.analysis.contains(&TcpAnalysis::WindowFull))
+        .count();
+    assert_eq!(full, 2);
+    assert_eq!(ends(ev)[0].1.state, ConnState::Closed);
+}
+
+const SENTENCE: &str = "WebSocket messages that repeat compress well when the context is kept. ";
+
+/// The permessage-deflate scenario (README "permessage-deflate"); `sizes` are the compressed
+/// payload lengths of the first three client messages.
+fn check_deflate(events: &[Event], sizes: [u64; 3]) {
+    let korean = "웹소켓 메시지가 반복되면 압축이 잘 된다. ".repeat(2);
+    let fragmented = format!("fragmented and compressed {SENTENCE}");
+    let sent = [
+        SENTENCE.to_string(),
+        SENTENCE.to_string(),
+        SENTENCE.repeat(3),
+        korean,
+        SENTENCE.to_string(),
+        fragmented,
+    ];
+    let binary: Vec<u8> = (0..64).cycle().take(256).collect();
+    for dir in [Dir::C2s, Dir::S2c] {
+        let m = data_messages(events, dir);
+        // Inflated texts equal what was sent, also where the inflate context carried over.
+        assert_eq!(texts(&m, Opcode::Text), sent, "{dir:?}");
+        assert!(m
+            .iter()
+            .filter(|m| m.opcode != Opcode::Close)
+            .all(|m| m.compressed));
+        assert!(m.iter().all(|m| !m.incomplete));
+        let bin: Vec<&&WsMessage> = m.iter().filter(|m| m.opcode == Opcode::Binary).collect();
+        assert_eq!(bin.len(), 1);
+        assert_eq!((bin[0].len, &bin[0].data.kept), (256, &binary));
+        assert_eq!(m.last().unwrap().code, Some(1000));
+        // RFC 7692 §6.1: RSV1 on every compressed message's first frame, never on a
+        // continuation or control frame.
+        for f in frames(events, dir) {
+            let first_of_data = matches!(f.opcode, Opcode::Text | Opcode::Binary);
+            assert_eq!(f.rsv1, first_of_data, "{dir:?} {f:?}");
+        }
+        let ping = texts(&messages(events, dir), Opcode::Ping);
+        let pong = texts(&messages(events, dir), Opcode::Pong);
+        match dir {
+            Dir::C2s => assert_eq!((ping, pong), (vec!["deflate ping".into()], vec![])),
+            Dir::S2c => assert_eq!((ping, pong), (vec![], vec!["deflate ping".into()])),
+        }
+    }
+    let c2s = frames(events, Dir::C2s);
+    let first: Vec<u64> = c2s.iter().take(3).map(|f| f.payload_len).collect();
+    assert_eq!(first, sizes);
+    // The client's fragmented message: text + 3 continuations (the last a 1-byte frame);
+    // the server echoes it in one frame.
+    let cont: Vec<u64> = c2s
+        .iter()
+        .filter(|f| f.opcode == Opcode::Continuation)
+        .map(|f| f.payload_len)
+        .collect();
+    assert_eq!(cont.len(), 3);
+    assert_eq!(cont[2], 1);
+    let frag = messages(events, Dir::C2s)
+        .into_iter()
+        .find(|m| m.text.as_deref().unwrap_or("").starts_with("fragmented"))
+        .unwrap()
+        .frames;
+    assert_eq!(frag, 4);
+    assert!(frames(events, Dir::S2c)
+        .iter()
+        .all(|f| f.opcode != Opcode::Continuation));
+    assert_eq!(ends(events)[0].1.state, ConnState::Closed);
+}
+
+#[test]
+fn ws_deflate() {
+    let d = snap!("ws_deflate", "ws_deflate.pcapng");
+    let up = responses(&d.events)[0].upgrade.clone().unwrap();
+    assert_eq!(up.deflate, Some(Default::default()));
+    // Context takeover: the repeated sentence costs 65, then 6, then 5 bytes.
+    check_deflate(&d.events, [65, 6, 5]);
+}
+
+#[test]
+fn ws_deflate_no_context() {
+    let d = snap!("ws_deflate_no_context", "ws_deflate_no_context.pcapng");
+    let p = responses(&d.events)[0]
+        .upgrade
+        .clone()
+        .unwrap()
+        .deflate
+        .unwrap();
+    assert!(p.server_no_context_takeover && p.client_no_context_takeover);
+    assert_eq!(
+        (p.server_max_window_bits, p.client_max_window_bits),
+        (10, 10)
+    );
+    // No context takeover: the same sentence costs 65 bytes every time.
+    check_deflate(&d.events, [65, 65, 69]);
+}
+
+/// The `http` scenario: four requests on one kept-alive connection, client closes first.
+fn check_http_keepalive(ev: &[Event]) {
+    assert_eq!(conn_ids(ev), vec![0]);
+    assert_eq!(
+        targets(ev),
+        ["GET /", "POST /send", "GET /poll?since=1", "GET /missing"]
+    );
+    assert_eq!(statuses(ev), [200, 201, 200, 404]);
+    let methods: Vec<Option<&str>> = responses(ev)
+        .iter()
+        .map(|r| r.request_method.as_deref())
+        .collect();
+    assert_eq!(
+        methods,
+        [Some("GET"), Some("POST"), Some("GET"), Some("GET")]
+    );
+    let sent = "새 소식: hello from the demo";
+    let c2s = bodies(ev, Dir::C2s);
+    assert_eq!(c2s.len(), 1);
+    assert_eq!((c2s[0].1.len, c2s[0].1.end), (sent.len() as u64, true));
+    assert_eq!(c2s[0].1.data.kept, sent.as_bytes());
+    let s2c = bodies(ev, Dir::S2c);
+    let lens: Vec<u64> = s2c.iter().map(|(_, b)| b.len).collect();
+    assert_eq!(lens[0], 391);
+    assert!(
+        s2c[0].1.data.kept.starts_with(b"<!doctype html>")
+            || s2c[0].1.data.kept.starts_with(b"<!DOCTYPE html>")
+    );
+    assert_eq!(s2c[1].1.data.kept, b"{\"id\":2}");
+    assert!(s2c.iter().all(|(_, b)| b.end && b.chunk.is_none()));
+    assert_eq!(first_fin(ev, 0), Dir::C2s);
+    assert_eq!(ends(ev)[0].1.state, ConnState::Closed);
+    assert!(!ends(ev)[0].1.websocket);
+}
+
+#[test]
+fn http_keepalive() {
+    let d = snap!("http_keepalive", "http_keepalive.pcapng");
+    check_http_keepalive(&d.events);
+}
+
+#[test]
+fn http_keepalive_usec() {
+    let d = snap!("http_keepalive_usec", "http_keepalive_usec.pcap");
+    check_http_keepalive(&d.events);
+    // Microsecond timestamps: every `t` is a whole number of microseconds.
+    assert!(d.events.iter().all(|e| e.t.0 % 1000 == 0));
+}
+
+#[test]
+fn http_pipelined() {
+    let d = snap!("http_pipelined", "http_pipelined.pcapng");
+    let ev = &d.events;
+    assert_eq!(targets(ev), ["GET /poll?since=0", "GET /", "GET /missing"]);
+    // The three requests ride in one segment: all three complete at its frame.
+    let req_frames: Vec<u64> = ev
+        .iter()
+        .filter(|e| matches!(e.body, EventBody::HttpRequest(_)))
+        .map(|e| e.frame)
+        .collect();
+    assert_eq!(req_frames, [4, 4, 4]);
+    assert_eq!(statuses(ev), [200, 200, 404]);
+    let resp_frames: Vec<u64> = ev
+        .iter()
+        .filter(|e| matches!(e.body, EventBody::HttpResponse(_)))
+        .map(|e| e.frame)
+        .collect();
+    assert!(resp_frames.windows(2).all(|w| w[0] < w[1]));
+    // Each answer matched in order: the home page is the 391-byte one.
+    let lens: Vec<u64> = bodies(ev, Dir::S2c).iter().map(|(_, b)| b.len).collect();
+    assert_eq!(lens[1], 391);
+    assert_eq!(first_fin(ev, 0), Dir::S2c);
+    assert_eq!(ends(ev)[0].1.state, ConnState::Closed);
+}
+
+const POLL_STATUSES: [u16; 6] = [200, 204, 204, 200, 204, 204];
+
+#[test]
+fn polling() {
+    let d = snap!("polling", "polling.pcapng");
+    let ev = &d.events;
+    assert_eq!(conn_ids(ev), (0..6).collect::<Vec<_>>());
+    assert_eq!(handshakes(ev), 6);
+    assert_eq!(statuses(ev), POLL_STATUSES);
+    for r in requests(ev) {
+        assert!(r.target.starts_with("/poll?since="));
+        assert!(r
+            .headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("connection") && v == "close"));
+    }
+    // The README says the server closes first every time; the recording shows the server's
+    // FIN first on the first three connections and the client's on the last three (tshark
+    // agrees, frames 38, 48, 58).
+    let first: Vec<Dir> = (0..6).map(|c| first_fin(ev, c)).collect();
+    use Dir::*;
+    assert_eq!(first, [S2c, S2c, S2c, C2s, C2s, C2s]);
+    let fins = tcp(ev)
+        .iter()
+        .filter(|(_, s)| s.flags.has(synscope::model::tcp_flags::FIN))
+        .count();
+    assert_eq!(fins, 12);
+    assert!(ends(ev).iter().all(|(_, e)| e.state == ConnState::Closed));
+    // A 204 carries no body.
+    assert_eq!(bodies(ev, Dir::S2c).len(), 2);
+}
+
+#[test]
+fn polling_keepalive() {
+    let d = snap!("polling_keepalive", "polling_keepalive.pcapng");
+    assert_eq!(conn_ids(&d.events), vec![0]);
+    assert_eq!(statuses(&d.events), POLL_STATUSES);
+    assert_eq!(requests(&d.events).len(), 6);
+    assert_eq!(ends(&d.events)[0].1.state, ConnState::Closed);
+}
+
+#[test]
+fn long_polling() {
+    let d = snap!("long_polling", "long_polling.pcapng");
+    let ev = &d.events;
+    assert_eq!(
+        targets(ev),
+        [
+            "GET /long-poll?since=0",
+            "GET /long-poll?since=1",
+            "GET /long-poll?since=2",
+            "GET /long-poll?since=3&timeout_ms=20",
+        ]
+    );
+    assert_eq!(statuses(ev), [200, 200, 200, 204]);
+    // The last poll is held its 20 ms timeout before the 204.
+    let at = |kind: &str| -> Vec<u64> {
+        ev.iter()
+            .filter(|e| e.body.kind() == kind)
+            .map(|e| e.t.0)
+            .collect()
+    };
+    let (req, resp) = (at("http_request"), at("http_response"));
+    assert!(resp[3] - req[3] >= 20_000_000);
+    assert_eq!(ends(ev)[0].1.state, ConnState::Closed);
+}
+
+#[test]
+fn streaming_chunked() {
+    let d = snap!("streaming_chunked", "streaming_chunked.pcapng");
+    let ev = &d.events;
+    assert_eq!(targets(ev), ["GET /stream?n=5&every_ms=20"]);
+    let r = responses(ev);
+    assert_eq!(r[0].body, synscope::model::BodyKind::Chunked);
+    let head_frame = ev
+        .iter()
+        .find(|e| matches!(e.body, EventBody::HttpResponse(_)))
+        .unwrap()
+        .frame;
+    let chunks = bodies(ev, Dir::S2c);
+    let data: Vec<String> = chunks
+        .iter()
+        .map(|(_, b)| String::from_utf8(b.data.kept.clone()).unwrap())
+        .collect();
+    let want: Vec<String> = (1..=5)
+        .map(|i| format!("line {i} of 5\n"))
+        .chain([String::new()])
+        .collect();
+    assert_eq!(data, want);
+    let numbers: Vec<Option<u32>> = chunks.iter().map(|(_, b)| b.chunk).collect();
+    assert_eq!(numbers, (0..6).map(Some).collect::<Vec<_>>());
+    let ended: Vec<bool> = chunks.iter().map(|(_, b)| b.end).collect();
+    assert_eq!(ended, [false, false, false, false, false, true]);
+    // The head and chunk 1 share a segment; chunks 2..5 one segment each; the terminating
+    // chunk rides with chunk 5.
+    let at: Vec<u64> = chunks.iter().map(|(f, _)| *f).collect();
+    assert_eq!(at[0], head_frame);
+    assert!(at[..5].windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(at[4], at[5]);
+    assert_eq!(ends(ev)[0].1.state, ConnState::Closed);
+}
+
+#[test]
+fn sse() {
+    let d = snap!("sse", "sse.pcapng");
+    let ev = &d.events;
+    assert_eq!(targets(ev), ["GET /events?n=5&every_ms=20"]);
+    let r = responses(ev);
+    assert!(r[0]
+        .headers
+        .iter()
+        .any(|(n, v)| n == "content-type" && v == "text/event-stream"));
+    assert_eq!(r[0].body, synscope::model::BodyKind::Chunked);
+    let chunks = bodies(ev, Dir::S2c);
+    let data: Vec<String> = chunks
+        .iter()
+        .map(|(_, b)| String::from_utf8(b.data.kept.clone()).unwrap())
+        .collect();
+    assert_eq!(data.len(), 7);
+    assert!(data[0].starts_with(": synscope demo"));
+    assert!(data[0].contains("retry: 3000\n"));
+    for (i, e) in data.iter().enumerate().take(6).skip(1) {
+        assert!(e.contains("event: news\n"), "{e:?}");
+        assert!(e.contains(&format!("id: {i}\n")), "{e:?}");
+        assert!(e.contains(&format!("data: news {i} of 5\n")), "{e:?}");
+    }
+    assert!(data[2].contains("data: second line\n"));
+    assert_eq!(data[6], "");
+    assert!(chunks[6].1.end);
+    // Head, comment and event 1 in the first segment; event 5 and the end in the last.
+    assert_eq!(chunks[0].0, chunks[1].0);
+    assert_eq!(chunks[5].0, chunks[6].0);
+    assert_eq!(ends(ev)[0].1.state, ConnState::Closed);
+}
+
+#[test]
+fn refused() {
+    let d = snap!("refused", "refused.pcapng");
+    let ev = &d.events;
+    let seg = tcp(ev);
+    assert_eq!(seg.len(), 2);
+    assert_eq!(seg[0].0, Dir::C2s);
+    assert_eq!(seg[1].0, Dir::S2c);
+    assert!(seg[1].1.flags.has(synscope::model::tcp_flags::RST));
+    assert_eq!(handshakes(ev), 0);
+    let end = ends(ev);
+    assert_eq!(end.len(), 1);
+    assert_eq!(end[0].1.state, ConnState::Refused);
+    assert!(d.text.contains("end: refused"));
+    assert!(d.json.contains("\"state\":\"refused\""));
+}

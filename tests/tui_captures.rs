@@ -1,0 +1,173 @@
+//! Screens of the real captures in assets/captures, decoded by the engine and drawn with
+//! ratatui's TestBackend (insta snapshots at 120x40 and 80x24), with the key flows a user
+//! would type applied one at a time.
+// The helpers below are test code outside #[test] functions.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use insta::assert_snapshot;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use synscope::capture::open_path;
+use synscope::engine::Engine;
+use synscope::model::{Event, Limits};
+use synscope::tui::app::{update, Action, App};
+use synscope::tui::ui;
+
+fn decode(name: &str) -> Vec<Event> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("assets/captures")
+        .join(name);
+    let mut reader = open_path(&path).unwrap();
+    let mut engine = Engine::new(Limits::default());
+    let mut events = Vec::new();
+    while let Some(frame) = reader.next_frame().unwrap() {
+        engine.ingest(&frame, &mut events);
+    }
+    engine.finish(&mut events);
+    events
+}
+
+fn app(name: &str, w: u16, h: u16) -> App {
+    App::with_events(&format!("replay {name}"), (w, h), decode(name))
+}
+
+fn keys(app: &mut App, keys: &[KeyCode]) {
+    for &code in keys {
+        update(app, Action::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    }
+}
+
+fn screen(app: &App) -> String {
+    let (w, h) = app.size;
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| ui::render(app, f)).unwrap();
+    ui::buffer_text(term.backend().buffer())
+}
+
+#[test]
+fn ws_chat_120x40() {
+    let s = screen(&app("ws_chat.pcapng", 120, 40));
+    for arrow in [
+        "SYN  seq=0",
+        "SYN-ACK",
+        "handshake done",
+        "GET /ws",
+        "101 Switching",
+    ] {
+        assert!(s.contains(arrow), "{arrow} missing:\n{s}");
+    }
+    assert_snapshot!(s);
+}
+
+#[test]
+fn ws_chat_80x24() {
+    assert_snapshot!(screen(&app("ws_chat.pcapng", 80, 24)));
+}
+
+#[test]
+fn ws_chat_end_of_the_connection_120x40() {
+    let mut a = app("ws_chat.pcapng", 120, 40);
+    keys(&mut a, &[KeyCode::Char('G')]);
+    let s = screen(&a);
+    for arrow in ["Close 1000", "FIN-ACK"] {
+        assert!(s.contains(arrow), "{arrow} missing:\n{s}");
+    }
+    assert_snapshot!(s);
+}
+
+#[test]
+fn ws_chat_whole_life_in_order() {
+    // The done criterion: SYN, SYN-ACK, ACK, the upgrade, 101, text/binary/ping/pong/close
+    // frames, FIN, in this order among the diagram's rows.
+    let a = app("ws_chat.pcapng", 120, 40);
+    let labels: Vec<String> = a.visible_rows().iter().map(|&ix| a.label(ix)).collect();
+    let mut at = 0;
+    for want in [
+        "SYN ", "SYN-ACK", "ACK ", "GET /ws", "101 ", "Ping", "Text", "Pong", "Binary", "Close",
+        "FIN",
+    ] {
+        let found = labels[at..]
+            .iter()
+            .position(|l| l.starts_with(want))
+            .unwrap_or_else(|| panic!("no {want:?} after row {at}: {labels:#?}"));
+        at += found + 1;
+    }
+}
+
+#[test]
+fn ws_chat_detail_of_the_101_120x40() {
+    let mut a = app("ws_chat.pcapng", 120, 40);
+    while !a.label(a.cursor.unwrap()).starts_with("101") {
+        keys(&mut a, &[KeyCode::Char('j')]);
+    }
+    keys(&mut a, &[KeyCode::Enter]);
+    assert_snapshot!(screen(&a));
+}
+
+#[test]
+fn ws_chat_detail_of_a_masked_text_80x24() {
+    let mut a = app("ws_chat.pcapng", 80, 24);
+    while !a.label(a.cursor.unwrap()).starts_with("Text") {
+        keys(&mut a, &[KeyCode::Char('j')]);
+    }
+    keys(&mut a, &[KeyCode::Enter]);
+    assert_snapshot!(screen(&a));
+}
+
+#[test]
+fn ws_chat_every_segment_80x24() {
+    let mut a = app("ws_chat.pcapng", 80, 24);
+    keys(&mut a, &[KeyCode::Char('a')]);
+    assert_snapshot!(screen(&a));
+}
+
+#[test]
+fn ws_chat_help_80x24() {
+    let mut a = app("ws_chat.pcapng", 80, 24);
+    keys(&mut a, &[KeyCode::Char('?')]);
+    assert_snapshot!(screen(&a));
+}
+
+#[test]
+fn refused_80x24() {
+    assert_snapshot!(screen(&app("refused.pcapng", 80, 24)));
+}
+
+#[test]
+fn polling_connections_list_120x40() {
+    assert_snapshot!(screen(&app("polling.pcapng", 120, 40)));
+}
+
+#[test]
+fn every_capture_draws_at_every_size() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/captures");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".pcapng") || n.ends_with(".pcap"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 3, "captures missing from {}", dir.display());
+    for name in names {
+        let events = decode(&name);
+        for (w, h) in [(120, 40), (80, 24), (40, 10), (1, 1)] {
+            let mut a = App::with_events(&name, (w, h), events.clone());
+            for k in ["", "a", "G", "\n", "?"] {
+                for c in k.chars() {
+                    let code = if c == '\n' {
+                        KeyCode::Enter
+                    } else {
+                        KeyCode::Char(c)
+                    };
+                    keys(&mut a, &[code]);
+                }
+                let s = screen(&a);
+                assert!(!s.chars().any(|c| c.is_control() && c != '\n'), "{name}");
+            }
+        }
+    }
+}
