@@ -481,7 +481,7 @@ impl<S: StreamSink> Conn<S> {
             segments: self.segments,
             bytes: self.bytes,
         };
-        out.push(stamp.event(Some(self.id), None, EventBody::ConnectionEnd(end)));
+        out.push(stamp.event(Some(self.id), None, EventBody::ConnectionEnd(Box::new(end))));
     }
 }
 
@@ -651,7 +651,7 @@ impl<S: StreamSink> FlowTable<S> {
             server,
             joined_late,
         };
-        out.push(stamp.event(Some(id), None, EventBody::Connection(info)));
+        out.push(stamp.event(Some(id), None, EventBody::Connection(Box::new(info))));
         let slot = match self.free.pop() {
             Some(slot) if slot < self.slots.len() => {
                 self.slots[slot] = Some(conn);

@@ -115,44 +115,51 @@ pub struct Event {
 }
 
 /// What happened. Serialised with `kind` as the tag.
+///
+/// The TUI keeps millions of events, so an [`Event`] is kept small (104 bytes; a test holds
+/// it there): the kinds that come once per connection, per HTTP message or per WebSocket
+/// message, or that are large (`connection`, `http_request`, `http_response`, `ws_message`,
+/// `connection_end`, the subprotocols, `pattern`), are boxed; the per-segment and per-frame
+/// kinds (`tcp`, `ws_frame`, `http_body`) and the small ones stay inline. A `Box<T>`
+/// serialises as `T`, so the JSON is the same either way.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventBody {
     /// A new connection; always the first event of its `conn`. It opens the connection's
     /// record at its first segment, before the outcome is known; `connection_end` completes
     /// the record with the final `state`.
-    Connection(ConnectionInfo),
+    Connection(Box<ConnectionInfo>),
     /// One TCP segment as captured.
     Tcp(TcpSegment),
     /// The 3-way handshake completed (the client's ACK of the SYN-ACK arrived).
     Handshake(Handshake),
     /// Bytes of one direction that never appeared in the capture; the stream skips them.
     Gap(Gap),
-    HttpRequest(HttpRequest),
-    HttpResponse(HttpResponse),
+    HttpRequest(Box<HttpRequest>),
+    HttpResponse(Box<HttpResponse>),
     /// A piece of an HTTP body: one chunk of a chunked body, or the bytes of a
     /// Content-Length / read-until-close body as they arrive.
     HttpBody(HttpBody),
     WsFrame(WsFrame),
-    WsMessage(WsMessage),
+    WsMessage(Box<WsMessage>),
     /// The peer broke a protocol rule; decoding goes on.
     Violation(Violation),
     /// A packet or stream that could not be decoded.
     Malformed(Malformed),
     /// The connection ended (FIN both ways, RST, or the end of the capture): the closing
     /// record, complete alone (endpoints, final `state`, counters).
-    ConnectionEnd(ConnectionEnd),
+    ConnectionEnd(Box<ConnectionEnd>),
     /// A Server-Sent Events event (`text/event-stream` body), as it arrived.
-    SseEvent(SseEvent),
+    SseEvent(Box<SseEvent>),
     /// A STOMP frame carried in a WebSocket message.
-    Stomp(StompFrame),
+    Stomp(Box<StompFrame>),
     /// An Engine.IO packet (and the Socket.IO packet inside it), over HTTP long-polling or
     /// WebSocket.
-    Socketio(SocketIoPacket),
+    Socketio(Box<SocketIoPacket>),
     /// A conversation classified as one of the lesson's patterns; no `conn` or `dir` (it
     /// spans connections: see `conns`). The engine emits them at the end of the input (after
     /// every `connection_end`), or when it forgets a conversation to make room.
-    Pattern(PatternReport),
+    Pattern(Box<PatternReport>),
 }
 
 impl EventBody {
@@ -313,6 +320,144 @@ pub enum TcpAnalysis {
     ReusedPorts,
 }
 
+/// A set of [`TcpAnalysis`] flags in one `u16` (a segment carries a few at most, most carry
+/// none: a `Vec` per segment would cost 24 bytes inline). It iterates, and serialises as an
+/// array of names, in Wireshark's order of checks (`tcp_analyze_sequence_number`, reused
+/// ports first): the order of [`TcpAnalyses::ORDER`]. Adding a fast or spurious
+/// retransmission adds `Retransmission` too, as tshark sets both fields.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct TcpAnalyses(u16);
+
+impl TcpAnalyses {
+    /// Every flag, in output order.
+    pub const ORDER: &'static [TcpAnalysis] = &[
+        TcpAnalysis::ReusedPorts,
+        TcpAnalysis::ZeroWindowProbe,
+        TcpAnalysis::ZeroWindow,
+        TcpAnalysis::LostSegment,
+        TcpAnalysis::KeepAlive,
+        TcpAnalysis::WindowUpdate,
+        TcpAnalysis::WindowFull,
+        TcpAnalysis::KeepAliveAck,
+        TcpAnalysis::ZeroWindowProbeAck,
+        TcpAnalysis::DuplicateAck,
+        TcpAnalysis::AckLostSegment,
+        TcpAnalysis::SpuriousRetransmission,
+        TcpAnalysis::FastRetransmission,
+        TcpAnalysis::OutOfOrder,
+        TcpAnalysis::Retransmission,
+    ];
+
+    /// No flag.
+    pub const EMPTY: TcpAnalyses = TcpAnalyses(0);
+
+    fn bit(a: TcpAnalysis) -> u16 {
+        1 << (a as u16)
+    }
+
+    /// Adds `a` (and `Retransmission` with a fast or spurious retransmission).
+    pub fn insert(&mut self, a: TcpAnalysis) {
+        self.0 |= Self::bit(a);
+        if matches!(
+            a,
+            TcpAnalysis::FastRetransmission | TcpAnalysis::SpuriousRetransmission
+        ) {
+            self.0 |= Self::bit(TcpAnalysis::Retransmission);
+        }
+    }
+
+    /// Whether `a` is in the set (by reference, as `Vec::contains` and `[T]::contains`).
+    pub fn contains(&self, a: &TcpAnalysis) -> bool {
+        self.0 & Self::bit(*a) != 0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// The flags in output order, as references into [`TcpAnalyses::ORDER`] (so that code
+    /// written for a slice of flags reads them the same way).
+    pub fn iter(&self) -> TcpAnalysesIter {
+        TcpAnalysesIter {
+            bits: self.0,
+            next: 0,
+        }
+    }
+
+    /// The first flag in output order.
+    pub fn first(&self) -> Option<&'static TcpAnalysis> {
+        self.iter().next()
+    }
+}
+
+impl FromIterator<TcpAnalysis> for TcpAnalyses {
+    fn from_iter<I: IntoIterator<Item = TcpAnalysis>>(iter: I) -> Self {
+        let mut set = TcpAnalyses::EMPTY;
+        for a in iter {
+            set.insert(a);
+        }
+        set
+    }
+}
+
+impl<const N: usize> From<[TcpAnalysis; N]> for TcpAnalyses {
+    fn from(flags: [TcpAnalysis; N]) -> Self {
+        flags.into_iter().collect()
+    }
+}
+
+/// The flags of a [`TcpAnalyses`], in output order.
+#[derive(Debug, Clone)]
+pub struct TcpAnalysesIter {
+    bits: u16,
+    /// Position in [`TcpAnalyses::ORDER`] of the next flag to look at.
+    next: usize,
+}
+
+impl Iterator for TcpAnalysesIter {
+    type Item = &'static TcpAnalysis;
+    fn next(&mut self) -> Option<&'static TcpAnalysis> {
+        while let Some(a) = TcpAnalyses::ORDER.get(self.next) {
+            self.next += 1;
+            if self.bits & TcpAnalyses::bit(*a) != 0 {
+                return Some(a);
+            }
+        }
+        None
+    }
+}
+
+impl IntoIterator for &TcpAnalyses {
+    type Item = &'static TcpAnalysis;
+    type IntoIter = TcpAnalysesIter;
+    fn into_iter(self) -> TcpAnalysesIter {
+        self.iter()
+    }
+}
+
+/// Compares with a list of flags in output order (`assert_eq!(s.analysis, [OutOfOrder])`).
+impl<const N: usize> PartialEq<[TcpAnalysis; N]> for TcpAnalyses {
+    fn eq(&self, other: &[TcpAnalysis; N]) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl std::fmt::Debug for TcpAnalyses {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for TcpAnalyses {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TcpSegment {
     pub flags: TcpFlags,
@@ -327,8 +472,8 @@ pub struct TcpSegment {
     pub win: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub options: Option<TcpOptions>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub analysis: Vec<TcpAnalysis>,
+    #[serde(skip_serializing_if = "TcpAnalyses::is_empty")]
+    pub analysis: TcpAnalyses,
     /// The capture holds fewer bytes than the wire carried (snaplen).
     #[serde(skip_serializing_if = "is_false")]
     pub truncated: bool,
@@ -527,6 +672,54 @@ impl Serialize for Opcode {
     }
 }
 
+/// A WebSocket masking key (RFC 6455 §5.3), held as its 8 lowercase hex digits: it reads as
+/// a `str` (through `Deref`) and serialises as one, with no heap string per frame.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct MaskKey([u8; 8]);
+
+impl MaskKey {
+    pub fn new(key: [u8; 4]) -> MaskKey {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = [0u8; 8];
+        for (pair, b) in hex.chunks_exact_mut(2).zip(key) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 0x0f)];
+        }
+        MaskKey(hex)
+    }
+
+    /// The 8 hex digits.
+    pub fn as_str(&self) -> &str {
+        // Always ASCII hex digits (built by `new` only), so never empty.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for MaskKey {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for MaskKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for MaskKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl Serialize for MaskKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WsFrame {
     pub opcode: Opcode,
@@ -537,7 +730,7 @@ pub struct WsFrame {
     pub masked: bool,
     /// The 4-byte masking key, as 8 hex digits.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub mask_key: Option<String>,
+    pub mask_key: Option<MaskKey>,
     /// Payload length as the header declares it.
     pub payload_len: u64,
     /// Header length in bytes (2 to 14).
@@ -809,9 +1002,11 @@ pub struct PatternReport {
 }
 
 /// Bytes kept for display, bounded by the caller's limit; `total` is how long the original was.
+/// A boxed slice, not a `Vec`: no spare capacity is kept with the event (build it with
+/// `vec.into()`, which gives back what a `Vec` reserved beyond its length).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Payload {
-    pub kept: Vec<u8>,
+    pub kept: Box<[u8]>,
     pub total: u64,
 }
 
@@ -819,7 +1014,7 @@ impl Payload {
     /// Keep at most `limit` bytes of `data`.
     pub fn capped(data: &[u8], limit: usize) -> Payload {
         Payload {
-            kept: data[..data.len().min(limit)].to_vec(),
+            kept: data.get(..limit).unwrap_or(data).into(),
             total: data.len() as u64,
         }
     }
@@ -927,7 +1122,7 @@ mod tests {
                 len: 0,
                 win: 65483,
                 options: None,
-                analysis: vec![TcpAnalysis::DuplicateAck],
+                analysis: [TcpAnalysis::DuplicateAck].into(),
                 truncated: false,
             }),
         };
@@ -944,6 +1139,76 @@ mod tests {
         assert_eq!(serde_json::to_string(&Opcode::Ping).unwrap(), "\"ping\"");
         assert!(Opcode::Reserved(0xB).is_control());
         assert!(!Opcode::Reserved(0x3).is_control());
+    }
+
+    #[test]
+    fn an_event_stays_small() {
+        // The TUI keeps up to `tui::MAX_EVENTS` (4 million) events: 104 bytes each is 416 MB
+        // (328 bytes, 1.3 GB, before the large kinds were boxed). An inline variant larger
+        // than `HttpBody` (56 bytes) would grow every event.
+        assert_eq!(std::mem::size_of::<Event>(), 104);
+        assert_eq!(std::mem::size_of::<EventBody>(), 64);
+        for (size, what) in [
+            (std::mem::size_of::<TcpSegment>(), "tcp"),
+            (std::mem::size_of::<WsFrame>(), "ws_frame"),
+            (std::mem::size_of::<HttpBody>(), "http_body"),
+            (std::mem::size_of::<Violation>(), "violation"),
+        ] {
+            assert!(size <= 56, "{what}: {size} bytes");
+        }
+    }
+
+    #[test]
+    fn analysis_flags_serialise_in_wiresharks_order() {
+        let mut set = TcpAnalyses::EMPTY;
+        assert!(set.is_empty());
+        assert_eq!(serde_json::to_string(&set).unwrap(), "[]");
+        set.insert(TcpAnalysis::DuplicateAck);
+        set.insert(TcpAnalysis::FastRetransmission);
+        set.insert(TcpAnalysis::ReusedPorts);
+        // Fast retransmission brings retransmission; the order is the checks', not insertion.
+        assert_eq!(set.len(), 4);
+        assert_eq!(
+            set,
+            [
+                TcpAnalysis::ReusedPorts,
+                TcpAnalysis::DuplicateAck,
+                TcpAnalysis::FastRetransmission,
+                TcpAnalysis::Retransmission
+            ]
+        );
+        assert_eq!(
+            serde_json::to_string(&set).unwrap(),
+            r#"["reused_ports","duplicate_ack","fast_retransmission","retransmission"]"#
+        );
+        assert!(set.contains(&TcpAnalysis::Retransmission));
+        assert!(!set.contains(&TcpAnalysis::OutOfOrder));
+        assert_eq!(set.first(), Some(&TcpAnalysis::ReusedPorts));
+        assert_eq!(
+            format!("{set:?}"),
+            "[ReusedPorts, DuplicateAck, FastRetransmission, Retransmission]"
+        );
+        // Every flag has a bit of its own and a place in the order.
+        let all: TcpAnalyses = TcpAnalyses::ORDER.iter().copied().collect();
+        assert_eq!(all.len(), TcpAnalyses::ORDER.len());
+        assert!(all.iter().eq(TcpAnalyses::ORDER.iter()));
+    }
+
+    #[test]
+    fn mask_key_reads_and_serialises_as_hex() {
+        let k = MaskKey::new([0x37, 0xfa, 0x21, 0x0d]);
+        assert_eq!(k.as_str(), "37fa210d");
+        assert_eq!(&*k, "37fa210d");
+        assert_eq!(format!("{k} {k:?}"), "37fa210d \"37fa210d\"");
+        assert_eq!(serde_json::to_string(&k).unwrap(), "\"37fa210d\"");
+    }
+
+    #[test]
+    fn payload_keeps_no_spare_capacity() {
+        let p = Payload::capped(&[7; 100], 10);
+        assert_eq!((p.kept.len(), p.total, p.is_cut()), (10, 100, true));
+        let p = Payload::capped(b"ab", 10);
+        assert_eq!((&p.kept[..], p.is_cut()), (&b"ab"[..], false));
     }
 
     #[test]

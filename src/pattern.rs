@@ -749,7 +749,7 @@ impl PatternDetector {
     /// room since the last call that showed a pattern.
     pub fn take_forgotten(&mut self, stamp: Stamp, out: &mut dyn EventSink) {
         for r in self.forgotten.drain(..) {
-            out.push(stamp.event(None, None, EventBody::Pattern(r)));
+            out.push(stamp.event(None, None, EventBody::Pattern(Box::new(r))));
         }
     }
 
@@ -779,7 +779,7 @@ impl PatternDetector {
     pub fn finish(&mut self, stamp: Stamp, out: &mut dyn EventSink) {
         self.take_forgotten(stamp, out);
         for r in self.snapshot() {
-            out.push(stamp.event(None, None, EventBody::Pattern(r)));
+            out.push(stamp.event(None, None, EventBody::Pattern(Box::new(r))));
         }
     }
 }

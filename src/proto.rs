@@ -481,7 +481,7 @@ impl Subprotocols {
                 );
                 for item in self.frames.drain(..) {
                     let body = match item {
-                        stomp::Item::Frame(f) => EventBody::Stomp(f),
+                        stomp::Item::Frame(f) => EventBody::Stomp(Box::new(f)),
                         stomp::Item::Malformed(d) => malformed(Layer::Stomp, d),
                     };
                     new.push((i, o.event(body)));
@@ -493,14 +493,14 @@ impl Subprotocols {
 
     fn sse_events(&mut self, i: usize, o: Origin, new: &mut Vec<(usize, Event)>) {
         for e in self.sse_out.drain(..) {
-            new.push((i, o.event(EventBody::SseEvent(e))));
+            new.push((i, o.event(EventBody::SseEvent(Box::new(e)))));
         }
     }
 
     fn socketio_events(&mut self, i: usize, o: Origin, new: &mut Vec<(usize, Event)>) {
         for item in self.items.drain(..) {
             let body = match item {
-                socketio::Item::Packet(p) => EventBody::Socketio(p),
+                socketio::Item::Packet(p) => EventBody::Socketio(Box::new(p)),
                 socketio::Item::Malformed(d) => malformed(Layer::Socketio, d),
             };
             new.push((i, o.event(body)));

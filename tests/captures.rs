@@ -105,7 +105,7 @@ fn requests(events: &[Event]) -> Vec<&HttpRequest> {
     events
         .iter()
         .filter_map(|e| match &e.body {
-            EventBody::HttpRequest(r) => Some(r),
+            EventBody::HttpRequest(r) => Some(&**r),
             _ => None,
         })
         .collect()
@@ -115,7 +115,7 @@ fn responses(events: &[Event]) -> Vec<&HttpResponse> {
     events
         .iter()
         .filter_map(|e| match &e.body {
-            EventBody::HttpResponse(r) => Some(r),
+            EventBody::HttpResponse(r) => Some(&**r),
             _ => None,
         })
         .collect()
@@ -159,7 +159,7 @@ fn messages(events: &[Event], dir: Dir) -> Vec<&WsMessage> {
         .iter()
         .filter(|e| e.dir == Some(dir))
         .filter_map(|e| match &e.body {
-            EventBody::WsMessage(m) => Some(m),
+            EventBody::WsMessage(m) => Some(&**m),
             _ => None,
         })
         .collect()
@@ -185,7 +185,7 @@ fn ends(events: &[Event]) -> Vec<(ConnId, &ConnectionEnd)> {
     events
         .iter()
         .filter_map(|e| match &e.body {
-            EventBody::ConnectionEnd(c) => Some((e.conn.unwrap(), c)),
+            EventBody::ConnectionEnd(c) => Some((e.conn.unwrap(), &**c)),
             _ => None,
         })
         .collect()
@@ -265,11 +265,11 @@ fn check_ws_chat(events: &[Event]) {
             ["hello".to_string(), "안녕하세요, 웹소켓!".to_string()]
         );
         assert_eq!(m[1].len, 27);
-        assert_eq!((m[2].len, &m[2].data.kept), (20, &binary));
+        assert_eq!((m[2].len, &m[2].data.kept[..]), (20, &binary[..]));
         // 300 bytes, 16-bit extended length; the preview stops at the text limit.
         assert_eq!(m[3].len, 300);
         assert_eq!(m[3].text.as_deref(), Some(&digits[..256]));
-        assert_eq!(m[3].data.kept, digits.as_bytes());
+        assert_eq!(m[3].data.kept[..], *digits.as_bytes());
         assert_eq!(m[4].text.as_deref(), Some("fragmented"));
         assert_eq!(m[5].code, Some(1000));
         assert_eq!(m[5].reason.as_deref(), Some("bye"));
@@ -359,7 +359,10 @@ fn ws_large() {
         );
         // Only the first bytes are kept, unmasked.
         assert_eq!(m[0].data.total, 70_000);
-        assert_eq!(m[0].data.kept, data[..Limits::default().max_kept_payload]);
+        assert_eq!(
+            m[0].data.kept[..],
+            data[..Limits::default().max_kept_payload]
+        );
         assert_eq!(
             (m[1].code, m[1].reason.as_deref()),
             (Some(1000), Some("bye"))
@@ -410,7 +413,7 @@ fn check_deflate(events: &[Event], sizes: [u64; 3]) {
         assert!(m.iter().all(|m| !m.incomplete));
         let bin: Vec<&&WsMessage> = m.iter().filter(|m| m.opcode == Opcode::Binary).collect();
         assert_eq!(bin.len(), 1);
-        assert_eq!((bin[0].len, &bin[0].data.kept), (256, &binary));
+        assert_eq!((bin[0].len, &bin[0].data.kept[..]), (256, &binary[..]));
         assert_eq!(m.last().unwrap().code, Some(1000));
         // RFC 7692 §6.1: RSV1 on every compressed message's first frame, never on a
         // continuation or control frame.
@@ -496,7 +499,7 @@ fn check_http_keepalive(ev: &[Event]) {
     let c2s = bodies(ev, Dir::C2s);
     assert_eq!(c2s.len(), 1);
     assert_eq!((c2s[0].1.len, c2s[0].1.end), (sent.len() as u64, true));
-    assert_eq!(c2s[0].1.data.kept, sent.as_bytes());
+    assert_eq!(c2s[0].1.data.kept[..], *sent.as_bytes());
     let s2c = bodies(ev, Dir::S2c);
     let lens: Vec<u64> = s2c.iter().map(|(_, b)| b.len).collect();
     assert_eq!(lens[0], 391);
@@ -504,7 +507,7 @@ fn check_http_keepalive(ev: &[Event]) {
         s2c[0].1.data.kept.starts_with(b"<!doctype html>")
             || s2c[0].1.data.kept.starts_with(b"<!DOCTYPE html>")
     );
-    assert_eq!(s2c[1].1.data.kept, b"{\"id\":2}");
+    assert_eq!(s2c[1].1.data.kept[..], *b"{\"id\":2}");
     assert!(s2c.iter().all(|(_, b)| b.end && b.chunk.is_none()));
     assert_eq!(first_fin(ev, 0), Dir::C2s);
     assert_eq!(ends(ev)[0].1.state, ConnState::Closed);
@@ -633,7 +636,7 @@ fn streaming_chunked() {
     let chunks = bodies(ev, Dir::S2c);
     let data: Vec<String> = chunks
         .iter()
-        .map(|(_, b)| String::from_utf8(b.data.kept.clone()).unwrap())
+        .map(|(_, b)| String::from_utf8(b.data.kept.to_vec()).unwrap())
         .collect();
     let want: Vec<String> = (1..=5)
         .map(|i| format!("line {i} of 5\n"))
@@ -667,7 +670,7 @@ fn sse() {
     let chunks = bodies(ev, Dir::S2c);
     let data: Vec<String> = chunks
         .iter()
-        .map(|(_, b)| String::from_utf8(b.data.kept.clone()).unwrap())
+        .map(|(_, b)| String::from_utf8(b.data.kept.to_vec()).unwrap())
         .collect();
     assert_eq!(data.len(), 7);
     assert!(data[0].starts_with(": synscope demo"));

@@ -31,7 +31,7 @@ fn patterns(events: &[Event]) -> Vec<&PatternReport> {
     events
         .iter()
         .filter_map(|e| match &e.body {
-            EventBody::Pattern(p) => Some(p),
+            EventBody::Pattern(p) => Some(&**p),
             _ => None,
         })
         .collect()

@@ -78,7 +78,7 @@ fn socketio(events: &[Event]) -> Vec<(Dir, u32, &SocketIoPacket)> {
     events
         .iter()
         .filter_map(|e| match &e.body {
-            EventBody::Socketio(p) => Some((e.dir.unwrap(), e.conn.unwrap(), p)),
+            EventBody::Socketio(p) => Some((e.dir.unwrap(), e.conn.unwrap(), &**p)),
             _ => None,
         })
         .collect()
@@ -88,7 +88,7 @@ fn stomp(events: &[Event]) -> Vec<(Dir, u64, &StompFrame)> {
     events
         .iter()
         .filter_map(|e| match &e.body {
-            EventBody::Stomp(f) => Some((e.dir.unwrap(), e.frame, f)),
+            EventBody::Stomp(f) => Some((e.dir.unwrap(), e.frame, &**f)),
             _ => None,
         })
         .collect()
@@ -383,7 +383,7 @@ fn sse_events_as_the_demo_server_sends_them() {
     let sse: Vec<&SseEvent> = events
         .iter()
         .filter_map(|e| match &e.body {
-            EventBody::SseEvent(s) => Some(s),
+            EventBody::SseEvent(s) => Some(&**s),
             _ => None,
         })
         .collect();

@@ -3,7 +3,7 @@ use std::collections::BTreeSet;
 use super::*;
 use crate::model::{
     tcp_flags, ConnectionEnd, ConnectionInfo, Dir, Gap, Handshake, HttpBody, HttpRequest,
-    HttpResponse, Layer, Malformed, Nanos, PatternReport, Payload, SocketIoPacket, Spread,
+    HttpResponse, Layer, Malformed, MaskKey, Nanos, PatternReport, Payload, SocketIoPacket, Spread,
     SseEvent, StompFrame, TcpFlags, TcpOptions, Timestamp, Violation, WsFrame, WsMessage,
     WsUpgrade,
 };
@@ -33,7 +33,7 @@ fn seg(flags: u8, len: u32, analysis: Vec<TcpAnalysis>) -> EventBody {
             ts_val: None,
             ts_ecr: None,
         }),
-        analysis,
+        analysis: analysis.into_iter().collect(),
         truncated: false,
     })
 }
@@ -43,18 +43,18 @@ fn request(upgrade: bool) -> EventBody {
     if upgrade {
         headers.push(("Upgrade".into(), "websocket".into()));
     }
-    EventBody::HttpRequest(HttpRequest {
+    EventBody::HttpRequest(Box::new(HttpRequest {
         method: "GET".into(),
         target: "/chat".into(),
         version: "HTTP/1.1".into(),
         headers,
         head_len: 40,
         body: BodyKind::None,
-    })
+    }))
 }
 
 fn response(status: u16, headers: &[(&str, &str)], body: BodyKind, ws: Option<bool>) -> EventBody {
-    EventBody::HttpResponse(HttpResponse {
+    EventBody::HttpResponse(Box::new(HttpResponse {
         status,
         reason: "Reason".into(),
         version: "HTTP/1.1".into(),
@@ -74,7 +74,7 @@ fn response(status: u16, headers: &[(&str, &str)], body: BodyKind, ws: Option<bo
             extensions: None,
             deflate: None,
         }),
-    })
+    }))
 }
 
 fn body(chunk: Option<u32>, len: u64, end: bool) -> EventBody {
@@ -95,7 +95,7 @@ fn frame(opcode: Opcode, fin: bool, rsv1: bool, masked: bool) -> EventBody {
         rsv2: false,
         rsv3: false,
         masked,
-        mask_key: masked.then(|| "5e4fb3f3".to_string()),
+        mask_key: masked.then(|| MaskKey::new([0x5e, 0x4f, 0xb3, 0xf3])),
         payload_len: 5,
         header_len: 6,
         data: Payload::default(),
@@ -104,7 +104,7 @@ fn frame(opcode: Opcode, fin: bool, rsv1: bool, masked: bool) -> EventBody {
 }
 
 fn message(opcode: Opcode, frames: u32, compressed: bool, code: Option<u16>) -> EventBody {
-    EventBody::WsMessage(WsMessage {
+    EventBody::WsMessage(Box::new(WsMessage {
         opcode,
         len: 5,
         compressed,
@@ -115,11 +115,11 @@ fn message(opcode: Opcode, frames: u32, compressed: bool, code: Option<u16>) -> 
         reason: None,
         data: Payload::default(),
         incomplete: false,
-    })
+    }))
 }
 
 fn end(state: ConnState, websocket: bool) -> EventBody {
-    EventBody::ConnectionEnd(ConnectionEnd {
+    EventBody::ConnectionEnd(Box::new(ConnectionEnd {
         client: "127.0.0.1:40000".parse().unwrap(),
         server: "127.0.0.1:8080".parse().unwrap(),
         state,
@@ -127,21 +127,21 @@ fn end(state: ConnState, websocket: bool) -> EventBody {
         duration: Nanos(1_000_000),
         segments: [3, 3],
         bytes: [10, 20],
-    })
+    }))
 }
 
 fn stomp(command: &str) -> EventBody {
-    EventBody::Stomp(StompFrame {
+    EventBody::Stomp(Box::new(StompFrame {
         command: command.into(),
         headers: vec![("destination".into(), "/topic/chat".into())],
         body: None,
         body_len: 0,
         incomplete: false,
-    })
+    }))
 }
 
 fn socketio(engine_type: &'static str, t: Option<&'static str>, data: Option<&str>) -> EventBody {
-    EventBody::Socketio(SocketIoPacket {
+    EventBody::Socketio(Box::new(SocketIoPacket {
         transport: "websocket",
         engine_type,
         socketio_type: t,
@@ -154,7 +154,7 @@ fn socketio(engine_type: &'static str, t: Option<&'static str>, data: Option<&st
         attachment: None,
         binary_len: None,
         incomplete: false,
-    })
+    }))
 }
 
 fn pattern(p: Pattern) -> EventBody {
@@ -163,7 +163,7 @@ fn pattern(p: Pattern) -> EventBody {
         median: Nanos(2_000_000),
         max: Nanos(3_000_000),
     };
-    EventBody::Pattern(PatternReport {
+    EventBody::Pattern(Box::new(PatternReport {
         pattern: p,
         client: "127.0.0.1".into(),
         server: "127.0.0.1:8080".parse().unwrap(),
@@ -180,7 +180,7 @@ fn pattern(p: Pattern) -> EventBody {
         duration: Nanos(5_000_000),
         bytes: [100, 200],
         overhead_bytes: 150,
-    })
+    }))
 }
 
 fn violation(rule: &'static str) -> EventBody {
@@ -205,22 +205,22 @@ fn every_case() -> Vec<(Event, Context)> {
         (
             ev(
                 None,
-                EventBody::Connection(ConnectionInfo {
+                EventBody::Connection(Box::new(ConnectionInfo {
                     client: "127.0.0.1:5000".parse().unwrap(),
                     server: "127.0.0.1:80".parse().unwrap(),
                     joined_late: false,
-                }),
+                })),
             ),
             none,
         ),
         (
             ev(
                 None,
-                EventBody::Connection(ConnectionInfo {
+                EventBody::Connection(Box::new(ConnectionInfo {
                     client: "127.0.0.1:5000".parse().unwrap(),
                     server: "127.0.0.1:80".parse().unwrap(),
                     joined_late: true,
-                }),
+                })),
             ),
             none,
         ),
@@ -343,7 +343,7 @@ fn every_case() -> Vec<(Event, Context)> {
         (
             ev(
                 s2c,
-                EventBody::SseEvent(SseEvent {
+                EventBody::SseEvent(Box::new(SseEvent {
                     event: None,
                     id: Some("7".into()),
                     data: "x".into(),
@@ -352,14 +352,14 @@ fn every_case() -> Vec<(Event, Context)> {
                     comment: None,
                     dispatched: true,
                     incomplete: false,
-                }),
+                })),
             ),
             est,
         ),
         (
             ev(
                 s2c,
-                EventBody::SseEvent(SseEvent {
+                EventBody::SseEvent(Box::new(SseEvent {
                     event: None,
                     id: None,
                     data: "x".into(),
@@ -368,7 +368,7 @@ fn every_case() -> Vec<(Event, Context)> {
                     comment: None,
                     dispatched: true,
                     incomplete: false,
-                }),
+                })),
             ),
             est,
         ),
@@ -643,11 +643,11 @@ fn tracker_knows_refusals_and_closes() {
     let mut tr = Tracker::default();
     let conn = ev(
         None,
-        EventBody::Connection(ConnectionInfo {
+        EventBody::Connection(Box::new(ConnectionInfo {
             client: "127.0.0.1:5000".parse().unwrap(),
             server: "127.0.0.1:80".parse().unwrap(),
             joined_late: false,
-        }),
+        })),
     );
     tr.context(&conn);
     tr.context(&ev(Some(Dir::C2s), seg(SYN, 0, vec![])));

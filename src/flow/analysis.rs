@@ -17,9 +17,9 @@
 //! do not report; Wireshark also stops counting SYN/FIN's phantom byte once 1000 segments are
 //! unacked, a quirk not copied) and the MPTCP exceptions.
 
-use crate::model::{tcp_flags, TcpAnalysis, Timestamp};
+use crate::model::{tcp_flags, TcpAnalyses, TcpAnalysis, Timestamp};
 
-/// Bits of one segment's analysis; turned into `Vec<TcpAnalysis>` only when non-zero.
+/// Bits of one segment's analysis, turned into the model's [`TcpAnalyses`] by [`flags`].
 pub(crate) type Bits = u16;
 
 pub(crate) const ZERO_WINDOW_PROBE: Bits = 1 << 0;
@@ -38,10 +38,11 @@ pub(crate) const OUT_OF_ORDER: Bits = 1 << 12;
 pub(crate) const RETRANSMISSION: Bits = 1 << 13;
 pub(crate) const REUSED_PORTS: Bits = 1 << 14;
 
-/// Output order: the order of the checks in `tcp_analyze_sequence_number` (reused ports, found
-/// before it, first). Fast and spurious retransmissions also carry `Retransmission`, as tshark
+/// Which flag each bit is. The output order is [`TcpAnalyses::ORDER`]: the order of the checks in
+/// `tcp_analyze_sequence_number` (reused ports, found before it, first). Fast and spurious
+/// retransmissions also carry `Retransmission` (added by [`TcpAnalyses::insert`]), as tshark
 /// sets both `tcp.analysis.fast_retransmission` and `tcp.analysis.retransmission`.
-const ORDER: [(Bits, TcpAnalysis); 15] = [
+const NAMES: [(Bits, TcpAnalysis); 15] = [
     (REUSED_PORTS, TcpAnalysis::ReusedPorts),
     (ZERO_WINDOW_PROBE, TcpAnalysis::ZeroWindowProbe),
     (ZERO_WINDOW, TcpAnalysis::ZeroWindow),
@@ -59,23 +60,17 @@ const ORDER: [(Bits, TcpAnalysis); 15] = [
     (RETRANSMISSION, TcpAnalysis::Retransmission),
 ];
 
-/// The flags of `bits` in output order; an empty (non-allocating) Vec when there are none.
-pub(crate) fn flags(bits: Bits) -> Vec<TcpAnalysis> {
-    if bits == 0 {
-        return Vec::new();
-    }
-    let mut v = Vec::with_capacity(bits.count_ones() as usize + 1);
-    for (b, a) in ORDER {
-        if bits & b != 0 {
-            v.push(a);
-            if b & (SPURIOUS_RETRANSMISSION | FAST_RETRANSMISSION) != 0
-                && bits & RETRANSMISSION == 0
-            {
-                v.push(TcpAnalysis::Retransmission);
+/// The flags of `bits`.
+pub(crate) fn flags(bits: Bits) -> TcpAnalyses {
+    let mut set = TcpAnalyses::EMPTY;
+    if bits != 0 {
+        for (b, a) in NAMES {
+            if bits & b != 0 {
+                set.insert(a);
             }
         }
     }
-    v
+    set
 }
 
 /// `a > b` in sequence space (Wireshark's GT_SEQ).

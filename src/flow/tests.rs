@@ -34,7 +34,7 @@ impl StreamSink for Rec {
             end: false,
             missing: 0,
             data: Payload {
-                kept: data.to_vec(),
+                kept: data.into(),
                 total: data.len() as u64,
             },
         };
@@ -208,7 +208,13 @@ fn rows(events: &[Event]) -> Vec<Row> {
     events
         .iter()
         .filter_map(|e| match &e.body {
-            EventBody::Tcp(t) => Some((t.seq, t.ack, t.len, t.win, t.analysis.clone())),
+            EventBody::Tcp(t) => Some((
+                t.seq,
+                t.ack,
+                t.len,
+                t.win,
+                t.analysis.iter().copied().collect(),
+            )),
             _ => None,
         })
         .collect()
@@ -271,7 +277,7 @@ fn ends(events: &[Event]) -> Vec<&ConnectionEnd> {
     events
         .iter()
         .filter_map(|e| match &e.body {
-            EventBody::ConnectionEnd(c) => Some(c),
+            EventBody::ConnectionEnd(c) => Some(&**c),
             _ => None,
         })
         .collect()
@@ -1084,8 +1090,18 @@ fn analysis_negative_handshake_rtt_makes_everything_out_of_order() {
 }
 
 #[test]
-fn analysis_vec_does_not_allocate_when_empty() {
-    assert_eq!(analysis::flags(0).capacity(), 0);
+fn analysis_flags_come_in_wiresharks_order() {
+    use crate::model::TcpAnalysis as A;
+    assert!(analysis::flags(0).is_empty());
+    // A fast retransmission is a retransmission too, listed right after it.
+    assert_eq!(
+        analysis::flags(analysis::FAST_RETRANSMISSION),
+        [A::FastRetransmission, A::Retransmission]
+    );
+    assert_eq!(
+        analysis::flags(analysis::DUP_ACK | analysis::ZERO_WINDOW | analysis::REUSED_PORTS),
+        [A::ReusedPorts, A::ZeroWindow, A::DuplicateAck]
+    );
 }
 
 // ---------------------------------------------------------------------------------------

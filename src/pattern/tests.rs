@@ -40,7 +40,7 @@ impl Stream {
             server: SERVER.parse().unwrap(),
             joined_late: rtt.is_none(),
         };
-        self.push(t, id, None, EventBody::Connection(info), true);
+        self.push(t, id, None, EventBody::Connection(Box::new(info)), true);
         if let Some(rtt) = rtt {
             let h = Handshake {
                 syn_ack_rtt: Nanos(rtt / 2),
@@ -63,7 +63,13 @@ impl Stream {
             head_len: 80,
             body: BodyKind::None,
         };
-        self.push(t, id, Some(Dir::C2s), EventBody::HttpRequest(r), true);
+        self.push(
+            t,
+            id,
+            Some(Dir::C2s),
+            EventBody::HttpRequest(Box::new(r)),
+            true,
+        );
     }
 
     fn head(&mut self, t: u64, id: ConnId, status: u16, body: BodyKind, ctype: &str) {
@@ -77,7 +83,13 @@ impl Stream {
             request_method: Some("GET".into()),
             upgrade: None,
         };
-        self.push(t, id, Some(Dir::S2c), EventBody::HttpResponse(r), true);
+        self.push(
+            t,
+            id,
+            Some(Dir::S2c),
+            EventBody::HttpResponse(Box::new(r)),
+            true,
+        );
     }
 
     /// A response with a `len`-byte body in the same packet as its head (no body for 0).
@@ -111,7 +123,7 @@ impl Stream {
             segments: [0; 2],
             bytes: [0; 2],
         };
-        self.push(t, id, None, EventBody::ConnectionEnd(end), true);
+        self.push(t, id, None, EventBody::ConnectionEnd(Box::new(end)), true);
     }
 
     fn ws_message(&mut self, t: u64, id: ConnId, dir: Dir) {
@@ -127,7 +139,7 @@ impl Stream {
             data: Payload::default(),
             incomplete: false,
         };
-        self.push(t, id, Some(dir), EventBody::WsMessage(m), true);
+        self.push(t, id, Some(dir), EventBody::WsMessage(Box::new(m)), true);
     }
 
     fn detect(&self) -> Vec<PatternReport> {
@@ -349,7 +361,7 @@ fn an_event_stream_is_streaming_from_its_head() {
         MS,
         0,
         Some(Dir::S2c),
-        EventBody::SseEvent(crate::model::SseEvent {
+        EventBody::SseEvent(Box::new(crate::model::SseEvent {
             event: None,
             id: None,
             data: "x".into(),
@@ -358,7 +370,7 @@ fn an_event_stream_is_streaming_from_its_head() {
             comment: None,
             dispatched: true,
             incomplete: false,
-        }),
+        })),
         false,
     );
     let r = only(&s.detect()).clone();
@@ -389,7 +401,13 @@ fn an_upgraded_connection_is_a_websocket() {
             deflate: None,
         }),
     };
-    s.push(2 * MS, 3, Some(Dir::S2c), EventBody::HttpResponse(r), true);
+    s.push(
+        2 * MS,
+        3,
+        Some(Dir::S2c),
+        EventBody::HttpResponse(Box::new(r)),
+        true,
+    );
     for i in 0..3u64 {
         s.ws_message(10 * MS + i * 20 * MS, 3, Dir::C2s);
         s.ws_message(11 * MS + i * 20 * MS, 3, Dir::S2c);
@@ -585,7 +603,7 @@ mod any_order {
                 t,
                 conn,
                 Some(Dir::S2c),
-                EventBody::SseEvent(crate::model::SseEvent {
+                EventBody::SseEvent(Box::new(crate::model::SseEvent {
                     event: None,
                     id: None,
                     data: String::new(),
@@ -594,7 +612,7 @@ mod any_order {
                     comment: None,
                     dispatched: true,
                     incomplete: false,
-                }),
+                })),
                 false,
             ),
         }

@@ -604,7 +604,7 @@ impl Conversation {
         let side = &mut self.sides[Dir::C2s.idx()];
         side.synced = true;
         side.hold_after = ws_key.is_some();
-        cx.emit(Some(Dir::C2s), EventBody::HttpRequest(req));
+        cx.emit(Some(Dir::C2s), EventBody::HttpRequest(Box::new(req)));
         notes(cx, Dir::C2s, problems);
         self.push_pending(
             Pending {
@@ -649,7 +649,7 @@ impl Conversation {
         // RFC 9110 §15.2: interim responses precede the final one to the same request.
         if (100..200).contains(&resp.status) && resp.status != 101 {
             resp.request_method = self.pending.front().and_then(|p| p.method.clone());
-            cx.emit(Some(Dir::S2c), EventBody::HttpResponse(resp));
+            cx.emit(Some(Dir::S2c), EventBody::HttpResponse(Box::new(resp)));
             self.message_done(s);
             return;
         }
@@ -675,7 +675,7 @@ impl Conversation {
                 head::framing(&resp.headers, false, &mut problems)
             };
         resp.body = framing.kind();
-        cx.emit(Some(Dir::S2c), EventBody::HttpResponse(resp));
+        cx.emit(Some(Dir::S2c), EventBody::HttpResponse(Box::new(resp)));
         notes(cx, Dir::S2c, problems);
         if tunnel {
             self.sides[0].state = State::Tunnel;
@@ -693,7 +693,7 @@ impl Conversation {
     fn switch(&mut self, mut resp: HttpResponse, ws_key: Option<WsKey>, cx: &mut Cx) {
         let answers_ws = upgrade::has_token(&resp.headers, "upgrade", "websocket");
         if ws_key.is_none() && !answers_ws {
-            cx.emit(Some(Dir::S2c), EventBody::HttpResponse(resp));
+            cx.emit(Some(Dir::S2c), EventBody::HttpResponse(Box::new(resp)));
             self.sides[0].state = State::Tunnel;
             self.sides[1].state = State::Tunnel;
             return;
@@ -754,7 +754,7 @@ impl Conversation {
             extensions,
             deflate,
         });
-        cx.emit(Some(Dir::S2c), EventBody::HttpResponse(resp));
+        cx.emit(Some(Dir::S2c), EventBody::HttpResponse(Box::new(resp)));
         for (rule, detail) in problems {
             violation(cx, Dir::S2c, rule, detail);
         }
@@ -1000,7 +1000,8 @@ impl Conversation {
                 end: false,
                 missing,
                 data: Payload {
-                    kept: mem::take(&mut side.kept),
+                    // A copy of exactly the kept bytes; the buffer stays for the next chunk.
+                    kept: side.kept.as_slice().into(),
                     total: size,
                 },
             },

@@ -67,7 +67,7 @@ impl Harness {
         self.out
             .iter()
             .filter_map(|e| match &e.body {
-                EventBody::SseEvent(s) => Some(s),
+                EventBody::SseEvent(s) => Some(&**s),
                 _ => None,
             })
             .collect()
@@ -77,7 +77,7 @@ impl Harness {
         self.out
             .iter()
             .filter_map(|e| match &e.body {
-                EventBody::Socketio(p) => Some(p),
+                EventBody::Socketio(p) => Some(&**p),
                 _ => None,
             })
             .collect()
@@ -87,7 +87,7 @@ impl Harness {
         self.out
             .iter()
             .filter_map(|e| match &e.body {
-                EventBody::Stomp(f) => Some(f),
+                EventBody::Stomp(f) => Some(&**f),
                 _ => None,
             })
             .collect()

@@ -708,7 +708,7 @@ impl Half {
                 payload_len: h.len,
                 header_len: h.header_len,
                 data: Payload {
-                    kept: cur.kept,
+                    kept: cur.kept.into(),
                     total: h.len,
                 },
                 incomplete: cur.incomplete,
@@ -724,7 +724,7 @@ impl Half {
     fn kept_of(&self, m: &Msg) -> Payload {
         let n = m.head.len().min(self.limits.max_kept_payload);
         Payload {
-            kept: m.head.get(..n).unwrap_or(&[]).to_vec(),
+            kept: m.head.get(..n).unwrap_or(&[]).into(),
             total: m.len,
         }
     }
@@ -772,7 +772,7 @@ impl Half {
             incomplete: m.incomplete,
         };
         self.data.open = false;
-        cx.emit(Some(self.dir), EventBody::WsMessage(msg));
+        cx.emit(Some(self.dir), EventBody::WsMessage(Box::new(msg)));
     }
 
     /// A control frame ended: it is a message of its own.
@@ -840,7 +840,7 @@ impl Half {
             _ => {}
         }
         self.ctl.open = false;
-        cx.emit(Some(self.dir), EventBody::WsMessage(msg));
+        cx.emit(Some(self.dir), EventBody::WsMessage(Box::new(msg)));
     }
 
     fn gap(&mut self, len: u64, cx: &mut Cx) {

@@ -618,7 +618,7 @@ mod tests {
             incomplete: false,
         };
         assert_eq!(
-            label_of(EventBody::SseEvent(sse.clone())),
+            label_of(EventBody::SseEvent(Box::new(sse.clone()))),
             "SSE tick #3 \"a long line of data that goes on…\""
         );
         let retry = SseEvent {
@@ -632,7 +632,7 @@ mod tests {
             ..sse
         };
         assert_eq!(
-            label_of(EventBody::SseEvent(retry)),
+            label_of(EventBody::SseEvent(Box::new(retry))),
             "SSE (no event) retry=3000 ms : \"hello\\u{1b}\""
         );
         let send = StompFrame {
@@ -643,7 +643,7 @@ mod tests {
             incomplete: false,
         };
         assert_eq!(
-            label_of(EventBody::Stomp(send)),
+            label_of(EventBody::Stomp(Box::new(send))),
             "STOMP SEND /topic/chat \"hello\""
         );
         let connected = StompFrame {
@@ -657,7 +657,7 @@ mod tests {
             incomplete: false,
         };
         assert_eq!(
-            label_of(EventBody::Stomp(connected)),
+            label_of(EventBody::Stomp(Box::new(connected))),
             "STOMP CONNECTED v1.2 heart-beat 100,100"
         );
         let beat = StompFrame {
@@ -667,20 +667,23 @@ mod tests {
             body_len: 0,
             incomplete: false,
         };
-        assert_eq!(label_of(EventBody::Stomp(beat)), "STOMP heart-beat");
+        assert_eq!(
+            label_of(EventBody::Stomp(Box::new(beat))),
+            "STOMP heart-beat"
+        );
         let mut chat = sio("message");
         chat.socketio_type = Some("EVENT");
         chat.namespace = Some("/".into());
         chat.event = Some("chat".into());
         chat.data = Some("[\"hi\"]".into());
         assert_eq!(
-            label_of(EventBody::Socketio(chat.clone())),
+            label_of(EventBody::Socketio(Box::new(chat.clone()))),
             "socket.io EVENT chat [\"hi\"]"
         );
         chat.ack_id = Some(4);
         chat.namespace = Some("/admin".into());
         assert_eq!(
-            label_of(EventBody::Socketio(chat)),
+            label_of(EventBody::Socketio(Box::new(chat))),
             "socket.io EVENT /admin chat [\"hi\"]  ack 4"
         );
         let mut connect = sio("message");
@@ -688,22 +691,25 @@ mod tests {
         connect.namespace = Some("/".into());
         connect.transport = "polling";
         assert_eq!(
-            label_of(EventBody::Socketio(connect)),
+            label_of(EventBody::Socketio(Box::new(connect))),
             "socket.io CONNECT /  · polling"
         );
-        assert_eq!(label_of(EventBody::Socketio(sio("ping"))), "engine.io ping");
+        assert_eq!(
+            label_of(EventBody::Socketio(Box::new(sio("ping")))),
+            "engine.io ping"
+        );
         let mut open = sio("open");
         open.sid = Some("zQy".into());
         open.data = Some("{\"sid\":\"zQy\"}".into());
         assert_eq!(
-            label_of(EventBody::Socketio(open)),
+            label_of(EventBody::Socketio(Box::new(open))),
             "engine.io open sid=zQy"
         );
         let mut att = sio("message");
         att.binary_len = Some(6);
         att.attachment = Some(1);
         assert_eq!(
-            label_of(EventBody::Socketio(att)),
+            label_of(EventBody::Socketio(Box::new(att))),
             "socket.io attachment #1  (6 B)"
         );
     }

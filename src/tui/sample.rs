@@ -10,9 +10,9 @@ use std::net::SocketAddr;
 
 use crate::model::{
     close_code_name, tcp_flags, BodyKind, ConnId, ConnState, ConnectionEnd, ConnectionInfo, Dir,
-    Event, EventBody, Gap, GapReason, Handshake, HttpBody, HttpRequest, HttpResponse, Nanos,
-    Opcode, Payload, Stamp, TcpAnalysis, TcpFlags, TcpOptions, TcpSegment, Timestamp, Violation,
-    WsFrame, WsMessage, WsUpgrade,
+    Event, EventBody, Gap, GapReason, Handshake, HttpBody, HttpRequest, HttpResponse, MaskKey,
+    Nanos, Opcode, Payload, Stamp, TcpAnalyses, TcpAnalysis, TcpFlags, TcpOptions, TcpSegment,
+    Timestamp, Violation, WsFrame, WsMessage, WsUpgrade,
 };
 
 /// Capture time of the first packet of every script: 2023-11-14T22:13:20Z.
@@ -96,7 +96,7 @@ impl Script {
             server: c.server,
             joined_late: false,
         };
-        self.push(s, &c, None, EventBody::Connection(info));
+        self.push(s, &c, None, EventBody::Connection(Box::new(info)));
         let seg = TcpSegment {
             flags: TcpFlags(tcp_flags::SYN),
             seq: 0,
@@ -104,7 +104,7 @@ impl Script {
             len: 0,
             win: 65495,
             options: Some(syn_options()),
-            analysis: Vec::new(),
+            analysis: TcpAnalyses::EMPTY,
             truncated: false,
         };
         c.next[0] = 1;
@@ -123,7 +123,7 @@ impl Script {
             len: 0,
             win: 65483,
             options: Some(syn_options()),
-            analysis: Vec::new(),
+            analysis: TcpAnalyses::EMPTY,
             truncated: false,
         };
         c.next[1] = 1;
@@ -151,7 +151,7 @@ impl Script {
     /// One TCP segment of `len` payload bytes from `dir`'s side, `ns` after the previous
     /// frame. Returns its stamp.
     pub fn segment(&mut self, c: &mut Conn, dir: Dir, flags: u8, len: u32, ns: u64) -> Stamp {
-        self.segment_with(c, dir, flags, len, ns, Vec::new())
+        self.segment_with(c, dir, flags, len, ns, TcpAnalyses::EMPTY)
     }
 
     fn segment_with(
@@ -161,7 +161,7 @@ impl Script {
         flags: u8,
         len: u32,
         ns: u64,
-        analysis: Vec<TcpAnalysis>,
+        analysis: TcpAnalyses,
     ) -> Stamp {
         let s = self.frame(ns);
         let i = dir.idx();
@@ -222,7 +222,7 @@ impl Script {
             Dir::C2s,
             head_len as usize,
             478_000,
-            EventBody::HttpRequest(req),
+            EventBody::HttpRequest(Box::new(req)),
         );
         self.ack(c, Dir::S2c);
         let headers = vec![
@@ -257,7 +257,7 @@ impl Script {
             Dir::S2c,
             head_len as usize,
             269_000,
-            EventBody::HttpResponse(resp),
+            EventBody::HttpResponse(Box::new(resp)),
         );
         self.ack(c, Dir::C2s);
         c.websocket = true;
@@ -284,7 +284,7 @@ impl Script {
             Dir::C2s,
             head_len as usize,
             95_000,
-            EventBody::HttpRequest(req),
+            EventBody::HttpRequest(Box::new(req)),
         );
         self.ack(c, Dir::S2c);
         let headers = vec![
@@ -303,7 +303,13 @@ impl Script {
             upgrade: None,
         };
         let total = head_len as usize + body.len();
-        self.data(c, Dir::S2c, total, 310_000, EventBody::HttpResponse(resp));
+        self.data(
+            c,
+            Dir::S2c,
+            total,
+            310_000,
+            EventBody::HttpResponse(Box::new(resp)),
+        );
         let s = self.stamp_again();
         let b = HttpBody {
             len: body.len() as u64,
@@ -353,7 +359,7 @@ impl Script {
                 rsv2: false,
                 rsv3: false,
                 masked,
-                mask_key: masked.then(|| "37fa213d".to_string()),
+                mask_key: masked.then(|| MaskKey::new([0x37, 0xfa, 0x21, 0x3d])),
                 payload_len: part.len() as u64,
                 header_len,
                 data: Payload::capped(part, 4096),
@@ -393,7 +399,7 @@ impl Script {
             incomplete: false,
         };
         let s = self.stamp_again();
-        self.push(s, c, Some(dir), EventBody::WsMessage(msg));
+        self.push(s, c, Some(dir), EventBody::WsMessage(Box::new(msg)));
     }
 
     /// `dir` sends FIN; the peer answers FIN-ACK; the first sender ACKs; `connection_end`.
@@ -421,7 +427,7 @@ impl Script {
             segments: c.segments,
             bytes: c.bytes,
         };
-        self.push(s, c, None, EventBody::ConnectionEnd(e));
+        self.push(s, c, None, EventBody::ConnectionEnd(Box::new(e)));
     }
 
     /// A segment the sender had to send again (same sequence number as the previous one).
@@ -434,7 +440,7 @@ impl Script {
             tcp_flags::PSH | tcp_flags::ACK,
             len,
             ns,
-            vec![TcpAnalysis::Retransmission],
+            [TcpAnalysis::Retransmission].into(),
         );
     }
 
@@ -450,7 +456,7 @@ impl Script {
             tcp_flags::PSH | tcp_flags::ACK,
             then_len,
             ns,
-            vec![TcpAnalysis::LostSegment],
+            [TcpAnalysis::LostSegment].into(),
         );
         let gap = Gap {
             seq: missing_at,

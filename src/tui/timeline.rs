@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use crate::model::{
     tcp_flags, ConnId, ConnState, Dir, Event, EventBody, Limits, Nanos, Opcode, Pattern,
-    TcpAnalysis,
+    TcpAnalyses, TcpAnalysis,
 };
 use crate::pattern::PatternDetector;
 
@@ -121,7 +121,7 @@ impl KindFilter {
 }
 
 /// TCP analysis flags that mean trouble (as opposed to bookkeeping like window updates).
-fn troubled(a: &[TcpAnalysis]) -> bool {
+fn troubled(a: &TcpAnalyses) -> bool {
     a.iter().any(|a| {
         matches!(
             a,

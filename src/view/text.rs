@@ -585,7 +585,7 @@ mod tests {
         .event(
             Some(2),
             Some(Dir::S2c),
-            EventBody::WsMessage(WsMessage {
+            EventBody::WsMessage(Box::new(WsMessage {
                 opcode: Opcode::Text,
                 len: 11,
                 compressed: false,
@@ -596,7 +596,7 @@ mod tests {
                 reason: None,
                 data: Payload::default(),
                 incomplete: false,
-            }),
+            })),
         );
         let mut s = String::new();
         format_event(&mut s, &e);
@@ -612,7 +612,7 @@ mod tests {
         let mut s = String::new();
         describe(
             &mut s,
-            &EventBody::Socketio(SocketIoPacket {
+            &EventBody::Socketio(Box::new(SocketIoPacket {
                 transport: "websocket",
                 engine_type: "message",
                 socketio_type: Some("EVENT"),
@@ -625,7 +625,7 @@ mod tests {
                 attachment: None,
                 binary_len: None,
                 incomplete: true,
-            }),
+            })),
         );
         // JSON keeps its quotes; control characters are escaped.
         assert_eq!(
@@ -636,7 +636,7 @@ mod tests {
         s.clear();
         describe(
             &mut s,
-            &EventBody::SseEvent(SseEvent {
+            &EventBody::SseEvent(Box::new(SseEvent {
                 event: Some("tick".into()),
                 id: Some("3".into()),
                 data: "x\ny".into(),
@@ -645,19 +645,19 @@ mod tests {
                 comment: None,
                 dispatched: true,
                 incomplete: false,
-            }),
+            })),
         );
         assert_eq!(s, "SSE tick #3 \"x\\ny\"… (300 B)");
         s.clear();
         describe(
             &mut s,
-            &EventBody::Stomp(StompFrame {
+            &EventBody::Stomp(Box::new(StompFrame {
                 command: "RECEIPT".into(),
                 headers: vec![("receipt-id".into(), "r\n1".into())],
                 body: None,
                 body_len: 0,
                 incomplete: false,
-            }),
+            })),
         );
         assert_eq!(s, "STOMP RECEIPT receipt-id:r\\n1");
     }

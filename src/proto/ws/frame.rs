@@ -1,7 +1,7 @@
 //! RFC 6455 §5.2 frame headers: layout, parsing, unmasking, and the plausibility test used to
 //! find a frame boundary again after a gap.
 
-use crate::model::{Dir, Opcode};
+use crate::model::{Dir, MaskKey, Opcode};
 
 /// Longest header: 2 fixed bytes, 8 bytes of 64-bit length, 4 bytes of masking key.
 pub const HEAD_MAX: usize = 14;
@@ -53,9 +53,8 @@ impl Head {
     }
 
     /// The masking key as 8 hex digits.
-    pub fn mask_hex(&self) -> Option<String> {
-        self.mask
-            .map(|k| format!("{:02x}{:02x}{:02x}{:02x}", k[0], k[1], k[2], k[3]))
+    pub fn mask_hex(&self) -> Option<MaskKey> {
+        self.mask.map(MaskKey::new)
     }
 }
 
