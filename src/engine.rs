@@ -172,7 +172,7 @@ impl Engine {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! Memory bounds on long adversarial captures, built in memory with etherparse and fed
     //! frame by frame: what the engine holds is checked against the limits as it goes.
 
@@ -199,6 +199,8 @@ mod tests {
         kinds: std::collections::HashMap<&'static str, u64>,
         frames: u64,
         buf: Vec<u8>,
+        /// Every frame sent, when recording.
+        record: Option<Vec<(Timestamp, Vec<u8>)>>,
     }
 
     impl Wire {
@@ -211,6 +213,7 @@ mod tests {
                 kinds: Default::default(),
                 frames: 0,
                 buf: Vec::with_capacity(1 << 16),
+                record: None,
             }
         }
 
@@ -251,12 +254,13 @@ mod tests {
             self.buf.clear();
             t.write(&mut self.buf, data).unwrap();
             self.usec += 10;
-            let frame = RawFrame {
-                ts: Timestamp(self.usec * 1000),
-                link: LinkType::IPV4,
-                data: &self.buf,
-                orig_len: self.buf.len() as u32,
-            };
+            let ts = Timestamp(self.usec * 1000);
+            if let Some(r) = &mut self.record {
+                // Recording only: the frames are replayed by the caller.
+                r.push((ts, self.buf.clone()));
+                return;
+            }
+            let frame = raw(ts, &self.buf);
             self.engine.ingest(&frame, &mut self.events);
             self.frames += 1;
             self.count();
@@ -420,16 +424,20 @@ mod tests {
         assert_eq!(w.kind("ws_message"), 1);
     }
 
-    #[test]
-    fn one_segment_can_release_a_million_events() {
-        // Found by review: a segment that fills the hole before 1 MB of held 2-byte
-        // WebSocket frames makes 1,020,001 events in one ingest (4 MB with the default
-        // limits: 4 million, 1.1 GB of `Event`s). `ingest` hands each to an `EventSink` as
-        // it is made, so a writer (main's) holds none of them; this one keeps a count.
-        let mut w = Wire::new(Limits {
+    /// Limits under which [`hole_before_a_million_pings`] holds 1 MB.
+    pub(crate) fn million_limits() -> Limits {
+        Limits {
             max_held_bytes: 1 << 20,
             ..Limits::default()
-        });
+        }
+    }
+
+    /// Raw IPv4 frames (with their capture times) of a WebSocket connection whose server
+    /// sends 1 MB of 2-byte ping frames after a hole, then the segment that fills it: that
+    /// last frame releases 1,020,001 events. Found by review.
+    pub(crate) fn hole_before_a_million_pings() -> (Vec<(Timestamp, Vec<u8>)>, u64) {
+        let mut w = Wire::new(million_limits());
+        w.record = Some(Vec::new());
         w.handshake(40_000);
         let req = b"GET /chat HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
                     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
@@ -452,30 +460,41 @@ mod tests {
                 &pings,
             );
         }
-        // The first segment fills the hole, streamed into a counter.
-        let frame = {
-            let b = PacketBuilder::ipv4(SERVER, CLIENT, 64)
-                .tcp(SERVER_PORT, 40_000, SISN + base, 65535)
-                .ack(CISN + ack)
-                .psh();
-            let mut v = Vec::new();
-            b.write(&mut v, &pings).unwrap();
-            v
-        };
-        let raw = RawFrame {
-            ts: Timestamp(w.usec * 1000 + 10_000),
-            link: LinkType::IPV4,
-            data: &frame,
-            orig_len: frame.len() as u32,
-        };
+        // The segment that fills the hole, last.
+        w.send(40_000, false, ACK | PSH, base, ack, &pings);
+        (w.record.take().unwrap_or_default(), u64::from(n) * 30_000)
+    }
+
+    #[test]
+    fn one_segment_can_release_a_million_events() {
+        // `ingest` hands each event to an `EventSink` as it is made, so a writer (main's)
+        // holds none of them (1.1 GB of `Event`s if collected, at 104 bytes each: the
+        // default limits allow 4 MB held, 4 million events); this one keeps a count.
+        let (frames, messages_made) = hole_before_a_million_pings();
+        let mut engine = Engine::new(million_limits());
+        let ((ts, last), rest) = frames.split_last().unwrap();
+        let mut sink = Vec::new();
+        for (ts, data) in rest {
+            engine.ingest(&raw(*ts, data), &mut sink);
+            sink.clear();
+        }
         let (mut events, mut messages) = (0u64, 0u64);
-        let before = w.engine.stats().events;
-        w.engine.ingest(&raw, &mut |e: Event| {
+        let before = engine.stats().events;
+        engine.ingest(&raw(*ts, last), &mut |e: Event| {
             events += 1;
             messages += u64::from(matches!(e.body, EventBody::WsMessage(_)));
         });
-        assert_eq!(messages, u64::from(n) * 30_000);
+        assert_eq!(messages, messages_made);
         assert_eq!(events, 1 + 2 * messages);
-        assert_eq!(w.engine.stats().events - before, events);
+        assert_eq!(engine.stats().events - before, events);
+    }
+
+    fn raw(ts: Timestamp, data: &[u8]) -> RawFrame<'_> {
+        RawFrame {
+            ts,
+            link: LinkType::IPV4,
+            data,
+            orig_len: data.len() as u32,
+        }
     }
 }

@@ -17,7 +17,7 @@
 //! let (rx, thread) = spawn_capture(cap, CHANNEL_BATCHES)?;
 //! // in the UI loop, forward or poll: each batch is one or more ring blocks, in capture order
 //! for batch in rx.try_iter() {
-//!     for frame in batch.frames() { engine.ingest(&frame, &mut events); }
+//!     for frame in batch.frames() { engine.ingest(&frame, &mut sink); } // an EventSink
 //!     status.kernel_drops = batch.stats.dropped;    // cumulative
 //! }
 //! // to quit: thread.stop(); keep draining rx until it disconnects; thread.join()
@@ -38,8 +38,9 @@ use crate::capture::live::{drop_root_if_sudo, Batch, Dedup, LiveCapture, LiveCon
 use crate::capture::pcapng_writer::{InterfaceStats, PcapngWriter, WriterOptions};
 use crate::capture::{LinkType, RawFrame};
 use crate::engine::{self, Engine};
+use crate::flow::EventSink;
 use crate::model::{Event, Limits, Timestamp};
-use crate::tui::{self, Action, Source};
+use crate::tui::{self, Action, Batches, Source};
 use crate::view;
 
 pub use crate::capture::live::LiveStats;
@@ -353,7 +354,14 @@ impl Headless {
     /// finishes the engine and the `-w` file.
     pub fn run<W: Write>(self, out: W, stop: &AtomicBool) -> Result<Summary> {
         let format = self.format;
-        self.drive(&mut Transcript { out, format }, stop)
+        self.drive(
+            &mut Transcript {
+                out,
+                format,
+                failed: None,
+            },
+            stop,
+        )
     }
 
     /// Captures until `stop` is set and sends what the TUI shows to `tx`: each capture batch's
@@ -370,12 +378,10 @@ impl Headless {
         status: impl FnMut() -> Option<String>,
     ) -> Result<Summary> {
         let mut sink = TuiFeed {
-            tx: tx.clone(),
+            out: Batches::new(tx.clone()),
             status,
             note: String::new(),
             info: String::new(),
-            stats: LiveStats::default(),
-            gone: false,
         };
         let summary = self.drive(&mut sink, stop);
         if let Err(e) = &summary {
@@ -395,7 +401,6 @@ impl Headless {
             .context("cannot start the capture thread")?;
         let mut writer = self.writer;
         let mut engine = Engine::new(self.limits);
-        let mut events: Vec<Event> = Vec::with_capacity(256);
         let mut first: Option<Timestamp> = None;
         let mut last = Timestamp::default();
         let mut stats = LiveStats::default();
@@ -416,14 +421,14 @@ impl Headless {
                 for frame in batch.frames() {
                     first.get_or_insert(frame.ts);
                     last = frame.ts;
-                    engine.ingest(&frame, &mut events);
+                    // Events go to the sink as they are made: one frame can make millions.
+                    engine.ingest(&frame, sink);
                     if let Some((_, w)) = writer.as_mut() {
                         w.write_frame(&frame).context("writing the capture file")?;
                     }
                 }
                 stats = batch.stats;
-                sink.events(&mut events, stats)?;
-                events.clear();
+                sink.batch_done(stats)?;
                 if let Some((_, w)) = writer.as_mut() {
                     w.flush().context("writing the capture file")?;
                 }
@@ -440,9 +445,8 @@ impl Headless {
         consumed?;
         let report = report?;
 
-        engine.finish(&mut events);
-        sink.end(&mut events, &report)?;
-        events.clear();
+        engine.finish(sink);
+        sink.end(&report)?;
         let written = match writer {
             None => None,
             Some((path, mut w)) => {
@@ -470,25 +474,43 @@ impl Headless {
     }
 }
 
-/// Where [`Headless::drive`] puts the events.
-trait Sink {
-    /// The events of one capture batch, and the capture counters as of that batch.
-    fn events(&mut self, events: &mut Vec<Event>, stats: LiveStats) -> Result<()>;
+/// Where [`Headless::drive`] puts the events: the engine pushes each one as it makes it.
+trait Sink: EventSink {
+    /// One capture batch went through the engine; the capture counters as of that batch.
+    fn batch_done(&mut self, stats: LiveStats) -> Result<()>;
     /// Nothing arrived for [`POLL_INTERVAL`].
     fn idle(&mut self, stats: LiveStats) -> Result<()>;
-    /// The capture ended: the engine's last events and the final counters.
-    fn end(&mut self, events: &mut Vec<Event>, report: &CaptureReport) -> Result<()>;
+    /// The capture ended, the engine's last events were pushed: the final counters.
+    fn end(&mut self, report: &CaptureReport) -> Result<()>;
 }
 
-/// Text or JSON Lines on a writer, flushed after every batch.
+/// Text or JSON Lines on a writer, each event written as it is made, flushed after every
+/// capture batch.
 struct Transcript<W> {
     out: W,
     format: OutputFormat,
+    /// The first write that failed (a closed pipe...): reported at the end of the batch,
+    /// nothing written after it.
+    failed: Option<io::Error>,
+}
+
+impl<W: Write> EventSink for Transcript<W> {
+    fn push(&mut self, event: Event) {
+        if self.failed.is_none() {
+            let written = match self.format {
+                OutputFormat::Text => view::text::write_event(&mut self.out, &event),
+                OutputFormat::Json => view::json::write_event(&mut self.out, &event),
+            };
+            self.failed = written.err();
+        }
+    }
 }
 
 impl<W: Write> Sink for Transcript<W> {
-    fn events(&mut self, events: &mut Vec<Event>, _: LiveStats) -> Result<()> {
-        write_events(&mut self.out, self.format, events)?;
+    fn batch_done(&mut self, _: LiveStats) -> Result<()> {
+        if let Some(e) = self.failed.take() {
+            return Err(e.into());
+        }
         self.out.flush()?;
         Ok(())
     }
@@ -497,41 +519,31 @@ impl<W: Write> Sink for Transcript<W> {
         Ok(())
     }
 
-    fn end(&mut self, events: &mut Vec<Event>, _: &CaptureReport) -> Result<()> {
-        self.events(events, LiveStats::default())
+    fn end(&mut self, _: &CaptureReport) -> Result<()> {
+        self.batch_done(LiveStats::default())
     }
 }
 
 /// The TUI's side of a live session: batches of events and a status line over its channel.
 struct TuiFeed<S> {
-    tx: SyncSender<Action>,
+    out: Batches,
     status: S,
     /// The last text `status` gave.
     note: String,
     /// The last status line sent.
     info: String,
-    stats: LiveStats,
-    /// The UI hung up: nothing more to send.
-    gone: bool,
 }
 
 impl<S: FnMut() -> Option<String>> TuiFeed<S> {
-    fn send(&mut self, action: Action) {
-        if !self.gone && self.tx.send(action).is_err() {
-            self.gone = true;
-        }
-    }
-
     /// Sends the status line if it changed.
     fn info(&mut self, stats: LiveStats) {
         if let Some(p) = (self.status)() {
             self.note = p;
         }
-        self.stats = stats;
         let line = status_line(&self.note, stats);
         if line != self.info {
             self.info.clone_from(&line);
-            self.send(Action::Info(line));
+            self.out.send(Action::Info(line));
         }
     }
 }
@@ -550,14 +562,15 @@ pub fn status_line(note: &str, stats: LiveStats) -> String {
     }
 }
 
+impl<S> EventSink for TuiFeed<S> {
+    fn push(&mut self, event: Event) {
+        self.out.push(event);
+    }
+}
+
 impl<S: FnMut() -> Option<String>> Sink for TuiFeed<S> {
-    fn events(&mut self, events: &mut Vec<Event>, stats: LiveStats) -> Result<()> {
-        while !events.is_empty() && !self.gone {
-            let rest = events.split_off(events.len().min(tui::BATCH_EVENTS));
-            let chunk = std::mem::replace(events, rest);
-            self.send(Action::Events(chunk));
-        }
-        events.clear();
+    fn batch_done(&mut self, stats: LiveStats) -> Result<()> {
+        self.out.flush();
         self.info(stats);
         Ok(())
     }
@@ -567,26 +580,11 @@ impl<S: FnMut() -> Option<String>> Sink for TuiFeed<S> {
         Ok(())
     }
 
-    fn end(&mut self, events: &mut Vec<Event>, report: &CaptureReport) -> Result<()> {
-        self.events(events, report.stats)?;
-        self.send(Action::Loaded { warning: None });
+    fn end(&mut self, report: &CaptureReport) -> Result<()> {
+        self.batch_done(report.stats)?;
+        self.out.send(Action::Loaded { warning: None });
         Ok(())
     }
-}
-
-fn write_events<W: Write>(
-    out: &mut W,
-    format: OutputFormat,
-    events: &mut Vec<Event>,
-) -> io::Result<()> {
-    for e in events.iter() {
-        match format {
-            OutputFormat::Text => view::text::write_event(out, e)?,
-            OutputFormat::Json => view::json::write_event(out, e)?,
-        }
-    }
-    events.clear();
-    Ok(())
 }
 
 /// `synscope live --format ...`: installs the SIGINT/SIGTERM handlers, opens the capture, streams
@@ -656,12 +654,10 @@ mod tests {
         notes: Receiver<String>,
     ) -> TuiFeed<impl FnMut() -> Option<String>> {
         TuiFeed {
-            tx,
+            out: Batches::new(tx),
             status: move || notes.try_iter().last(),
             note: String::new(),
             info: String::new(),
-            stats: LiveStats::default(),
-            gone: false,
         }
     }
 
@@ -675,7 +671,8 @@ mod tests {
     }
 
     /// A capture batch's events go to the UI in messages of at most BATCH_EVENTS, in order,
-    /// then the status line; the status line is sent again only when it changes.
+    /// the full ones as soon as they fill, then the status line; the status line is sent
+    /// again only when it changes.
     #[test]
     fn tui_feed_sends_bounded_batches_and_changed_status_lines() {
         let (tx, rx) = mpsc::sync_channel(64);
@@ -683,9 +680,12 @@ mod tests {
         let mut sink = feed(tx, notes);
         let sample = crate::tui::sample::demo();
         let n = tui::BATCH_EVENTS * 2 + 7;
-        let mut events: Vec<Event> = sample.iter().cycle().take(n).cloned().collect();
-        sink.events(&mut events, stats(40, 1)).unwrap();
-        assert!(events.is_empty());
+        for (i, e) in sample.iter().cycle().take(n).enumerate() {
+            sink.push(e.clone());
+            // Sent as soon as a batch is full: never more than one held.
+            assert_eq!(sink.out.pending(), (i + 1) % tui::BATCH_EVENTS);
+        }
+        sink.batch_done(stats(40, 1)).unwrap();
         let got: Vec<Action> = rx.try_iter().collect();
         let sizes: Vec<usize> = got
             .iter()
@@ -721,18 +721,59 @@ mod tests {
         );
 
         // The end: the last events, the final line, then Loaded.
-        let mut last = vec![sample[0].clone()];
+        sink.push(sample[0].clone());
         let report = CaptureReport {
             stats: stats(41, 1),
             ..CaptureReport::default()
         };
-        sink.end(&mut last, &report).unwrap();
+        sink.end(&report).unwrap();
         let got: Vec<Action> = rx.try_iter().collect();
         assert!(matches!(got.as_slice(), [
             Action::Events(e),
             Action::Info(i),
             Action::Loaded { warning: None },
         ] if e.len() == 1 && i == "captured 41 · kernel drops 1 · round 1: polling"));
+    }
+
+    /// A write that fails (a closed pipe) is reported when the capture batch ends, and nothing
+    /// is written after it; events are written as they come, not held.
+    #[test]
+    fn transcript_writes_each_event_and_reports_a_failed_write() {
+        struct Pipe {
+            written: Vec<u8>,
+            open: bool,
+        }
+        impl Write for Pipe {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                if !self.open {
+                    return Err(io::ErrorKind::BrokenPipe.into());
+                }
+                self.written.extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut t = Transcript {
+            out: Pipe {
+                written: Vec::new(),
+                open: true,
+            },
+            format: OutputFormat::Json,
+            failed: None,
+        };
+        let sample = crate::tui::sample::demo();
+        t.push(sample[0].clone());
+        assert_eq!(t.out.written.iter().filter(|&&b| b == b'\n').count(), 1);
+        t.batch_done(LiveStats::default()).unwrap();
+        t.out.open = false;
+        t.push(sample[1].clone());
+        t.out.open = true;
+        t.push(sample[2].clone());
+        assert_eq!(t.out.written.iter().filter(|&&b| b == b'\n').count(), 1);
+        let err = t.batch_done(LiveStats::default()).unwrap_err();
+        assert!(format!("{err}").contains("pipe"), "{err}");
     }
 
     /// The UI hung up: the feed stops sending without failing, so capture (and `-w`) go on.
@@ -742,11 +783,16 @@ mod tests {
         let (_notes_tx, notes) = mpsc::channel::<String>();
         let mut sink = feed(tx, notes);
         drop(rx);
-        let mut events = crate::tui::sample::demo();
-        sink.events(&mut events, stats(1, 0)).unwrap();
-        assert!(sink.gone);
-        assert!(events.is_empty());
-        sink.end(&mut Vec::new(), &CaptureReport::default())
-            .unwrap();
+        for e in crate::tui::sample::demo() {
+            sink.push(e);
+        }
+        sink.batch_done(stats(1, 0)).unwrap();
+        assert!(sink.out.is_gone());
+        // Events after that are dropped, not held.
+        for e in crate::tui::sample::demo() {
+            sink.push(e);
+        }
+        assert_eq!(sink.out.pending(), 0);
+        sink.end(&CaptureReport::default()).unwrap();
     }
 }

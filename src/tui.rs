@@ -42,6 +42,7 @@ pub use app::{update, Action, App, Source};
 use crate::capture::CaptureReader;
 use crate::engine::Engine;
 use crate::explain::Lang;
+use crate::flow::EventSink;
 use crate::model::{Event, Limits};
 
 /// Events sent to the UI in one message, at most.
@@ -49,6 +50,11 @@ pub const BATCH_EVENTS: usize = 4096;
 /// Batches in flight between the reader and the UI: the reader waits when the UI lags, so
 /// memory stays bounded by the timeline, not by a queue.
 pub const CHANNEL_BATCHES: usize = 8;
+/// Most events the TUI keeps ([`Options::max_events`]'s default): about 420 MB of [`Event`]s
+/// (104 bytes each) plus what they own (payload previews, headers; ~70 bytes an event on a
+/// WebSocket load capture) and the per-connection indices. Beyond it events are counted, not
+/// kept, and the title bar says how many were left out.
+pub const MAX_EVENTS: usize = 4_000_000;
 /// A batch goes out after this long even when not full, so a slow stream still shows.
 const BATCH_AGE: Duration = Duration::from_millis(50);
 /// Longest the loop spends taking in queued batches before it looks at the keyboard again.
@@ -60,7 +66,7 @@ pub struct Options {
     pub limits: Limits,
     /// Draw with colours; [`Options::from_env`] turns it off when `NO_COLOR` is set.
     pub color: bool,
-    /// Most events kept in memory (each takes about 300 bytes); beyond it events are counted
+    /// Most events kept in memory ([`MAX_EVENTS`] by default); beyond it events are counted
     /// and dropped.
     pub max_events: usize,
     /// Language of the explanations in the detail pane.
@@ -72,7 +78,7 @@ impl Default for Options {
         Options {
             limits: Limits::default(),
             color: true,
-            max_events: 4_000_000,
+            max_events: MAX_EVENTS,
             lang: Lang::En,
         }
     }
@@ -161,12 +167,94 @@ pub fn spawn_reader(path: PathBuf, limits: Limits) -> Result<Receiver<Action>> {
     let (opened_tx, opened_rx) = mpsc::channel::<Result<(), String>>();
     thread::Builder::new()
         .name("synscope-reader".into())
-        .spawn(move || read_capture(input, total, limits, &tx, &opened_tx))
+        .spawn(move || read_capture(input, total, limits, tx, &opened_tx))
         .context("cannot start the reader thread")?;
     match opened_rx.recv() {
         Ok(Ok(())) => Ok(rx),
         Ok(Err(e)) => bail!("cannot read {}: {e}", path.display()),
         Err(_) => bail!("cannot read {}: the reader stopped", path.display()),
+    }
+}
+
+/// An [`EventSink`] that sends events to the UI as the engine makes them, in
+/// [`Action::Events`] of at most [`BATCH_EVENTS`], over a bounded channel: one frame can make
+/// a million events ([`EventSink`] says how), and they go out batch by batch, the engine
+/// waiting while the channel is full, so the events held between the engine and the UI are
+/// at most `(channel bound + 1) * BATCH_EVENTS`, never a whole frame's. If the UI hangs up,
+/// events are dropped from then on (a live capture goes on for its `-w` file).
+pub struct Batches {
+    tx: SyncSender<Action>,
+    batch: Vec<Event>,
+    /// When the last batch went out (or the sink was made).
+    flushed: Instant,
+    /// Batches sent so far.
+    sent: u64,
+    /// The UI hung up.
+    gone: bool,
+}
+
+impl Batches {
+    pub fn new(tx: SyncSender<Action>) -> Batches {
+        Batches {
+            tx,
+            batch: Vec::with_capacity(BATCH_EVENTS),
+            flushed: Instant::now(),
+            sent: 0,
+            gone: false,
+        }
+    }
+
+    /// Events made but not sent yet (fewer than [`BATCH_EVENTS`]).
+    pub fn pending(&self) -> usize {
+        self.batch.len()
+    }
+
+    /// How long ago the last batch went out.
+    pub fn since_flush(&self) -> Duration {
+        self.flushed.elapsed()
+    }
+
+    /// Batches sent so far.
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Whether the UI hung up.
+    pub fn is_gone(&self) -> bool {
+        self.gone
+    }
+
+    /// Sends the events not sent yet, if any. False once the UI hung up.
+    pub fn flush(&mut self) -> bool {
+        if !self.batch.is_empty() && !self.gone {
+            let events = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_EVENTS));
+            self.gone = self.tx.send(Action::Events(events)).is_err();
+            self.sent += 1;
+            self.flushed = Instant::now();
+        }
+        self.batch.clear();
+        !self.gone
+    }
+
+    /// Sends `action` after the events not sent yet (so that `Loaded` comes after the last
+    /// events). False once the UI hung up.
+    pub fn send(&mut self, action: Action) -> bool {
+        if self.flush() {
+            self.gone = self.tx.send(action).is_err();
+        }
+        !self.gone
+    }
+}
+
+impl EventSink for Batches {
+    fn push(&mut self, event: Event) {
+        if self.gone {
+            return;
+        }
+        self.batch.push(event);
+        if self.batch.len() >= BATCH_EVENTS {
+            self.flush();
+        }
     }
 }
 
@@ -176,7 +264,7 @@ fn read_capture(
     input: Box<dyn Read + Send>,
     total: Option<u64>,
     limits: Limits,
-    tx: &SyncSender<Action>,
+    tx: SyncSender<Action>,
     opened: &mpsc::Sender<Result<(), String>>,
 ) {
     let read = Arc::new(AtomicU64::new(0));
@@ -193,43 +281,37 @@ fn read_capture(
     };
     let _ = opened.send(Ok(()));
     let mut engine = Engine::new(limits);
-    let mut batch: Vec<Event> = Vec::with_capacity(BATCH_EVENTS);
-    let mut sent = Instant::now();
-    let send = |batch: &mut Vec<Event>| -> bool {
-        let events = std::mem::replace(batch, Vec::with_capacity(BATCH_EVENTS));
-        tx.send(Action::Events(events)).is_ok()
-            && tx
-                .send(Action::Progress {
-                    bytes: read.load(Ordering::Relaxed),
-                    total,
-                })
-                .is_ok()
-    };
+    let mut out = Batches::new(tx);
+    let mut reported = 0;
     loop {
         match reader.next_frame() {
-            Ok(Some(frame)) => engine.ingest(&frame, &mut batch),
+            Ok(Some(frame)) => engine.ingest(&frame, &mut out),
             Ok(None) => break,
             Err(e) => {
-                let _ = send(&mut batch);
-                let _ = tx.send(Action::Failed(e.to_string()));
+                out.send(Action::Failed(e.to_string()));
                 return;
             }
         }
-        if batch.len() >= BATCH_EVENTS || (!batch.is_empty() && sent.elapsed() >= BATCH_AGE) {
-            if !send(&mut batch) {
-                return;
-            }
-            sent = Instant::now();
+        if out.pending() > 0 && out.since_flush() >= BATCH_AGE {
+            out.flush();
+        }
+        // Progress after each batch that went out (bytes read only change between frames).
+        if out.sent() != reported {
+            reported = out.sent();
+            let bytes = read.load(Ordering::Relaxed);
+            out.send(Action::Progress { bytes, total });
+        }
+        if out.is_gone() {
+            return;
         }
     }
-    engine.finish(&mut batch);
-    if !send(&mut batch) {
-        return;
-    }
+    engine.finish(&mut out);
     let warning = reader
         .truncated_tail()
         .then(|| "the capture ends inside a packet (cut short)".to_string());
-    let _ = tx.send(Action::Loaded { warning });
+    let bytes = read.load(Ordering::Relaxed);
+    out.send(Action::Progress { bytes, total });
+    out.send(Action::Loaded { warning });
 }
 
 static PANIC_HOOK: Once = Once::new();
@@ -372,4 +454,133 @@ pub fn run(mut app: App, source: Receiver<Action>) -> Result<()> {
     }
     drop(tty);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+
+    use super::*;
+    use crate::capture::pcapng_writer::{PcapngWriter, WriterOptions};
+    use crate::capture::{LinkType, RawFrame};
+    use crate::engine::tests::{hole_before_a_million_pings, million_limits};
+
+    fn raw(ts: crate::model::Timestamp, data: &[u8]) -> RawFrame<'_> {
+        RawFrame {
+            ts,
+            link: LinkType::IPV4,
+            data,
+            orig_len: data.len() as u32,
+        }
+    }
+
+    /// Counts the events made before passing them on.
+    struct Made<'a> {
+        made: &'a AtomicU64,
+        out: Batches,
+    }
+
+    impl EventSink for Made<'_> {
+        fn push(&mut self, event: Event) {
+            self.made.fetch_add(1, Ordering::Relaxed);
+            self.out.push(event);
+        }
+    }
+
+    /// One frame that releases a million events: they reach the UI in batches of at most
+    /// BATCH_EVENTS while the engine is still inside that frame, and the engine waits on the
+    /// bounded channel, so the events made but not yet taken in never pass the channel's
+    /// batches, the one being sent and the one being filled.
+    #[test]
+    fn a_million_events_from_one_frame_stay_within_the_channel() {
+        let (frames, messages) = hole_before_a_million_pings();
+        let ((ts, last), rest) = frames.split_last().unwrap();
+        let mut engine = Engine::new(million_limits());
+        for (ts, data) in rest {
+            engine.ingest(&raw(*ts, data), &mut Vec::new());
+        }
+        const BOUND: usize = 2;
+        let (tx, rx) = mpsc::sync_channel(BOUND);
+        let made = AtomicU64::new(0);
+        let (taken, most_ahead) = thread::scope(|s| {
+            let made = &made;
+            s.spawn(move || {
+                let mut out = Made {
+                    made,
+                    out: Batches::new(tx),
+                };
+                engine.ingest(&raw(*ts, last), &mut out);
+                out.out.send(Action::Loaded { warning: None });
+            });
+            let (mut taken, mut most_ahead) = (0u64, 0u64);
+            for a in rx {
+                if let Action::Events(batch) = a {
+                    assert!(batch.len() <= BATCH_EVENTS);
+                    taken += batch.len() as u64;
+                    most_ahead = most_ahead.max(made.load(Ordering::Relaxed) - taken);
+                }
+            }
+            (taken, most_ahead)
+        });
+        assert_eq!(taken, 1 + 2 * messages);
+        assert_eq!(made.load(Ordering::Relaxed), taken);
+        assert!(
+            most_ahead <= ((BOUND + 2) * BATCH_EVENTS) as u64,
+            "{most_ahead} events held"
+        );
+    }
+
+    /// The replay reader streams the same capture from a file: every event arrives, in
+    /// bounded batches, with progress, and `Loaded` last.
+    #[test]
+    fn the_reader_streams_a_capture_in_bounded_batches() {
+        let (frames, messages) = hole_before_a_million_pings();
+        let mut w = PcapngWriter::new(Vec::new(), WriterOptions::default()).unwrap();
+        for (ts, data) in &frames {
+            w.write_frame(&raw(*ts, data)).unwrap();
+        }
+        let file = w.into_inner().unwrap();
+        let len = file.len() as u64;
+        let (tx, rx) = mpsc::sync_channel(CHANNEL_BATCHES);
+        let (opened_tx, opened_rx) = mpsc::channel();
+        let reader = thread::spawn(move || {
+            read_capture(
+                Box::new(io::Cursor::new(file)),
+                Some(len),
+                million_limits(),
+                tx,
+                &opened_tx,
+            )
+        });
+        assert_eq!(opened_rx.recv().unwrap(), Ok(()));
+        let mut app = App::new(Source::Replay, "t", (80, 24), usize::MAX);
+        let (mut events, mut last_progress) = (0u64, None);
+        let mut ended = false;
+        for a in rx {
+            assert!(!ended, "an action after Loaded");
+            match &a {
+                Action::Events(b) => {
+                    assert!(!b.is_empty() && b.len() <= BATCH_EVENTS);
+                    events += b.len() as u64;
+                }
+                Action::Progress { bytes, total } => {
+                    assert_eq!(*total, Some(len));
+                    last_progress = Some(*bytes);
+                }
+                Action::Loaded { warning } => {
+                    assert_eq!(*warning, None);
+                    ended = true;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+            update(&mut app, a);
+        }
+        reader.join().unwrap();
+        assert!(ended);
+        assert_eq!(last_progress, Some(len));
+        // The handshake, request, upgrade, the pings and their messages, the end.
+        assert!(events > 2 * messages, "{events}");
+        assert_eq!(app.timeline.len() as u64, events);
+        assert_eq!(app.load, app::Load::Done);
+    }
 }

@@ -14,6 +14,7 @@
 //! [`RECORDING`], the same demo recorded by `scripts/record-demo.sh` and built into the
 //! binary, played back in time so it unfolds as the live one would.
 
+use std::collections::HashMap;
 use std::io::{self, BufWriter, IsTerminal};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -30,6 +31,7 @@ use super::{Scenario, ServerConfig};
 use crate::capture::live::{LiveConfig, LiveError};
 use crate::capture::CaptureReader;
 use crate::engine::Engine;
+use crate::flow::EventSink;
 use crate::live::{self, Headless, HeadlessOptions, OutputFormat, TuiOptions};
 use crate::model::{ConnId, Event, EventBody, Nanos};
 use crate::tui::{self, Action, App, Source};
@@ -478,42 +480,58 @@ async fn act(
 /// Events of [`RECORDING`] that belong to `part`, their times counted from the first kept
 /// one. A connection belongs to the part its first request names ([`Part::has_target`]).
 pub fn recording_events(part: Part, limits: crate::model::Limits) -> Result<Vec<Event>> {
+    let mut events = Vec::new();
+    recording_into(part, limits, &mut events)?;
+    Ok(events)
+}
+
+/// Decodes [`RECORDING`] into `out`, event by event as [`recording_events`] lists them, none
+/// collected: a part is chosen by a first pass that only notes each connection's first
+/// request, then the second pass passes on that part's events.
+pub fn recording_into(
+    part: Part,
+    limits: crate::model::Limits,
+    out: &mut dyn EventSink,
+) -> Result<()> {
+    let mut first_target: HashMap<ConnId, bool> = HashMap::new();
+    if part != Part::All {
+        decode_recording(limits, &mut |e: Event| {
+            if let (Some(c), EventBody::HttpRequest(r)) = (e.conn, &e.body) {
+                first_target
+                    .entry(c)
+                    .or_insert_with(|| part.has_target(&r.target));
+            }
+        })?;
+    }
+    let keep = |c: &ConnId| part == Part::All || first_target.get(c).copied().unwrap_or(false);
+    let mut t0 = None;
+    decode_recording(limits, &mut |mut e: Event| {
+        let kept = match (&e.conn, &e.body) {
+            (Some(c), _) => keep(c),
+            (None, EventBody::Pattern(p)) => part == Part::All || p.conns.iter().any(keep),
+            (None, _) => part == Part::All,
+        };
+        if kept {
+            if part != Part::All {
+                let t0 = *t0.get_or_insert(e.t.0);
+                e.t = Nanos(e.t.0.saturating_sub(t0));
+            }
+            out.push(e);
+        }
+    })
+}
+
+fn decode_recording(limits: crate::model::Limits, out: &mut dyn EventSink) -> Result<()> {
     let mut reader = CaptureReader::new(RECORDING).context("the built-in recording")?;
     let mut engine = Engine::new(limits);
-    let mut events = Vec::new();
     while let Some(frame) = reader
         .next_frame()
         .context("reading the built-in recording")?
     {
-        engine.ingest(&frame, &mut events);
+        engine.ingest(&frame, out);
     }
-    engine.finish(&mut events);
-    if part == Part::All {
-        return Ok(events);
-    }
-    let mut first_target: std::collections::HashMap<ConnId, bool> = Default::default();
-    for e in &events {
-        if let (Some(c), EventBody::HttpRequest(r)) = (e.conn, &e.body) {
-            first_target
-                .entry(c)
-                .or_insert_with(|| part.has_target(&r.target));
-        }
-    }
-    let keep = |c: &ConnId| first_target.get(c).copied().unwrap_or(false);
-    let mut kept: Vec<Event> = events
-        .into_iter()
-        .filter(|e| match (&e.conn, &e.body) {
-            (Some(c), _) => keep(c),
-            (None, EventBody::Pattern(p)) => p.conns.iter().any(keep),
-            (None, _) => false,
-        })
-        .collect();
-    if let Some(t0) = kept.first().map(|e| e.t.0) {
-        for e in &mut kept {
-            e.t = Nanos(e.t.0.saturating_sub(t0));
-        }
-    }
-    Ok(kept)
+    engine.finish(out);
+    Ok(())
 }
 
 /// The playback speed that shows [`RECORDING`] at `pace` per step.
@@ -527,16 +545,23 @@ fn replay_recording(opts: &DemoOptions, why: &str) -> Result<()> {
         std::fs::write(path, RECORDING)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let events = recording_events(opts.part, opts.tui.limits)?;
+    let (part, limits) = (opts.part, opts.tui.limits);
     match opts.format {
         Some(format) => {
             let stdout = io::stdout();
             let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-            for e in &events {
-                match format {
-                    OutputFormat::Text => view::text::write_event(&mut out, e)?,
-                    OutputFormat::Json => view::json::write_event(&mut out, e)?,
+            let mut failed: Option<io::Error> = None;
+            recording_into(part, limits, &mut |e: Event| {
+                if failed.is_none() {
+                    let written = match format {
+                        OutputFormat::Text => view::text::write_event(&mut out, &e),
+                        OutputFormat::Json => view::json::write_event(&mut out, &e),
+                    };
+                    failed = written.err();
                 }
+            })?;
+            if let Some(e) = failed {
+                return Err(e.into());
             }
             io::Write::flush(&mut out)?;
             Ok(())
@@ -547,18 +572,26 @@ fn replay_recording(opts: &DemoOptions, why: &str) -> Result<()> {
             app.color = opts.tui.color;
             // As live: each new connection takes the diagram as playback reaches it.
             app.follow_conns = true;
-            let (tx, rx) = mpsc::channel();
+            let (tx, rx) = mpsc::sync_channel(tui::CHANNEL_BATCHES);
             // Playback first: no frame is drawn with every event showing at once.
             let _ = tx.send(Action::Autoplay(recording_speed(opts.pace)));
             let _ = tx.send(Action::Info(format!(
                 "built-in recording (pace {} ms), played in time: space pauses, s shows all",
                 RECORDING_PACE.as_millis()
             )));
-            for chunk in events.chunks(tui::BATCH_EVENTS) {
-                let _ = tx.send(Action::Events(chunk.to_vec()));
-            }
-            let _ = tx.send(Action::Loaded { warning: None });
-            drop(tx);
+            // The events follow from a thread of their own, in bounded batches, as they are
+            // decoded (the UI loop takes them in while it runs).
+            std::thread::Builder::new()
+                .name("synscope-recording".into())
+                .spawn(move || {
+                    let mut out = tui::Batches::new(tx);
+                    let end = match recording_into(part, limits, &mut out) {
+                        Ok(()) => Action::Loaded { warning: None },
+                        Err(e) => Action::Failed(format!("{e:#}")),
+                    };
+                    out.send(end);
+                })
+                .context("cannot start the recording's reader thread")?;
             tui::run(app, rx)
         }
     }

@@ -468,11 +468,20 @@ impl Timeline {
         }
     }
 
-    /// Files one event. Returns the position of its connection, if it has one.
+    /// Files one event. Returns the position of its connection, if it has one. Beyond
+    /// `max_events` the event is counted in [`Timeline::dropped`] and dropped: nothing the
+    /// timeline holds grows any more (the pattern detector does not see it either).
     pub fn push(&mut self, e: Event) -> Option<usize> {
         if self.events.len() >= self.max_events {
             self.dropped += 1;
             return None;
+        }
+        if self.events.len() == self.events.capacity() {
+            // Doubling as usual, but never past the limit: the last doubling would otherwise
+            // reserve room for events that will not be kept (4,194,304 for 4,000,000).
+            let room = self.max_events - self.events.len();
+            self.events
+                .reserve_exact(self.events.capacity().max(1024).min(room));
         }
         let ix = self.events.len() as Ix;
         // The TUI classifies as events come in (the engine's own `pattern` events arrive only
@@ -760,5 +769,51 @@ mod tests {
         }
         assert_eq!(tl.len(), 10);
         assert!(tl.dropped() > 0);
+    }
+
+    /// What the timeline holds, in bytes of capacity (events, per-connection indices).
+    fn held(tl: &Timeline) -> usize {
+        tl.events.capacity() * std::mem::size_of::<Event>()
+            + tl.orphans.capacity() * 4
+            + tl.by_id.capacity() * 16
+            + tl.conns.capacity() * std::mem::size_of::<ConnTrack>()
+            + tl.conns
+                .iter()
+                .map(|c| {
+                    (c.events.capacity() + c.app.capacity() + c.messages.capacity()) * 4
+                        + c.segments.capacity() * 16
+                        + c.changes.capacity() * 8
+                })
+                .sum::<usize>()
+    }
+
+    /// Once the limit is reached memory stays flat: ten times more events (new connections
+    /// among them) are only counted, and the events vector was never grown past the limit.
+    #[test]
+    fn beyond_the_limit_memory_stays_flat() {
+        let mut events = sample::large(30_000, 50, 5_000);
+        // Connections that begin after the limit.
+        events.extend(sample::demo().into_iter().map(|mut e| {
+            e.conn = e.conn.map(|c| c + 1000);
+            e
+        }));
+        let max = 3_000;
+        let mut tl = Timeline::new(max);
+        for e in &events[..max] {
+            tl.push(e.clone());
+        }
+        assert_eq!(tl.events.capacity(), max);
+        let (before, conns) = (held(&tl), tl.conns().len());
+        let (patterns, any) = (tl.patterns().conversations().count(), tl.has_patterns());
+        for e in &events[max..] {
+            assert_eq!(tl.push(e.clone()), None);
+        }
+        assert_eq!(tl.len(), max);
+        assert_eq!(tl.dropped(), (events.len() - max) as u64);
+        assert_eq!(held(&tl), before);
+        assert_eq!(tl.conns().len(), conns);
+        tl.refresh_patterns();
+        assert_eq!(tl.patterns().conversations().count(), patterns);
+        assert_eq!(tl.has_patterns(), any);
     }
 }
