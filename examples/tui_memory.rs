@@ -27,6 +27,7 @@ fn chunk(n: usize) -> usize {
     }
 }
 
+/// By length: the engine builds its strings to their length.
 fn string(s: &str) -> usize {
     chunk(s.len())
 }
@@ -116,7 +117,8 @@ fn heap(e: &Event) -> usize {
 }
 
 /// The chunk of a boxed variant's box: `binding` is the size of what the match bound (a
-/// `Box<T>` when the variant is boxed, the `T` itself otherwise).
+/// `Box<T>` when the variant is boxed, the `T` itself otherwise; written so, the example
+/// measured the model before the variants were boxed too).
 fn boxed<T>(binding: usize) -> usize {
     if binding == size_of::<Box<T>>() && size_of::<T>() != binding {
         chunk(size_of::<T>())

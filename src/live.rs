@@ -364,8 +364,9 @@ impl Headless {
         )
     }
 
-    /// Captures until `stop` is set and sends what the TUI shows to `tx`: each capture batch's
-    /// events as [`Action::Events`] (at most [`tui::BATCH_EVENTS`] per message), then an
+    /// Captures until `stop` is set and sends what the TUI shows to `tx`: events as
+    /// [`Action::Events`] of at most [`tui::BATCH_EVENTS`], each sent as soon as it is full and
+    /// the rest at the end of each capture batch (see [`tui::Batches`]), then an
     /// [`Action::Info`] status line, "captured N · kernel drops D", followed by `status()`'s
     /// latest text when it gave one (the demo says which scenario is playing). When the capture ends
     /// the engine's last events go out, then [`Action::Loaded`]. Runs on the calling thread, so

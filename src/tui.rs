@@ -240,6 +240,16 @@ impl Batches {
     /// events). False once the UI hung up.
     pub fn send(&mut self, action: Action) -> bool {
         if self.flush() {
+            self.send_now(action);
+        }
+        !self.gone
+    }
+
+    /// Sends `action` now, ahead of the events not sent yet: for what says nothing about them
+    /// ([`Action::Progress`]), so that the batch being filled is not cut short. False once the
+    /// UI hung up.
+    pub fn send_now(&mut self, action: Action) -> bool {
+        if !self.gone {
             self.gone = self.tx.send(action).is_err();
         }
         !self.gone
@@ -299,7 +309,7 @@ fn read_capture(
         if out.sent() != reported {
             reported = out.sent();
             let bytes = read.load(Ordering::Relaxed);
-            out.send(Action::Progress { bytes, total });
+            out.send_now(Action::Progress { bytes, total });
         }
         if out.is_gone() {
             return;
@@ -530,14 +540,20 @@ mod tests {
         );
     }
 
-    /// The replay reader streams the same capture from a file: every event arrives, in
-    /// bounded batches, with progress, and `Loaded` last.
+    /// The replay reader streams the same capture from a file, then 20,000 small frames
+    /// (copies of the SYN-ACK, one `tcp` event each): every event arrives, in full batches,
+    /// with progress, and `Loaded` last.
     #[test]
     fn the_reader_streams_a_capture_in_bounded_batches() {
         let (frames, messages) = hole_before_a_million_pings();
         let mut w = PcapngWriter::new(Vec::new(), WriterOptions::default()).unwrap();
         for (ts, data) in &frames {
             w.write_frame(&raw(*ts, data)).unwrap();
+        }
+        let (ts, syn_ack) = &frames[1];
+        for i in 0..20_000 {
+            let ts = crate::model::Timestamp(ts.0 + 1_000_000_000 + i * 1000);
+            w.write_frame(&raw(ts, syn_ack)).unwrap();
         }
         let file = w.into_inner().unwrap();
         let len = file.len() as u64;
@@ -553,8 +569,9 @@ mod tests {
             )
         });
         assert_eq!(opened_rx.recv().unwrap(), Ok(()));
+        let started = Instant::now();
         let mut app = App::new(Source::Replay, "t", (80, 24), usize::MAX);
-        let (mut events, mut last_progress) = (0u64, None);
+        let (mut events, mut batches, mut last_progress) = (0u64, 0u64, None);
         let mut ended = false;
         for a in rx {
             assert!(!ended, "an action after Loaded");
@@ -562,6 +579,7 @@ mod tests {
                 Action::Events(b) => {
                     assert!(!b.is_empty() && b.len() <= BATCH_EVENTS);
                     events += b.len() as u64;
+                    batches += 1;
                 }
                 Action::Progress { bytes, total } => {
                     assert_eq!(*total, Some(len));
@@ -577,9 +595,16 @@ mod tests {
         }
         reader.join().unwrap();
         assert!(ended);
+        // Full batches, but for one sent each BATCH_AGE and the last (the UI takes in whole
+        // batches: a batch per frame would make it redraw per frame).
+        let aged = (started.elapsed().as_millis() / BATCH_AGE.as_millis()) as u64;
+        assert!(
+            batches <= events / BATCH_EVENTS as u64 + aged + 2,
+            "{batches} batches for {events} events"
+        );
         assert_eq!(last_progress, Some(len));
-        // The handshake, request, upgrade, the pings and their messages, the end.
-        assert!(events > 2 * messages, "{events}");
+        // The handshake, request, upgrade, the pings and their messages, the copies, the end.
+        assert!(events > 2 * messages + 20_000, "{events}");
         assert_eq!(app.timeline.len() as u64, events);
         assert_eq!(app.load, app::Load::Done);
     }
