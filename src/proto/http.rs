@@ -1000,8 +1000,9 @@ impl Conversation {
                 end: false,
                 missing,
                 data: Payload {
-                    // A copy of exactly the kept bytes; the buffer stays for the next chunk.
-                    kept: side.kept.as_slice().into(),
+                    // Taken, so that no connection keeps a buffer between chunks; boxed without
+                    // spare capacity.
+                    kept: mem::take(&mut side.kept).into(),
                     total: size,
                 },
             },
