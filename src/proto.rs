@@ -88,9 +88,7 @@ impl StreamSink for Session {
     }
 
     fn held_bytes(&self) -> usize {
-        self.http.held_bytes()
-            + self.ws.as_ref().map_or(0, |w| w.held_bytes())
-            + self.sub.held_bytes()
+        self.held_by_layer().iter().sum()
     }
 }
 
@@ -115,6 +113,17 @@ impl Session {
             out: &mut post,
         };
         f(&mut self.http, &mut self.ws, &mut inner);
+    }
+
+    /// [`StreamSink::held_bytes`] by layer: HTTP, WebSocket, subprotocols (for fuzzing, which
+    /// checks each against its own bound).
+    #[doc(hidden)]
+    pub fn held_by_layer(&self) -> [usize; 3] {
+        [
+            self.http.held_bytes(),
+            self.ws.as_ref().map_or(0, |w| w.held_bytes()),
+            self.sub.held_bytes(),
+        ]
     }
 
     /// The most [`StreamSink::held_bytes`] of a session can be under `limits`.

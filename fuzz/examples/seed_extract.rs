@@ -233,11 +233,55 @@ fn subproto_seeds(out: &Path, name: &str, bytes: &[u8], conns: &[Vec<(Dir, Vec<u
     }
 }
 
+/// Raw DEFLATE of 4096 LF bytes, flushed, without the 00 00 ff ff trailer (RFC 7692 §7.2.1).
+const DEFLATED_EOLS: [u8; 22] = [
+    236, 193, 49, 13, 0, 0, 0, 195, 160, 191, 254, 5, 207, 199, 2, 20, 0, 0, 0, 240, 110, 0,
+];
+
+/// subproto seeds that no capture holds: bursts of packets in one body piece or message, a
+/// line that never ends, huge declared lengths, deep JSON.
+fn crafted_seeds(out: &Path) {
+    let long = vec![b'a'; 20_000];
+    let mut seeds: Vec<(u8, Vec<u8>)> = vec![
+        (cfg(7, 3), b"6\x1e".repeat(2000)),
+        (cfg(7, 2), b"1:6".repeat(1300)),
+        (cfg(7, 0), b"data\n\n".repeat(680)),
+        (cfg(7, 0), [&b"data: "[..], &long].concat()),
+        (cfg(7, 2), [&b"9999999999:4"[..], &long].concat()),
+        (cfg(7, 3), [&b"4"[..], &long].concat()),
+        (cfg(7, 6), ws_frame(Dir::S2c, false, &[b'\n'; 4000])),
+        (
+            cfg(7, 6),
+            ws_frame(Dir::S2c, false, &[&b"MESSAGE\n\n"[..], &long].concat()),
+        ),
+    ];
+    // A compressed frame of 4096 EOLs: FIN, RSV1, text.
+    let mut deflated = vec![0xc1, DEFLATED_EOLS.len() as u8];
+    deflated.extend_from_slice(&DEFLATED_EOLS);
+    seeds.push((cfg(7, 7), deflated));
+    for (i, (c, body)) in seeds.iter().enumerate() {
+        let mut v = vec![*c];
+        common::encode_data(&mut v, Dir::S2c, body);
+        write(out, "subproto", &format!("crafted-{i}"), &v);
+    }
+    let mut sse = vec![cfg(0, 0) & !1];
+    common::encode_data(
+        &mut sse,
+        Dir::S2c,
+        &[&b"data: "[..], &long[..3000]].concat(),
+    );
+    write(out, "subproto", "crafted-sse-small", &sse);
+    let mut deep = vec![cfg(5, 0)];
+    deep.extend(std::iter::repeat_n(b'[', 1000));
+    write(out, "subproto", "crafted-json-deep", &deep);
+}
+
 fn main() {
     let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
     let (out, captures) = args
         .split_first()
         .expect("usage: seed_extract CORPUS_DIR CAPTURE...");
+    crafted_seeds(out);
     for path in captures {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         let bytes = fs::read(path).unwrap();

@@ -196,7 +196,9 @@ pub fn check_event(e: &Event, limits: &Limits) {
         EventBody::SseEvent(s) => check_sse(s, limits.max_text_preview),
         EventBody::Stomp(f) => check_stomp(f, limits.max_text_preview),
         EventBody::Socketio(p) => check_socketio(p, limits.max_text_preview),
-        EventBody::Malformed(m) if matches!(m.layer, Layer::Sse | Layer::Stomp | Layer::Socketio) => {
+        EventBody::Malformed(m)
+            if matches!(m.layer, Layer::Sse | Layer::Stomp | Layer::Socketio) =>
+        {
             check_detail(&m.detail, limits.max_text_preview)
         }
         _ => {}

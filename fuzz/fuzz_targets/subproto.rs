@@ -16,7 +16,7 @@
 //!
 //! Besides "no panic": previews within `max_text_preview` characters and every other event
 //! invariant of `common::check_event`; held bytes within `SseParser::max_held`, the
-//! splitter's cap and `Session::max_held` after every call; events proportional to the bytes
+//! splitter's cap, `Session::max_held` and `Subprotocols::max_held` after every call; events proportional to the bytes
 //! (at most `2 x stomp::MAX_FRAMES + 1` items per STOMP message); and for the streaming SSE
 //! parser and payload splitter the same output however the bytes between two gaps are cut
 //! (as given, in one piece, and a byte at a time for inputs up to 4 KB). JSON: a value that
@@ -32,7 +32,7 @@ use synscope::flow::{Cx, StreamSink};
 use synscope::model::{Dir, EventBody, Layer, Limits, SseEvent, Stamp};
 use synscope::proto::socketio::{self, json, Codec, PayloadSplitter, Transport};
 use synscope::proto::sse::SseParser;
-use synscope::proto::{stomp, Session};
+use synscope::proto::{stomp, Session, Subprotocols};
 
 /// Inputs up to this size are also fed a byte at a time.
 const BYTEWISE_MAX: usize = 4096;
@@ -126,7 +126,11 @@ fn stomp(limits: &Limits, f: u8, msg: &[u8]) {
     let max = limits.max_text_preview;
     let mut out = Vec::new();
     stomp::parse_message(msg, total, cut, &mut version, max, &mut out);
-    assert!(out.len() <= 2 * stomp::MAX_FRAMES + 1, "{} items", out.len());
+    assert!(
+        out.len() <= 2 * stomp::MAX_FRAMES + 1,
+        "{} items",
+        out.len()
+    );
     for item in &out {
         match item {
             stomp::Item::Frame(f) => check_stomp(f, max),
@@ -164,7 +168,11 @@ fn splitter(limits: &Limits, eio: u8, ops: &[Op]) {
     let whole = splitter_run(limits, eio, ops, Cut::Whole);
     let (bytes, gaps) = sizes(ops);
     // A packet and its note per byte at most; a gap ends a packet and the payload.
-    assert!(whole.len() as u64 <= 2 * bytes + 3 * gaps + 2, "{} items", whole.len());
+    assert!(
+        whole.len() as u64 <= 2 * bytes + 3 * gaps + 2,
+        "{} items",
+        whole.len()
+    );
     check_items(&whole, limits.max_text_preview);
     for cut in cuts(ops) {
         assert_eq!(splitter_run(limits, eio, ops, cut), whole, "{cut:?}");
@@ -260,6 +268,7 @@ fn prelude(i: u8) -> (String, String) {
 fn session(limits: &Limits, prelude: Option<(String, String)>, ops: &[Op]) {
     let mut s = Session::new(limits);
     let max = Session::max_held(limits);
+    let max_sub = Subprotocols::max_held(limits);
     let mut out = Vec::new();
     let mut cx = Cx {
         stamp: Stamp::default(),
@@ -278,6 +287,8 @@ fn session(limits: &Limits, prelude: Option<(String, String)>, ops: &[Op]) {
         }
         let held = s.held_bytes();
         assert!(held <= max, "session held {held} > {max}");
+        let sub = s.held_by_layer()[2];
+        assert!(sub <= max_sub, "subprotocols held {sub} > {max_sub}");
     }
     s.on_end(Dir::C2s, &mut cx);
     s.on_end(Dir::S2c, &mut cx);

@@ -13,7 +13,8 @@
 //! unescaped as 1.2 (`\r \n \c \\`) and 1.1 (`\n \c \\`) say, except in CONNECT and CONNECTED
 //! frames; 1.0 has no escapes. A message is decoded from its kept bytes (at most
 //! `Limits::max_kept_payload`): a frame running past them is reported with what it holds and
-//! `incomplete`.
+//! `incomplete`. At most [`MAX_FRAMES`] frames are decoded per message and [`MAX_HEADERS`]
+//! headers kept per frame, so a message costs a bounded number of events.
 
 use crate::model::StompFrame;
 
