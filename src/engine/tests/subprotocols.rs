@@ -49,9 +49,12 @@ fn finish_events(w: &mut Wire) -> Vec<Event> {
 fn sse(events: &[Event]) -> Vec<&SseEvent> {
     events
         .iter()
-        .filter_map(|e| match &e.body {
-            EventBody::SseEvent(s) => Some(s),
-            _ => None,
+        // The return type lets a boxed variant coerce too.
+        .filter_map(|e| -> Option<&SseEvent> {
+            match &e.body {
+                EventBody::SseEvent(s) => Some(s),
+                _ => None,
+            }
         })
         .collect()
 }
@@ -59,9 +62,12 @@ fn sse(events: &[Event]) -> Vec<&SseEvent> {
 fn socketio(events: &[Event]) -> Vec<&SocketIoPacket> {
     events
         .iter()
-        .filter_map(|e| match &e.body {
-            EventBody::Socketio(p) => Some(p),
-            _ => None,
+        // The return type lets a boxed variant coerce too.
+        .filter_map(|e| -> Option<&SocketIoPacket> {
+            match &e.body {
+                EventBody::Socketio(p) => Some(p),
+                _ => None,
+            }
         })
         .collect()
 }
@@ -69,9 +75,12 @@ fn socketio(events: &[Event]) -> Vec<&SocketIoPacket> {
 fn stomp(events: &[Event]) -> Vec<&StompFrame> {
     events
         .iter()
-        .filter_map(|e| match &e.body {
-            EventBody::Stomp(f) => Some(f),
-            _ => None,
+        // The return type lets a boxed variant coerce too.
+        .filter_map(|e| -> Option<&StompFrame> {
+            match &e.body {
+                EventBody::Stomp(f) => Some(f),
+                _ => None,
+            }
         })
         .collect()
 }
