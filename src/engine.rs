@@ -183,6 +183,9 @@ pub(crate) mod tests {
     use crate::model::tcp_flags::{ACK, FIN, PSH, SYN};
     use crate::proto::Session;
 
+    /// The same bounds for the subprotocols' buffers (SSE, Engine.IO, STOMP).
+    mod subprotocols;
+
     const CLIENT: [u8; 4] = [10, 0, 0, 1];
     const SERVER: [u8; 4] = [10, 0, 0, 2];
     const SERVER_PORT: u16 = 80;

@@ -88,7 +88,7 @@ impl StreamSink for Session {
     }
 
     fn held_bytes(&self) -> usize {
-        self.http.held_bytes() + self.ws.as_ref().map_or(0, |w| w.held_bytes())
+        self.held_by_layer().iter().sum()
     }
 }
 
@@ -115,10 +115,23 @@ impl Session {
         f(&mut self.http, &mut self.ws, &mut inner);
     }
 
+    /// [`StreamSink::held_bytes`] by layer: HTTP, WebSocket, subprotocols (for fuzzing, which
+    /// checks each against its own bound).
+    #[doc(hidden)]
+    pub fn held_by_layer(&self) -> [usize; 3] {
+        [
+            self.http.held_bytes(),
+            self.ws.as_ref().map_or(0, |w| w.held_bytes()),
+            self.sub.held_bytes(),
+        ]
+    }
+
     /// The most [`StreamSink::held_bytes`] of a session can be under `limits`.
     #[doc(hidden)]
     pub fn max_held(limits: &Limits) -> usize {
-        http::Conversation::max_held(limits) + ws::WsSession::max_held(limits)
+        http::Conversation::max_held(limits)
+            + ws::WsSession::max_held(limits)
+            + Subprotocols::max_held(limits)
     }
 }
 
@@ -186,10 +199,17 @@ enum WsApp {
     Other,
 }
 
-/// The subprotocol state of one connection. Memory: the request kinds awaiting their answer
-/// (bounded by `Limits::max_pending_requests`), one body decoder per direction (SSE previews
-/// of 4 x `max_text_preview` bytes, or one Engine.IO packet of at most `max_kept_payload`
-/// bytes) and scratch vectors reused across calls.
+/// Room for decoded events and items that scratch vectors keep across calls. One event can
+/// carry thousands (a body piece of one-byte Engine.IO packets); a vector that such a burst
+/// grew past this gives its memory back, so that every connection does not keep the room of
+/// its largest burst (a `(usize, Event)` is over 300 bytes).
+const SCRATCH_KEEP: usize = 64;
+
+/// The subprotocol state of one connection. Memory ([`Subprotocols::max_held`]): the request
+/// kinds awaiting their answer (bounded by `Limits::max_pending_requests`), one body decoder
+/// per direction (SSE previews, [`sse::SseParser::max_held`], or one Engine.IO packet of at
+/// most `max_kept_payload` bytes) and scratch vectors reused across calls (room for at most
+/// [`SCRATCH_KEEP`] elements each between calls).
 pub struct Subprotocols {
     pending: VecDeque<Exchange>,
     bodies: [Option<Box<BodyDecoder>>; 2],
@@ -218,6 +238,39 @@ impl Subprotocols {
         }
     }
 
+    /// Bytes held now: the pending request kinds, the body decoders' buffers and the
+    /// scratch vectors' room (for memory-bound tests and fuzzing).
+    #[doc(hidden)]
+    pub fn held_bytes(&self) -> usize {
+        let bodies: usize = self
+            .bodies
+            .iter()
+            .flatten()
+            .map(|d| match &**d {
+                BodyDecoder::Sse(p) => p.held_bytes(),
+                BodyDecoder::EngineIo(s) => s.held_bytes(),
+            })
+            .sum();
+        bodies
+            + self.pending.len() * mem::size_of::<Exchange>()
+            + room(&self.new)
+            + room(&self.sse_out)
+            + room(&self.items)
+            + room(&self.frames)
+    }
+
+    /// The most [`Subprotocols::held_bytes`] can be under `limits`.
+    #[doc(hidden)]
+    pub fn max_held(limits: &Limits) -> usize {
+        let body = sse::SseParser::max_held(limits.max_text_preview).max(limits.max_kept_payload);
+        let scratch = SCRATCH_KEEP
+            * (mem::size_of::<(usize, Event)>()
+                + mem::size_of::<SseEvent>()
+                + mem::size_of::<socketio::Item>()
+                + mem::size_of::<stomp::Item>());
+        2 * body + limits.max_pending_requests.max(1) * mem::size_of::<Exchange>() + scratch
+    }
+
     /// Passes `ev` on to `out`, followed by the subprotocol events it carries.
     fn pass(&mut self, ev: Event, limits: &Limits, out: &mut dyn EventSink) {
         let mut new = mem::take(&mut self.new);
@@ -226,6 +279,7 @@ impl Subprotocols {
         for (_, e) in new.drain(..) {
             out.push(e);
         }
+        trim(&mut new);
         self.new = new;
     }
 
@@ -244,6 +298,7 @@ impl Subprotocols {
         for (_, e) in new.drain(..) {
             cx.out.push(e);
         }
+        trim(&mut new);
         self.new = new;
     }
 
@@ -486,6 +541,7 @@ impl Subprotocols {
                     };
                     new.push((i, o.event(body)));
                 }
+                trim(&mut self.frames);
             }
             WsApp::Undecided | WsApp::Other => {}
         }
@@ -495,6 +551,7 @@ impl Subprotocols {
         for e in self.sse_out.drain(..) {
             new.push((i, o.event(EventBody::SseEvent(Box::new(e)))));
         }
+        trim(&mut self.sse_out);
     }
 
     fn socketio_events(&mut self, i: usize, o: Origin, new: &mut Vec<(usize, Event)>) {
@@ -505,6 +562,20 @@ impl Subprotocols {
             };
             new.push((i, o.event(body)));
         }
+        trim(&mut self.items);
+    }
+}
+
+/// The memory of a scratch vector's room.
+fn room<T>(v: &Vec<T>) -> usize {
+    v.capacity() * mem::size_of::<T>()
+}
+
+/// Gives back the memory of an emptied scratch vector that a burst grew past
+/// [`SCRATCH_KEEP`].
+fn trim<T>(v: &mut Vec<T>) {
+    if v.capacity() > SCRATCH_KEEP {
+        *v = Vec::new();
     }
 }
 

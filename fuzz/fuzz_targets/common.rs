@@ -4,7 +4,10 @@
 
 use std::collections::HashMap;
 
-use synscope::model::{ConnId, Dir, Event, EventBody, Limits, Payload};
+use synscope::model::{
+    ConnId, Dir, Event, EventBody, Layer, Limits, Payload, SocketIoPacket, SseEvent, StompFrame,
+};
+use synscope::proto::stomp;
 use synscope::view;
 
 /// One call into a stream parser.
@@ -104,6 +107,58 @@ fn kept_ok(p: &Payload, limits: &Limits) {
     assert!(p.kept.len() as u64 <= p.total, "kept more than the total");
 }
 
+fn preview_ok(what: &str, s: &str, max: usize) {
+    let n = s.chars().count();
+    assert!(n <= max, "{what}: preview of {n} chars > {max}");
+}
+
+/// An SSE event's previews within `max` characters, each standing for at least one byte.
+pub fn check_sse(e: &SseEvent, max: usize) {
+    for (what, s) in [("event", &e.event), ("id", &e.id), ("comment", &e.comment)] {
+        if let Some(s) = s {
+            preview_ok(what, s, max);
+        }
+    }
+    preview_ok("data", &e.data, max);
+    assert!(e.data.chars().count() as u64 <= e.data_len, "{e:?}");
+}
+
+/// A STOMP frame's headers within `stomp::MAX_HEADERS`, previews within `max` characters
+/// (a command is a preview or one of the commands), the body's within its length.
+pub fn check_stomp(f: &StompFrame, max: usize) {
+    assert!(f.headers.len() <= stomp::MAX_HEADERS);
+    preview_ok("command", &f.command, max.max("UNSUBSCRIBE".len()));
+    for (k, v) in &f.headers {
+        preview_ok("header name", k, max);
+        preview_ok("header value", v, max);
+    }
+    if let Some(b) = &f.body {
+        preview_ok("body", b, max);
+        assert!(b.chars().count() as u64 <= f.body_len, "{f:?}");
+    }
+}
+
+/// An Engine.IO / Socket.IO packet's previews within `max` characters.
+pub fn check_socketio(p: &SocketIoPacket, max: usize) {
+    for (what, s) in [
+        ("namespace", &p.namespace),
+        ("event", &p.event),
+        ("data", &p.data),
+        ("sid", &p.sid),
+    ] {
+        if let Some(s) = s {
+            preview_ok(what, s, max);
+        }
+    }
+}
+
+/// A subprotocol's `malformed` detail: its own words and at most a debug-printed preview (an
+/// escaped character takes at most 10).
+pub fn check_detail(detail: &str, max: usize) {
+    let n = detail.chars().count();
+    assert!(n <= 10 * max + 200, "detail of {n} chars: {detail:?}");
+}
+
 /// Checks one event's own invariants: kept payloads and previews within their limits, HTTP
 /// heads within theirs, and text and JSON renderings that work and put no raw control
 /// character on a terminal.
@@ -137,6 +192,14 @@ pub fn check_event(e: &Event, limits: &Limits) {
         EventBody::HttpResponse(r) => {
             assert!(r.head_len as usize <= limits.max_http_head.max(1));
             assert!(r.headers.len() <= limits.max_http_headers);
+        }
+        EventBody::SseEvent(s) => check_sse(s, limits.max_text_preview),
+        EventBody::Stomp(f) => check_stomp(f, limits.max_text_preview),
+        EventBody::Socketio(p) => check_socketio(p, limits.max_text_preview),
+        EventBody::Malformed(m)
+            if matches!(m.layer, Layer::Sse | Layer::Stomp | Layer::Socketio) =>
+        {
+            check_detail(&m.detail, limits.max_text_preview)
         }
         _ => {}
     }

@@ -367,10 +367,12 @@ impl Codec {
                     Some(b',') => payload.get(after + 1..).unwrap_or_default(),
                     _ => payload.get(after..).unwrap_or_default(),
                 };
-                let mut text = Vec::with_capacity(args.len().min(self.max_preview * 4) + 1);
+                // A character is at most 4 bytes: enough for the preview.
+                let room = self.max_preview.saturating_mul(4);
+                let mut text = Vec::with_capacity(args.len().min(room).saturating_add(1));
                 text.push(b'[');
                 let args = args.get(json::skip_ws(args, 0)..).unwrap_or_default();
-                text.extend_from_slice(args.get(..self.max_preview * 4).unwrap_or(args));
+                text.extend_from_slice(args.get(..room).unwrap_or(args));
                 p.data = Some(self.preview(&text));
                 return note;
             }
@@ -433,10 +435,11 @@ enum Split {
         digits: u8,
     },
     /// Packet text: `units` UTF-16 code units to go, `cont` continuation bytes of the
-    /// current character.
+    /// current character, `pair`: it is a 4-byte one (two units, a surrogate pair).
     TextData {
         units: u64,
         cont: u8,
+        pair: bool,
     },
     /// Binary framing: the length digits (bytes 0..=9) up to 0xff.
     BinLen {
@@ -479,6 +482,12 @@ impl PayloadSplitter {
             total: 0,
             cut: false,
         }
+    }
+
+    /// Bytes buffered now: the kept bytes of the packet in progress (for memory-bound tests).
+    #[doc(hidden)]
+    pub fn held_bytes(&self) -> usize {
+        self.buf.len()
     }
 
     fn keep(&mut self, b: &[u8]) {
@@ -563,6 +572,7 @@ impl PayloadSplitter {
                         self.state = Split::TextData {
                             units: value,
                             cont: 0,
+                            pair: false,
                         }
                     }
                     _ => self.lose(
@@ -570,25 +580,39 @@ impl PayloadSplitter {
                         out,
                     ),
                 },
-                Split::TextData { units, cont } => {
-                    // Count UTF-16 code units: a character of 4 UTF-8 bytes is 2 units,
-                    // shorter ones 1 (an invalid byte counts as one, as a replacement).
-                    let (units, cont) = if cont > 0 && (0x80..0xC0).contains(&b) {
-                        (units, cont - 1)
-                    } else {
-                        match b {
-                            0xF0..=0xFF => (units.saturating_sub(2), 3),
-                            0xE0..=0xEF => (units.saturating_sub(1), 2),
-                            0xC0..=0xDF => (units.saturating_sub(1), 1),
-                            _ => (units.saturating_sub(1), 0),
-                        }
-                    };
-                    self.keep(&[b]);
-                    if units == 0 && cont == 0 {
+                Split::TextData { units, cont, pair } => {
+                    // Count UTF-16 code units as the sender's JavaScript string length: a
+                    // character of 4 UTF-8 bytes is 2 units, shorter ones 1; invalid bytes,
+                    // and a character cut short, are one U+FFFD each (WHATWG Encoding, UTF-8
+                    // decode), 1 unit.
+                    let continues = cont > 0 && (0x80..0xC0).contains(&b);
+                    if units == 0 && !continues {
+                        // The packet ended on a character cut short: this byte starts the
+                        // next packet.
                         self.state = Split::Start;
                         self.emit(codec, false, out);
+                        used = 0;
                     } else {
-                        self.state = Split::TextData { units, cont };
+                        let (units, cont, pair) = if continues {
+                            // A 4-byte character's second unit counts once it is whole.
+                            let whole_pair = pair && cont == 1;
+                            (units.saturating_sub(u64::from(whole_pair)), cont - 1, pair)
+                        } else {
+                            let (cont, pair) = match b {
+                                0xF0..=0xF4 => (3, true),
+                                0xE0..=0xEF => (2, false),
+                                0xC2..=0xDF => (1, false),
+                                _ => (0, false),
+                            };
+                            (units.saturating_sub(1), cont, pair)
+                        };
+                        self.keep(&[b]);
+                        if units == 0 && cont == 0 {
+                            self.state = Split::Start;
+                            self.emit(codec, false, out);
+                        } else {
+                            self.state = Split::TextData { units, cont, pair };
+                        }
                     }
                 }
                 Split::BinLen {
@@ -661,6 +685,8 @@ impl PayloadSplitter {
     pub fn finish(&mut self, codec: &mut Codec, out: &mut Vec<Item>) {
         match self.state {
             Split::Separated if self.total > 0 || self.cut => self.emit(codec, false, out),
+            // Every unit is there, the last character was cut short: a whole packet.
+            Split::TextData { units: 0, .. } => self.emit(codec, false, out),
             Split::TextData { .. } | Split::BinData { .. } => {
                 self.cut = true;
                 let binary = matches!(self.state, Split::BinData { string: false, .. });

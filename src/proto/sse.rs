@@ -123,7 +123,32 @@ impl SseParser {
 
     /// Bytes kept per preview buffer.
     fn cap(&self) -> usize {
-        self.max_preview.saturating_mul(4)
+        Self::cap_of(self.max_preview)
+    }
+
+    fn cap_of(max_preview: usize) -> usize {
+        max_preview.saturating_mul(4)
+    }
+
+    /// Bytes buffered now: the previews of the block and of the line in progress (for
+    /// memory-bound tests).
+    #[doc(hidden)]
+    pub fn held_bytes(&self) -> usize {
+        let b = &self.block;
+        b.data.len()
+            + b.event.len()
+            + b.id.as_ref().map_or(0, Vec::len)
+            + b.comment.len()
+            + self.pending.event.len()
+            + self.pending.id.len()
+    }
+
+    /// The most [`SseParser::held_bytes`] can be for previews of `max_preview` characters:
+    /// five preview buffers (the block's data, type, id and comments, and the type or id of
+    /// the line in progress) of at most 4 x `max_preview` bytes each.
+    #[doc(hidden)]
+    pub fn max_held(max_preview: usize) -> usize {
+        Self::cap_of(max_preview).saturating_mul(5)
     }
 
     /// Feeds the next body bytes; appends each block that a blank line ended to `out`. Any
@@ -182,6 +207,12 @@ impl SseParser {
     /// dispatched (a browser discards it) and incomplete. The parser is then back at the start
     /// of a stream.
     pub fn finish(&mut self, out: &mut Vec<SseEvent>) {
+        if let Some(seen) = self.bom.take() {
+            // The body ended inside what could have been a BOM: those bytes are stream bytes.
+            for &b in BOM.get(..seen).unwrap_or_default() {
+                self.byte(b, out);
+            }
+        }
         if self.line != Line::Start {
             self.end_line();
         }
@@ -342,8 +373,9 @@ impl SseParser {
             Field::Id => {
                 // "If the field value does not contain U+0000 NULL, then set the last event ID
                 // buffer to the field value. Otherwise, ignore the field."
+                let id = std::mem::take(&mut self.pending.id);
                 if !self.pending.id_nul {
-                    self.block.id = Some(std::mem::take(&mut self.pending.id));
+                    self.block.id = Some(id);
                 }
             }
             Field::Retry => {
@@ -549,6 +581,40 @@ mod tests {
     }
 
     #[test]
+    fn held_bytes_stay_within_max_held() {
+        // Every buffer full at once: the block's data, type, id and comments, and an id line
+        // in progress.
+        let mut p = SseParser::new(8);
+        let mut out = Vec::new();
+        let long = "é".repeat(100);
+        for field in ["data", "event", "id", ":"] {
+            p.feed(format!("{field}: {long}\n").as_bytes(), &mut out);
+        }
+        // An id with NUL is ignored: its bytes are not held after its line.
+        p.feed(format!("id: \0{long}\nid: {long}").as_bytes(), &mut out);
+        assert!(out.is_empty());
+        assert_eq!(p.held_bytes(), SseParser::max_held(8));
+        p.feed(b"\n\n", &mut out);
+        assert_eq!(p.held_bytes(), 0);
+        assert_eq!(out[0].id.as_deref(), Some("éééééééé"));
+    }
+
+    #[test]
+    fn a_body_ending_in_a_partial_bom_keeps_its_bytes() {
+        // Found by review: the bytes of a possible BOM, held until decided, were dropped when
+        // the body ended among them.
+        let out = parse(b"\xEF\xBB");
+        assert_eq!(out.len(), 1);
+        assert!(!out[0].dispatched && out[0].incomplete);
+        let mut p = SseParser::new(256);
+        let mut out = Vec::new();
+        p.feed(b"\xEF", &mut out);
+        p.feed(b"", &mut out);
+        p.finish(&mut out);
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
     fn gap_resets_the_line_and_marks_the_block() {
         let mut p = SseParser::new(256);
         let mut out = Vec::new();
@@ -622,6 +688,7 @@ mod tests {
             let mut at = 0;
             for c in cuts {
                 p.feed(&input[at..c], &mut out);
+                prop_assert!(p.held_bytes() <= SseParser::max_held(256));
                 at = c;
             }
             p.feed(&input[at..], &mut out);

@@ -13,7 +13,8 @@
 //! unescaped as 1.2 (`\r \n \c \\`) and 1.1 (`\n \c \\`) say, except in CONNECT and CONNECTED
 //! frames; 1.0 has no escapes. A message is decoded from its kept bytes (at most
 //! `Limits::max_kept_payload`): a frame running past them is reported with what it holds and
-//! `incomplete`.
+//! `incomplete`. At most [`MAX_FRAMES`] frames are decoded per message and [`MAX_HEADERS`]
+//! headers kept per frame, so a message costs a bounded number of events.
 
 use crate::model::StompFrame;
 
@@ -38,6 +39,12 @@ const COMMANDS: [&str; 15] = [
 
 /// Most headers kept per frame; more are counted in a `malformed` note and dropped.
 pub const MAX_HEADERS: usize = 64;
+
+/// Most frames (heart-beats included) decoded from one message; the rest of the message is
+/// reported in a `malformed` note. Senders put one frame in a message; without a bound a
+/// compressed message (RFC 7692) of a few bytes inflating to `max_kept_payload` EOLs would
+/// be thousands of heart-beat events.
+pub const MAX_FRAMES: usize = 32;
 
 /// The protocol version in force: it decides the header escapes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,19 +151,32 @@ pub fn parse_message(
     let preview = |x: &[u8]| super::preview(x, max_preview);
     let mut i = 0;
     let mut after_frame = false;
+    let mut frames = 0usize;
     while i < b.len() {
         let n = eol(b, i);
+        if n > 0 && after_frame {
+            // STOMP 1.2 §Augmented BNF: the EOLs after a frame's NUL belong to it.
+            i += n;
+            continue;
+        }
+        if frames == MAX_FRAMES {
+            out.push(Item::Malformed(format!(
+                "STOMP message with more than {MAX_FRAMES} frames: the {} bytes from byte {i} \
+                 are not decoded",
+                total.saturating_sub(i as u64)
+            )));
+            return;
+        }
+        frames += 1;
         if n > 0 {
-            if !after_frame {
-                // STOMP 1.2 §Heart-beating: "a single EOL".
-                out.push(Item::Frame(StompFrame {
-                    command: "HEARTBEAT".into(),
-                    headers: Vec::new(),
-                    body: None,
-                    body_len: 0,
-                    incomplete: false,
-                }));
-            }
+            // STOMP 1.2 §Heart-beating: "a single EOL".
+            out.push(Item::Frame(StompFrame {
+                command: "HEARTBEAT".into(),
+                headers: Vec::new(),
+                body: None,
+                body_len: 0,
+                incomplete: false,
+            }));
             i += n;
             continue;
         }
@@ -464,6 +484,29 @@ mod tests {
         let out = parse(&many);
         assert_eq!(frame(&out[0]).headers.len(), MAX_HEADERS);
         assert!(matches!(&out[1], Item::Malformed(m) if m.contains("136 headers")));
+    }
+
+    #[test]
+    fn frames_per_message_are_bounded() {
+        // Found by review: a message of EOLs was one heart-beat event per byte, and with
+        // permessage-deflate a server frame of 4096 EOLs takes 24 bytes on the wire.
+        let out = parse(&[b'\n'; 4096]);
+        assert_eq!(out.len(), MAX_FRAMES + 1);
+        assert!(out[..MAX_FRAMES]
+            .iter()
+            .all(|i| frame(i).command == "HEARTBEAT"));
+        assert!(
+            matches!(&out[MAX_FRAMES], Item::Malformed(m) if m.contains("4064 bytes from byte 32"))
+        );
+        // Frames and their notes: at most two items per frame.
+        let out = parse(&b"SEND\nx\n\n\0".repeat(1000));
+        assert_eq!(out.len(), 2 * MAX_FRAMES + 1);
+        // The EOLs after a frame are not counted.
+        let mut msg = b"SEND\n\n\0".to_vec();
+        msg.extend_from_slice(&[b'\n'; 100]);
+        assert_eq!(parse(&msg).len(), 1);
+        let msg = b"\nSEND\n\n\0\n".repeat(MAX_FRAMES / 2);
+        assert!(parse(&msg).iter().all(|i| matches!(i, Item::Frame(_))));
     }
 
     #[test]

@@ -334,6 +334,36 @@ fn polling_body_beyond_the_kept_payload() {
     assert_eq!(h.malformed(Layer::Socketio).len(), 1);
 }
 
+#[test]
+fn a_burst_of_packets_does_not_keep_its_room() {
+    // Found by review: the scratch vectors kept the room of the largest burst: a body piece of
+    // 2000 one-byte Engine.IO packets left 2048 x 336 bytes of `new` and 2048 items reserved
+    // on the connection for good (over 1 MB; with 65,536 connections, 70 GB).
+    let mut h = Harness::new(Limits::default());
+    h.feed(
+        C2s,
+        b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n\r\n",
+    );
+    let body = "6\x1e".repeat(2000);
+    let resp = format!(
+        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len() + 1
+    );
+    h.feed(S2c, resp.as_bytes());
+    assert_eq!(h.socketio().len(), 2000);
+    let held = h.session.sub.held_bytes();
+    assert!(held <= Subprotocols::max_held(&h.limits), "{held}");
+    assert!(h.session.sub.new.capacity() <= SCRATCH_KEEP);
+    assert!(h.session.sub.items.capacity() <= SCRATCH_KEEP);
+    // The same within one STOMP message and one SSE piece.
+    let mut h = Harness::new(Limits::default());
+    h.feed(S2c, SSE_HEAD);
+    h.feed(S2c, &chunk(&"data\n\n".repeat(600)));
+    assert_eq!(h.sse().len(), 600);
+    assert!(h.session.sub.sse_out.capacity() <= SCRATCH_KEEP);
+    assert!(h.session.held_bytes() <= Session::max_held(&h.limits));
+}
+
 /// A masked client text frame.
 fn client_text(payload: &[u8]) -> Vec<u8> {
     let key = [1u8, 2, 3, 4];

@@ -296,6 +296,45 @@ fn v3_hostile_payloads() {
 }
 
 #[test]
+fn v3_lengths_over_invalid_utf8() {
+    // Found by review: a character cut short at the end of a packet took the next packet's
+    // first byte, and 0xF8..0xFF counted as 4-byte characters (2 units), so one bad byte
+    // lost the framing of the rest of the payload. A JavaScript sender's string has one
+    // U+FFFD (1 unit) for each.
+    for body in [
+        &b"1:\xE01:6"[..],
+        b"1:\xE0\x801:6",
+        b"1:\xFF1:6",
+        b"2:\xFF\xFE1:6",
+        b"1:\xF0\x9F1:6",
+        b"2:4\x801:6",
+    ] {
+        let out = split(3, 4096, body, &[]);
+        let p = packets(&out);
+        assert_eq!(
+            p.last().map(|p| p.engine_type),
+            Some("noop"),
+            "{body:?}: {out:?}"
+        );
+        assert!(
+            problems(&out).iter().all(|m| !m.contains("rest of this")),
+            "{out:?}"
+        );
+        for n in 0..=body.len() {
+            assert_eq!(split(3, 4096, body, &[n]), out, "{body:?} cut at {n}");
+        }
+    }
+    // A 4-byte character whole: two units, whatever the cuts.
+    let out = split(3, 4096, "3:4😀1:6".as_bytes(), &[]);
+    assert_eq!(packets(&out)[0].data.as_deref(), Some("😀"));
+    assert_eq!(packets(&out).len(), 2);
+    // The body ends on a character cut short: the packet is whole.
+    let out = split(3, 4096, b"2:4\xE2", &[]);
+    assert!(problems(&out).is_empty(), "{out:?}");
+    assert!(!packets(&out)[0].incomplete);
+}
+
+#[test]
 fn gaps() {
     let mut c = Codec::new(3, PREVIEW);
     let mut s = PayloadSplitter::new(3, 4096);
