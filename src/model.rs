@@ -469,6 +469,11 @@ pub struct HttpBody {
     /// from `data`. A body with `missing > 0` is incomplete but its framing stayed in sync.
     #[serde(skip_serializing_if = "is_zero")]
     pub missing: u64,
+    /// A UTF-8 preview of `data` (at most `Limits::max_text_preview` characters) when the
+    /// message's content type is textual or absent, no content coding compresses it, and the
+    /// kept bytes are UTF-8 (a character cut at their end is left out); `None` otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
     /// Kept bytes of this piece (at most the display limit); not in JSON.
     #[serde(skip)]
     pub data: Payload,
@@ -843,7 +848,7 @@ pub struct Limits {
     pub max_http_headers: usize,
     /// Payload bytes kept per event for display (hex dump, detail pane).
     pub max_kept_payload: usize,
-    /// Characters of text preview kept in `ws_message.text`.
+    /// Characters of text preview kept in `ws_message.text` and `http_body.text`.
     pub max_text_preview: usize,
     /// WebSocket message size that bounds inflation work: one compressed message stops being
     /// inflated after 64 times this many output bytes (a decompression bomb). UTF-8 checks and

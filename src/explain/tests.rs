@@ -83,6 +83,7 @@ fn body(chunk: Option<u32>, len: u64, end: bool) -> EventBody {
         chunk,
         end,
         missing: 0,
+        text: None,
         data: Payload::default(),
     })
 }

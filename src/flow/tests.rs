@@ -33,6 +33,7 @@ impl StreamSink for Rec {
             chunk: None,
             end: false,
             missing: 0,
+            text: None,
             data: Payload {
                 kept: data.to_vec(),
                 total: data.len() as u64,

@@ -96,6 +96,7 @@ impl Stream {
             chunk: None,
             end,
             missing: 0,
+            text: None,
             data: Payload::default(),
         };
         self.push(t, id, Some(Dir::S2c), EventBody::HttpBody(b), new_frame);
