@@ -1,7 +1,8 @@
 //! End to end over the committed real captures (`assets/captures/README.md` says what each
-//! holds) and the demo's built-in recording (`assets/demo.pcapng`): the whole engine, then the text transcript and the JSON Lines output exactly as
-//! `synscope decode` writes them, snapshotted. Each test also asserts the facts the README
-//! states, so a snapshot accepted by mistake still fails.
+//! holds) and the demo's built-in recording (`assets/demo.pcapng`): the whole engine, then the
+//! text transcript and the JSON Lines output exactly as `synscope decode` writes them,
+//! snapshotted. Each test also asserts the facts the README states, so a snapshot accepted by
+//! mistake still fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
