@@ -471,7 +471,7 @@ pub(crate) mod tests {
     #[test]
     fn one_segment_can_release_a_million_events() {
         // `ingest` hands each event to an `EventSink` as it is made, so a writer (main's)
-        // holds none of them (1.1 GB of `Event`s if collected, at 104 bytes each: the
+        // holds none of them (1.1 GB of `Event`s if collected, at 96 bytes each: the
         // default limits allow 4 MB held, 4 million events); this one keeps a count.
         let (frames, messages_made) = hole_before_a_million_pings();
         let mut engine = Engine::new(million_limits());

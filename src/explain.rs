@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use crate::model::{
-    BodyKind, ConnId, ConnState, Event, EventBody, GapReason, Headers, Opcode, Pattern,
-    TcpAnalysis, TcpSegment,
+    BodyKind, ConnId, ConnState, Dir, Event, EventBody, GapReason, Headers, Opcode, Pattern,
+    SseEvent, TcpAnalysis, TcpSegment,
 };
 
 /// The language the explanations are written in.
@@ -118,6 +118,7 @@ pub struct Context {
 /// assets hold exactly these, in both languages.
 pub const KEYS: &[&str] = &[
     "label.why",
+    "label.more_above",
     // connection
     "connection",
     "connection.joined_late",
@@ -239,6 +240,9 @@ pub const KEYS: &[&str] = &[
     "sse_event",
     "sse_event.id",
     "sse_event.retry",
+    "sse_event.not_dispatched",
+    "sse_event.comment",
+    "sse_event.unterminated",
     // stomp
     "stomp",
     "stomp.connect",
@@ -260,6 +264,8 @@ pub const KEYS: &[&str] = &[
     "socketio.engine.close",
     "socketio.engine.ping",
     "socketio.engine.pong",
+    "socketio.engine.ping_client",
+    "socketio.engine.pong_server",
     "socketio.engine.message",
     "socketio.engine.upgrade",
     "socketio.engine.noop",
@@ -421,7 +427,7 @@ pub fn key_chain(e: &Event, cx: Context) -> Vec<&'static str> {
             }
             match (f.masked, e.dir) {
                 (true, _) => k.push("ws_frame.masked"),
-                (false, Some(crate::model::Dir::S2c)) => k.push("ws_frame.unmasked"),
+                (false, Some(Dir::S2c)) => k.push("ws_frame.unmasked"),
                 _ => {}
             }
         }
@@ -469,6 +475,9 @@ pub fn key_chain(e: &Event, cx: Context) -> Vec<&'static str> {
             });
         }
         EventBody::SseEvent(s) => {
+            if !s.dispatched {
+                k.push(sse_not_dispatched_key(s));
+            }
             if s.retry.is_some() {
                 k.push("sse_event.retry");
             }
@@ -493,6 +502,14 @@ pub fn key_chain(e: &Event, cx: Context) -> Vec<&'static str> {
             if probe && matches!(p.engine_type, "ping" | "pong") {
                 k.push("socketio.probe");
             }
+            // Engine.IO 3 (Socket.IO 2): the client pings and the server pongs; Engine.IO 4
+            // turned it around. The direction tells which protocol this is, on either
+            // transport (a polling ping rides in a POST body or a GET answer the same way).
+            match (p.engine_type, e.dir) {
+                ("ping", Some(Dir::C2s)) => k.push("socketio.engine.ping_client"),
+                ("pong", Some(Dir::S2c)) => k.push("socketio.engine.pong_server"),
+                _ => {}
+            }
             k.extend(known("socketio.engine.", p.engine_type));
         }
         EventBody::Pattern(r) => k.push(match r.pattern {
@@ -504,6 +521,20 @@ pub fn key_chain(e: &Event, cx: Context) -> Vec<&'static str> {
     }
     k.push(e.body.kind());
     k
+}
+
+/// The key of an SSE block a browser does not dispatch (WHATWG HTML §9.2.6): one cut off by
+/// the end of the stream (it had data but no blank line), one of comment lines only, or one
+/// of fields without a `data` line.
+fn sse_not_dispatched_key(s: &SseEvent) -> &'static str {
+    let fields = s.id.is_some() || s.retry.is_some() || s.event.is_some();
+    if s.data_len > 0 {
+        "sse_event.unterminated"
+    } else if s.comment.is_some() && !fields {
+        "sse_event.comment"
+    } else {
+        "sse_event.not_dispatched"
+    }
 }
 
 fn tcp_keys(s: &TcpSegment, cx: Context, k: &mut Vec<&'static str>) {
@@ -777,9 +808,14 @@ pub fn fill(template: &str, values: &Values) -> Option<String> {
 
 /// The text of the first key of `keys` that `lang` has and `values` can fill.
 pub fn explain_keys(lang: Lang, keys: &[&str], values: &Values) -> Option<String> {
+    explain_keyed(lang, keys, values).map(|(_, t)| t)
+}
+
+/// [`explain_keys`] with the key whose text was chosen.
+fn explain_keyed<'k>(lang: Lang, keys: &[&'k str], values: &Values) -> Option<(&'k str, String)> {
     keys.iter()
-        .filter_map(|k| text(lang, k))
-        .find_map(|t| fill(t, values))
+        .filter_map(|k| Some((*k, text(lang, k)?)))
+        .find_map(|(k, t)| Some((k, fill(t, values)?)))
 }
 
 /// A few sentences on what `e` is and why it happens, in `lang`: the most specific text of
@@ -842,6 +878,51 @@ impl Tracker {
             _ => {}
         }
         cx
+    }
+}
+
+/// The first sentence of `text`: up to and including the first `.` followed by a space (both
+/// languages end sentences so; a `.` inside `§5.3` or `1.1` is followed by a digit). The
+/// whole text when it is one sentence.
+pub fn first_sentence(text: &str) -> &str {
+    match text.find(". ") {
+        Some(at) => text.get(..=at).unwrap_or(text),
+        None => text,
+    }
+}
+
+/// The `why` lines of one `decode --explain` transcript. A text is written in full the first
+/// time its key explains an event; later events it explains get only its first sentence
+/// (which carries the event's own figures: the mask key, the length, the id) and a pointer
+/// back (`label.more_above`), so a capture of a hundred masked frames does not repeat the
+/// masking paragraph a hundred times. Memory: the keys written, a subset of [`KEYS`], and a
+/// [`Tracker`].
+#[derive(Debug, Default)]
+pub struct Transcript {
+    tracker: Tracker,
+    written: std::collections::BTreeSet<&'static str>,
+}
+
+impl Transcript {
+    /// The `why` text of `e` in `lang`, or `None` when the transcript does not explain `e`
+    /// ([`in_transcript`]). Call it for every event in order, explained or not: the context
+    /// of later events depends on earlier ones.
+    pub fn why(&mut self, lang: Lang, e: &Event) -> Option<String> {
+        let cx = self.tracker.context(e);
+        if !in_transcript(e) {
+            return None;
+        }
+        let chain = key_chain(e, cx);
+        let (key, full) = explain_keyed(lang, &chain, &values(e))?;
+        if self.written.insert(key) {
+            return Some(full);
+        }
+        let first = first_sentence(&full);
+        if first.len() == full.len() {
+            return Some(full);
+        }
+        let more = text(lang, "label.more_above").unwrap_or("(more above)");
+        Some(format!("{first} {more}"))
     }
 }
 

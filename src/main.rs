@@ -299,7 +299,7 @@ fn decode(path: &Path, format: Format, stats_only: bool, explain: Option<Lang>) 
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut mermaid = view::mermaid::MermaidWriter::new();
-    let mut tracker = synscope::explain::Tracker::default();
+    let mut transcript = synscope::explain::Transcript::default();
     let mut write = |out: &mut BufWriter<_>, e: &Event| -> io::Result<()> {
         if stats_only {
             return Ok(());
@@ -308,12 +308,9 @@ fn decode(path: &Path, format: Format, stats_only: bool, explain: Option<Lang>) 
             Format::Text => {
                 view::text::write_event(out, e)?;
                 if let Some(lang) = explain {
-                    let cx = tracker.context(e);
-                    if synscope::explain::in_transcript(e) {
-                        if let Some(why) = synscope::explain::explain(lang, e, cx) {
-                            let label = synscope::explain::why_label(lang);
-                            view::text::write_why(out, label, &why)?;
-                        }
+                    if let Some(why) = transcript.why(lang, e) {
+                        let label = synscope::explain::why_label(lang);
+                        view::text::write_why(out, label, &why)?;
                     }
                 }
             }

@@ -116,7 +116,7 @@ pub struct Event {
 
 /// What happened. Serialised with `kind` as the tag.
 ///
-/// The TUI keeps millions of events, so an [`Event`] is kept small (104 bytes; a test holds
+/// The TUI keeps millions of events, so an [`Event`] is kept small (96 bytes; a test holds
 /// it there): the kinds that come once per connection, per HTTP message or per WebSocket
 /// message, or that are large (`connection`, `http_request`, `http_response`, `ws_message`,
 /// `connection_end`, the subprotocols, `pattern`), are boxed; the per-segment and per-frame
@@ -139,7 +139,7 @@ pub enum EventBody {
     HttpResponse(Box<HttpResponse>),
     /// A piece of an HTTP body: one chunk of a chunked body, or the bytes of a
     /// Content-Length / read-until-close body as they arrive.
-    HttpBody(HttpBody),
+    HttpBody(Box<HttpBody>),
     WsFrame(WsFrame),
     WsMessage(Box<WsMessage>),
     /// The peer broke a protocol rule; decoding goes on.
@@ -614,6 +614,11 @@ pub struct HttpBody {
     /// from `data`. A body with `missing > 0` is incomplete but its framing stayed in sync.
     #[serde(skip_serializing_if = "is_zero")]
     pub missing: u64,
+    /// A UTF-8 preview of `data` (at most `Limits::max_text_preview` characters) when the
+    /// message's content type is textual or absent, no content coding compresses it, and the
+    /// kept bytes are UTF-8 (a character cut at their end is left out); `None` otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
     /// Kept bytes of this piece (at most the display limit); not in JSON.
     #[serde(skip)]
     pub data: Payload,
@@ -1038,7 +1043,7 @@ pub struct Limits {
     pub max_http_headers: usize,
     /// Payload bytes kept per event for display (hex dump, detail pane).
     pub max_kept_payload: usize,
-    /// Characters of text preview kept in `ws_message.text`.
+    /// Characters of text preview kept in `ws_message.text` and `http_body.text`.
     pub max_text_preview: usize,
     /// WebSocket message size that bounds inflation work: one compressed message stops being
     /// inflated after 64 times this many output bytes (a decompression bomb). UTF-8 checks and
@@ -1143,15 +1148,14 @@ mod tests {
 
     #[test]
     fn an_event_stays_small() {
-        // The TUI keeps up to `tui::MAX_EVENTS` (4 million) events: 104 bytes each is 416 MB
+        // The TUI keeps up to `tui::MAX_EVENTS` (4 million) events: 96 bytes each is 384 MB
         // (328 bytes, 1.3 GB, before the large kinds were boxed). An inline variant larger
-        // than `HttpBody` (56 bytes) would grow every event.
-        assert_eq!(std::mem::size_of::<Event>(), 104);
-        assert_eq!(std::mem::size_of::<EventBody>(), 64);
+        // than `WsFrame` (56 bytes) would grow every event.
+        assert_eq!(std::mem::size_of::<Event>(), 96);
+        assert_eq!(std::mem::size_of::<EventBody>(), 56);
         for (size, what) in [
             (std::mem::size_of::<TcpSegment>(), "tcp"),
             (std::mem::size_of::<WsFrame>(), "ws_frame"),
-            (std::mem::size_of::<HttpBody>(), "http_body"),
             (std::mem::size_of::<Violation>(), "violation"),
         ] {
             assert!(size <= 56, "{what}: {size} bytes");

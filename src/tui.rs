@@ -51,7 +51,7 @@ pub const BATCH_EVENTS: usize = 4096;
 /// memory stays bounded by the timeline, not by a queue.
 pub const CHANNEL_BATCHES: usize = 8;
 /// Most events the TUI keeps ([`Options::max_events`]'s default): about 420 MB of [`Event`]s
-/// (104 bytes each) plus what they own (payload previews, headers; ~70 bytes an event on a
+/// (96 bytes each) plus what they own (payload previews, headers; ~70 bytes an event on a
 /// WebSocket load capture) and the per-connection indices. Beyond it events are counted, not
 /// kept, and the title bar says how many were left out.
 pub const MAX_EVENTS: usize = 4_000_000;

@@ -1,7 +1,8 @@
 //! End to end over the committed real captures (`assets/captures/README.md` says what each
-//! holds): the whole engine, then the text transcript and the JSON Lines output exactly as
-//! `synscope decode` writes them, snapshotted. Each test also asserts the facts the README
-//! states, so a snapshot accepted by mistake still fails.
+//! holds) and the demo's built-in recording (`assets/demo.pcapng`): the whole engine, then the
+//! text transcript and the JSON Lines output exactly as `synscope decode` writes them,
+//! snapshotted. Each test also asserts the facts the README states, so a snapshot accepted by
+//! mistake still fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
@@ -10,7 +11,8 @@ use synscope::capture::open_path;
 use synscope::engine::Engine;
 use synscope::model::{
     ConnId, ConnState, ConnectionEnd, Dir, Event, EventBody, HttpBody, HttpRequest, HttpResponse,
-    Limits, Opcode, TcpAnalysis, TcpSegment, WsFrame, WsMessage,
+    Limits, Opcode, Pattern, PatternReport, SocketIoPacket, SseEvent, StompFrame, TcpAnalysis,
+    TcpSegment, WsFrame, WsMessage,
 };
 use synscope::view;
 
@@ -20,11 +22,18 @@ struct Decoded {
     json: String,
 }
 
-/// Decodes one capture as `synscope decode` does and renders both outputs.
+/// Decodes one capture of `assets/captures/` as `synscope decode` does and renders both
+/// outputs.
 fn decode(name: &str) -> Decoded {
+    decode_asset(&format!("captures/{name}"))
+}
+
+/// [`decode`] for a capture anywhere under `assets/`.
+fn decode_asset(path: &str) -> Decoded {
+    let name = path;
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets/captures")
-        .join(name);
+        .join("assets")
+        .join(path);
     let mut r = open_path(&path).unwrap();
     let mut engine = Engine::new(Limits::default());
     let mut events = Vec::new();
@@ -137,7 +146,7 @@ fn bodies(events: &[Event], dir: Dir) -> Vec<(u64, &HttpBody)> {
         .iter()
         .filter(|e| e.dir == Some(dir))
         .filter_map(|e| match &e.body {
-            EventBody::HttpBody(b) => Some((e.frame, b)),
+            EventBody::HttpBody(b) => Some((e.frame, &**b)),
             _ => None,
         })
         .collect()
@@ -211,10 +220,53 @@ fn first_fin(events: &[Event], conn: ConnId) -> Dir {
         .unwrap()
 }
 
+/// The events of connection `conn`.
+fn of_conn(events: &[Event], conn: ConnId) -> Vec<Event> {
+    events
+        .iter()
+        .filter(|e| e.conn == Some(conn))
+        .cloned()
+        .collect()
+}
+
+/// The text previews of the HTTP bodies of one direction ("" for a body without one).
+fn body_texts(events: &[Event], dir: Dir) -> Vec<String> {
+    bodies(events, dir)
+        .iter()
+        .map(|(_, b)| b.text.clone().unwrap_or_default())
+        .collect()
+}
+
+/// How many WebSocket frames of each opcode: text, binary, close, ping, pong, continuation.
+fn frame_counts(events: &[Event]) -> [usize; 6] {
+    let all: Vec<&WsFrame> = [frames(events, Dir::C2s), frames(events, Dir::S2c)].concat();
+    let count = |o: Opcode| all.iter().filter(|f| f.opcode == o).count();
+    [
+        Opcode::Text,
+        Opcode::Binary,
+        Opcode::Close,
+        Opcode::Ping,
+        Opcode::Pong,
+        Opcode::Continuation,
+    ]
+    .map(count)
+}
+
+fn patterns(events: &[Event]) -> Vec<&PatternReport> {
+    events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Pattern(p) => Some(&**p),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The `websocket` scenario (README "WebSocket"): the same facts hold for the three
-/// recordings of it.
+/// recordings of it, and for the WebSocket connection of `lesson_all` and the demo.
 fn check_ws_chat(events: &[Event]) {
-    assert_eq!(conn_ids(events), vec![0]);
+    let conn = events[0].conn.unwrap();
+    assert_eq!(conn_ids(events), vec![conn]);
     assert_eq!(handshakes(events), 1);
     let req = requests(events);
     assert_eq!(req.len(), 1);
@@ -302,7 +354,7 @@ fn check_ws_chat(events: &[Event]) {
         ["server ping 1", "server ping 2", "server ping 3"]
     );
     // The server closes the TCP connection first (RFC 6455 §7.1.1).
-    assert_eq!(first_fin(events, 0), Dir::S2c);
+    assert_eq!(first_fin(events, conn), Dir::S2c);
     let end = ends(events);
     assert_eq!(end.len(), 1);
     assert_eq!(end[0].1.state, ConnState::Closed);
@@ -704,4 +756,438 @@ fn refused() {
     assert_eq!(end[0].1.state, ConnState::Refused);
     assert!(d.text.contains("end: refused"));
     assert!(d.json.contains("\"state\":\"refused\""));
+}
+
+/// `lesson_all` and the demo's recording: scenario `all` at a pace of `pace_ms` (README
+/// "Every pattern: `lesson_all`"; docs/live-and-demo.md "The built-in recording").
+fn check_lesson_all(ev: &[Event], pace_ms: u64) {
+    let pace = pace_ms * 1_000_000;
+    assert_eq!(conn_ids(ev), (0..12).collect::<Vec<_>>());
+    assert_eq!(handshakes(ev), 12);
+    // tshark: 23 HTTP requests and 23 responses, 24 WebSocket frames.
+    assert_eq!((requests(ev).len(), responses(ev).len()), (23, 23));
+    assert_eq!(frame_counts(ev).iter().sum::<usize>(), 24);
+    let targets_of = |c| targets(&of_conn(ev, c));
+    // #0: the `http` scenario, as in `http_keepalive`.
+    check_http_keepalive(&of_conn(ev, 0));
+    // #1-#6: `polling`, a connection per request; #7: `polling-keepalive`, six polls.
+    for c in 1..=6 {
+        let t = targets_of(c);
+        assert_eq!(t.len(), 1, "#{c}");
+        assert!(t[0].starts_with("GET /poll?since="), "#{c}: {t:?}");
+        assert_eq!(ends(&of_conn(ev, c))[0].1.state, ConnState::Closed);
+    }
+    let keepalive = targets_of(7);
+    assert_eq!(keepalive.len(), 6);
+    assert!(keepalive.iter().all(|t| t.starts_with("GET /poll?since=")));
+    // Polls answer 200 with news (the body says what), 204 when there is none.
+    for c in 1..=7 {
+        let conn = of_conn(ev, c);
+        let news: Vec<String> = body_texts(&conn, Dir::S2c);
+        let with_news = statuses(&conn).iter().filter(|s| **s == 200).count();
+        assert_eq!(news.len(), with_news, "#{c}");
+        assert!(
+            news.iter().all(|n| n.starts_with("{\"next\":")),
+            "#{c}: {news:?}"
+        );
+        assert!(statuses(&conn).iter().all(|s| [200, 204].contains(s)));
+    }
+    // #8: `long-polling`, answered at once, then held until news, then held until the
+    // timeout and answered 204.
+    let lp = of_conn(ev, 8);
+    assert_eq!(
+        targets(&lp),
+        [
+            "GET /long-poll?since=0".to_string(),
+            "GET /long-poll?since=7".into(),
+            "GET /long-poll?since=8".into(),
+            format!("GET /long-poll?since=9&timeout_ms={pace_ms}"),
+        ]
+    );
+    assert_eq!(statuses(&lp), [200, 200, 200, 204]);
+    let at = |kind: &str| -> Vec<u64> {
+        lp.iter()
+            .filter(|e| e.body.kind() == kind)
+            .map(|e| e.t.0)
+            .collect()
+    };
+    let held: Vec<u64> = at("http_response")
+        .iter()
+        .zip(at("http_request"))
+        .map(|(resp, req)| resp - req)
+        .collect();
+    assert!(held[0] < pace / 10, "{held:?}");
+    assert!(held[1..].iter().all(|h| *h >= pace), "{held:?}");
+    // #9: `streaming`, five chunks a pace apart.
+    let st = of_conn(ev, 9);
+    assert_eq!(
+        targets(&st),
+        [format!("GET /stream?n=5&every_ms={pace_ms}")]
+    );
+    let lines: Vec<String> = (1..=5).map(|i| format!("line {i} of 5\n")).collect();
+    assert_eq!(body_texts(&st, Dir::S2c)[..5], lines);
+    let chunk_at: Vec<u64> = st
+        .iter()
+        .filter(|e| matches!(&e.body, EventBody::HttpBody(b) if b.len > 0))
+        .map(|e| e.t.0)
+        .collect();
+    for w in chunk_at.windows(2) {
+        let gap = w[1] - w[0];
+        assert!(gap >= pace * 9 / 10 && gap <= pace * 3 / 2, "{chunk_at:?}");
+    }
+    // #10: `sse`, five events a pace apart, after the block that sets `retry`.
+    let sse: Vec<(u64, &SseEvent)> = ev
+        .iter()
+        .filter(|e| e.conn == Some(10))
+        .filter_map(|e| match &e.body {
+            EventBody::SseEvent(s) => Some((e.t.0, &**s)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sse.len(), 6);
+    assert_eq!((sse[0].1.dispatched, sse[0].1.retry), (false, Some(3000)));
+    let ids: Vec<Option<&str>> = sse[1..].iter().map(|(_, s)| s.id.as_deref()).collect();
+    assert_eq!(ids, ["1", "2", "3", "4", "5"].map(Some));
+    for w in sse[1..].windows(2) {
+        let gap = w[1].0 - w[0].0;
+        assert!(gap >= pace * 9 / 10 && gap <= pace * 3 / 2, "{gap}");
+    }
+    // #11: `websocket`, the ws_chat scenario.
+    assert_eq!(targets_of(11), ["GET /ws"]);
+    check_ws_chat(&of_conn(ev, 11));
+    // Five conversations: the `http` scenario's poll joins the twelve others on /poll.
+    let p: Vec<(Pattern, &str, usize, u32)> = patterns(ev)
+        .iter()
+        .map(|p| (p.pattern, p.target.as_str(), p.conns.len(), p.requests))
+        .collect();
+    assert_eq!(
+        p,
+        [
+            (Pattern::ShortPolling, "/poll", 8, 13),
+            (Pattern::LongPolling, "/long-poll", 1, 4),
+            (Pattern::Streaming, "/stream", 1, 1),
+            (Pattern::Streaming, "/events", 1, 1),
+            (Pattern::Websocket, "/ws", 1, 1),
+        ]
+    );
+    assert_eq!(patterns(ev)[0].conns, (0..8).collect::<Vec<_>>());
+    assert!(ends(ev).iter().all(|(_, e)| e.state == ConnState::Closed));
+}
+
+#[test]
+fn lesson_all() {
+    let d = snap!("lesson_all", "lesson_all.pcapng");
+    // 211 packets.
+    assert_eq!(tcp(&d.events).len(), 211);
+    check_lesson_all(&d.events, 100);
+    // Long polling held 159 ms and 299 ms until news, then 102 ms until its 100 ms timeout.
+    let lp = of_conn(&d.events, 8);
+    let t = |kind: &str| -> Vec<u64> {
+        lp.iter()
+            .filter(|e| e.body.kind() == kind)
+            .map(|e| e.t.0)
+            .collect()
+    };
+    let held: Vec<u64> = t("http_response")
+        .iter()
+        .zip(t("http_request"))
+        .map(|(resp, req)| (resp - req + 500_000) / 1_000_000)
+        .collect();
+    assert_eq!(held[1..], [159, 299, 102]);
+}
+
+#[test]
+fn demo_recording() {
+    // docs/live-and-demo.md: `synscope demo all --once --pace-ms 250`, 210 packets, 12
+    // connections, 10.8 s.
+    let d = decode_asset("demo.pcapng");
+    insta::assert_snapshot!("demo_text", d.text);
+    insta::assert_snapshot!("demo_json", d.json);
+    assert_eq!(tcp(&d.events).len(), 210);
+    check_lesson_all(&d.events, 250);
+    let last = d.events.iter().map(|e| e.t.0).max().unwrap();
+    assert_eq!((last + 50_000_000) / 100_000_000, 108, "{last}");
+}
+
+fn socketio(events: &[Event]) -> Vec<(Dir, ConnId, &SocketIoPacket)> {
+    events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Socketio(p) => Some((e.dir.unwrap(), e.conn.unwrap(), &**p)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The texts of the text messages of one direction.
+fn ws_texts(events: &[Event], dir: Dir) -> Vec<String> {
+    texts(&messages(events, dir), Opcode::Text)
+}
+
+/// What `socketio_v4` and `socketio_v3` share after the upgrade (README "Socket.IO over
+/// Engine.IO"): everything goes over the WebSocket connection `ws`, the pinger pings `2`
+/// and the other side pongs `3`, both sides close without a code.
+fn check_socketio_websocket(ev: &[Event], ws: ConnId, pinger: Dir) {
+    let conn = of_conn(ev, ws);
+    let up = requests(&conn);
+    assert_eq!(up.len(), 1);
+    assert!(up[0].target.contains("transport=websocket&sid="));
+    let c2s = ws_texts(&conn, Dir::C2s);
+    let s2c = ws_texts(&conn, Dir::S2c);
+    // The probe, then the upgrade.
+    assert_eq!(
+        (&c2s[..2], &s2c[0]),
+        (&["2probe".into(), "5".into()][..], &"3probe".into())
+    );
+    let beats = |texts: &[String], t: &str| texts.iter().filter(|x| *x == t).count();
+    let (pings, pongs) = match pinger {
+        Dir::C2s => (&c2s, &s2c),
+        Dir::S2c => (&s2c, &c2s),
+    };
+    assert!(beats(pings, "2") >= 2);
+    assert_eq!(beats(pings, "2"), beats(pongs, "3"));
+    assert_eq!(beats(pongs, "2"), 0);
+    // Socket.IO packets after the upgrade all ride on this connection.
+    let p = socketio(ev);
+    let chat = p
+        .iter()
+        .position(|(_, _, x)| x.event.as_deref() == Some("chat"))
+        .unwrap();
+    assert!(p[chat..]
+        .iter()
+        .all(|(_, c, x)| *c == ws && x.transport == "websocket"));
+    // The attachment: a binary message of its own.
+    let bin: Vec<&WsMessage> = messages(&conn, Dir::C2s)
+        .into_iter()
+        .filter(|m| m.opcode == Opcode::Binary)
+        .collect();
+    assert_eq!(bin.len(), 1);
+    for dir in [Dir::C2s, Dir::S2c] {
+        let close = data_messages(&conn, dir).pop().unwrap();
+        assert_eq!((close.opcode, close.code), (Opcode::Close, None));
+    }
+    // tshark: 22 WebSocket frames, 19 text, 1 binary, 2 close.
+    assert_eq!(frame_counts(ev), [19, 1, 2, 0, 0, 0]);
+    assert!(ends(ev).iter().all(|(_, e)| e.state == ConnState::Closed));
+}
+
+#[test]
+fn socketio_v4() {
+    let d = snap!("socketio_v4", "socketio_v4.pcapng");
+    let ev = &d.events;
+    assert_eq!(conn_ids(ev), [0, 1, 2, 3]);
+    // tshark: 4 HTTP requests and responses: 200, 200, 101, 200.
+    assert_eq!(statuses(ev), [200, 200, 101, 200]);
+    let kind = |c| {
+        let r = requests(&of_conn(ev, c))[0].clone();
+        (r.method, r.target.contains("transport=polling"))
+    };
+    assert_eq!(kind(0), ("GET".into(), true));
+    assert_eq!(kind(1), ("POST".into(), true));
+    assert_eq!(kind(2), ("GET".into(), false));
+    assert_eq!(kind(3), ("GET".into(), true));
+    // #0: the open packet.
+    let open = &body_texts(&of_conn(ev, 0), Dir::S2c)[0];
+    assert!(open.starts_with("0{\"sid\":\""), "{open}");
+    assert!(
+        open.ends_with(
+            "\"upgrades\":[\"websocket\"],\"pingInterval\":150,\"pingTimeout\":1000,\
+             \"maxPayload\":1000000}"
+        ),
+        "{open}"
+    );
+    // #1: the POST of `40`, answered `ok`.
+    let post = of_conn(ev, 1);
+    assert_eq!(
+        (body_texts(&post, Dir::C2s), body_texts(&post, Dir::S2c)),
+        (vec!["40".to_string()], vec!["ok".to_string()])
+    );
+    // #3: `40{"sid":..}` and the welcome event, joined by the record separator.
+    let welcome = &body_texts(&of_conn(ev, 3), Dir::S2c)[0];
+    let (connect, event) = welcome.split_once('\u{1e}').unwrap();
+    assert!(connect.starts_with("40{\"sid\":\""), "{welcome}");
+    assert_eq!(
+        event,
+        "42[\"welcome\",{\"text\":\"hi from the server\",\"v\":4}]"
+    );
+    // #2: the WebSocket of the session the open packet named; Engine.IO 4: the server
+    // pings.
+    let sid = open.split('"').nth(3).unwrap();
+    assert_eq!(
+        requests(&of_conn(ev, 2))[0].target,
+        format!("/socket.io/?EIO=4&transport=websocket&sid={sid}")
+    );
+    check_socketio_websocket(ev, 2, Dir::S2c);
+}
+
+#[test]
+fn socketio_v3() {
+    let d = snap!("socketio_v3", "socketio_v3.pcapng");
+    let ev = &d.events;
+    assert_eq!(conn_ids(ev), [0, 1, 2, 3]);
+    // tshark: 200, 101, 200, 200; the last one `1:6`, a noop ending the poll at the upgrade.
+    assert_eq!(statuses(ev), [200, 101, 200, 200]);
+    for c in [0, 2, 3] {
+        let t = requests(&of_conn(ev, c))[0].target.clone();
+        assert!(
+            t.contains("EIO=3&transport=polling") && t.contains("&b64=1"),
+            "{t}"
+        );
+    }
+    // The handshake answer: two length-prefixed packets, `94:0{..}2:40`, no maxPayload.
+    let open = &body_texts(&of_conn(ev, 0), Dir::S2c)[0];
+    assert!(
+        open.starts_with("94:0{\"sid\":\"") && open.ends_with("}2:40"),
+        "{open}"
+    );
+    assert!(!open.contains("maxPayload"));
+    assert_eq!(body_texts(&of_conn(ev, 3), Dir::S2c), ["1:6"]);
+    let noop = socketio(ev)
+        .into_iter()
+        .filter(|(_, c, _)| *c == 3)
+        .map(|(_, _, x)| x.engine_type)
+        .collect::<Vec<_>>();
+    assert_eq!(noop, ["noop"]);
+    // Engine.IO 3: the client pings.
+    check_socketio_websocket(ev, 1, Dir::C2s);
+    let ws = of_conn(ev, 1);
+    // The attachment starts with the type byte 0x04 (a binary message, Engine.IO 3).
+    let bin = messages(&ws, Dir::C2s)
+        .into_iter()
+        .find(|m| m.opcode == Opcode::Binary)
+        .unwrap();
+    assert_eq!((bin.len, bin.data.kept[0]), (7, 0x04));
+    // /admin is answered with a bare `40/admin,` (no sid).
+    assert!(ws_texts(&ws, Dir::S2c).contains(&"40/admin,".to_string()));
+}
+
+#[test]
+fn socketio_polling() {
+    let d = snap!("socketio_polling", "socketio_polling.pcapng");
+    let ev = &d.events;
+    // tshark: 21 HTTP requests, 21 responses, 21 connections, no WebSocket.
+    assert_eq!(conn_ids(ev), (0..21).collect::<Vec<_>>());
+    assert_eq!((requests(ev).len(), responses(ev).len()), (21, 21));
+    assert!(statuses(ev).iter().all(|s| *s == 200));
+    assert_eq!(frame_counts(ev), [0; 6]);
+    for c in 0..21 {
+        let conn = of_conn(ev, c);
+        let r = requests(&conn);
+        assert_eq!(r.len(), 1, "#{c}");
+        assert!(
+            r[0].target.contains("EIO=4&transport=polling"),
+            "{}",
+            r[0].target
+        );
+    }
+    // Packets ride in GET answers (s2c) and POST bodies (c2s); every POST is answered `ok`.
+    let mut gets = Vec::new();
+    let mut posts = Vec::new();
+    for c in 0..21 {
+        let conn = of_conn(ev, c);
+        match requests(&conn)[0].method.as_str() {
+            "GET" => {
+                assert!(bodies(&conn, Dir::C2s).is_empty());
+                gets.extend(body_texts(&conn, Dir::S2c));
+            }
+            "POST" => {
+                assert_eq!(body_texts(&conn, Dir::S2c), ["ok"], "#{c}");
+                posts.extend(body_texts(&conn, Dir::C2s));
+            }
+            m => panic!("#{c}: {m}"),
+        }
+    }
+    // The binary attachment as a base64 packet in a POST of its own; server pings in GET
+    // answers, client pongs in POSTs; the client's `1` (close) ends it.
+    assert!(posts.contains(&"bAAECA/7/".to_string()), "{posts:?}");
+    let pings = gets.iter().filter(|g| *g == "2").count();
+    assert!(pings >= 2, "{gets:?}");
+    assert_eq!(posts.iter().filter(|p| *p == "3").count(), 2);
+    assert_eq!(posts.last().map(String::as_str), Some("1"));
+    // The pending GET is answered with `6`, a noop.
+    assert_eq!(gets.last().map(String::as_str), Some("6"));
+    assert!(gets[0].starts_with("0{\"sid\":"));
+    assert!(ends(ev).iter().all(|(_, e)| e.state == ConnState::Closed));
+}
+
+#[test]
+fn stomp() {
+    use Dir::{C2s, S2c};
+    let d = snap!("stomp", "stomp.pcapng");
+    let ev = &d.events;
+    // tshark: 1 connection, 1 request, 1 response (101), 19 WebSocket frames (17 text,
+    // 2 close).
+    assert_eq!(conn_ids(ev), [0]);
+    assert_eq!(targets(ev), ["GET /stomp"]);
+    let offer = requests(ev)[0]
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("sec-websocket-protocol"))
+        .map(|(_, v)| v.clone());
+    assert_eq!(offer.as_deref(), Some("v12.stomp,v11.stomp,v10.stomp"));
+    assert_eq!(statuses(ev), [101]);
+    let up = responses(ev)[0].upgrade.clone().unwrap();
+    assert_eq!(up.subprotocol.as_deref(), Some("v12.stomp"));
+    assert!(up.accept_valid);
+    assert_eq!(frame_counts(ev), [17, 0, 2, 0, 0, 0]);
+    // Each text message carries STOMP frames: commands in order, MESSAGE and RECEIPT in one
+    // message; heart-beats a bare `\n`, 3 each way.
+    let stomp: Vec<(Dir, u64, &StompFrame)> = ev
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Stomp(f) => Some((e.dir.unwrap(), e.frame, &**f)),
+            _ => None,
+        })
+        .collect();
+    let c2s = ws_texts(ev, C2s);
+    let s2c = ws_texts(ev, S2c);
+    for dir in [C2s, S2c] {
+        let beats = stomp
+            .iter()
+            .filter(|(d, _, f)| *d == dir && f.command == "HEARTBEAT")
+            .count();
+        let texts = if dir == C2s { &c2s } else { &s2c };
+        assert_eq!(beats, 3, "{dir:?}");
+        assert_eq!(texts.iter().filter(|t| *t == "\n").count(), 3, "{dir:?}");
+    }
+    let first_word = |t: &String| t.split('\n').next().unwrap().to_string();
+    let commands: Vec<String> = c2s.iter().filter(|t| *t != "\n").map(first_word).collect();
+    assert_eq!(
+        commands,
+        ["CONNECT", "SUBSCRIBE", "SEND", "SEND", "SEND", "DISCONNECT"]
+    );
+    let answers: Vec<String> = s2c.iter().filter(|t| *t != "\n").map(first_word).collect();
+    assert_eq!(
+        answers,
+        ["CONNECTED", "MESSAGE", "MESSAGE", "MESSAGE", "RECEIPT"]
+    );
+    // MESSAGE + RECEIPT in one WebSocket message, twice (the SENDs that asked for a
+    // receipt).
+    let both = s2c
+        .iter()
+        .filter(|t| t.starts_with("MESSAGE") && t.contains("\0RECEIPT\nreceipt-id:r-"))
+        .count();
+    assert_eq!(both, 2);
+    assert!(c2s[2].contains("receipt:r-1") && c2s[2].ends_with("\n\nhello\0"));
+    // The escaped header, on the wire as `a\cb\nc\\d`; no content-length on that SEND.
+    let escaped = c2s.iter().find(|t| t.contains("note:")).unwrap();
+    assert!(escaped.contains("note:a\\cb\\nc\\\\d\n"), "{escaped:?}");
+    assert!(!escaped.contains("content-length"));
+    assert_eq!(
+        stomp
+            .iter()
+            .filter(|(_, _, f)| f.command != "HEARTBEAT")
+            .count(),
+        13
+    );
+    // An empty Close each way, no status code (tshark: payload length 0).
+    for dir in [C2s, S2c] {
+        let close = data_messages(ev, dir).pop().unwrap();
+        assert_eq!(
+            (close.opcode, close.len, close.code),
+            (Opcode::Close, 0, None)
+        );
+    }
+    assert_eq!(ends(ev)[0].1.state, ConnState::Closed);
+    assert!(ends(ev)[0].1.websocket);
 }

@@ -285,6 +285,43 @@ fn decode_explain_puts_a_why_line_under_each_explained_event() {
 }
 
 #[test]
+fn decode_explain_writes_each_text_in_full_once() {
+    let ws = capture("ws_chat.pcapng");
+    let (explained, _) = synscope(&["decode", "--explain", &ws]);
+    let masked: Vec<&str> = explained
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("why: Every frame from client to server is masked"))
+        .collect();
+    // ws_chat's client sends 12 frames, 10 of them explained by their masking (the other two
+    // by their fragmentation): the first in full (down to RFC 6455 §10.3), the others by
+    // their first sentence, each with its own mask key.
+    assert_eq!(masked.len(), 10);
+    assert!(masked[0].contains("§10.3"), "{}", masked[0]);
+    for m in &masked[1..] {
+        assert!(
+            m.ends_with("(RFC 6455 §5.3). (more above)") && !m.contains("§10.3"),
+            "{m}"
+        );
+    }
+    let keys: BTreeSet<&str> = masked
+        .iter()
+        .filter_map(|m| m.split("key (").nth(1))
+        .collect();
+    assert_eq!(keys.len(), 10, "{masked:?}");
+    // No text of more than one sentence appears twice (a one-sentence text is its own
+    // short form).
+    let mut seen = BTreeSet::new();
+    for l in explained.lines().map(str::trim_start) {
+        if let Some(why) = l.strip_prefix("why: ") {
+            if !why.ends_with("(more above)") && why.contains(". ") {
+                assert!(seen.insert(why), "written twice in full: {why}");
+            }
+        }
+    }
+}
+
+#[test]
 fn lang_flag_and_locale_choose_korean() {
     let refused = capture("refused.pcapng");
     let (ko, _) = synscope(&["--lang", "ko", "decode", "--explain", &refused]);

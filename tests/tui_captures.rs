@@ -132,6 +132,28 @@ fn ws_chat_help_80x24() {
 }
 
 #[test]
+fn stomp_one_arrow_per_message_120x40() {
+    // The application layer shows each STOMP frame in the place of the WebSocket message it
+    // came in (one arrow per message); every segment (`a`) shows both.
+    let mut a = app("stomp.pcapng", 120, 40);
+    let labels =
+        |a: &App| -> Vec<String> { a.visible_rows().iter().map(|&ix| a.label(ix)).collect() };
+    let app_layer = labels(&a);
+    let count = |l: &[String], p: &str| l.iter().filter(|x| x.starts_with(p)).count();
+    assert_eq!(count(&app_layer, "Text"), 0, "{app_layer:#?}");
+    let stomp = app_layer.iter().filter(|l| l.contains("CONNECT")).count();
+    assert!(stomp >= 2, "{app_layer:#?}");
+    keys(&mut a, &[KeyCode::Char('a')]);
+    let every = labels(&a);
+    assert_eq!(count(&every, "Text"), 17, "{every:#?}");
+    keys(&mut a, &[KeyCode::Char('a')]);
+    while !a.label(a.cursor.unwrap()).contains("CONNECT") {
+        keys(&mut a, &[KeyCode::Char('j')]);
+    }
+    assert_snapshot!(screen(&a));
+}
+
+#[test]
 fn refused_80x24() {
     assert_snapshot!(screen(&app("refused.pcapng", 80, 24)));
 }

@@ -78,13 +78,14 @@ fn response(status: u16, headers: &[(&str, &str)], body: BodyKind, ws: Option<bo
 }
 
 fn body(chunk: Option<u32>, len: u64, end: bool) -> EventBody {
-    EventBody::HttpBody(HttpBody {
+    EventBody::HttpBody(Box::new(HttpBody {
         len,
         chunk,
         end,
         missing: 0,
+        text: None,
         data: Payload::default(),
-    })
+    }))
 }
 
 fn frame(opcode: Opcode, fin: bool, rsv1: bool, masked: bool) -> EventBody {
@@ -154,6 +155,26 @@ fn socketio(engine_type: &'static str, t: Option<&'static str>, data: Option<&st
         attachment: None,
         binary_len: None,
         incomplete: false,
+    }))
+}
+
+/// An SSE block with `id`, `retry`, `comment` and `data_len` bytes of data.
+fn sse(
+    id: Option<&str>,
+    retry: Option<u64>,
+    comment: Option<&str>,
+    data_len: u64,
+    dispatched: bool,
+) -> EventBody {
+    EventBody::SseEvent(Box::new(SseEvent {
+        event: None,
+        id: id.map(str::to_string),
+        data: "x".repeat(data_len as usize),
+        retry,
+        data_len,
+        comment: comment.map(str::to_string),
+        dispatched,
+        incomplete: !dispatched && data_len > 0,
     }))
 }
 
@@ -373,6 +394,13 @@ fn every_case() -> Vec<(Event, Context)> {
             est,
         ),
         (ev(s2c, socketio("ping", None, Some("\"probe\""))), est),
+        // Engine.IO 3: the client pings, the server pongs.
+        (ev(c2s, socketio("ping", None, None)), est),
+        (ev(s2c, socketio("pong", None, None)), est),
+        // SSE blocks a browser does not dispatch.
+        (ev(s2c, sse(None, Some(3000), Some("hi"), 0, false)), est),
+        (ev(s2c, sse(None, None, Some("keep-alive"), 0, false)), est),
+        (ev(s2c, sse(None, None, None, 4, false)), est),
         (ev(s2c, socketio("bogus", None, None)), est),
     ];
     for code in [
@@ -464,7 +492,7 @@ fn keys_are_unique_and_the_assets_hold_exactly_them() {
 
 #[test]
 fn every_key_is_reached_by_some_event() {
-    let mut reached: BTreeSet<&str> = BTreeSet::from(["label.why"]);
+    let mut reached: BTreeSet<&str> = BTreeSet::from(["label.why", "label.more_above"]);
     for (e, cx) in every_case() {
         let chain = key_chain(&e, cx);
         assert_eq!(chain.last(), Some(&e.body.kind()), "{chain:?}");
@@ -684,4 +712,247 @@ fn transcript_skips_plain_segments_only() {
     assert!(!in_transcript(&ev(None, seg(ACK, 0, vec![]))));
     assert!(!in_transcript(&ev(None, seg(PSH | ACK, 10, vec![]))));
     assert!(in_transcript(&ev(None, request(false))));
+}
+
+#[test]
+fn engine_io_3_pings_from_the_client() {
+    let est = Context {
+        established: true,
+        ..Context::default()
+    };
+    let chain = |dir, t| key_chain(&ev(Some(dir), socketio(t, None, None)), est);
+    // Engine.IO 4: the server pings, the client pongs.
+    assert_eq!(chain(Dir::S2c, "ping")[0], "socketio.engine.ping");
+    assert_eq!(chain(Dir::C2s, "pong")[0], "socketio.engine.pong");
+    // Engine.IO 3 (Socket.IO 2): the other way round.
+    assert_eq!(chain(Dir::C2s, "ping")[0], "socketio.engine.ping_client");
+    assert_eq!(chain(Dir::S2c, "pong")[0], "socketio.engine.pong_server");
+    // The upgrade probe is the probe in both versions.
+    let probe = ev(Some(Dir::C2s), socketio("ping", None, Some("probe")));
+    assert_eq!(key_chain(&probe, est)[0], "socketio.probe");
+    for lang in Lang::ALL {
+        let t = text(lang, "socketio.engine.ping_client").unwrap();
+        assert!(t.contains("v3") && t.contains("Engine.IO 4"), "{t}");
+    }
+}
+
+#[test]
+fn sse_blocks_not_dispatched_have_their_own_texts() {
+    let est = Context::default();
+    let first = |b| key_chain(&ev(Some(Dir::S2c), b), est)[0];
+    // The demo's first block: a comment and retry, no data.
+    assert_eq!(
+        first(sse(None, Some(3000), Some("demo"), 0, false)),
+        "sse_event.not_dispatched"
+    );
+    assert_eq!(
+        first(sse(Some("7"), None, None, 0, false)),
+        "sse_event.not_dispatched"
+    );
+    assert_eq!(
+        first(sse(None, None, Some("ping"), 0, false)),
+        "sse_event.comment"
+    );
+    assert_eq!(
+        first(sse(None, None, None, 5, false)),
+        "sse_event.unterminated"
+    );
+    // A dispatched event keeps its field texts.
+    assert_eq!(first(sse(Some("7"), None, None, 5, true)), "sse_event.id");
+    assert_eq!(first(sse(None, None, None, 5, true)), "sse_event");
+    let t = explain(
+        Lang::En,
+        &ev(Some(Dir::S2c), sse(None, Some(3000), None, 0, false)),
+        est,
+    )
+    .unwrap();
+    assert!(t.contains("dispatches no event"), "{t}");
+}
+
+/// Snake-case string literals that are not violation rules, in the decoders' code.
+const NOT_RULES: &[&str] = &[
+    // RFC 7692 §7.1 parameter names (src/proto/http/upgrade.rs).
+    "client_max_window_bits",
+    "client_no_context_takeover",
+    "server_max_window_bits",
+    "server_no_context_takeover",
+];
+
+/// The snake_case string literals (two words at least: `"a_b"`) of `src`.
+fn snake_literals(src: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = src;
+    while let Some(at) = rest.find('"') {
+        let after = &rest[at + 1..];
+        let Some(end) = after.find('"') else { break };
+        let lit = &after[..end];
+        let snake = lit.contains('_')
+            && lit.starts_with(|c: char| c.is_ascii_lowercase())
+            && !lit.ends_with('_')
+            && !lit.contains("__")
+            && lit
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if snake {
+            out.push(lit);
+        }
+        rest = &after[end + 1..];
+    }
+    out
+}
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|x| x == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The violation rule names the decoders can emit, read from their source: every snake_case
+/// string literal outside test code in `src/proto.rs` and `src/proto/**` (the only code that
+/// builds `Violation` events) that is not one of [`NOT_RULES`]. A rule is a snake_case name
+/// (`"unmasked_client_frame"`), whichever helper passes it on.
+fn rules_in_source() -> BTreeSet<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = vec![root.join("proto.rs")];
+    rust_files(&root.join("proto"), &mut files);
+    let mut rules = BTreeSet::new();
+    for f in files {
+        if f.file_name().is_some_and(|n| n == "tests.rs") {
+            continue;
+        }
+        let src = std::fs::read_to_string(&f).unwrap();
+        // An inline test module runs to the end of the file.
+        let code = match src.find("#[cfg(test)]\nmod tests {") {
+            Some(at) => &src[..at],
+            None => &src[..],
+        };
+        rules.extend(
+            snake_literals(code)
+                .into_iter()
+                .filter(|l| !NOT_RULES.contains(l))
+                .map(str::to_string),
+        );
+    }
+    rules
+}
+
+#[test]
+fn every_violation_rule_in_the_decoders_has_a_text() {
+    let rules = rules_in_source();
+    // The scan sees the rules it should (from ws.rs, http.rs and http/head.rs).
+    for r in [
+        "unmasked_client_frame",
+        "data_before_upgrade_answer",
+        "transfer_encoding_not_chunked",
+    ] {
+        assert!(rules.contains(r), "{r} not found in {rules:?}");
+    }
+    let keyed: BTreeSet<String> = KEYS
+        .iter()
+        .filter_map(|k| k.strip_prefix("violation."))
+        .map(str::to_string)
+        .collect();
+    let missing: Vec<_> = rules.difference(&keyed).collect();
+    assert!(
+        missing.is_empty(),
+        "violation rules without a text (add violation.RULE to KEYS and both assets, or to \
+         NOT_RULES if it is not a rule): {missing:?}"
+    );
+    // The scan finds two-word names and more: so must every rule be named.
+    assert!(keyed.iter().all(|r| r.contains('_')), "{keyed:?}");
+    // And no text for a rule nothing emits.
+    let unused: Vec<_> = keyed.difference(&rules).collect();
+    assert!(
+        unused.is_empty(),
+        "texts for rules no decoder emits: {unused:?}"
+    );
+    for lang in Lang::ALL {
+        for r in &rules {
+            assert!(text(lang, &format!("violation.{r}")).is_some(), "{r}");
+        }
+    }
+}
+
+#[test]
+fn snake_literals_finds_rule_names_only() {
+    let src = r#"v(cx, "unmasked_client_frame", "client frame not masked".into()); "a"; "x_"; "Ab_c"; "a__b"; n("rsv1_on_control")"#;
+    assert_eq!(
+        snake_literals(src),
+        ["unmasked_client_frame", "rsv1_on_control"]
+    );
+}
+
+#[test]
+fn first_sentence_stops_at_a_full_stop_and_a_space() {
+    assert_eq!(
+        first_sentence("Masked (RFC 6455 §5.3). The point is not secrecy."),
+        "Masked (RFC 6455 §5.3)."
+    );
+    assert_eq!(first_sentence("HTTP/1.1 only."), "HTTP/1.1 only.");
+    assert_eq!(
+        first_sentence("마스킹된다. 키가 바로 옆에 있다."),
+        "마스킹된다."
+    );
+    assert_eq!(first_sentence(""), "");
+}
+
+#[test]
+fn a_transcript_writes_each_text_in_full_once() {
+    let mut t = Transcript::default();
+    let est = |e: &mut Transcript| {
+        e.why(
+            Lang::En,
+            &ev(
+                None,
+                EventBody::Handshake(Handshake {
+                    syn_ack_rtt: Nanos(1),
+                    irtt: Nanos(2),
+                }),
+            ),
+        )
+    };
+    assert!(est(&mut t).is_some());
+    let masked = ev(Some(Dir::C2s), frame(Opcode::Text, true, false, true));
+    let full = t.why(Lang::En, &masked).unwrap();
+    assert_eq!(
+        Some(full.as_str()),
+        explain(
+            Lang::En,
+            &masked,
+            Context {
+                established: true,
+                ..Context::default()
+            }
+        )
+        .as_deref()
+    );
+    assert!(full.contains("RFC 6455 §10.3"), "{full}");
+    let again = t.why(Lang::En, &masked).unwrap();
+    assert_eq!(again, format!("{} (more above)", first_sentence(&full)));
+    assert!(again.contains("5e4fb3f3"), "{again}");
+    // Another key is in full the first time; the repeat keeps the event's own figures.
+    let mut other = masked.clone();
+    if let EventBody::WsFrame(f) = &mut other.body {
+        f.mask_key = Some(crate::model::MaskKey::new([1, 2, 3, 4]));
+    }
+    assert!(t.why(Lang::En, &other).unwrap().contains("01020304"));
+    let close = ev(Some(Dir::C2s), message(Opcode::Close, 1, false, Some(1000)));
+    let first = t.why(Lang::En, &close).unwrap();
+    assert_eq!(Some(first.as_str()), text(Lang::En, "close.1000"));
+    assert!(t.why(Lang::En, &close).unwrap().ends_with("(more above)"));
+    // Korean refers back in Korean; a bare ACK is not explained at all.
+    let mut ko = Transcript::default();
+    ko.why(Lang::Ko, &close);
+    let again = ko.why(Lang::Ko, &close).unwrap();
+    assert!(again.ends_with(text(Lang::Ko, "label.more_above").unwrap()));
+    assert_eq!(
+        t.why(Lang::En, &ev(None, seg(tcp_flags::ACK, 0, vec![]))),
+        None
+    );
 }

@@ -33,12 +33,13 @@ impl StreamSink for Rec {
             chunk: None,
             end: false,
             missing: 0,
+            text: None,
             data: Payload {
                 kept: data.into(),
                 total: data.len() as u64,
             },
         };
-        cx.emit(Some(dir), EventBody::HttpBody(body));
+        cx.emit(Some(dir), EventBody::HttpBody(Box::new(body)));
     }
     fn on_gap(&mut self, dir: Dir, len: u32, cx: &mut Cx) {
         let v = Violation {

@@ -108,9 +108,16 @@ impl Stream {
             chunk: None,
             end,
             missing: 0,
+            text: None,
             data: Payload::default(),
         };
-        self.push(t, id, Some(Dir::S2c), EventBody::HttpBody(b), new_frame);
+        self.push(
+            t,
+            id,
+            Some(Dir::S2c),
+            EventBody::HttpBody(Box::new(b)),
+            new_frame,
+        );
     }
 
     fn close(&mut self, t: u64, id: ConnId, state: ConnState) {

@@ -139,6 +139,8 @@ struct Side {
     kept: Vec<u8>,
     /// `kept` is still a prefix of the chunk (no gap inside it yet).
     kept_open: bool,
+    /// The body in progress is textual ([`head::textual`]): its pieces get a text preview.
+    textual: bool,
     /// Bytes not parsed as HTTP: opaque, skipped while resynchronising, tunnelled.
     unparsed: u64,
 }
@@ -240,6 +242,7 @@ impl Side {
             chunk_no: 0,
             kept: Vec::new(),
             kept_open: true,
+            textual: false,
             unparsed: 0,
         }
     }
@@ -273,8 +276,27 @@ fn violation(cx: &mut Cx, dir: Dir, rule: &'static str, detail: String) {
     );
 }
 
-fn body(cx: &mut Cx, dir: Dir, b: HttpBody) {
-    cx.emit(Some(dir), EventBody::HttpBody(b));
+/// Emits a body piece; `preview`: at most this many characters of text preview when the
+/// message's body is textual ([`head::textual`]).
+fn body(cx: &mut Cx, dir: Dir, mut b: HttpBody, preview: Option<usize>) {
+    if let Some(max) = preview {
+        b.text = text_preview(&b.data.kept, max);
+    }
+    cx.emit(Some(dir), EventBody::HttpBody(Box::new(b)));
+}
+
+/// The first `max_chars` characters of `kept` when it is UTF-8, a character cut at its end
+/// left out (the display copy, or a TCP segment, can end inside one); `None` when it is not
+/// UTF-8 or nothing is left.
+fn text_preview(kept: &[u8], max_chars: usize) -> Option<String> {
+    match std::str::from_utf8(kept) {
+        Ok(_) => {}
+        // `error_len` is `None` when the input ends inside a character.
+        Err(e) if e.error_len().is_none() => {}
+        Err(_) => return None,
+    }
+    let t = super::preview(kept, max_chars);
+    (!t.is_empty()).then_some(t)
 }
 
 fn notes(cx: &mut Cx, dir: Dir, notes: Vec<Note>) {
@@ -355,8 +377,10 @@ impl Conversation {
                         chunk: None,
                         end: true,
                         missing: 0,
+                        text: None,
                         data: Payload::default(),
                     },
+                    None,
                 );
             }
             State::Head
@@ -437,11 +461,13 @@ impl Conversation {
                         chunk: None,
                         end: remaining == 0,
                         missing: 0,
+                        text: None,
                         data: Payload::capped(
                             rest.get(..n).unwrap_or_default(),
                             self.limits.max_kept_payload,
                         ),
                     },
+                    side.textual.then_some(self.limits.max_text_preview),
                 );
                 if remaining == 0 {
                     self.message_done(d);
@@ -458,8 +484,10 @@ impl Conversation {
                         chunk: None,
                         end: false,
                         missing: 0,
+                        text: None,
                         data: Payload::capped(rest, self.limits.max_kept_payload),
                     },
+                    side.textual.then_some(self.limits.max_text_preview),
                 );
                 rest.len()
             }
@@ -604,6 +632,7 @@ impl Conversation {
         let side = &mut self.sides[Dir::C2s.idx()];
         side.synced = true;
         side.hold_after = ws_key.is_some();
+        side.textual = head::textual(&req.headers);
         cx.emit(Some(Dir::C2s), EventBody::HttpRequest(Box::new(req)));
         notes(cx, Dir::C2s, problems);
         self.push_pending(
@@ -675,6 +704,7 @@ impl Conversation {
                 head::framing(&resp.headers, false, &mut problems)
             };
         resp.body = framing.kind();
+        self.sides[s].textual = head::textual(&resp.headers);
         cx.emit(Some(Dir::S2c), EventBody::HttpResponse(Box::new(resp)));
         notes(cx, Dir::S2c, problems);
         if tunnel {
@@ -937,8 +967,10 @@ impl Conversation {
                                 chunk: Some(no),
                                 end: true,
                                 missing: 0,
+                                text: None,
                                 data: Payload::default(),
                             },
+                            None,
                         );
                         self.message_done(d);
                         n
@@ -999,6 +1031,7 @@ impl Conversation {
                 chunk: Some(no),
                 end: false,
                 missing,
+                text: None,
                 data: Payload {
                     // Taken, so that no connection keeps a buffer between chunks; boxed without
                     // spare capacity.
@@ -1006,6 +1039,7 @@ impl Conversation {
                     total: size,
                 },
             },
+            side.textual.then_some(self.limits.max_text_preview),
         );
     }
 
@@ -1080,8 +1114,10 @@ impl Conversation {
                         chunk: None,
                         end: remaining == 0,
                         missing: n,
+                        text: None,
                         data: Payload::default(),
                     },
+                    None,
                 );
                 if remaining == 0 {
                     self.message_done(d);
@@ -1097,8 +1133,10 @@ impl Conversation {
                     chunk: None,
                     end: false,
                     missing: len,
+                    text: None,
                     data: Payload::default(),
                 },
+                None,
             ),
             State::Chunked(Chunk::Data {
                 remaining,

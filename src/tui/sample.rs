@@ -316,9 +316,10 @@ impl Script {
             chunk: None,
             end: true,
             missing: 0,
+            text: None,
             data: Payload::capped(body, 4096),
         };
-        self.push(s, c, Some(Dir::S2c), EventBody::HttpBody(b));
+        self.push(s, c, Some(Dir::S2c), EventBody::HttpBody(Box::new(b)));
         self.ack(c, Dir::C2s);
     }
 

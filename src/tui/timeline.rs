@@ -113,9 +113,13 @@ impl KindFilter {
                 e.body,
                 EventBody::HttpRequest(_) | EventBody::HttpResponse(_) | EventBody::HttpBody(_)
             ),
-            KindFilter::WebSocket => {
-                matches!(e.body, EventBody::WsFrame(_) | EventBody::WsMessage(_))
-            }
+            // A STOMP frame or an Engine.IO packet decoded from a WebSocket message stands in
+            // for the message in the application layer, so it counts as WebSocket.
+            KindFilter::WebSocket => match &e.body {
+                EventBody::WsFrame(_) | EventBody::WsMessage(_) | EventBody::Stomp(_) => true,
+                EventBody::Socketio(p) => p.transport == "websocket",
+                _ => false,
+            },
         }
     }
 }
@@ -202,6 +206,16 @@ fn in_application_layer(e: &Event) -> bool {
     }
 }
 
+/// Whether `e`, the event right after `prev` on its connection, was decoded from `prev`'s
+/// WebSocket message (a STOMP frame, an Engine.IO packet: the engine emits those right after
+/// their message, with its frame and direction). The application layer then shows the decoded
+/// event in the message's place, one arrow per message; all segments keep both.
+fn decoded_from(e: &Event, prev: &Event) -> bool {
+    matches!(e.body, EventBody::Stomp(_) | EventBody::Socketio(_))
+        && matches!(prev.body, EventBody::WsMessage(_))
+        && (prev.frame, prev.dir) == (e.frame, e.dir)
+}
+
 /// Where a connection stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -272,6 +286,10 @@ pub struct ConnTrack {
     pub events: Vec<Ix>,
     /// The application layer's events.
     pub app: Vec<Ix>,
+    /// `(position, event)` of each `ws_message` taken back out of `app` when the event decoded
+    /// from it followed ([`decoded_from`]), in order; it was `app`'s last entry then.
+    /// [`View::sync`] replays them.
+    folds: Vec<(usize, Ix)>,
     /// The ACK that completed the 3-way handshake.
     pub handshake_ack: Option<Ix>,
     pub syn_ack_rtt: Option<Nanos>,
@@ -297,6 +315,7 @@ impl ConnTrack {
             joined_late: false,
             events: Vec::new(),
             app: Vec::new(),
+            folds: Vec::new(),
             handshake_ack: None,
             syn_ack_rtt: None,
             irtt: None,
@@ -506,6 +525,17 @@ impl Timeline {
         let c = self.conns.get_mut(pos)?;
         c.events.push(ix);
         if in_application_layer(&e) {
+            let prev = c.events.len().checked_sub(2).and_then(|i| c.events.get(i));
+            if let Some(&prev) = prev.filter(|&&p| c.app.last() == Some(&p)) {
+                if self
+                    .events
+                    .get(prev as usize)
+                    .is_some_and(|p| decoded_from(&e, p))
+                {
+                    c.app.pop();
+                    c.folds.push((c.app.len(), prev));
+                }
+            }
             c.app.push(ix);
         }
         let (status, ws) = c.current();
@@ -600,6 +630,8 @@ pub struct View {
     rows: Vec<Ix>,
     /// How many entries of the connection's layer list were looked at.
     seen: usize,
+    /// How many of the connection's folds ([`ConnTrack::folds`]) were taken into account.
+    folds_seen: usize,
 }
 
 impl View {
@@ -610,6 +642,7 @@ impl View {
             filter,
             rows: Vec::new(),
             seen: 0,
+            folds_seen: 0,
         }
     }
 
@@ -634,6 +667,20 @@ impl View {
         let Some(c) = self.conn.and_then(|p| tl.conn(p)) else {
             return;
         };
+        if self.layer == ViewLayer::Application {
+            // A fold took back the then-last entry of `app`, and the entry that replaced it
+            // was pushed at once, so `app` never got shorter than at the last sync: a fold
+            // this view saw is at `seen - 1`, and only the first fold since can be.
+            for &(at, ix) in c.folds.get(self.folds_seen..).unwrap_or(&[]) {
+                if at < self.seen {
+                    self.seen = at;
+                    if self.rows.last() == Some(&ix) {
+                        self.rows.pop();
+                    }
+                }
+            }
+            self.folds_seen = c.folds.len();
+        }
         let src = c.rows(self.layer);
         let new = src.get(self.seen..).unwrap_or(&[]);
         if self.filter == KindFilter::All {
@@ -744,6 +791,106 @@ mod tests {
                 let mut fresh = View::new(Some(3), layer, filter);
                 fresh.sync(&tl);
                 assert_eq!(v.rows(), fresh.rows(), "{filter:?} {layer:?}");
+            }
+        }
+    }
+
+    /// The events of `assets/captures/NAME`, as the engine gives them.
+    fn capture(name: &str) -> Vec<Event> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("assets/captures")
+            .join(name);
+        let mut reader = crate::capture::open_path(&path).unwrap();
+        let mut engine = crate::engine::Engine::new(crate::model::Limits::default());
+        let mut events = Vec::new();
+        while let Some(frame) = reader.next_frame().unwrap() {
+            engine.ingest(&frame, &mut events);
+        }
+        engine.finish(&mut events);
+        events
+    }
+
+    fn kinds(tl: &Timeline, rows: &[Ix]) -> Vec<&'static str> {
+        rows.iter()
+            .map(|&ix| tl.event(ix).unwrap().body.kind())
+            .collect()
+    }
+
+    #[test]
+    fn a_decoded_message_is_one_arrow_in_the_application_layer() {
+        for (name, decoded) in [
+            ("stomp.pcapng", "stomp"),
+            ("socketio_v4.pcapng", "socketio"),
+        ] {
+            let mut tl = Timeline::new(1 << 20);
+            for e in capture(name) {
+                tl.push(e);
+            }
+            // The WebSocket connection.
+            let pos =
+                (0..tl.conns().len())
+                    .find(|&p| {
+                        tl.conn(p).unwrap().events.iter().any(|&ix| {
+                            matches!(tl.event(ix).unwrap().body, EventBody::WsMessage(_))
+                        })
+                    })
+                    .unwrap();
+            let c = tl.conn(pos).unwrap();
+            let all = kinds(&tl, c.rows(ViewLayer::AllSegments));
+            let app = kinds(&tl, c.rows(ViewLayer::Application));
+            let count = |v: &[&str], k: &str| v.iter().filter(|x| **x == k).count();
+            // All segments keep every message and what was decoded from it.
+            assert_eq!(
+                count(&all, "ws_message"),
+                22 - 3 * usize::from(decoded == "stomp")
+            );
+            // The application layer keeps the decoded events and the messages nothing was
+            // decoded from: the Close frames (and Socket.IO's binary attachment, which is
+            // decoded as an attachment packet).
+            assert_eq!(count(&app, decoded), count(&all, decoded), "{name}");
+            let rest: Vec<Opcode> = c
+                .rows(ViewLayer::Application)
+                .iter()
+                .filter_map(|&ix| match &tl.event(ix).unwrap().body {
+                    EventBody::WsMessage(m) => Some(m.opcode),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(rest, [Opcode::Close, Opcode::Close], "{name}");
+            // No message is followed by an event decoded from it.
+            for w in c.rows(ViewLayer::Application).windows(2) {
+                let (a, b) = (tl.event(w[0]).unwrap(), tl.event(w[1]).unwrap());
+                assert!(!decoded_from(b, a), "{a:?} {b:?}");
+            }
+            // The WebSocket filter shows them as WebSocket.
+            let mut v = View::new(Some(pos), ViewLayer::Application, KindFilter::WebSocket);
+            v.sync(&tl);
+            assert_eq!(
+                v.rows().len(),
+                count(&app, decoded) + 2,
+                "{name}: {:?}",
+                kinds(&tl, v.rows())
+            );
+        }
+    }
+
+    #[test]
+    fn view_sync_follows_the_folds_at_any_batch_boundary() {
+        let events = capture("stomp.pcapng");
+        for filter in [KindFilter::All, KindFilter::WebSocket, KindFilter::Http] {
+            for every in [1, 2, 3, 5] {
+                let mut tl = Timeline::new(1 << 20);
+                let mut v = View::new(Some(0), ViewLayer::Application, filter);
+                for (i, e) in events.iter().enumerate() {
+                    tl.push(e.clone());
+                    if i % every == 0 {
+                        v.sync(&tl);
+                    }
+                }
+                v.sync(&tl);
+                let mut fresh = View::new(Some(0), ViewLayer::Application, filter);
+                fresh.sync(&tl);
+                assert_eq!(v.rows(), fresh.rows(), "{filter:?} every {every}");
             }
         }
     }

@@ -110,6 +110,13 @@ pub fn describe(out: &mut String, body: &EventBody) {
                     let _ = write!(out, "body {} B", b.len);
                 }
             }
+            if let Some(t) = &b.text {
+                let _ = write!(out, " \"{}\"", escape(t));
+                // The preview is cut (display limit, capture gap): say so, as for messages.
+                if (t.len() as u64) < b.len {
+                    out.push('…');
+                }
+            }
             if b.end {
                 out.push_str(" (end)");
             }
@@ -605,6 +612,35 @@ mod tests {
             "   0.001234 #2   s→c  Text \"\\u{1b}]0;pwned\\u{7}!\" (11 B)"
         );
         assert!(!s.chars().any(|c| c.is_control()));
+    }
+
+    #[test]
+    fn body_lines_show_the_text_preview_escaped() {
+        let body = |len, text: Option<&str>, end| {
+            let mut s = String::new();
+            describe(
+                &mut s,
+                &EventBody::HttpBody(Box::new(HttpBody {
+                    len,
+                    chunk: None,
+                    end,
+                    missing: 0,
+                    text: text.map(str::to_string),
+                    data: Payload::default(),
+                })),
+            );
+            s
+        };
+        assert_eq!(
+            body(10, Some("{\"next\":5}"), true),
+            "body 10 B \"{\\\"next\\\":5}\" (end)"
+        );
+        // A preview shorter than the body is marked cut; control characters are escaped.
+        assert_eq!(
+            body(300, Some("a\u{1b}[2J\n"), false),
+            "body 300 B \"a\\u{1b}[2J\\n\"…"
+        );
+        assert_eq!(body(4, None, true), "body 4 B (end)");
     }
 
     #[test]

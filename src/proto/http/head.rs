@@ -337,6 +337,33 @@ pub(super) fn framing(headers: &Headers, request: bool, notes: &mut Vec<Note>) -
     }
 }
 
+/// Whether a message's body is text worth previewing: its Content-Type (RFC 9110 §8.3) is
+/// textual, or absent, and no content coding other than `identity` (RFC 9110 §8.4)
+/// compresses it. Textual: `text/*`, JSON (`application/json`, `+json`), form data
+/// (`application/x-www-form-urlencoded`), JavaScript, XML and event streams. The bytes still
+/// have to be UTF-8 for a preview to be made.
+pub(super) fn textual(headers: &Headers) -> bool {
+    if list(headers, "content-encoding").any(|c| !c.eq_ignore_ascii_case("identity")) {
+        return false;
+    }
+    let Some(ct) = values(headers, "content-type").next() else {
+        return true;
+    };
+    let media = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim_matches([' ', '\t'])
+        .to_ascii_lowercase();
+    media.starts_with("text/")
+        || media == "application/json"
+        || media.ends_with("+json")
+        || media == "application/x-www-form-urlencoded"
+        || media.contains("javascript")
+        || media.contains("xml")
+        || media.contains("event-stream")
+}
+
 /// `1*DIGIT` into a u64, refusing overflow.
 fn parse_decimal(v: &str) -> Option<u64> {
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
@@ -446,5 +473,50 @@ mod tests {
             n.pop(),
             Some(Note::Violation("transfer_encoding_not_chunked", _))
         ));
+    }
+
+    #[test]
+    fn textual_bodies_by_content_type_and_coding() {
+        let t = |pairs: &[(&str, &str)]| {
+            let hs: Headers = pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            textual(&hs)
+        };
+        assert!(t(&[]));
+        for ct in [
+            "text/plain; charset=UTF-8",
+            "Text/HTML",
+            "application/json",
+            "application/problem+json",
+            "application/x-www-form-urlencoded",
+            "application/javascript",
+            "text/javascript",
+            "application/xml",
+            "image/svg+xml",
+            "text/event-stream",
+            " application/json ;charset=utf-8",
+        ] {
+            assert!(t(&[("Content-Type", ct)]), "{ct}");
+        }
+        for ct in [
+            "application/octet-stream",
+            "image/png",
+            "application/grpc",
+            "",
+        ] {
+            assert!(!t(&[("content-type", ct)]), "{ct}");
+        }
+        // Compressed text is not text on the wire.
+        assert!(!t(&[
+            ("Content-Type", "text/html"),
+            ("Content-Encoding", "gzip")
+        ]));
+        assert!(!t(&[("Content-Encoding", "identity, br")]));
+        assert!(t(&[
+            ("Content-Type", "application/json"),
+            ("Content-Encoding", "identity")
+        ]));
     }
 }

@@ -108,9 +108,27 @@ impl Harness {
 
     /// Events without stamps, with consecutive pieces of one Content-Length or read-until-close
     /// body merged (their number depends on how the bytes were cut; nothing else may).
+    ///
+    /// Each piece's `text` is checked here against its own bytes (the preview of a piece
+    /// depends on where the piece was cut: a character split between two pieces is in
+    /// neither), and a merged body's `text` is the preview of its merged bytes.
     fn normalized(&self) -> Vec<(Option<Dir>, EventBody)> {
+        let max_text = self.limits.max_text_preview;
+        // Whether the message in progress on [c2s, s2c] is textual, from its head.
+        let mut textual = [false; 2];
         let mut v: Vec<(Option<Dir>, EventBody)> = Vec::new();
         for e in &self.out {
+            match (&e.body, e.dir) {
+                (EventBody::HttpRequest(r), _) => textual[0] = head::textual(&r.headers),
+                (EventBody::HttpResponse(r), _) => textual[1] = head::textual(&r.headers),
+                (EventBody::HttpBody(b), Some(d)) => {
+                    let want = textual[d.idx()]
+                        .then(|| text_preview(&b.data.kept, max_text))
+                        .flatten();
+                    assert_eq!(b.text, want, "{b:?}");
+                }
+                _ => {}
+            }
             if let (Some((d, EventBody::HttpBody(prev))), EventBody::HttpBody(b)) =
                 (v.last_mut(), &e.body)
             {
@@ -120,6 +138,8 @@ impl Harness {
                         kept.truncate(self.limits.max_kept_payload);
                         prev.data.kept = kept.into();
                     }
+                    let t = e.dir.is_some_and(|d| textual[d.idx()]);
+                    prev.text = t.then(|| text_preview(&prev.data.kept, max_text)).flatten();
                     prev.data.total += b.data.total;
                     prev.len += b.len;
                     prev.missing += b.missing;
@@ -163,7 +183,7 @@ impl Harness {
         self.normalized()
             .into_iter()
             .filter_map(|(d, b)| match b {
-                EventBody::HttpBody(b) if d == Some(dir) => Some(b),
+                EventBody::HttpBody(b) if d == Some(dir) => Some(*b),
                 _ => None,
             })
             .collect()
@@ -1105,4 +1125,88 @@ fn a_head_fed_a_byte_at_a_time_is_linear() {
     assert_eq!(h.kinds(), ["c2s:http_request", "c2s:http_body"]);
     assert_eq!(h.requests()[0].head_len, 4 << 20);
     assert!(h.bodies(C2s)[0].end);
+}
+
+#[test]
+fn textual_bodies_carry_a_text_preview() {
+    let texts = |h: &Harness, dir| -> Vec<Option<String>> {
+        h.bodies(dir).into_iter().map(|b| b.text).collect()
+    };
+    // A JSON answer and a form POST: the text, as it is.
+    let h = whole(&[
+        data(
+            C2s,
+            b"POST /send HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+              Content-Length: 7\r\n\r\nmsg=hi\n",
+        ),
+        data(
+            S2c,
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n\
+              {\"next\":5}",
+        ),
+    ]);
+    assert_eq!(texts(&h, C2s), [Some("msg=hi\n".to_string())]);
+    assert_eq!(texts(&h, S2c), [Some("{\"next\":5}".to_string())]);
+    // Binary content types and compressed bodies get none, even when the bytes are ASCII.
+    for head in [
+        "Content-Type: application/octet-stream\r\n",
+        "Content-Type: text/plain\r\nContent-Encoding: gzip\r\n",
+    ] {
+        let resp = format!("HTTP/1.1 200 OK\r\n{head}Content-Length: 2\r\n\r\nok");
+        let h = whole(&[
+            data(C2s, b"GET / HTTP/1.1\r\n\r\n"),
+            data(S2c, resp.as_bytes()),
+        ]);
+        assert_eq!(texts(&h, S2c), [None], "{head}");
+    }
+    // Not UTF-8: none. No Content-Type: text when the bytes are UTF-8.
+    let h = whole(&[
+        data(C2s, b"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n"),
+        data(
+            S2c,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n\xff\xfe\
+              HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n\xea\xb0\x80!",
+        ),
+    ]);
+    assert_eq!(texts(&h, S2c), [None, Some("가!".to_string())]);
+}
+
+#[test]
+fn a_text_preview_is_cut_at_a_character_and_the_limits() {
+    // The kept copy (5 bytes) ends inside the second "가" (3 bytes each): it is left out.
+    let limits = Limits {
+        max_kept_payload: 5,
+        ..Limits::default()
+    };
+    let h = with_limits(
+        limits,
+        &[
+            data(C2s, b"GET / HTTP/1.1\r\n\r\n"),
+            data(
+                S2c,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 9\r\n\r\n가나다"
+                    .as_bytes(),
+            ),
+        ],
+    );
+    let b = &h.bodies(S2c)[0];
+    assert_eq!((b.len, b.text.as_deref()), (9, Some("가")));
+    // At most max_text_preview characters; each chunk of a chunked body has its own.
+    let limits = Limits {
+        max_text_preview: 3,
+        ..Limits::default()
+    };
+    let h = with_limits(
+        limits,
+        &[
+            data(C2s, b"GET /stream HTTP/1.1\r\n\r\n"),
+            data(
+                S2c,
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
+                  Transfer-Encoding: chunked\r\n\r\n6\r\nline 1\r\n2\r\nok\r\n0\r\n\r\n",
+            ),
+        ],
+    );
+    let got: Vec<Option<String>> = h.bodies(S2c).into_iter().map(|b| b.text).collect();
+    assert_eq!(got, [Some("lin".into()), Some("ok".into()), None]);
 }
