@@ -3,7 +3,6 @@
 //! Every string that came off the wire goes through [`clean`], so no control character from a
 //! packet ever reaches the terminal.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::model::{
@@ -19,29 +18,10 @@ const PREVIEW_CHARS: usize = 32;
 /// answers): a bound, so a label costs O(1) whatever the connection's size.
 const LOOKBACK: usize = 64;
 
-/// Replaces control characters and bidi overrides with visible escapes, keeping quotes and
-/// backslashes (for the detail pane, where text is not quoted).
-pub fn clean(s: &str) -> Cow<'_, str> {
-    fn bad(c: char) -> bool {
-        c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-    }
-    if !s.chars().any(bad) {
-        return Cow::Borrowed(s);
-    }
-    let mut o = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\t' => o.push_str("\\t"),
-            '\r' => o.push_str("\\r"),
-            '\n' => o.push_str("\\n"),
-            c if bad(c) => {
-                let _ = write!(o, "\\u{{{:x}}}", c as u32);
-            }
-            c => o.push(c),
-        }
-    }
-    Cow::Owned(o)
-}
+/// Replaces the characters a terminal must not get raw (control characters, the Bidi_Control
+/// set) with visible escapes, keeping quotes and backslashes (labels and the detail pane do not
+/// quote wire text): the text view's escaping, quotes aside.
+pub use crate::view::text::escape_unquoted as clean;
 
 /// The name of a segment from its flags, as Wireshark's Info column words it.
 pub fn segment_name(s: &TcpSegment) -> &'static str {
@@ -577,6 +557,8 @@ mod tests {
         assert!(!red.chars().any(char::is_control), "{red}");
         assert!(red.contains("\\u{1b}[31m"));
         assert_eq!(clean("a\u{1b}b\"c"), "a\\u{1b}b\"c");
+        // The whole Bidi_Control set, as the text view escapes it.
+        assert_eq!(clean("\u{200f}\u{61c}x"), "\\u{200f}\\u{61c}x");
     }
 
     fn label_of(body: EventBody) -> String {

@@ -5,6 +5,7 @@
 //! Every string that came off the wire goes through [`escape`], so a payload's control
 //! characters (an ANSI escape in a WebSocket message, say) never reach the terminal raw.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -266,29 +267,11 @@ fn socketio(out: &mut String, p: &SocketIoPacket) {
     // JSON as it is (its quotes unescaped): only control characters are escaped. The `sid`
     // is in it.
     if let Some(d) = &p.data {
-        let _ = write!(out, " {}", unquoted(d));
+        let _ = write!(out, " {}", escape_unquoted(d));
     }
     if p.incomplete {
         out.push_str(" (incomplete)");
     }
-}
-
-/// Like [`escape`], but keeps quotes and backslashes: for text that is not shown in quotes.
-fn unquoted(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains(|c: char| {
-        c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-    }) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut o = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if c == '"' || c == '\\' {
-            o.push(c);
-        } else {
-            o.push_str(&escape(c.encode_utf8(&mut [0; 4])));
-        }
-    }
-    std::borrow::Cow::Owned(o)
 }
 
 fn tcp(out: &mut String, s: &TcpSegment) {
@@ -536,12 +519,21 @@ pub fn unsafe_for_terminal(c: char) -> bool {
 /// Makes wire text safe for a terminal: the [`unsafe_for_terminal`] characters become visible
 /// escapes; quotes and backslashes are escaped so the output stays
 /// unambiguous. Allocation-free when nothing needs escaping.
-pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
-    fn bad(c: char) -> bool {
-        unsafe_for_terminal(c) || c == '"' || c == '\\'
-    }
+pub fn escape(s: &str) -> Cow<'_, str> {
+    escape_as(s, true)
+}
+
+/// Like [`escape`], but keeps quotes and backslashes: for text that is not shown in quotes
+/// (JSON as it came, the TUI's labels and detail pane).
+pub fn escape_unquoted(s: &str) -> Cow<'_, str> {
+    escape_as(s, false)
+}
+
+/// [`escape`], escaping quotes and backslashes only with `quotes`.
+fn escape_as(s: &str, quotes: bool) -> Cow<'_, str> {
+    let bad = |c: char| unsafe_for_terminal(c) || (quotes && matches!(c, '"' | '\\'));
     if !s.chars().any(bad) {
-        return std::borrow::Cow::Borrowed(s);
+        return Cow::Borrowed(s);
     }
     let mut o = String::with_capacity(s.len() + 8);
     for c in s.chars() {
@@ -549,15 +541,15 @@ pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
             '\n' => o.push_str("\\n"),
             '\r' => o.push_str("\\r"),
             '\t' => o.push_str("\\t"),
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
+            '"' if quotes => o.push_str("\\\""),
+            '\\' if quotes => o.push_str("\\\\"),
             c if bad(c) => {
                 let _ = write!(o, "\\u{{{:x}}}", c as u32);
             }
             c => o.push(c),
         }
     }
-    std::borrow::Cow::Owned(o)
+    Cow::Owned(o)
 }
 
 #[cfg(test)]
@@ -573,6 +565,15 @@ mod tests {
         assert_eq!(escape("\u{202e}evil"), "\\u{202e}evil");
         // The whole Bidi_Control set, not only the overrides and isolates.
         assert_eq!(escape("\u{200f}\u{61c}x"), "\\u{200f}\\u{61c}x");
+    }
+
+    #[test]
+    fn escape_unquoted_differs_only_in_quotes_and_backslashes() {
+        assert_eq!(escape_unquoted("plain ü"), "plain ü");
+        assert_eq!(escape_unquoted("a\"b\\c"), "a\"b\\c");
+        assert_eq!(escape_unquoted("a\"b\\c\n\u{9b}"), "a\"b\\c\\n\\u{9b}");
+        // A Bidi_Control character alone is escaped too.
+        assert_eq!(escape_unquoted("\u{200e}x"), "\\u{200e}x");
     }
 
     #[test]
