@@ -10,7 +10,7 @@ use crate::model::{
     TcpSegment, WsFrame, WsMessage,
 };
 use crate::tui::timeline::{ConnTrack, Ix, Timeline};
-use crate::view::text::{analysis_name, duration};
+use crate::view::text::{analysis_name, duration, message_facts, message_name, segment_name};
 
 /// Most characters of a payload preview in an arrow label.
 const PREVIEW_CHARS: usize = 32;
@@ -22,35 +22,6 @@ const LOOKBACK: usize = 64;
 /// set) with visible escapes, keeping quotes and backslashes (labels and the detail pane do not
 /// quote wire text): the text view's escaping, quotes aside.
 pub use crate::view::text::escape_unquoted as clean;
-
-/// The name of a segment from its flags, as Wireshark's Info column words it.
-pub fn segment_name(s: &TcpSegment) -> &'static str {
-    let f = s.flags;
-    let ack = f.has(tcp_flags::ACK);
-    if f.has(tcp_flags::SYN) {
-        if ack {
-            "SYN-ACK"
-        } else {
-            "SYN"
-        }
-    } else if f.has(tcp_flags::RST) {
-        if ack {
-            "RST-ACK"
-        } else {
-            "RST"
-        }
-    } else if f.has(tcp_flags::FIN) {
-        if ack {
-            "FIN-ACK"
-        } else {
-            "FIN"
-        }
-    } else if f.has(tcp_flags::PSH) {
-        "PSH-ACK"
-    } else {
-        "ACK"
-    }
-}
 
 /// `"hello"` cut at [`PREVIEW_CHARS`] with an ellipsis. Control characters are escaped;
 /// quotes are not (JSON payloads stay readable; the preview is a display, not a literal).
@@ -76,7 +47,7 @@ pub fn arrow(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix) 
         EventBody::WsFrame(f) => {
             let name = match f.opcode {
                 Opcode::Continuation => "continuation",
-                o => opcode_name(o),
+                o => message_name(o),
             };
             let _ = write!(out, "frame {name} {} B", f.payload_len);
             if !f.fin {
@@ -358,24 +329,12 @@ fn tcp(out: &mut String, s: &TcpSegment, conn: Option<&ConnTrack>, ix: Ix) {
     }
 }
 
-fn opcode_name(o: Opcode) -> &'static str {
-    match o {
-        Opcode::Text => "Text",
-        Opcode::Binary => "Binary",
-        Opcode::Close => "Close",
-        Opcode::Ping => "Ping",
-        Opcode::Pong => "Pong",
-        Opcode::Continuation => "Continuation",
-        Opcode::Reserved(_) => "Reserved",
-    }
-}
-
 fn message(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, e: &Event, m: &WsMessage) {
     match m.opcode {
         Opcode::Reserved(n) => {
             let _ = write!(out, "Reserved opcode 0x{n:x}");
         }
-        o => out.push_str(opcode_name(o)),
+        o => out.push_str(message_name(o)),
     }
     if let Some(code) = m.code {
         let _ = write!(out, " {code} {}", m.code_name.unwrap_or(""));
@@ -398,16 +357,8 @@ fn message(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, e: &Event,
             out.push('…');
         }
     }
-    let _ = write!(out, "  ({} B", m.len);
-    if m.frames > 1 {
-        let _ = write!(out, ", {} frames", m.frames);
-    }
-    if m.compressed {
-        out.push_str(", deflated");
-    }
-    if m.incomplete {
-        out.push_str(", incomplete");
-    }
+    out.push_str("  (");
+    message_facts(out, m);
     if let Some(c) = conn {
         if last_frame(tl, c, e).is_some_and(|f| f.masked) {
             out.push_str(", masked");

@@ -18,7 +18,7 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 
 use crate::model::{tcp_flags, ConnId, ConnState, Dir, Event, EventBody, Pattern, PatternReport};
-use crate::view::text::{describe, duration};
+use crate::view::text::{describe, duration, segment_name};
 
 /// Characters of an arrow's label kept (after escaping wire text, before entity codes).
 pub const MAX_LABEL: usize = 100;
@@ -129,10 +129,8 @@ impl MermaidWriter {
                 if !(f.has(tcp_flags::SYN) || f.has(tcp_flags::FIN) || f.has(tcp_flags::RST)) {
                     return Ok(());
                 }
-                describe(&mut text, &e.body);
-                let name = text.split_whitespace().next().unwrap_or("");
                 let arrow = if f.has(tcp_flags::RST) { "-x" } else { "->>" };
-                writeln!(w, "    {from}{arrow}{to}: {}", label(name))?;
+                writeln!(w, "    {from}{arrow}{to}: {}", segment_name(s))?;
             }
             EventBody::Handshake(h) => {
                 // The client's ACK that completed the handshake (folded as a bare ACK).

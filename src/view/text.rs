@@ -274,23 +274,39 @@ fn socketio(out: &mut String, p: &SocketIoPacket) {
     }
 }
 
-fn tcp(out: &mut String, s: &TcpSegment) {
+/// The name of a segment from its flags, as the transcript, the diagram and the Mermaid
+/// arrows call it: the flag that matters most, with `-ACK` when ACK is set too. A reset
+/// outranks a SYN unless the segment is a SYN-ACK; PSH is named whenever it is set, as
+/// Wireshark's Info column shows it.
+pub fn segment_name(s: &TcpSegment) -> &'static str {
     use crate::model::tcp_flags::*;
     let f = s.flags;
-    let label = if f.has(SYN) && f.has(ACK) {
-        "SYN-ACK".to_string()
+    let ack = f.has(ACK);
+    if f.has(SYN) && ack {
+        "SYN-ACK"
     } else if f.has(RST) {
-        if f.has(ACK) { "RST-ACK" } else { "RST" }.to_string()
+        if ack {
+            "RST-ACK"
+        } else {
+            "RST"
+        }
     } else if f.has(SYN) {
-        "SYN".to_string()
+        "SYN"
     } else if f.has(FIN) {
-        if f.has(ACK) { "FIN-ACK" } else { "FIN" }.to_string()
-    } else if s.len > 0 {
-        if f.has(PSH) { "PSH-ACK" } else { "ACK" }.to_string()
+        if ack {
+            "FIN-ACK"
+        } else {
+            "FIN"
+        }
+    } else if f.has(PSH) {
+        "PSH-ACK"
     } else {
-        "ACK".to_string()
-    };
-    let _ = write!(out, "{label:<7} seq={}", s.seq);
+        "ACK"
+    }
+}
+
+fn tcp(out: &mut String, s: &TcpSegment) {
+    let _ = write!(out, "{:<7} seq={}", segment_name(s), s.seq);
     if let Some(a) = s.ack {
         let _ = write!(out, " ack={a}");
     }
@@ -450,8 +466,10 @@ fn frame(out: &mut String, f: &WsFrame) {
     }
 }
 
-fn message(out: &mut String, m: &WsMessage) {
-    let name = match m.opcode {
+/// A message's opcode as its line names it: `Text`, `Close`, ... (capitalised: a message, not
+/// a frame).
+pub fn message_name(o: Opcode) -> &'static str {
+    match o {
         Opcode::Text => "Text",
         Opcode::Binary => "Binary",
         Opcode::Close => "Close",
@@ -459,8 +477,25 @@ fn message(out: &mut String, m: &WsMessage) {
         Opcode::Pong => "Pong",
         Opcode::Continuation => "Continuation",
         Opcode::Reserved(_) => "Reserved",
-    };
-    out.push_str(name);
+    }
+}
+
+/// What a message line says of its size and shape: `15 B, 2 frames, deflated, incomplete`.
+pub fn message_facts(out: &mut String, m: &WsMessage) {
+    let _ = write!(out, "{} B", m.len);
+    if m.frames > 1 {
+        let _ = write!(out, ", {} frames", m.frames);
+    }
+    if m.compressed {
+        out.push_str(", deflated");
+    }
+    if m.incomplete {
+        out.push_str(", incomplete");
+    }
+}
+
+fn message(out: &mut String, m: &WsMessage) {
+    out.push_str(message_name(m.opcode));
     if let Some(code) = m.code {
         let _ = write!(out, " {code} {}", m.code_name.unwrap_or(""));
     }
@@ -472,16 +507,8 @@ fn message(out: &mut String, m: &WsMessage) {
             out.push('…');
         }
     }
-    let _ = write!(out, " ({} B", m.len);
-    if m.frames > 1 {
-        let _ = write!(out, ", {} frames", m.frames);
-    }
-    if m.compressed {
-        out.push_str(", deflated");
-    }
-    if m.incomplete {
-        out.push_str(", incomplete");
-    }
+    out.push_str(" (");
+    message_facts(out, m);
     out.push(')');
 }
 
@@ -565,6 +592,35 @@ mod tests {
         assert_eq!(escape("\u{202e}evil"), "\\u{202e}evil");
         // The whole Bidi_Control set, not only the overrides and isolates.
         assert_eq!(escape("\u{200f}\u{61c}x"), "\\u{200f}\\u{61c}x");
+    }
+
+    #[test]
+    fn segment_names() {
+        use crate::model::tcp_flags::*;
+        let name = |flags: u8, len: u32| {
+            segment_name(&TcpSegment {
+                flags: TcpFlags(flags),
+                seq: 0,
+                ack: None,
+                len,
+                win: 0,
+                options: None,
+                analysis: Vec::new(),
+                truncated: false,
+            })
+        };
+        assert_eq!(name(SYN, 0), "SYN");
+        assert_eq!(name(SYN | ACK, 0), "SYN-ACK");
+        assert_eq!(name(SYN | RST | ACK, 0), "SYN-ACK");
+        // A reset outranks a SYN: the Mermaid arrow of such a segment is a reset's too.
+        assert_eq!(name(SYN | RST, 0), "RST");
+        assert_eq!(name(RST | ACK, 0), "RST-ACK");
+        assert_eq!(name(FIN | ACK, 0), "FIN-ACK");
+        assert_eq!(name(FIN | PSH | ACK, 5), "FIN-ACK");
+        // PSH is named whenever it is set, payload or not.
+        assert_eq!(name(PSH | ACK, 0), "PSH-ACK");
+        assert_eq!(name(PSH | ACK, 5), "PSH-ACK");
+        assert_eq!(name(ACK, 5), "ACK");
     }
 
     #[test]
