@@ -75,7 +75,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
 
 /// Writes `s` at (`x`, `y`) inside `area` (already clipped to `buf`); returns the column after
 /// the last cell written.
-fn put(buf: &mut Buffer, area: Rect, x: u16, y: u16, s: &str, style: Style) -> u16 {
+pub(super) fn put(buf: &mut Buffer, area: Rect, x: u16, y: u16, s: &str, style: Style) -> u16 {
     if y < area.top() || y >= area.bottom() || x < area.left() || x >= area.right() {
         return x;
     }
@@ -88,7 +88,7 @@ fn clip(area: Rect, buf: &Buffer) -> Rect {
 }
 
 /// `s` cut to `width` columns, with an ellipsis when cut.
-fn fit(s: &str, width: usize) -> String {
+pub(super) fn fit(s: &str, width: usize) -> String {
     if s.width() <= width {
         return s.to_string();
     }
