@@ -145,6 +145,15 @@ impl Builder {
     fn jump(&mut self, code: u16, k: u32, jt: Target, jf: Target) {
         self.ops.push(Op::Jump { code, k, jt, jf });
     }
+    /// `jeq #k`: to `jt` if the accumulator equals `k`, else to `jf`.
+    fn jeq(&mut self, k: u32, jt: Target, jf: Target) {
+        self.jump(BPF_JMP | BPF_JEQ | BPF_K, k, jt, jf);
+    }
+    /// Loads the IP protocol byte at `at` and drops anything but TCP.
+    fn tcp_only(&mut self, at: u32, drop: Label) {
+        self.stmt(BPF_LD | BPF_B | BPF_ABS, at);
+        self.jeq(IPPROTO_TCP, Target::Next, Target::To(drop));
+    }
     fn ja(&mut self, l: Label) {
         self.ops.push(Op::Always(l));
     }
@@ -241,12 +250,7 @@ pub fn compile(spec: &FilterSpec, framing: Framing) -> Result<Vec<Insn>, FilterE
             BPF_LD | BPF_W | BPF_ABS,
             SKF_AD_OFF.wrapping_add(SKF_AD_PKTTYPE),
         );
-        b.jump(
-            BPF_JMP | BPF_JEQ | BPF_K,
-            PACKET_OUTGOING,
-            Target::To(drop),
-            Target::Next,
-        );
+        b.jeq(PACKET_OUTGOING, Target::To(drop), Target::Next);
     }
     match framing {
         Framing::Ethernet => b.stmt(BPF_LD | BPF_H | BPF_ABS, 12),
@@ -255,52 +259,30 @@ pub fn compile(spec: &FilterSpec, framing: Framing) -> Result<Vec<Insn>, FilterE
             SKF_AD_OFF.wrapping_add(SKF_AD_PROTOCOL),
         ),
     }
-    match (want_v4, want_v6) {
-        (true, false) => b.jump(
-            BPF_JMP | BPF_JEQ | BPF_K,
-            ETHERTYPE_IPV4,
-            Target::To(v4),
-            Target::To(drop),
-        ),
-        (false, _) => b.jump(
-            BPF_JMP | BPF_JEQ | BPF_K,
-            ETHERTYPE_IPV6,
-            Target::To(v6),
-            Target::To(drop),
-        ),
-        (true, true) => {
-            b.jump(
-                BPF_JMP | BPF_JEQ | BPF_K,
-                ETHERTYPE_IPV4,
-                Target::To(v4),
-                Target::Next,
-            );
-            b.jump(
-                BPF_JMP | BPF_JEQ | BPF_K,
-                ETHERTYPE_IPV6,
-                Target::To(v6),
-                Target::To(drop),
-            );
-        }
+    // IPv4 to v4, IPv6 to v6, anything else (or the family the host rules out) dropped.
+    if want_v4 {
+        let not_v4 = if want_v6 {
+            Target::Next
+        } else {
+            Target::To(drop)
+        };
+        b.jeq(ETHERTYPE_IPV4, Target::To(v4), not_v4);
+    }
+    if want_v6 {
+        b.jeq(ETHERTYPE_IPV6, Target::To(v6), Target::To(drop));
     }
 
     if want_v4 {
         b.mark(v4);
         // RFC 791: protocol at byte 9, source at 12, destination at 16.
-        b.stmt(BPF_LD | BPF_B | BPF_ABS, nh + 9);
-        b.jump(
-            BPF_JMP | BPF_JEQ | BPF_K,
-            IPPROTO_TCP,
-            Target::Next,
-            Target::To(drop),
-        );
+        b.tcp_only(nh + 9, drop);
         if let Some(IpAddr::V4(h)) = spec.host {
             let ok = b.label();
             let h = u32::from(h);
             b.stmt(BPF_LD | BPF_W | BPF_ABS, nh + 12);
-            b.jump(BPF_JMP | BPF_JEQ | BPF_K, h, Target::To(ok), Target::Next);
+            b.jeq(h, Target::To(ok), Target::Next);
             b.stmt(BPF_LD | BPF_W | BPF_ABS, nh + 16);
-            b.jump(BPF_JMP | BPF_JEQ | BPF_K, h, Target::Next, Target::To(drop));
+            b.jeq(h, Target::Next, Target::To(drop));
             b.mark(ok);
         }
         if ports.is_empty() {
@@ -322,13 +304,7 @@ pub fn compile(spec: &FilterSpec, framing: Framing) -> Result<Vec<Insn>, FilterE
     if want_v6 {
         b.mark(v6);
         // RFC 8200: next header at byte 6, source at 8..24, destination at 24..40.
-        b.stmt(BPF_LD | BPF_B | BPF_ABS, nh + 6);
-        b.jump(
-            BPF_JMP | BPF_JEQ | BPF_K,
-            IPPROTO_TCP,
-            Target::Next,
-            Target::To(drop),
-        );
+        b.tcp_only(nh + 6, drop);
         if let Some(IpAddr::V6(h)) = spec.host {
             let ok = b.label();
             let try_dst = b.label();
@@ -344,7 +320,7 @@ pub fn compile(spec: &FilterSpec, framing: Framing) -> Result<Vec<Insn>, FilterE
                 for (i, w) in words.iter().enumerate() {
                     b.stmt(BPF_LD | BPF_W | BPF_ABS, base + 4 * i as u32);
                     let hit = if i == 3 { Target::To(ok) } else { Target::Next };
-                    b.jump(BPF_JMP | BPF_JEQ | BPF_K, *w, hit, Target::To(miss));
+                    b.jeq(*w, hit, Target::To(miss));
                 }
             }
             b.mark(ok);
@@ -377,12 +353,7 @@ fn port_tests(b: &mut Builder, ports: &[u16], load: u16, base: u32, accept: Labe
         for (i, p) in ports.iter().enumerate() {
             let last = last_field && i + 1 == ports.len();
             let miss = if last { Target::To(drop) } else { Target::Next };
-            b.jump(
-                BPF_JMP | BPF_JEQ | BPF_K,
-                u32::from(*p),
-                Target::To(accept),
-                miss,
-            );
+            b.jeq(u32::from(*p), Target::To(accept), miss);
         }
     }
 }
