@@ -1170,7 +1170,7 @@ fn hole_never_filled_becomes_a_gap_at_the_end() {
             "#0 sink_end c2s",
             "#0 sink_end s2c",
             "#0 end Closing",
-        ][..]
+        ]
     );
     // The peer ACKing the FIN gives the hole up at once (it has the bytes: they will never
     // be resent), and ends the stream.
