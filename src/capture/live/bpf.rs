@@ -457,10 +457,24 @@ pub(crate) mod tests {
         panic!("program did not return");
     }
 
+    /// A packet sent to this host.
     const HOST: Meta = Meta {
         pkttype: 0,
         protocol: 0,
     };
+    /// The loopback's transmit copy of a packet.
+    const OUTGOING: Meta = Meta {
+        pkttype: PACKET_OUTGOING,
+        protocol: 0,
+    };
+
+    /// A packet to this host that the kernel tagged with EtherType `protocol`.
+    fn tagged(protocol: u32) -> Meta {
+        Meta {
+            pkttype: 0,
+            protocol,
+        }
+    }
 
     fn tcp4(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
         let mut v = Vec::new();
@@ -628,28 +642,8 @@ pub(crate) mod tests {
         s.reject_outgoing = true;
         let p = compile(&s, Framing::Ethernet).unwrap();
         let f = tcp4([127, 0, 0, 1], [127, 0, 0, 1], 5, 80);
-        assert_eq!(
-            run(
-                &p,
-                &f,
-                Meta {
-                    pkttype: 0,
-                    protocol: 0
-                }
-            ),
-            65535
-        );
-        assert_eq!(
-            run(
-                &p,
-                &f,
-                Meta {
-                    pkttype: PACKET_OUTGOING,
-                    protocol: 0
-                }
-            ),
-            0
-        );
+        assert_eq!(run(&p, &f, HOST), 65535);
+        assert_eq!(run(&p, &f, OUTGOING), 0);
     }
 
     #[test]
@@ -657,40 +651,10 @@ pub(crate) mod tests {
         let p = compile(&spec(&[80], None), Framing::RawIp).unwrap();
         let f = tcp4([10, 0, 0, 1], [10, 0, 0, 2], 5, 80);
         let ip = &f[14..];
-        assert_eq!(
-            run(
-                &p,
-                ip,
-                Meta {
-                    pkttype: 0,
-                    protocol: 0x0800
-                }
-            ),
-            65535
-        );
-        assert_eq!(
-            run(
-                &p,
-                ip,
-                Meta {
-                    pkttype: 0,
-                    protocol: 0x0806
-                }
-            ),
-            0
-        );
+        assert_eq!(run(&p, ip, tagged(0x0800)), 65535);
+        assert_eq!(run(&p, ip, tagged(0x0806)), 0);
         let f = tcp6(Ipv6Addr::LOCALHOST, Ipv6Addr::LOCALHOST, 80, 5);
-        assert_eq!(
-            run(
-                &p,
-                &f[14..],
-                Meta {
-                    pkttype: 0,
-                    protocol: 0x86dd
-                }
-            ),
-            65535
-        );
+        assert_eq!(run(&p, &f[14..], tagged(0x86dd)), 65535);
     }
 
     #[test]
