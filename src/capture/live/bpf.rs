@@ -730,7 +730,7 @@ pub(crate) mod tests {
             };
             let s = FilterSpec { ports: ports.clone(), host, reject_outgoing: reject, snaplen: 100 };
             let p = compile(&s, Framing::Ethernet).unwrap();
-            let meta = Meta { pkttype: if outgoing { PACKET_OUTGOING } else { 0 }, protocol: 0 };
+            let meta = if outgoing { OUTGOING } else { HOST };
             let want = (ports.is_empty() || ports.contains(&sport) || ports.contains(&dport))
                 && host.is_none_or(|h| h == src || h == dst)
                 && !(reject && outgoing);
