@@ -19,6 +19,14 @@ fn patterns(events: &[Event]) -> Vec<&PatternReport> {
         .collect()
 }
 
+/// The one pattern event of `events`, which must be a `want`.
+fn one_pattern(events: &[Event], want: Pattern) -> &PatternReport {
+    let p = patterns(events);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].pattern, want);
+    p[0]
+}
+
 /// The pattern events as JSON, as `decode --format json` prints them.
 fn pattern_json(events: &[Event]) -> Vec<Value> {
     events
@@ -51,10 +59,7 @@ fn pattern_events_come_last_stamped_with_the_last_frame() {
 #[test]
 fn polling_is_short_polling_over_a_new_connection_per_request() {
     let events = decode_capture("polling.pcapng");
-    let p = patterns(&events);
-    assert_eq!(p.len(), 1);
-    let r = p[0];
-    assert_eq!(r.pattern, Pattern::ShortPolling);
+    let r = one_pattern(&events, Pattern::ShortPolling);
     assert_eq!(
         (r.requests, r.conns.as_slice()),
         (6, &[0, 1, 2, 3, 4, 5][..])
@@ -72,20 +77,15 @@ fn polling_is_short_polling_over_a_new_connection_per_request() {
 #[test]
 fn polling_keepalive_is_short_polling_on_one_connection() {
     let events = decode_capture("polling_keepalive.pcapng");
-    let p = patterns(&events);
-    assert_eq!(p.len(), 1);
-    assert_eq!(p[0].pattern, Pattern::ShortPolling);
-    assert_eq!((p[0].requests, p[0].conns.as_slice()), (6, &[0][..]));
+    let r = one_pattern(&events, Pattern::ShortPolling);
+    assert_eq!((r.requests, r.conns.as_slice()), (6, &[0][..]));
     assert_json_snapshot!(pattern_json(&events));
 }
 
 #[test]
 fn long_polling_holds_longer_than_the_client_waits() {
     let events = decode_capture("long_polling.pcapng");
-    let p = patterns(&events);
-    assert_eq!(p.len(), 1);
-    let r = p[0];
-    assert_eq!(r.pattern, Pattern::LongPolling);
+    let r = one_pattern(&events, Pattern::LongPolling);
     assert_eq!((r.requests, r.target.as_str()), (4, "/long-poll"));
     let (_, held, held_max) = secs(r.held);
     let (_, interval, _) = secs(r.interval);
@@ -100,10 +100,7 @@ fn long_polling_holds_longer_than_the_client_waits() {
 #[test]
 fn a_chunked_response_arriving_over_time_is_streaming() {
     let events = decode_capture("streaming_chunked.pcapng");
-    let p = patterns(&events);
-    assert_eq!(p.len(), 1);
-    let r = p[0];
-    assert_eq!(r.pattern, Pattern::Streaming);
+    let r = one_pattern(&events, Pattern::Streaming);
     assert_eq!((r.target.as_str(), r.chunks), ("/stream", Some(5)));
     let (min, _, max) = secs(r.chunk_spacing);
     assert!(
@@ -117,10 +114,7 @@ fn a_chunked_response_arriving_over_time_is_streaming() {
 #[test]
 fn server_sent_events_are_streaming() {
     let events = decode_capture("sse.pcapng");
-    let p = patterns(&events);
-    assert_eq!(p.len(), 1);
-    let r = p[0];
-    assert_eq!(r.pattern, Pattern::Streaming);
+    let r = one_pattern(&events, Pattern::Streaming);
     // Six chunks carry data: the comment and retry, then the five events.
     assert_eq!((r.target.as_str(), r.chunks), ("/events", Some(6)));
     assert!(r.sse_events.is_some());
