@@ -9,7 +9,7 @@ mod support;
 use crossterm::event::KeyCode;
 use insta::assert_snapshot;
 use support::decode_capture;
-use support::tui::{app, keys, screen};
+use support::tui::{app, down_to, keys, screen};
 use synscope::explain::{self, Lang};
 use synscope::tui::app::App;
 use synscope::tui::detail;
@@ -19,9 +19,7 @@ use unicode_width::UnicodeWidthStr;
 fn the_101(lang: Lang) -> App {
     let mut a = app("ws_chat.pcapng", 120, 40);
     a.lang = lang;
-    while !a.label(a.cursor.unwrap()).starts_with("101") {
-        keys(&mut a, &[KeyCode::Char('j')]);
-    }
+    down_to(&mut a, "101");
     keys(&mut a, &[KeyCode::Enter, KeyCode::Char('G')]);
     a
 }

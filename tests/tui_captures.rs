@@ -8,7 +8,7 @@ mod support;
 
 use crossterm::event::KeyCode;
 use insta::assert_snapshot;
-use support::tui::{app, keys, screen};
+use support::tui::{app, down_to, keys, screen};
 use support::{captures, decode_file};
 use synscope::tui::app::App;
 
@@ -65,9 +65,7 @@ fn ws_chat_whole_life_in_order() {
 #[test]
 fn ws_chat_detail_of_the_101_120x40() {
     let mut a = app("ws_chat.pcapng", 120, 40);
-    while !a.label(a.cursor.unwrap()).starts_with("101") {
-        keys(&mut a, &[KeyCode::Char('j')]);
-    }
+    down_to(&mut a, "101");
     keys(&mut a, &[KeyCode::Enter]);
     assert_snapshot!(screen(&a));
 }
@@ -75,9 +73,7 @@ fn ws_chat_detail_of_the_101_120x40() {
 #[test]
 fn ws_chat_detail_of_a_masked_text_80x24() {
     let mut a = app("ws_chat.pcapng", 80, 24);
-    while !a.label(a.cursor.unwrap()).starts_with("Text") {
-        keys(&mut a, &[KeyCode::Char('j')]);
-    }
+    down_to(&mut a, "Text");
     keys(&mut a, &[KeyCode::Enter]);
     assert_snapshot!(screen(&a));
 }

@@ -31,3 +31,13 @@ pub fn screen(app: &App) -> String {
     term.draw(|f| ui::render(app, f)).unwrap();
     ui::buffer_text(term.backend().buffer())
 }
+
+/// Moves the cursor down (`j`) to the first arrow whose label starts with `prefix`; panics
+/// at the last arrow.
+pub fn down_to(app: &mut App, prefix: &str) {
+    while !app.label(app.cursor.unwrap()).starts_with(prefix) {
+        let before = app.cursor;
+        keys(app, &[KeyCode::Char('j')]);
+        assert_ne!(app.cursor, before, "no arrow starts with {prefix:?}");
+    }
+}
