@@ -358,7 +358,7 @@ fn port_tests(b: &mut Builder, ports: &[u16], load: u16, base: u32, accept: Labe
     }
 }
 
-/// The program in `tcpdump -d` style, for `--debug` output and for reading in tests.
+/// The program in `tcpdump -d` style, to read a program (the tests compare it with tcpdump's).
 pub fn disassemble(prog: &[Insn]) -> String {
     let mut s = String::new();
     for (pc, i) in prog.iter().enumerate() {
