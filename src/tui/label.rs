@@ -11,6 +11,8 @@ use crate::model::{
 };
 use crate::tui::timeline::{ConnTrack, Ix, Timeline};
 use crate::view::text::{analysis_name, duration, message_facts, message_name, segment_name};
+/// Byte counts and capture times as the text view writes them.
+pub use crate::view::text::{bytes, time};
 
 /// Most characters of a payload preview in an arrow label.
 const PREVIEW_CHARS: usize = 32;
@@ -421,19 +423,6 @@ pub fn contains_folded(haystack: &str, needle_lower: &str) -> bool {
     }
 }
 
-/// `1.2 kB`-style byte count (decimal units, as network tools count).
-pub fn bytes(n: u64) -> String {
-    if n < 1000 {
-        format!("{n} B")
-    } else if n < 1_000_000 {
-        format!("{:.1} kB", n as f64 / 1e3)
-    } else if n < 1_000_000_000 {
-        format!("{:.1} MB", n as f64 / 1e6)
-    } else {
-        format!("{:.1} GB", n as f64 / 1e9)
-    }
-}
-
 /// `1,204,000`: thousands separated.
 pub fn count(n: u64) -> String {
     let digits = n.to_string();
@@ -445,11 +434,6 @@ pub fn count(n: u64) -> String {
         out.push(ch);
     }
     out
-}
-
-/// `   0.000512`: seconds with microseconds, as the text transcript prints them.
-pub fn time(ns: u64) -> String {
-    format!("{}.{:06}", ns / 1_000_000_000, (ns % 1_000_000_000) / 1_000)
 }
 
 /// `+0.000034`: time since the previous row.

@@ -40,13 +40,7 @@ pub fn write_why<W: Write>(w: &mut W, label: &str, text: &str) -> io::Result<()>
 
 /// Appends the one-line rendering of `event` (without newline) to `out`.
 pub fn format_event(out: &mut String, e: &Event) {
-    let t = e.t.0;
-    let _ = write!(
-        out,
-        "{:>4}.{:06} ",
-        t / 1_000_000_000,
-        (t % 1_000_000_000) / 1_000
-    );
+    let _ = write!(out, "{:>11} ", time(e.t.0));
     match e.conn {
         Some(c) => {
             let _ = write!(out, "#{c:<3} ");
@@ -516,6 +510,25 @@ fn opcode(o: Opcode) -> String {
     match o {
         Opcode::Reserved(n) => format!("reserved 0x{n:x}"),
         o => o.name().to_string(),
+    }
+}
+
+/// `0.000512`: seconds since the first packet, with microseconds (the transcript pads it to
+/// 11 columns).
+pub fn time(ns: u64) -> String {
+    format!("{}.{:06}", ns / 1_000_000_000, (ns % 1_000_000_000) / 1_000)
+}
+
+/// `1.2 kB`-style byte count (decimal units, as network tools count).
+pub fn bytes(n: u64) -> String {
+    if n < 1000 {
+        format!("{n} B")
+    } else if n < 1_000_000 {
+        format!("{:.1} kB", n as f64 / 1e3)
+    } else if n < 1_000_000_000 {
+        format!("{:.1} MB", n as f64 / 1e6)
+    } else {
+        format!("{:.1} GB", n as f64 / 1e9)
     }
 }
 
