@@ -760,7 +760,7 @@ impl Widget for Diagram<'_> {
             let mut style = t.class(class(e));
             let matched = query
                 .as_ref()
-                .is_some_and(|q| label.to_lowercase().contains(q.as_str()));
+                .is_some_and(|q| label::contains_folded(&label, q));
             let label_style = if matched { t.matched() } else { style };
             if cursor_row == Some(i) {
                 style = style.patch(t.selected());
