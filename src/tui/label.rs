@@ -28,16 +28,19 @@ pub use crate::view::text::escape_unquoted as clean;
 /// `"hello"` cut at [`PREVIEW_CHARS`] with an ellipsis. Control characters are escaped;
 /// quotes are not (JSON payloads stay readable; the preview is a display, not a literal).
 fn preview(out: &mut String, text: &str, complete: bool) {
-    let mut cut = text.char_indices().nth(PREVIEW_CHARS).map(|(i, _)| i);
-    if cut.is_none() && !complete {
-        cut = Some(text.len());
-    }
+    out.push('"');
+    excerpt(out, text, complete);
+    out.push('"');
+}
+
+/// `text` cut at [`PREVIEW_CHARS`], escaped, with an ellipsis when cut or not `complete`.
+fn excerpt(out: &mut String, text: &str, complete: bool) {
+    let cut = text.char_indices().nth(PREVIEW_CHARS).map(|(i, _)| i);
     let shown = cut.and_then(|i| text.get(..i)).unwrap_or(text);
-    let _ = write!(out, "\"{}", clean(shown));
-    if cut.is_some() {
+    out.push_str(&clean(shown));
+    if cut.is_some() || !complete {
         out.push('…');
     }
-    out.push('"');
 }
 
 /// Appends the arrow label of event `ix` of connection `conn` to `out`.
@@ -153,16 +156,6 @@ pub fn arrow(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix) 
     }
 }
 
-/// JSON cut at [`PREVIEW_CHARS`] with an ellipsis, unquoted (it has its own quotes).
-fn json_preview(out: &mut String, text: &str, complete: bool) {
-    let cut = text.char_indices().nth(PREVIEW_CHARS).map(|(i, _)| i);
-    let shown = cut.and_then(|i| text.get(..i)).unwrap_or(text);
-    out.push_str(&clean(shown));
-    if cut.is_some() || !complete {
-        out.push('…');
-    }
-}
-
 /// `SSE tick #3 "data…"`; a block a browser does not dispatch: `SSE (no event) retry=3000 ms`.
 fn sse(out: &mut String, ev: &SseEvent) {
     let has_data = ev.dispatched || ev.data_len > 0;
@@ -258,7 +251,8 @@ fn socketio(out: &mut String, p: &SocketIoPacket) {
         }
         if let Some(d) = &p.data {
             out.push(' ');
-            json_preview(out, d, !p.incomplete);
+            // JSON has its own quotes.
+            excerpt(out, d, !p.incomplete);
         }
         if let Some(id) = p.ack_id {
             let _ = write!(out, "  ack {id}");
