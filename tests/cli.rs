@@ -21,13 +21,7 @@ use assert_cmd::cargo::cargo_bin_cmd;
 use serde_json::Value;
 use support::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_synscope");
-
-fn capture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets/captures")
-        .join(name)
-}
+use support::rights::BIN;
 
 /// A scratch file under cargo's per-target temporary directory.
 fn scratch(name: &str, bytes: &[u8]) -> PathBuf {
@@ -74,13 +68,7 @@ fn library_text(bytes: &[u8]) -> String {
 /// Every frame the reader gives, through the engine, then `finish` (a cut tail is allowed).
 fn decode_lenient(bytes: &[u8]) -> Vec<synscope::model::Event> {
     let mut r = synscope::capture::CaptureReader::new(bytes).unwrap();
-    let mut engine = synscope::engine::Engine::new(synscope::model::Limits::default());
-    let mut events = Vec::new();
-    while let Some(f) = r.next_frame().unwrap() {
-        engine.ingest(&f, &mut events);
-    }
-    engine.finish(&mut events);
-    events
+    run_engine(&mut r, synscope::model::Limits::default())
 }
 
 #[test]
@@ -115,7 +103,7 @@ fn an_empty_file_or_stdin_is_one_line() {
 
 #[test]
 fn a_text_file_is_not_a_capture() {
-    let readme = capture("README.md");
+    let readme = capture_path("README.md");
     assert_one_line_failure(&[readme.to_str().unwrap()], None, "not a pcap or pcapng");
     // Its first bytes are shown escaped, never raw.
     let hostile = scratch(
@@ -129,7 +117,7 @@ fn a_text_file_is_not_a_capture() {
 
 #[test]
 fn a_corrupt_block_is_one_line_after_the_frames_before_it() {
-    let mut bytes = std::fs::read(capture("ws_chat.pcapng")).unwrap();
+    let mut bytes = std::fs::read(capture_path("ws_chat.pcapng")).unwrap();
     // The first EPB after SHB and IDB: a block length that is not a multiple of 4.
     let shb = u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;
     let idb = u32::from_le_bytes(bytes[shb + 4..shb + 8].try_into().unwrap()) as usize;
@@ -156,7 +144,7 @@ fn a_corrupt_block_is_one_line_after_the_frames_before_it() {
 
 #[test]
 fn a_file_cut_mid_packet_prints_the_frames_before_and_warns_once() {
-    let whole = std::fs::read(capture("http_keepalive_usec.pcap")).unwrap();
+    let whole = std::fs::read(capture_path("http_keepalive_usec.pcap")).unwrap();
     // Cut inside the last record's data.
     let cut = &whole[..whole.len() - 20];
     let f = scratch("cut.pcap", cut);
@@ -192,7 +180,7 @@ fn a_file_cut_mid_packet_prints_the_frames_before_and_warns_once() {
 #[test]
 fn stdin_gives_the_same_output_as_the_file() {
     for name in ["ws_chat.pcapng", "http_keepalive_usec.pcap"] {
-        let path = capture(name);
+        let path = capture_path(name);
         let (code, from_file, e1) = run(&[path.to_str().unwrap()], None);
         assert_eq!((code, e1.as_str()), (0, ""));
         let (code, from_stdin, e2) = run(&["-"], Some(std::fs::read(&path).unwrap()));
@@ -272,16 +260,7 @@ fn check_json_lines(name: &str, stdout: &str) -> usize {
 
 #[test]
 fn json_lines_keep_their_contract_on_every_capture() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/captures");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let n = p.to_string_lossy();
-            n.ends_with(".pcap") || n.ends_with(".pcapng")
-        })
-        .collect();
-    files.sort();
+    let files = captures();
     assert_eq!(files.len(), 20);
     for f in &files {
         let (code, stdout, stderr) = run(&["--format", "json", f.to_str().unwrap()], None);
@@ -333,7 +312,7 @@ fn json_lines_keep_their_contract_on_a_messy_capture() {
 
 #[test]
 fn stats_prints_a_summary_on_stderr_only() {
-    let path = capture("ws_chat.pcapng");
+    let path = capture_path("ws_chat.pcapng");
     let (code, stdout, stderr) = run(&["--stats", path.to_str().unwrap()], None);
     assert_eq!(code, 0);
     assert_eq!(stdout, "");

@@ -8,30 +8,30 @@
 // The helpers below are test code too: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use support::rights::{synscope_without_rights, BIN};
+use support::temp_path;
 use synscope::demo::{CLOSE_CODE, CLOSE_REASON, KOREAN_TEXT, LONG_POLLS, POLLS, STREAM_ITEMS};
-
-const BIN: &str = env!("CARGO_BIN_EXE_synscope");
-
-fn euid() -> u32 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    line.split_whitespace().nth(2).unwrap().parse().unwrap()
-}
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Runs `synscope ARGS` as this user; `None` (or a failure under CI=true) when it could not
-/// capture and fell back to the recording.
-fn demo_live(args: &[&str]) -> Option<Vec<Value>> {
-    let out = Command::new(BIN).args(args).output().unwrap();
+/// Runs `synscope demo SCENARIO --once --pace-ms 20 EXTRA --format json` as this user and
+/// returns its events; `None` (or a failure under CI=true) when it could not capture and fell
+/// back to the recording.
+fn demo_once(scenario: &str, extra: &[&str]) -> Option<Vec<Value>> {
+    let args = [&["demo", scenario, "--once", "--pace-ms", "20"], extra].concat();
+    let out = Command::new(BIN)
+        .args(&args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
     let err = stderr(&out);
     assert!(out.status.success(), "{args:?} failed:\n{err}");
     if err.contains("built-in recording") {
@@ -273,16 +273,7 @@ fn assert_websocket_lesson(events: &[Value]) {
 
 #[test]
 fn websocket_once_is_the_whole_lesson_each_packet_once() {
-    let args = [
-        "demo",
-        "websocket",
-        "--once",
-        "--pace-ms",
-        "20",
-        "--format",
-        "json",
-    ];
-    let Some(events) = demo_live(&args) else {
+    let Some(events) = demo_once("websocket", &[]) else {
         return;
     };
     assert_websocket_lesson(&events);
@@ -380,26 +371,10 @@ fn assert_every_pattern(events: &[Value]) {
 
 #[test]
 fn all_once_shows_every_pattern() {
-    let args = [
-        "demo",
-        "all",
-        "--once",
-        "--pace-ms",
-        "20",
-        "--format",
-        "json",
-    ];
-    let Some(events) = demo_live(&args) else {
+    let Some(events) = demo_once("all", &[]) else {
         return;
     };
     assert_every_pattern(&events);
-}
-
-fn temp_path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("synscope-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    dir.join(name)
 }
 
 /// `-w` writes what was captured: decoding the file gives the same events, line for line.
@@ -407,18 +382,7 @@ fn temp_path(name: &str) -> PathBuf {
 fn written_demo_decodes_to_the_same_events() {
     let path = temp_path("websocket.pcapng");
     let file = path.to_str().unwrap();
-    let args = [
-        "demo",
-        "websocket",
-        "--once",
-        "--pace-ms",
-        "20",
-        "-w",
-        file,
-        "--format",
-        "json",
-    ];
-    let Some(live) = demo_live(&args) else {
+    let Some(live) = demo_once("websocket", &["-w", file]) else {
         return;
     };
     let out = Command::new(BIN)
@@ -437,32 +401,11 @@ fn written_demo_decodes_to_the_same_events() {
     assert_websocket_lesson(&decoded);
 }
 
-/// The command that runs `synscope` as nobody without any capability (util-linux setpriv),
-/// or as this user when not root (who has no capture rights either, unless the binary was
-/// given them with setcap).
-fn without_rights() -> Command {
-    if euid() == 0 {
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            "--",
-            BIN,
-        ]);
-        c
-    } else {
-        Command::new(BIN)
-    }
-}
-
 /// Without capture rights the demo says so on one line and replays its built-in recording:
 /// the whole demo, every pattern in it, in the same JSON.
 #[test]
 fn without_capture_rights_the_demo_replays_its_recording() {
-    let out = without_rights()
+    let out = synscope_without_rights()
         .args(["demo", "--once", "--format", "json"])
         .output()
         .expect("setpriv (util-linux)");
@@ -477,7 +420,7 @@ fn without_capture_rights_the_demo_replays_its_recording() {
     assert_every_pattern(&events);
 
     // One part of it: the WebSocket connection alone, timed from its first packet.
-    let out = without_rights()
+    let out = synscope_without_rights()
         .args(["demo", "websocket", "--format", "json"])
         .output()
         .unwrap();

@@ -1,7 +1,7 @@
 //! End to end in a real pseudo-terminal (tmux, on a private server socket): `synscope demo`
 //! draws the live demo as it happens, or, without capture rights, plays its built-in recording
 //! marked as such; `synscope live` draws a conversation made by the test as it happens. `q`
-//! exits 0 with the terminal restored. (Helpers follow tests/tui_e2e.rs.)
+//! exits 0 with the terminal restored.
 //!
 //! Synchronisation is by polling the pane's content with a bounded number of retries. The live
 //! tests fail under `CI=true` without capture rights and elsewhere say why and return early.
@@ -9,163 +9,14 @@
 // The helpers below are test code outside #[test] functions.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_synscope");
-/// 300 polls of 50 ms: 15 s for the binary to start, capture and draw, even on a loaded
-/// machine.
-const POLLS: u32 = 300;
-const POLL_EVERY: Duration = Duration::from_millis(50);
-
-struct Tmux {
-    socket: String,
-    session: String,
-    exit_file: PathBuf,
-}
-
-impl Tmux {
-    /// Runs `command` (a shell command line) in a detached 120x40 session; the shell records
-    /// the exit status and whether the terminal is back in canonical mode once it returns,
-    /// then keeps the pane alive (`exec cat`) so its screen can be inspected.
-    fn start(name: &str, command: &str) -> Tmux {
-        let socket = format!("synscope-demo-e2e-{}-{name}", std::process::id());
-        let exit_file = std::env::temp_dir().join(format!("{socket}.exit"));
-        let _ = std::fs::remove_file(&exit_file);
-        let script = format!(
-            "{command}; echo \"EXIT=$?\" > '{}'; stty -a >> '{}'; echo DONE; exec cat",
-            exit_file.display(),
-            exit_file.display()
-        );
-        let t = Tmux {
-            socket,
-            session: "e2e".into(),
-            exit_file,
-        };
-        let out = Command::new("tmux")
-            .args([
-                "-L",
-                &t.socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-s",
-            ])
-            .args([&t.session, "-x", "120", "-y", "40", "sh", "-c", &script])
-            .output()
-            .expect("tmux runs");
-        assert!(
-            out.status.success(),
-            "tmux: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        t
-    }
-
-    fn tmux(&self, args: &[&str]) -> Result<String, String> {
-        let out = Command::new("tmux")
-            .args(["-L", &self.socket])
-            .args(args)
-            .output()
-            .map_err(|e| e.to_string())?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    }
-
-    fn pane(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", &self.session])
-            .unwrap_or_default()
-    }
-
-    fn format(&self, f: &str) -> String {
-        self.tmux(&["display-message", "-p", "-t", &self.session, f])
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", &self.session];
-        args.extend_from_slice(keys);
-        self.tmux(&args).expect("send-keys");
-    }
-
-    /// Polls the pane until `pred` holds; panics with the last screen after [`POLLS`] tries.
-    fn wait_for(&self, what: &str, pred: impl Fn(&Tmux, &str) -> bool) -> String {
-        let mut last = String::new();
-        for _ in 0..POLLS {
-            last = self.pane();
-            if pred(self, &last) {
-                return last;
-            }
-            std::thread::sleep(POLL_EVERY);
-        }
-        panic!("timed out waiting for {what}; the screen was:\n{last}");
-    }
-
-    fn exit_record(&self) -> String {
-        std::fs::read_to_string(&self.exit_file).unwrap_or_default()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
-        let _ = std::fs::remove_file(&self.exit_file);
-    }
-}
-
-/// Whether one line of the screen holds an arrow start (`├──` client → server, `│◀─` server →
-/// client) followed by `label`.
-fn arrow_line(screen: &str, arrow: &str, label: &str) -> bool {
-    screen
-        .lines()
-        .any(|l| l.find(arrow).is_some_and(|a| l[a..].contains(label)))
-}
-
-/// After the program returned: exit status 0, the main screen back, mouse reporting off, the
-/// tty in canonical mode with echo. Returns the screen (what the program printed last).
-fn assert_restored(t: &Tmux) -> String {
-    let screen = t.wait_for("the program to exit", |t, s| {
-        s.contains("DONE") && t.exit_record().contains("EXIT=")
-    });
-    let record = t.exit_record();
-    assert!(
-        record.starts_with("EXIT=0"),
-        "exit status: {record}\n{screen}"
-    );
-    assert_eq!(
-        t.format("#{alternate_on}"),
-        "0",
-        "still on the alternate screen"
-    );
-    assert_eq!(
-        t.format("#{mouse_any_flag}"),
-        "0",
-        "mouse reporting left on"
-    );
-    let stty = record.split_whitespace().collect::<Vec<_>>();
-    assert!(stty.contains(&"icanon"), "raw mode left on: {record}");
-    assert!(stty.contains(&"echo"), "echo left off: {record}");
-    assert!(
-        !screen.contains("SYN-ACK"),
-        "the diagram is still on screen:\n{screen}"
-    );
-    screen
-}
-
-fn euid() -> u32 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    line.split_whitespace().nth(2).unwrap().parse().unwrap()
-}
+use support::rights::{euid, synscope_without_rights_shell, BIN};
+use support::tmux::{arrow_line, Tmux};
 
 /// False (or a failure under CI=true) when this process cannot capture: then the demo plays
 /// its recording and `live` refuses, and the live tests cannot run.
@@ -210,8 +61,7 @@ fn demo_draws_the_websocket_lesson_live_and_q_restores_the_terminal() {
             .next()
             .is_some_and(|l| l.contains(" ─ captured ") && l.contains(" · kernel drops 0"))
     });
-    t.tmux(&["resize-window", "-t", &t.session, "-x", "200", "-y", "40"])
-        .expect("resize");
+    t.resize(200, 40);
     t.wait_for("the scenario in the status line", |_, s| {
         s.lines().next().is_some_and(|l| {
             l.split("kernel drops 0 · round ")
@@ -221,7 +71,7 @@ fn demo_draws_the_websocket_lesson_live_and_q_restores_the_terminal() {
     });
     assert_eq!(t.format("#{alternate_on}"), "1");
     t.keys(&["q"]);
-    let after = assert_restored(&t);
+    let after = t.assert_restored();
     assert!(
         after.contains("kernel:") && after.contains(" received, 0 dropped"),
         "the summary after the UI:\n{after}"
@@ -231,14 +81,10 @@ fn demo_draws_the_websocket_lesson_live_and_q_restores_the_terminal() {
 /// Without capture rights the demo says so in the title and plays its recording in time.
 #[test]
 fn demo_without_capture_rights_plays_the_recording_marked_as_such() {
-    let run = if euid() == 0 {
-        format!(
-            "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
-             --bounding-set=-all -- '{BIN}' demo websocket --pace-ms 50"
-        )
-    } else {
-        format!("'{BIN}' demo websocket --pace-ms 50")
-    };
+    let run = format!(
+        "{} demo websocket --pace-ms 50",
+        synscope_without_rights_shell()
+    );
     let t = Tmux::start("recording", &run);
     let screen = t.wait_for("the recording's handshake", |_, s| {
         arrow_line(s, "├──", "SYN  seq=0") && arrow_line(s, "│◀─", "101 Switching Protocols")
@@ -251,7 +97,7 @@ fn demo_without_capture_rights_plays_the_recording_marked_as_such() {
     // Played back, not all at once: the playback state is in the title.
     assert!(title.contains('▶') || title.contains('⏸'), "{screen}");
     t.keys(&["q"]);
-    let after = assert_restored(&t);
+    let after = t.assert_restored();
     assert!(
         after.contains("replaying the built-in recording"),
         "the one line said before the UI:\n{after}"
@@ -267,9 +113,7 @@ fn live_draws_a_conversation_as_it_happens() {
     }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let dir = std::env::temp_dir().join(format!("synscope-demo-tui-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("live.pcapng");
+    let file = support::temp_path("live.pcapng");
     let t = Tmux::start(
         "live-cmd",
         &format!("'{BIN}' live --port {port} -w '{}'", file.display()),
@@ -309,7 +153,7 @@ fn live_draws_a_conversation_as_it_happens() {
     let title = screen.lines().next().unwrap_or_default();
     assert!(title.contains("kernel drops 0"), "{screen}");
     t.keys(&["q"]);
-    let after = assert_restored(&t);
+    let after = t.assert_restored();
     assert!(after.contains("written to"), "{after}");
     let out = Command::new(BIN)
         .args(["decode", "--format", "json"])
@@ -345,21 +189,14 @@ fn demo_once_keeps_the_whole_lesson_on_screen_after_capture_stops() {
     });
     assert_eq!(t.format("#{alternate_on}"), "1");
     t.keys(&["q"]);
-    assert_restored(&t);
+    t.assert_restored();
 }
 
 /// Without capture rights `synscope live` says so in one message and exits 1 without ever
 /// switching the terminal to the alternate screen.
 #[test]
 fn live_without_rights_fails_before_touching_the_terminal() {
-    let run = if euid() == 0 {
-        format!(
-            "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
-             --bounding-set=-all -- '{BIN}' live"
-        )
-    } else {
-        format!("'{BIN}' live")
-    };
+    let run = format!("{} live", synscope_without_rights_shell());
     let t = Tmux::start("live-nobody", &run);
     let screen = t.wait_for("the program to exit", |t, s| {
         s.contains("DONE") && t.exit_record().contains("EXIT=")

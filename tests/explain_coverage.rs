@@ -5,43 +5,18 @@
 // The helpers below are test code outside #[test] functions.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use assert_cmd::Command;
-use synscope::capture::open_path;
-use synscope::engine::Engine;
+use support::{capture_path, captures, decode_file};
 use synscope::explain::{
     analysis_key, explain, fill, in_transcript, key_chain, parse, placeholders, text, values, Lang,
     Tracker, KEYS, PLACEHOLDERS,
 };
-use synscope::model::{Event, EventBody, Limits, Pattern, EVENT_KINDS};
-
-fn captures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/captures");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.to_string_lossy();
-            name.ends_with(".pcapng") || name.ends_with(".pcap")
-        })
-        .collect();
-    paths.sort();
-    assert!(paths.len() >= 10, "captures missing from {}", dir.display());
-    paths
-}
-
-fn decode(path: &Path) -> Vec<Event> {
-    let mut reader = open_path(path).unwrap();
-    let mut engine = Engine::new(Limits::default());
-    let mut events = Vec::new();
-    while let Some(frame) = reader.next_frame().unwrap() {
-        engine.ingest(&frame, &mut events);
-    }
-    engine.finish(&mut events);
-    events
-}
+use synscope::model::{EventBody, Pattern, EVENT_KINDS};
 
 fn table(lang: Lang) -> BTreeMap<String, String> {
     parse(lang.source()).unwrap_or_else(|e| panic!("{}: {e}", lang.code()))
@@ -165,10 +140,12 @@ fn texts_are_clean_short_and_translated() {
 #[test]
 fn every_event_of_every_capture_is_explained_in_both_languages() {
     let mut seen_keys = BTreeSet::new();
-    for path in captures() {
+    let paths = captures();
+    assert!(paths.len() >= 10, "captures missing");
+    for path in paths {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let mut tracker = Tracker::default();
-        for e in decode(&path) {
+        for e in decode_file(&path) {
             let cx = tracker.context(&e);
             let chain = key_chain(&e, cx);
             assert_eq!(chain.last(), Some(&e.body.kind()), "{name}: {chain:?}");
@@ -242,11 +219,7 @@ fn synscope(args: &[&str]) -> (String, String) {
 }
 
 fn capture(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets/captures")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
+    capture_path(name).to_string_lossy().into_owned()
 }
 
 #[test]
@@ -254,7 +227,7 @@ fn decode_explain_puts_a_why_line_under_each_explained_event() {
     let ws = capture("ws_chat.pcapng");
     let (plain, _) = synscope(&["decode", &ws]);
     let (explained, _) = synscope(&["decode", "--explain", &ws]);
-    let events = decode(Path::new(&ws));
+    let events = decode_file(Path::new(&ws));
     let whys: Vec<&str> = explained
         .lines()
         .filter(|l| l.starts_with(' ') && l.trim_start().starts_with("why: "))

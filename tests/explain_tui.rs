@@ -4,54 +4,22 @@
 // The helpers below are test code outside #[test] functions.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use std::path::Path;
+mod support;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use insta::assert_snapshot;
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
-use synscope::capture::open_path;
-use synscope::engine::Engine;
+use support::decode_capture;
+use support::tui::{app, down_to, keys, screen};
 use synscope::explain::{self, Lang};
-use synscope::model::{Event, Limits};
-use synscope::tui::app::{update, Action, App};
-use synscope::tui::{detail, ui};
+use synscope::tui::app::App;
+use synscope::tui::detail;
 use unicode_width::UnicodeWidthStr;
-
-fn decode(name: &str) -> Vec<Event> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets/captures")
-        .join(name);
-    let mut reader = open_path(&path).unwrap();
-    let mut engine = Engine::new(Limits::default());
-    let mut events = Vec::new();
-    while let Some(frame) = reader.next_frame().unwrap() {
-        engine.ingest(&frame, &mut events);
-    }
-    engine.finish(&mut events);
-    events
-}
-
-fn keys(app: &mut App, keys: &[KeyCode]) {
-    for &code in keys {
-        update(app, Action::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-    }
-}
-
-fn screen(app: &App) -> String {
-    let (w, h) = app.size;
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| ui::render(app, f)).unwrap();
-    ui::buffer_text(term.backend().buffer())
-}
 
 /// ws_chat at 120x40 in `lang`, the 101 selected, its details open and scrolled to the end.
 fn the_101(lang: Lang) -> App {
-    let mut a = App::with_events("replay ws_chat.pcapng", (120, 40), decode("ws_chat.pcapng"));
+    let mut a = app("ws_chat.pcapng", 120, 40);
     a.lang = lang;
-    while !a.label(a.cursor.unwrap()).starts_with("101") {
-        keys(&mut a, &[KeyCode::Char('j')]);
-    }
+    down_to(&mut a, "101");
     keys(&mut a, &[KeyCode::Enter, KeyCode::Char('G')]);
     a
 }
@@ -85,7 +53,7 @@ fn korean_wraps_inside_the_pane_without_losing_a_character() {
         "sse.pcapng",
         "ws_deflate.pcapng",
     ] {
-        let events = decode(name);
+        let events = decode_capture(name);
         let mut app = App::with_events(name, (120, 40), events);
         app.lang = Lang::Ko;
         keys(&mut app, &[KeyCode::Char('a')]);

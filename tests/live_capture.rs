@@ -8,25 +8,26 @@
 // Test code: failing loudly is the point (clippy.toml allows this only inside #[test] fns).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{Block, PcapBlockOwned, PcapError, PcapNGReader};
+use support::rights::{euid, synscope_without_rights, BIN};
+use support::{decode_file, tcp_of, temp_path};
 use synscope::capture::live::{Dedup, LiveCapture, LiveConfig, LiveError, LoopbackDedup};
-use synscope::capture::{CaptureReader, LinkType};
+use synscope::capture::LinkType;
 use synscope::engine::Engine;
 use synscope::live::{Headless, HeadlessOptions, OutputFormat};
 use synscope::model::{ConnState, Event, EventBody, Limits, TcpAnalysis};
-
-const BIN: &str = env!("CARGO_BIN_EXE_synscope");
 
 /// Opens a capture, or explains why the test cannot run: a failure under CI=true.
 fn open(config: &LiveConfig) -> Option<LiveCapture> {
@@ -69,24 +70,10 @@ struct Seg {
 }
 
 fn seg(f: &Frame) -> Seg {
-    let p = SlicedPacket::from_ethernet(&f.data).expect("an Ethernet frame");
-    let (s, d): (IpAddr, IpAddr) = match p.net.expect("an IP packet") {
-        NetSlice::Ipv4(ip) => (
-            ip.header().source_addr().into(),
-            ip.header().destination_addr().into(),
-        ),
-        NetSlice::Ipv6(ip) => (
-            ip.header().source_addr().into(),
-            ip.header().destination_addr().into(),
-        ),
-        _ => panic!("not IP"),
-    };
-    let Some(TransportSlice::Tcp(t)) = p.transport else {
-        panic!("not TCP")
-    };
+    let (src, dst, t) = tcp_of(&f.data);
     Seg {
-        src: SocketAddr::new(s, t.source_port()),
-        dst: SocketAddr::new(d, t.destination_port()),
+        src,
+        dst,
         syn: t.syn(),
         ack: t.ack(),
         fin: t.fin(),
@@ -438,25 +425,6 @@ fn pcapng_frames(path: &Path) -> Vec<Frame> {
     }
 }
 
-/// Events of a capture file through synscope's own reader and the engine.
-fn decode_file(path: &Path) -> Vec<Event> {
-    let mut r = CaptureReader::new(std::fs::File::open(path).unwrap()).unwrap();
-    let mut engine = Engine::new(Limits::default());
-    let mut events = Vec::new();
-    while let Some(f) = r.next_frame().unwrap() {
-        engine.ingest(&f, &mut events);
-    }
-    engine.finish(&mut events);
-    events
-}
-
-fn temp_path(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("synscope-live-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    dir.join(name)
-}
-
 /// Capture -> `-w` pcapng -> read back: the same frames, and the same events as the live path.
 #[test]
 fn headless_run_writes_a_pcapng_that_decodes_to_the_same_events() {
@@ -524,12 +492,6 @@ fn headless_run_writes_a_pcapng_that_decodes_to_the_same_events() {
         .collect();
     assert_eq!(from_file, live_json);
     assert_decoded(&decode_file(&path), frames.len());
-}
-
-fn euid() -> u32 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    line.split_whitespace().nth(2).unwrap().parse().unwrap()
 }
 
 /// Starts `synscope live` and waits for its "capturing on" line.
@@ -708,21 +670,7 @@ fn sudo_started_run_drops_root_after_opening_the_socket() {
 /// Without CAP_NET_RAW: one clear message with the ways out, a non-zero exit, no panic.
 #[test]
 fn without_capture_rights_the_message_names_the_ways_out() {
-    let mut cmd = if euid() == 0 {
-        // Become nobody with no capabilities at all (util-linux setpriv).
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ]);
-        c.args(["--bounding-set=-all", "--"]).arg(BIN);
-        c
-    } else {
-        Command::new(BIN)
-    };
-    let out = cmd
+    let out = synscope_without_rights()
         .args(["live", "--format", "json"])
         .output()
         .expect("setpriv (util-linux)");

@@ -12,6 +12,8 @@
 // Test code: failing loudly is the point (clippy.toml allows this only inside #[test] fns).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -19,7 +21,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError};
 use sha1::{Digest, Sha1};
@@ -202,20 +203,10 @@ struct Seg {
 }
 
 fn seg(data: &[u8]) -> Seg {
-    let p = SlicedPacket::from_ethernet(data).unwrap();
-    let (s, d): (std::net::IpAddr, std::net::IpAddr) = match p.net.unwrap() {
-        NetSlice::Ipv4(ip) => (
-            ip.header().source_addr().into(),
-            ip.header().destination_addr().into(),
-        ),
-        _ => panic!("not IPv4"),
-    };
-    let Some(TransportSlice::Tcp(t)) = p.transport else {
-        panic!("not TCP")
-    };
+    let (src, dst, t) = support::tcp_of(data);
     Seg {
-        src: SocketAddr::new(s, t.source_port()),
-        dst: SocketAddr::new(d, t.destination_port()),
+        src,
+        dst,
         syn: t.syn(),
         fin: t.fin(),
         seq: t.sequence_number(),
@@ -392,9 +383,7 @@ fn synscope_sees_every_frame_tcpdump_sees_under_load() {
         }
         Err(e) => panic!("{e}"),
     };
-    let dir = std::env::temp_dir().join(format!("synscope-live-load-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("tcpdump.pcap");
+    let file = support::temp_path("tcpdump.pcap");
     let filter = format!("tcp port {}", server.port());
     let spawned = std::process::Command::new("tcpdump")
         .args([
@@ -455,7 +444,7 @@ fn synscope_sees_every_frame_tcpdump_sees_under_load() {
         "tcpdump's kernel saw other packets: {summary}"
     );
     let mut theirs = pcap_frames(&file);
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_file(&file);
 
     assert_eq!(report.stats.dropped, 0, "{report:?}");
     assert_eq!(

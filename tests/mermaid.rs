@@ -4,27 +4,14 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-
 use assert_cmd::Command;
 use insta::assert_snapshot;
-use support::{client_frame, server_frame, Conv, ACK, PSH, UPGRADE_REQUEST, UPGRADE_RESPONSE};
+use support::{
+    capture_path, captures, client_frame, server_frame, Conv, ACK, PSH, UPGRADE_REQUEST,
+    UPGRADE_RESPONSE,
+};
 use synscope::model::Event;
 use synscope::view::mermaid::MermaidWriter;
-
-fn captures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/captures");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let n = p.to_string_lossy();
-            n.ends_with(".pcap") || n.ends_with(".pcapng")
-        })
-        .collect();
-    v.sort();
-    v
-}
 
 fn render(events: &[Event]) -> String {
     let mut w = MermaidWriter::new();
@@ -103,7 +90,7 @@ fn a_refused_connection_is_a_syn_a_reset_and_a_note() {
     let out = Command::cargo_bin("synscope")
         .unwrap()
         .args(["decode", "-f", "mermaid"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/captures/refused.pcapng"))
+        .arg(capture_path("refused.pcapng"))
         .output()
         .unwrap();
     let d = String::from_utf8(out.stdout).unwrap();

@@ -4,28 +4,10 @@
 
 mod support;
 
-use std::path::Path;
-
 use insta::assert_json_snapshot;
 use serde_json::{json, Value};
-use support::{Conv, ACK, PSH, RST};
-use synscope::capture::open_path;
-use synscope::engine::Engine;
-use synscope::model::{Event, EventBody, Limits, Pattern, PatternReport};
-
-fn decode(name: &str) -> Vec<Event> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets/captures")
-        .join(name);
-    let mut reader = open_path(&path).unwrap();
-    let mut engine = Engine::new(Limits::default());
-    let mut events = Vec::new();
-    while let Some(frame) = reader.next_frame().unwrap() {
-        engine.ingest(&frame, &mut events);
-    }
-    engine.finish(&mut events);
-    events
-}
+use support::{decode_capture, Conv, ACK, PSH, RST};
+use synscope::model::{Event, EventBody, Pattern, PatternReport};
 
 fn patterns(events: &[Event]) -> Vec<&PatternReport> {
     events
@@ -35,6 +17,14 @@ fn patterns(events: &[Event]) -> Vec<&PatternReport> {
             _ => None,
         })
         .collect()
+}
+
+/// The one pattern event of `events`, which must be a `want`.
+fn one_pattern(events: &[Event], want: Pattern) -> &PatternReport {
+    let p = patterns(events);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].pattern, want);
+    p[0]
 }
 
 /// The pattern events as JSON, as `decode --format json` prints them.
@@ -53,7 +43,7 @@ fn secs(s: Option<synscope::model::Spread>) -> (f64, f64, f64) {
 
 #[test]
 fn pattern_events_come_last_stamped_with_the_last_frame() {
-    let events = decode("lesson_all.pcapng");
+    let events = decode_capture("lesson_all.pcapng");
     let first = events
         .iter()
         .position(|e| e.body.kind() == "pattern")
@@ -68,11 +58,8 @@ fn pattern_events_come_last_stamped_with_the_last_frame() {
 
 #[test]
 fn polling_is_short_polling_over_a_new_connection_per_request() {
-    let events = decode("polling.pcapng");
-    let p = patterns(&events);
-    assert_eq!(p.len(), 1);
-    let r = p[0];
-    assert_eq!(r.pattern, Pattern::ShortPolling);
+    let events = decode_capture("polling.pcapng");
+    let r = one_pattern(&events, Pattern::ShortPolling);
     assert_eq!(
         (r.requests, r.conns.as_slice()),
         (6, &[0, 1, 2, 3, 4, 5][..])
@@ -89,21 +76,16 @@ fn polling_is_short_polling_over_a_new_connection_per_request() {
 
 #[test]
 fn polling_keepalive_is_short_polling_on_one_connection() {
-    let events = decode("polling_keepalive.pcapng");
-    let p = patterns(&events);
-    assert_eq!(p.len(), 1);
-    assert_eq!(p[0].pattern, Pattern::ShortPolling);
-    assert_eq!((p[0].requests, p[0].conns.as_slice()), (6, &[0][..]));
+    let events = decode_capture("polling_keepalive.pcapng");
+    let r = one_pattern(&events, Pattern::ShortPolling);
+    assert_eq!((r.requests, r.conns.as_slice()), (6, &[0][..]));
     assert_json_snapshot!(pattern_json(&events));
 }
 
 #[test]
 fn long_polling_holds_longer_than_the_client_waits() {
-    let events = decode("long_polling.pcapng");
-    let p = patterns(&events);
-    assert_eq!(p.len(), 1);
-    let r = p[0];
-    assert_eq!(r.pattern, Pattern::LongPolling);
+    let events = decode_capture("long_polling.pcapng");
+    let r = one_pattern(&events, Pattern::LongPolling);
     assert_eq!((r.requests, r.target.as_str()), (4, "/long-poll"));
     let (_, held, held_max) = secs(r.held);
     let (_, interval, _) = secs(r.interval);
@@ -117,11 +99,8 @@ fn long_polling_holds_longer_than_the_client_waits() {
 
 #[test]
 fn a_chunked_response_arriving_over_time_is_streaming() {
-    let events = decode("streaming_chunked.pcapng");
-    let p = patterns(&events);
-    assert_eq!(p.len(), 1);
-    let r = p[0];
-    assert_eq!(r.pattern, Pattern::Streaming);
+    let events = decode_capture("streaming_chunked.pcapng");
+    let r = one_pattern(&events, Pattern::Streaming);
     assert_eq!((r.target.as_str(), r.chunks), ("/stream", Some(5)));
     let (min, _, max) = secs(r.chunk_spacing);
     assert!(
@@ -134,11 +113,8 @@ fn a_chunked_response_arriving_over_time_is_streaming() {
 
 #[test]
 fn server_sent_events_are_streaming() {
-    let events = decode("sse.pcapng");
-    let p = patterns(&events);
-    assert_eq!(p.len(), 1);
-    let r = p[0];
-    assert_eq!(r.pattern, Pattern::Streaming);
+    let events = decode_capture("sse.pcapng");
+    let r = one_pattern(&events, Pattern::Streaming);
     // Six chunks carry data: the comment and retry, then the five events.
     assert_eq!((r.target.as_str(), r.chunks), ("/events", Some(6)));
     assert!(r.sse_events.is_some());
@@ -148,7 +124,7 @@ fn server_sent_events_are_streaming() {
 #[test]
 fn an_upgraded_connection_is_websocket() {
     for name in ["ws_chat.pcapng", "ws_ipv6.pcapng", "ws_deflate.pcapng"] {
-        let events = decode(name);
+        let events = decode_capture(name);
         let p = patterns(&events);
         assert_eq!(p.len(), 1, "{name}");
         assert_eq!(p[0].pattern, Pattern::Websocket, "{name}");
@@ -156,12 +132,12 @@ fn an_upgraded_connection_is_websocket() {
         let [up, down] = p[0].messages.unwrap();
         assert!(up >= 9 && down >= 9, "{name}: {up} {down}");
     }
-    assert_json_snapshot!(pattern_json(&decode("ws_chat.pcapng")));
+    assert_json_snapshot!(pattern_json(&decode_capture("ws_chat.pcapng")));
 }
 
 #[test]
 fn lesson_all_shows_every_pattern() {
-    let events = decode("lesson_all.pcapng");
+    let events = decode_capture("lesson_all.pcapng");
     let p = patterns(&events);
     let found: Vec<(Pattern, &str)> = p.iter().map(|r| (r.pattern, r.target.as_str())).collect();
     assert_eq!(
@@ -190,7 +166,7 @@ fn single_requests_show_no_pattern() {
         "refused.pcapng",
     ] {
         assert_eq!(
-            patterns(&decode(name)),
+            patterns(&decode_capture(name)),
             Vec::<&PatternReport>::new(),
             "{name}"
         );
@@ -200,7 +176,7 @@ fn single_requests_show_no_pattern() {
 #[test]
 fn connection_records_end_with_their_state() {
     // Refused at the SYN: the closing record names both ends and says so.
-    let events = decode("refused.pcapng");
+    let events = decode_capture("refused.pcapng");
     let end = events
         .iter()
         .find(|e| e.body.kind() == "connection_end")

@@ -2,51 +2,22 @@
 //! with ratatui's TestBackend (insta snapshots at 120x40 and 80x24).
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
+mod support;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use insta::assert_snapshot;
-use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::Terminal;
-use synscope::capture::open_path;
-use synscope::engine::Engine;
-use synscope::model::{Event, Limits};
+use support::decode_capture;
+use support::tui::{keys, screen};
 use synscope::tui::app::{update, Action, App};
 use synscope::tui::ui;
 
-fn decode(name: &str) -> Vec<Event> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets/captures")
-        .join(name);
-    let mut reader = open_path(&path).unwrap();
-    let mut engine = Engine::new(Limits::default());
-    let mut events = Vec::new();
-    while let Some(frame) = reader.next_frame().unwrap() {
-        engine.ingest(&frame, &mut events);
-    }
-    engine.finish(&mut events);
-    events
-}
-
+/// [`support::tui::app`] without colours.
 fn app(name: &str, w: u16, h: u16) -> App {
-    let mut app = App::with_events(&format!("replay {name}"), (w, h), decode(name));
+    let mut app = support::tui::app(name, w, h);
     app.color = false;
     app
-}
-
-fn keys(app: &mut App, keys: &[KeyCode]) {
-    for &code in keys {
-        update(app, Action::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-    }
-}
-
-fn screen(app: &App) -> String {
-    let (w, h) = app.size;
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| ui::render(app, f)).unwrap();
-    ui::buffer_text(term.backend().buffer())
 }
 
 #[test]
@@ -173,7 +144,7 @@ fn the_patterns_view_draws_at_any_size() {
 fn the_patterns_view_fills_in_while_loading() {
     // Events arrive in batches, as from the reader thread: the view classifies as they come,
     // before the engine's own pattern events (at the end) arrive.
-    let events = decode("long_polling.pcapng");
+    let events = decode_capture("long_polling.pcapng");
     let mut a = App::new(
         synscope::tui::app::Source::Live,
         "live lo",

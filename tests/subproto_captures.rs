@@ -5,26 +5,11 @@
 //! transcript of the subprotocol events.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
+mod support;
 
-use synscope::capture::open_path;
-use synscope::engine::Engine;
-use synscope::model::{Dir, Event, EventBody, Layer, Limits, SocketIoPacket, SseEvent, StompFrame};
+use support::decode_capture;
+use synscope::model::{Dir, Event, EventBody, Layer, SocketIoPacket, SseEvent, StompFrame};
 use synscope::view::text::format_event;
-
-fn decode(name: &str) -> Vec<Event> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets/captures")
-        .join(name);
-    let mut reader = open_path(&path).unwrap();
-    let mut engine = Engine::new(Limits::default());
-    let mut events = Vec::new();
-    while let Some(frame) = reader.next_frame().unwrap() {
-        engine.ingest(&frame, &mut events);
-    }
-    engine.finish(&mut events);
-    events
-}
 
 fn is_subprotocol(e: &Event) -> bool {
     match &e.body {
@@ -228,7 +213,7 @@ fn upgrade(p: &[(Dir, u32, &SocketIoPacket)]) {
 
 #[test]
 fn socketio_v4() {
-    let events = decode("socketio_v4.pcapng");
+    let events = decode_capture("socketio_v4.pcapng");
     clean_run(&events);
     follow_their_source(&events);
     let p = socketio(&events);
@@ -241,7 +226,7 @@ fn socketio_v4() {
 
 #[test]
 fn socketio_v3() {
-    let events = decode("socketio_v3.pcapng");
+    let events = decode_capture("socketio_v3.pcapng");
     clean_run(&events);
     follow_their_source(&events);
     let p = socketio(&events);
@@ -259,7 +244,7 @@ fn socketio_v3() {
 
 #[test]
 fn socketio_polling() {
-    let events = decode("socketio_polling.pcapng");
+    let events = decode_capture("socketio_polling.pcapng");
     clean_run(&events);
     follow_their_source(&events);
     let p = socketio(&events);
@@ -282,7 +267,7 @@ fn socketio_polling() {
 #[test]
 fn stomp_over_websocket() {
     use Dir::{C2s, S2c};
-    let events = decode("stomp.pcapng");
+    let events = decode_capture("stomp.pcapng");
     clean_run(&events);
     follow_their_source(&events);
     let f = stomp(&events);
@@ -377,7 +362,7 @@ fn stomp_over_websocket() {
 
 #[test]
 fn sse_events_as_the_demo_server_sends_them() {
-    let events = decode("sse.pcapng");
+    let events = decode_capture("sse.pcapng");
     clean_run(&events);
     follow_their_source(&events);
     let sse: Vec<&SseEvent> = events
@@ -426,7 +411,7 @@ fn sse_events_as_the_demo_server_sends_them() {
 
 #[test]
 fn json_of_the_new_kinds() {
-    let events = decode("stomp.pcapng");
+    let events = decode_capture("stomp.pcapng");
     let send = events
         .iter()
         .find(|e| matches!(&e.body, EventBody::Stomp(f) if f.command == "SEND"))
@@ -440,7 +425,7 @@ fn json_of_the_new_kinds() {
     );
     assert_eq!(v["body"], "hello");
     assert!(v.get("incomplete").is_none());
-    let events = decode("socketio_v4.pcapng");
+    let events = decode_capture("socketio_v4.pcapng");
     let chat = events
         .iter()
         .find(|e| matches!(&e.body, EventBody::Socketio(p) if p.event.as_deref() == Some("chat")))
@@ -463,7 +448,7 @@ fn json_of_the_new_kinds() {
         )
     );
     assert_eq!(v["ack_id"], 0);
-    let events = decode("sse.pcapng");
+    let events = decode_capture("sse.pcapng");
     let first = events
         .iter()
         .find(|e| matches!(e.body, EventBody::SseEvent(_)))

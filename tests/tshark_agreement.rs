@@ -10,44 +10,28 @@
 //! re-runs the script in `--check` mode, so a reference cannot silently go stale.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{json, Value};
-use synscope::capture::open_path;
-use synscope::engine::Engine;
-use synscope::model::{ConnId, Dir, Event, EventBody, Limits, TcpAnalysis};
+use support::{captures, decode_file};
+use synscope::model::{ConnId, Dir, Event, EventBody, TcpAnalysis};
 
-fn captures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/captures");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let n = p.to_string_lossy();
-            (n.ends_with(".pcap") || n.ends_with(".pcapng"))
-                && p.with_extension("tshark.jsonl").exists()
-        })
+/// The committed captures with a tshark reference, and the demo's recording.
+fn references() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = captures()
+        .into_iter()
+        .filter(|p| p.with_extension("tshark.jsonl").exists())
         .collect();
-    v.sort();
     // The demo's built-in recording (scripts/record-demo.sh), a real capture too.
     let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcapng");
     if demo.with_extension("tshark.jsonl").exists() {
         v.push(demo);
     }
     v
-}
-
-fn decode(path: &Path) -> Vec<Event> {
-    let mut r = open_path(path).unwrap();
-    let mut engine = Engine::new(Limits::default());
-    let mut events = Vec::new();
-    while let Some(f) = r.next_frame().unwrap() {
-        engine.ingest(&f, &mut events);
-    }
-    engine.finish(&mut events);
-    events
 }
 
 /// synscope names each analysis flag as Wireshark's `tcp.analysis.*` field suffix.
@@ -138,7 +122,7 @@ fn push(v: &mut Value, key: &str, item: Value) {
 
 #[test]
 fn every_real_capture_agrees_with_tshark_frame_for_frame() {
-    let caps = captures();
+    let caps = references();
     assert!(
         caps.len() >= 8,
         "expected the recorded captures with references, found {caps:?}"
@@ -146,7 +130,7 @@ fn every_real_capture_agrees_with_tshark_frame_for_frame() {
     let mut compared = 0usize;
     for cap in &caps {
         let reference = std::fs::read_to_string(cap.with_extension("tshark.jsonl")).unwrap();
-        let (ours, conn_of_frame) = reduce(&decode(cap));
+        let (ours, conn_of_frame) = reduce(&decode_file(cap));
         let mut stream_to_conn: HashMap<u64, ConnId> = HashMap::new();
         let mut tshark_frames = 0;
         for line in reference.lines() {
@@ -212,7 +196,7 @@ fn committed_references_match_tshark_when_installed() {
     let out = Command::new("python3")
         .arg(script)
         .arg("--check")
-        .args(captures())
+        .args(references())
         .output()
         .unwrap();
     assert!(

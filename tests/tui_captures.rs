@@ -4,48 +4,13 @@
 // The helpers below are test code outside #[test] functions.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
+mod support;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use insta::assert_snapshot;
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
-use synscope::capture::open_path;
-use synscope::engine::Engine;
-use synscope::model::{Event, Limits};
-use synscope::tui::app::{update, Action, App};
-use synscope::tui::ui;
-
-fn decode(name: &str) -> Vec<Event> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("assets/captures")
-        .join(name);
-    let mut reader = open_path(&path).unwrap();
-    let mut engine = Engine::new(Limits::default());
-    let mut events = Vec::new();
-    while let Some(frame) = reader.next_frame().unwrap() {
-        engine.ingest(&frame, &mut events);
-    }
-    engine.finish(&mut events);
-    events
-}
-
-fn app(name: &str, w: u16, h: u16) -> App {
-    App::with_events(&format!("replay {name}"), (w, h), decode(name))
-}
-
-fn keys(app: &mut App, keys: &[KeyCode]) {
-    for &code in keys {
-        update(app, Action::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-    }
-}
-
-fn screen(app: &App) -> String {
-    let (w, h) = app.size;
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| ui::render(app, f)).unwrap();
-    ui::buffer_text(term.backend().buffer())
-}
+use support::tui::{app, down_to, keys, screen};
+use support::{captures, decode_file};
+use synscope::tui::app::App;
 
 #[test]
 fn ws_chat_120x40() {
@@ -100,9 +65,7 @@ fn ws_chat_whole_life_in_order() {
 #[test]
 fn ws_chat_detail_of_the_101_120x40() {
     let mut a = app("ws_chat.pcapng", 120, 40);
-    while !a.label(a.cursor.unwrap()).starts_with("101") {
-        keys(&mut a, &[KeyCode::Char('j')]);
-    }
+    down_to(&mut a, "101");
     keys(&mut a, &[KeyCode::Enter]);
     assert_snapshot!(screen(&a));
 }
@@ -110,9 +73,7 @@ fn ws_chat_detail_of_the_101_120x40() {
 #[test]
 fn ws_chat_detail_of_a_masked_text_80x24() {
     let mut a = app("ws_chat.pcapng", 80, 24);
-    while !a.label(a.cursor.unwrap()).starts_with("Text") {
-        keys(&mut a, &[KeyCode::Char('j')]);
-    }
+    down_to(&mut a, "Text");
     keys(&mut a, &[KeyCode::Enter]);
     assert_snapshot!(screen(&a));
 }
@@ -165,17 +126,11 @@ fn polling_connections_list_120x40() {
 
 #[test]
 fn every_capture_draws_at_every_size() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/captures");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".pcapng") || n.ends_with(".pcap"))
-        .collect();
-    names.sort();
-    assert!(names.len() >= 3, "captures missing from {}", dir.display());
-    for name in names {
-        let events = decode(&name);
+    let paths = captures();
+    assert!(paths.len() >= 3, "captures missing");
+    for path in paths {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let events = decode_file(&path);
         for (w, h) in [(120, 40), (80, 24), (40, 10), (1, 1)] {
             let mut a = App::with_events(&name, (w, h), events.clone());
             for k in ["", "a", "G", "\n", "?"] {

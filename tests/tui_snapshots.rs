@@ -3,34 +3,32 @@
 //! layers and a search hit, at 120x40 and 80x24. App flow: keys applied one at a time, no
 //! threads, no sleeps.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+mod support;
+
+use crossterm::event::KeyCode;
 use insta::assert_snapshot;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use synscope::tui::app::{update, Action, App};
+use support::tui::screen;
+use synscope::tui::app::App;
 use synscope::tui::{sample, ui};
 
 fn app(w: u16, h: u16) -> App {
     App::with_events("replay demo.pcapng", (w, h), sample::demo())
 }
 
+/// Types `keys`: `\n` is Enter, `\t` Tab, `→` the right arrow.
 fn keys(app: &mut App, keys: &str) {
-    for c in keys.chars() {
-        let code = match c {
+    let codes: Vec<KeyCode> = keys
+        .chars()
+        .map(|c| match c {
             '\n' => KeyCode::Enter,
             '\t' => KeyCode::Tab,
             '→' => KeyCode::Right,
             c => KeyCode::Char(c),
-        };
-        update(app, Action::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-    }
-}
-
-fn screen(app: &App) -> String {
-    let (w, h) = app.size;
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| ui::render(app, f)).unwrap();
-    ui::buffer_text(term.backend().buffer())
+        })
+        .collect();
+    support::tui::keys(app, &codes);
 }
 
 #[test]

@@ -248,14 +248,21 @@ struct HttpConn {
     pace: Duration,
 }
 
+/// Opens a TCP connection to `addr` (counted in the report), Nagle off so each write is its
+/// own segment.
+async fn connect(addr: SocketAddr, pace: Duration, report: &mut Report) -> Result<TcpStream> {
+    let stream = within(pace, "TCP connect", async {
+        Ok(TcpStream::connect(addr).await?)
+    })
+    .await?;
+    stream.set_nodelay(true)?;
+    report.connections += 1;
+    Ok(stream)
+}
+
 impl HttpConn {
     async fn open(addr: SocketAddr, pace: Duration, report: &mut Report) -> Result<HttpConn> {
-        let stream = within(pace, "TCP connect", async {
-            Ok(TcpStream::connect(addr).await?)
-        })
-        .await?;
-        stream.set_nodelay(true)?;
-        report.connections += 1;
+        let stream = connect(addr, pace, report).await?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         let driver = tokio::spawn(conn);
         Ok(HttpConn {
@@ -459,21 +466,39 @@ async fn streaming(addr: SocketAddr, pace: Duration, report: &mut Report) -> Res
     let path = format!("/stream?n={STREAM_ITEMS}&every_ms={}", pace_ms(pace));
     let resp = conn.request(Method::GET, &path, "", false, report).await?;
     expect_status(&resp, &[200])?;
+    read_pieces(resp, pace, "stream chunk", "stream too long", |data| {
+        report.stream_reads += 1;
+        let lines = data.iter().filter(|&&b| b == b'\n').count();
+        report.stream_lines += u32::try_from(lines).unwrap_or(u32::MAX);
+        Ok(())
+    })
+    .await?;
+    conn.close().await
+}
+
+/// Reads a streamed body piece by piece as it arrives (each piece within one step's time,
+/// at most [`MAX_BODY`] bytes in all), handing each to `piece`. `what` names the wait for a
+/// timeout, `too_long` the error past the limit.
+async fn read_pieces(
+    resp: Response<Incoming>,
+    pace: Duration,
+    what: &'static str,
+    too_long: &str,
+    mut piece: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
     let mut body = resp.into_body();
     let mut total = 0usize;
-    while let Some(frame) = within(pace, "stream chunk", async { Ok(body.frame().await) }).await? {
+    while let Some(frame) = within(pace, what, async { Ok(body.frame().await) }).await? {
         let Ok(data) = frame?.into_data() else {
             continue;
         };
         total += data.len();
         if total > MAX_BODY {
-            return Err(DemoError::Unexpected("stream too long".into()));
+            return Err(DemoError::Unexpected(too_long.into()));
         }
-        report.stream_reads += 1;
-        let lines = data.iter().filter(|&&b| b == b'\n').count();
-        report.stream_lines += u32::try_from(lines).unwrap_or(u32::MAX);
+        piece(&data)?;
     }
-    conn.close().await
+    Ok(())
 }
 
 /// Incremental `text/event-stream` parser (WHATWG HTML §9.2.6), enough for the demo's
@@ -549,31 +574,18 @@ async fn sse(addr: SocketAddr, pace: Duration, report: &mut Report) -> Result<()
             "content-type {content_type:?}"
         )));
     }
-    let mut body = resp.into_body();
     let mut parser = SseParser::default();
-    let mut total = 0usize;
-    while let Some(frame) = within(pace, "SSE event", async { Ok(body.frame().await) }).await? {
-        let Ok(data) = frame?.into_data() else {
-            continue;
-        };
-        total += data.len();
-        if total > MAX_BODY {
-            return Err(DemoError::Unexpected("event stream too long".into()));
-        }
-        parser.feed(&data, report)?;
-    }
+    read_pieces(resp, pace, "SSE event", "event stream too long", |data| {
+        parser.feed(data, report)
+    })
+    .await?;
     conn.close().await
 }
 
 type Ws = WebSocketStream<TcpStream>;
 
 async fn ws_connect(addr: SocketAddr, pace: Duration, report: &mut Report) -> Result<Ws> {
-    let stream = within(pace, "TCP connect", async {
-        Ok(TcpStream::connect(addr).await?)
-    })
-    .await?;
-    stream.set_nodelay(true)?;
-    report.connections += 1;
+    let stream = connect(addr, pace, report).await?;
     // `SocketAddr`'s Display brackets IPv6 addresses, as a URL needs.
     let url = format!("ws://{addr}/ws");
     let (ws, resp) = within(pace, "WebSocket handshake", async {

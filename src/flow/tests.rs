@@ -260,6 +260,21 @@ fn lines(events: &[Event]) -> Vec<String> {
         .collect()
 }
 
+/// The last `n` of [`lines`].
+fn last_lines(events: &[Event], n: usize) -> Vec<String> {
+    let mut l = lines(events);
+    l.drain(..l.len().saturating_sub(n));
+    l
+}
+
+/// The `handshake` event's figures, if there is one.
+fn handshake_of(events: &[Event]) -> Option<Handshake> {
+    events.iter().find_map(|e| match e.body {
+        EventBody::Handshake(h) => Some(h),
+        _ => None,
+    })
+}
+
 /// The bytes delivered for `dir` and its gaps (relative seq, len, reason), in order.
 fn stream_of(events: &[Event], dir: Dir) -> (Vec<u8>, Vec<Gap>) {
     let mut bytes = Vec::new();
@@ -347,12 +362,8 @@ fn handshake_data_and_close() {
             "#0 end Closed",
         ]
     );
-    let hs = ev.iter().find_map(|e| match e.body {
-        EventBody::Handshake(h) => Some(h),
-        _ => None,
-    });
     assert_eq!(
-        hs,
+        handshake_of(&ev),
         Some(Handshake {
             syn_ack_rtt: Nanos(10_000_000),
             irtt: Nanos(20_000_000),
@@ -712,10 +723,8 @@ fn finish_ends_every_open_connection_in_order() {
     );
     ps.push(p(0.2, C, CI + 1, SI + 1, ACK, 1000, b"hi"));
     let ev = run(&ps);
-    let l = lines(&ev);
-    let n = l.len();
     assert_eq!(
-        l[n - 6..],
+        last_lines(&ev, 6),
         [
             "#0 sink_end c2s",
             "#0 sink_end s2c",
@@ -1045,19 +1054,14 @@ fn analysis_handshake_and_fin_retransmissions() {
             r(2, Some(2), 0, 1000, &[DuplicateAck]),
         ]
     );
-    let hs = ev.iter().find_map(|e| match e.body {
-        EventBody::Handshake(h) => Some(h),
-        _ => None,
-    });
     assert_eq!(
-        hs,
+        handshake_of(&ev),
         Some(Handshake {
             syn_ack_rtt: Nanos(10_000_000),
             irtt: Nanos(510_000_000),
         })
     );
-    let l = lines(&ev);
-    assert_eq!(l[l.len() - 2..], ["#0 end Closed", "#0 tcp c2s 2"]);
+    assert_eq!(last_lines(&ev, 2), ["#0 end Closed", "#0 tcp c2s 2"]);
 }
 
 /// tshark (n1): the clock went back during the handshake (iRTT -0.5 s); Wireshark turns the
@@ -1077,12 +1081,8 @@ fn analysis_negative_handshake_rtt_makes_everything_out_of_order() {
         [vec![], vec![], vec![], vec![LostSegment], vec![OutOfOrder]]
     );
     // The handshake event does not go negative.
-    let hs = ev.iter().find_map(|e| match e.body {
-        EventBody::Handshake(h) => Some(h),
-        _ => None,
-    });
     assert_eq!(
-        hs,
+        handshake_of(&ev),
         Some(Handshake {
             syn_ack_rtt: Nanos(0),
             irtt: Nanos(0),
@@ -1178,10 +1178,8 @@ fn hole_never_filled_becomes_a_gap_at_the_end() {
     let mut ps = data_conn(&[(0, b"0123"), (8, b"89")]);
     ps.push(p(0.2, C, CI + 11, SI + 1, ACK | FIN, 1000, b""));
     let ev = run(&ps);
-    let l = lines(&ev);
-    let n = l.len();
     assert_eq!(
-        l[n - 6..],
+        last_lines(&ev, 6),
         [
             "#0 gap c2s 5 4 NotCaptured",
             "#0 sink_gap c2s 4",
@@ -1189,16 +1187,14 @@ fn hole_never_filled_becomes_a_gap_at_the_end() {
             "#0 sink_end c2s",
             "#0 sink_end s2c",
             "#0 end Closing",
-        ][..]
+        ]
     );
     // The peer ACKing the FIN gives the hole up at once (it has the bytes: they will never
     // be resent), and ends the stream.
     ps.push(p(0.3, S, SI + 1, CI + 12, ACK, 1000, b""));
     let ev = run_limits(&ps, Limits::default(), false);
-    let l = lines(&ev);
-    let n = l.len();
     assert_eq!(
-        l[n - 5..],
+        last_lines(&ev, 5),
         [
             "#0 tcp s2c 1",
             "#0 gap c2s 5 4 NotCaptured",
@@ -1222,10 +1218,8 @@ fn rst_flushes_held_bytes_as_gaps() {
     let mut ps = data_conn(&[(0, b"01"), (4, b"45")]);
     ps.push(p(0.2, S, SI + 1, CI + 3, RST | ACK, 0, b""));
     let ev = run(&ps);
-    let l = lines(&ev);
-    let n = l.len();
     assert_eq!(
-        l[n - 7..],
+        last_lines(&ev, 7),
         [
             "#0 tcp s2c 1",
             "#0 gap c2s 3 2 NotCaptured",

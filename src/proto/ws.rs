@@ -56,9 +56,9 @@ mod utf8;
 #[cfg(test)]
 mod tests;
 
-use std::borrow::Cow;
 use std::cell::Cell;
 
+use super::preview;
 use crate::flow::Cx;
 use crate::model::{
     close_code_name, DeflateParams, Dir, EventBody, Layer, Limits, Malformed, Opcode, Payload,
@@ -1040,25 +1040,6 @@ impl Half {
 /// the RFC and its extensions (none defined beyond 1014), 5000 and up are undefined.
 pub fn close_code_sendable(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
-}
-
-/// At most `max_chars` characters of `b` as text: cut at a character boundary; an invalid
-/// sequence is shown as U+FFFD.
-fn preview(b: &[u8], max_chars: usize) -> String {
-    let s = match std::str::from_utf8(b) {
-        Ok(s) => Cow::Borrowed(s),
-        // Only a character cut at the end of the kept bytes: leave it out.
-        Err(e) if e.error_len().is_none() => Cow::Borrowed(
-            b.get(..e.valid_up_to())
-                .and_then(|v| std::str::from_utf8(v).ok())
-                .unwrap_or(""),
-        ),
-        Err(_) => String::from_utf8_lossy(b),
-    };
-    match s.char_indices().nth(max_chars) {
-        Some((i, _)) => s.get(..i).unwrap_or("").to_string(),
-        None => s.into_owned(),
-    }
 }
 
 /// The held bytes followed by the new ones, read as one.

@@ -150,12 +150,16 @@ impl Doc {
 
     /// `name: value`, the value wrapped under itself.
     fn field(&mut self, name: &str, value: impl Into<String>) {
-        let f = self.theme.field();
-        let name = format!("{name}: ");
-        let indent = name.chars().count();
-        self.push(vec![Span::styled(name, f), Span::raw(value.into())], indent);
+        self.field_styled(name, value, Style::new());
     }
 
+    /// A field that reports a problem: its value in the theme's warning style.
+    fn problem(&mut self, name: &str, value: impl Into<String>) {
+        let bad = self.theme.bad();
+        self.field_styled(name, value, bad);
+    }
+
+    /// [`Doc::field`] with the value in `style`.
     fn field_styled(&mut self, name: &str, value: impl Into<String>, style: Style) {
         let f = self.theme.field();
         let name = format!("{name}: ");
@@ -267,10 +271,9 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
             }
             d.field("ends the body", if b.end { "yes" } else { "no" });
             if b.missing > 0 {
-                d.field_styled(
+                d.problem(
                     "missing",
                     format!("{} B of this piece are not in the capture", b.missing),
-                    d.theme.bad(),
                 );
             }
             d.why(e, cx);
@@ -285,7 +288,7 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
         }
         EventBody::Violation(v) => {
             d.field("layer", format!("{:?}", v.layer));
-            d.field_styled("rule", v.rule, theme.bad());
+            d.problem("rule", v.rule);
             d.field("detail", clean(&v.detail).into_owned());
             d.why(e, cx);
         }
@@ -323,7 +326,7 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
             };
             d.field("dispatched", dispatched);
             if ev.incomplete {
-                d.field_styled("incomplete", "bytes of this block are missing", theme.bad());
+                d.problem("incomplete", "bytes of this block are missing");
             }
             d.why(e, cx);
         }
@@ -337,10 +340,9 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
                 d.field("body", clean(b).into_owned());
             }
             if f.incomplete {
-                d.field_styled(
+                d.problem(
                     "incomplete",
                     "the frame runs past the kept bytes of its message",
-                    theme.bad(),
                 );
             }
             d.why(e, cx);
@@ -381,11 +383,7 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
                 d.field(name, clean(data).into_owned());
             }
             if p.incomplete {
-                d.field_styled(
-                    "incomplete",
-                    "the packet runs past the kept bytes",
-                    theme.bad(),
-                );
+                d.problem("incomplete", "the packet runs past the kept bytes");
             }
             d.why(e, cx);
         }
@@ -492,13 +490,12 @@ fn tcp(d: &mut Doc, conn: Option<&ConnTrack>, ix: Ix, e: &Event, s: &TcpSegment,
     }
     for a in &s.analysis {
         let why = explain::text(d.lang, explain::analysis_key(*a)).unwrap_or("");
-        d.field_styled(crate::view::text::analysis_name(*a), why, d.theme.bad());
+        d.problem(crate::view::text::analysis_name(*a), why);
     }
     if s.truncated {
-        d.field_styled(
+        d.problem(
             "truncated",
             "the capture kept fewer bytes than the wire carried (snap length)",
-            d.theme.bad(),
         );
     }
     let handshake_ack = conn.is_some_and(|c| c.handshake_ack == Some(ix));
@@ -640,11 +637,7 @@ fn frame(d: &mut Doc, e: &Event, f: &WsFrame, cx: Context) {
     d.field("payload length", format!("{} B", f.payload_len));
     d.field("header length", format!("{} B", f.header_len));
     if f.incomplete {
-        d.field_styled(
-            "incomplete",
-            "part of the payload is not in the capture",
-            d.theme.bad(),
-        );
+        d.problem("incomplete", "part of the payload is not in the capture");
     }
     d.why(e, cx);
     payload(
@@ -656,7 +649,6 @@ fn frame(d: &mut Doc, e: &Event, f: &WsFrame, cx: Context) {
 }
 
 fn message(d: &mut Doc, e: &Event, m: &WsMessage, mask_key: Option<&str>, cx: Context) {
-    let theme = d.theme;
     d.field(
         "opcode",
         format!("0x{:x} {}", opcode_value(m.opcode), m.opcode.name()),
@@ -697,7 +689,6 @@ fn message(d: &mut Doc, e: &Event, m: &WsMessage, mask_key: Option<&str>, cx: Co
         (false, Some(Dir::C2s)) => "unmasked",
         _ => "",
     };
-    let _ = theme;
     payload(d, "Payload", &m.data, note);
 }
 

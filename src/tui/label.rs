@@ -3,7 +3,6 @@
 //! Every string that came off the wire goes through [`clean`], so no control character from a
 //! packet ever reaches the terminal.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use crate::model::{
@@ -11,7 +10,9 @@ use crate::model::{
     TcpSegment, WsFrame, WsMessage,
 };
 use crate::tui::timeline::{ConnTrack, Ix, Timeline};
-use crate::view::text::{analysis_name, duration};
+use crate::view::text::{analysis_name, duration, message_facts, message_name, segment_name};
+/// Byte counts and capture times as the text view writes them.
+pub use crate::view::text::{bytes, time};
 
 /// Most characters of a payload preview in an arrow label.
 const PREVIEW_CHARS: usize = 32;
@@ -19,72 +20,27 @@ const PREVIEW_CHARS: usize = 32;
 /// answers): a bound, so a label costs O(1) whatever the connection's size.
 const LOOKBACK: usize = 64;
 
-/// Replaces control characters and bidi overrides with visible escapes, keeping quotes and
-/// backslashes (for the detail pane, where text is not quoted).
-pub fn clean(s: &str) -> Cow<'_, str> {
-    fn bad(c: char) -> bool {
-        c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-    }
-    if !s.chars().any(bad) {
-        return Cow::Borrowed(s);
-    }
-    let mut o = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\t' => o.push_str("\\t"),
-            '\r' => o.push_str("\\r"),
-            '\n' => o.push_str("\\n"),
-            c if bad(c) => {
-                let _ = write!(o, "\\u{{{:x}}}", c as u32);
-            }
-            c => o.push(c),
-        }
-    }
-    Cow::Owned(o)
-}
-
-/// The name of a segment from its flags, as Wireshark's Info column words it.
-pub fn segment_name(s: &TcpSegment) -> &'static str {
-    let f = s.flags;
-    let ack = f.has(tcp_flags::ACK);
-    if f.has(tcp_flags::SYN) {
-        if ack {
-            "SYN-ACK"
-        } else {
-            "SYN"
-        }
-    } else if f.has(tcp_flags::RST) {
-        if ack {
-            "RST-ACK"
-        } else {
-            "RST"
-        }
-    } else if f.has(tcp_flags::FIN) {
-        if ack {
-            "FIN-ACK"
-        } else {
-            "FIN"
-        }
-    } else if f.has(tcp_flags::PSH) {
-        "PSH-ACK"
-    } else {
-        "ACK"
-    }
-}
+/// Replaces the characters a terminal must not get raw (control characters, the Bidi_Control
+/// set) with visible escapes, keeping quotes and backslashes (labels and the detail pane do not
+/// quote wire text): the text view's escaping, quotes aside.
+pub use crate::view::text::escape_unquoted as clean;
 
 /// `"hello"` cut at [`PREVIEW_CHARS`] with an ellipsis. Control characters are escaped;
 /// quotes are not (JSON payloads stay readable; the preview is a display, not a literal).
 fn preview(out: &mut String, text: &str, complete: bool) {
-    let mut cut = text.char_indices().nth(PREVIEW_CHARS).map(|(i, _)| i);
-    if cut.is_none() && !complete {
-        cut = Some(text.len());
-    }
+    out.push('"');
+    excerpt(out, text, complete);
+    out.push('"');
+}
+
+/// `text` cut at [`PREVIEW_CHARS`], escaped, with an ellipsis when cut or not `complete`.
+fn excerpt(out: &mut String, text: &str, complete: bool) {
+    let cut = text.char_indices().nth(PREVIEW_CHARS).map(|(i, _)| i);
     let shown = cut.and_then(|i| text.get(..i)).unwrap_or(text);
-    let _ = write!(out, "\"{}", clean(shown));
-    if cut.is_some() {
+    out.push_str(&clean(shown));
+    if cut.is_some() || !complete {
         out.push('…');
     }
-    out.push('"');
 }
 
 /// Appends the arrow label of event `ix` of connection `conn` to `out`.
@@ -96,7 +52,7 @@ pub fn arrow(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix) 
         EventBody::WsFrame(f) => {
             let name = match f.opcode {
                 Opcode::Continuation => "continuation",
-                o => opcode_name(o),
+                o => message_name(o),
             };
             let _ = write!(out, "frame {name} {} B", f.payload_len);
             if !f.fin {
@@ -200,16 +156,6 @@ pub fn arrow(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix) 
     }
 }
 
-/// JSON cut at [`PREVIEW_CHARS`] with an ellipsis, unquoted (it has its own quotes).
-fn json_preview(out: &mut String, text: &str, complete: bool) {
-    let cut = text.char_indices().nth(PREVIEW_CHARS).map(|(i, _)| i);
-    let shown = cut.and_then(|i| text.get(..i)).unwrap_or(text);
-    out.push_str(&clean(shown));
-    if cut.is_some() || !complete {
-        out.push('…');
-    }
-}
-
 /// `SSE tick #3 "data…"`; a block a browser does not dispatch: `SSE (no event) retry=3000 ms`.
 fn sse(out: &mut String, ev: &SseEvent) {
     let has_data = ev.dispatched || ev.data_len > 0;
@@ -305,7 +251,8 @@ fn socketio(out: &mut String, p: &SocketIoPacket) {
         }
         if let Some(d) = &p.data {
             out.push(' ');
-            json_preview(out, d, !p.incomplete);
+            // JSON has its own quotes.
+            excerpt(out, d, !p.incomplete);
         }
         if let Some(id) = p.ack_id {
             let _ = write!(out, "  ack {id}");
@@ -378,24 +325,12 @@ fn tcp(out: &mut String, s: &TcpSegment, conn: Option<&ConnTrack>, ix: Ix) {
     }
 }
 
-fn opcode_name(o: Opcode) -> &'static str {
-    match o {
-        Opcode::Text => "Text",
-        Opcode::Binary => "Binary",
-        Opcode::Close => "Close",
-        Opcode::Ping => "Ping",
-        Opcode::Pong => "Pong",
-        Opcode::Continuation => "Continuation",
-        Opcode::Reserved(_) => "Reserved",
-    }
-}
-
 fn message(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, e: &Event, m: &WsMessage) {
     match m.opcode {
         Opcode::Reserved(n) => {
             let _ = write!(out, "Reserved opcode 0x{n:x}");
         }
-        o => out.push_str(opcode_name(o)),
+        o => out.push_str(message_name(o)),
     }
     if let Some(code) = m.code {
         let _ = write!(out, " {code} {}", m.code_name.unwrap_or(""));
@@ -418,16 +353,8 @@ fn message(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, e: &Event,
             out.push('…');
         }
     }
-    let _ = write!(out, "  ({} B", m.len);
-    if m.frames > 1 {
-        let _ = write!(out, ", {} frames", m.frames);
-    }
-    if m.compressed {
-        out.push_str(", deflated");
-    }
-    if m.incomplete {
-        out.push_str(", incomplete");
-    }
+    out.push_str("  (");
+    message_facts(out, m);
     if let Some(c) = conn {
         if last_frame(tl, c, e).is_some_and(|f| f.masked) {
             out.push_str(", masked");
@@ -490,19 +417,6 @@ pub fn contains_folded(haystack: &str, needle_lower: &str) -> bool {
     }
 }
 
-/// `1.2 kB`-style byte count (decimal units, as network tools count).
-pub fn bytes(n: u64) -> String {
-    if n < 1000 {
-        format!("{n} B")
-    } else if n < 1_000_000 {
-        format!("{:.1} kB", n as f64 / 1e3)
-    } else if n < 1_000_000_000 {
-        format!("{:.1} MB", n as f64 / 1e6)
-    } else {
-        format!("{:.1} GB", n as f64 / 1e9)
-    }
-}
-
 /// `1,204,000`: thousands separated.
 pub fn count(n: u64) -> String {
     let digits = n.to_string();
@@ -514,11 +428,6 @@ pub fn count(n: u64) -> String {
         out.push(ch);
     }
     out
-}
-
-/// `   0.000512`: seconds with microseconds, as the text transcript prints them.
-pub fn time(ns: u64) -> String {
-    format!("{}.{:06}", ns / 1_000_000_000, (ns % 1_000_000_000) / 1_000)
 }
 
 /// `+0.000034`: time since the previous row.
@@ -577,6 +486,8 @@ mod tests {
         assert!(!red.chars().any(char::is_control), "{red}");
         assert!(red.contains("\\u{1b}[31m"));
         assert_eq!(clean("a\u{1b}b\"c"), "a\\u{1b}b\"c");
+        // The whole Bidi_Control set, as the text view escapes it.
+        assert_eq!(clean("\u{200f}\u{61c}x"), "\\u{200f}\\u{61c}x");
     }
 
     fn label_of(body: EventBody) -> String {

@@ -25,6 +25,7 @@ use crate::tui::app::{App, PlayState};
 use crate::tui::label;
 use crate::tui::theme::Theme;
 use crate::tui::timeline::Class;
+use crate::tui::ui::{fit, put};
 
 /// From this width on, the figures sit at the end of each row; below it, on a second line.
 pub const WIDE_MIN: u16 = 110;
@@ -294,37 +295,6 @@ fn paint(c: &Conversation, axis: &Axis) -> Vec<Cell> {
         mark(&mut cells, axis.col(tick.t), m);
     }
     cells
-}
-
-/// Writes `s` at (`x`, `y`) if inside `area`; returns the column after it.
-fn put(buf: &mut Buffer, area: Rect, x: u16, y: u16, s: &str, style: Style) -> u16 {
-    if y < area.top() || y >= area.bottom() || x < area.left() || x >= area.right() {
-        return x;
-    }
-    let max = usize::from(area.right() - x);
-    buf.set_stringn(x, y, s, max, style).0
-}
-
-/// `s` cut to `width` columns, with an ellipsis when cut.
-fn fit(s: &str, width: usize) -> String {
-    if s.width() <= width {
-        return s.to_string();
-    }
-    if width == 0 {
-        return String::new();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for ch in s.chars() {
-        let w = unicode_width::UnicodeWidthChar::width(ch).unwrap_or(0);
-        if used + w + 1 > width {
-            break;
-        }
-        out.push(ch);
-        used += w;
-    }
-    out.push('…');
-    out
 }
 
 /// The patterns view, drawn into the screen inside its border.

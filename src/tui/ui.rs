@@ -75,7 +75,7 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
 
 /// Writes `s` at (`x`, `y`) inside `area` (already clipped to `buf`); returns the column after
 /// the last cell written.
-fn put(buf: &mut Buffer, area: Rect, x: u16, y: u16, s: &str, style: Style) -> u16 {
+pub(super) fn put(buf: &mut Buffer, area: Rect, x: u16, y: u16, s: &str, style: Style) -> u16 {
     if y < area.top() || y >= area.bottom() || x < area.left() || x >= area.right() {
         return x;
     }
@@ -88,7 +88,7 @@ fn clip(area: Rect, buf: &Buffer) -> Rect {
 }
 
 /// `s` cut to `width` columns, with an ellipsis when cut.
-fn fit(s: &str, width: usize) -> String {
+pub(super) fn fit(s: &str, width: usize) -> String {
     if s.width() <= width {
         return s.to_string();
     }
@@ -107,6 +107,15 @@ fn fit(s: &str, width: usize) -> String {
     }
     out.push('…');
     out
+}
+
+/// A pane's title: highlighted while the pane has the focus.
+fn title_style(app: &App, t: &Theme, pane: Pane) -> Style {
+    if app.focus == pane {
+        t.focused()
+    } else {
+        t.bold()
+    }
 }
 
 /// The outer border with the title bar on top and the status bar at the bottom, and the
@@ -154,11 +163,7 @@ impl Widget for Chrome<'_> {
             if let Some(v) = a.vsep {
                 put(buf, area, v.x, h.y, "┴", frame);
             }
-            let style = if app.focus == Pane::Detail {
-                t.focused()
-            } else {
-                t.bold()
-            };
+            let style = title_style(app, &t, Pane::Detail);
             let title = if app.detail_open {
                 " Details (Enter closes) "
             } else {
@@ -498,11 +503,7 @@ impl Widget for ConnList<'_> {
         }
         let ep_w = w.saturating_sub(fixed + cols.iter().map(|c| c.width + 1).sum::<usize>());
         // Header.
-        let title_style = if app.focus == Pane::Conns {
-            t.focused()
-        } else {
-            t.bold()
-        };
+        let head_style = title_style(app, &t, Pane::Conns);
         let mut head = format!("{:<fixed$}", "");
         head.push_str(&format!(
             "{:<ep_w$}",
@@ -518,7 +519,7 @@ impl Widget for ConnList<'_> {
                 head.push_str(&format!(" {:>w$}", c.title, w = c.width));
             }
         }
-        put(buf, area, area.x, area.y, &fit(&head, w), title_style);
+        put(buf, area, area.x, area.y, &fit(&head, w), head_style);
         let upto = app.upto();
         for (n, pos) in (app.conn_top..shown).enumerate() {
             let y = area.y.saturating_add(1).saturating_add(n as u16);
@@ -669,11 +670,7 @@ impl Widget for Diagram<'_> {
         let conn = app.view.conn.and_then(|p| app.timeline.conn(p));
         // Header: time heading and the lifelines' labels, address *and* port, so the two
         // lanes of a loopback connection never collapse into one.
-        let head_style = if app.focus == Pane::Diagram {
-            t.focused()
-        } else {
-            t.bold()
-        };
+        let head_style = title_style(app, &t, Pane::Diagram);
         if lanes.time_w > 0 {
             let heading = match app.time_format {
                 TimeFormat::Relative => "time",
@@ -760,7 +757,7 @@ impl Widget for Diagram<'_> {
             let mut style = t.class(class(e));
             let matched = query
                 .as_ref()
-                .is_some_and(|q| label.to_lowercase().contains(q.as_str()));
+                .is_some_and(|q| label::contains_folded(&label, q));
             let label_style = if matched { t.matched() } else { style };
             if cursor_row == Some(i) {
                 style = style.patch(t.selected());

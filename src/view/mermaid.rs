@@ -18,7 +18,7 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 
 use crate::model::{tcp_flags, ConnId, ConnState, Dir, Event, EventBody, Pattern, PatternReport};
-use crate::view::text::{describe, duration};
+use crate::view::text::{describe, duration, segment_name, unsafe_for_terminal};
 
 /// Characters of an arrow's label kept (after escaping wire text, before entity codes).
 pub const MAX_LABEL: usize = 100;
@@ -129,10 +129,8 @@ impl MermaidWriter {
                 if !(f.has(tcp_flags::SYN) || f.has(tcp_flags::FIN) || f.has(tcp_flags::RST)) {
                     return Ok(());
                 }
-                describe(&mut text, &e.body);
-                let name = text.split_whitespace().next().unwrap_or("");
                 let arrow = if f.has(tcp_flags::RST) { "-x" } else { "->>" };
-                writeln!(w, "    {from}{arrow}{to}: {}", label(name))?;
+                writeln!(w, "    {from}{arrow}{to}: {}", segment_name(s))?;
             }
             EventBody::Handshake(h) => {
                 // The client's ACK that completed the handshake (folded as a bare ACK).
@@ -254,9 +252,7 @@ fn label_cut(s: &str, max: usize) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control()
-                || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') =>
-            {
+            c if unsafe_for_terminal(c) => {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
             ';' => out.push_str("#59;"),
@@ -293,6 +289,8 @@ mod tests {
         );
         // An entity code on the wire shows as text.
         assert_eq!(label("#35;"), "#35;35#59;");
+        // The whole Bidi_Control set is escaped, as everywhere else.
+        assert_eq!(label("\u{200e}\u{61c}"), "\\u{200e}\\u{61c}");
         let long = label(&"x".repeat(500));
         assert_eq!(long.chars().count(), MAX_LABEL + 1);
     }

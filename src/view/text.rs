@@ -5,6 +5,7 @@
 //! Every string that came off the wire goes through [`escape`], so a payload's control
 //! characters (an ANSI escape in a WebSocket message, say) never reach the terminal raw.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -39,13 +40,7 @@ pub fn write_why<W: Write>(w: &mut W, label: &str, text: &str) -> io::Result<()>
 
 /// Appends the one-line rendering of `event` (without newline) to `out`.
 pub fn format_event(out: &mut String, e: &Event) {
-    let t = e.t.0;
-    let _ = write!(
-        out,
-        "{:>4}.{:06} ",
-        t / 1_000_000_000,
-        (t % 1_000_000_000) / 1_000
-    );
+    let _ = write!(out, "{:>11} ", time(e.t.0));
     match e.conn {
         Some(c) => {
             let _ = write!(out, "#{c:<3} ");
@@ -273,48 +268,46 @@ fn socketio(out: &mut String, p: &SocketIoPacket) {
     // JSON as it is (its quotes unescaped): only control characters are escaped. The `sid`
     // is in it.
     if let Some(d) = &p.data {
-        let _ = write!(out, " {}", unquoted(d));
+        let _ = write!(out, " {}", escape_unquoted(d));
     }
     if p.incomplete {
         out.push_str(" (incomplete)");
     }
 }
 
-/// Like [`escape`], but keeps quotes and backslashes: for text that is not shown in quotes.
-fn unquoted(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.contains(|c: char| {
-        c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-    }) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut o = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if c == '"' || c == '\\' {
-            o.push(c);
+/// The name of a segment from its flags, as the transcript, the diagram and the Mermaid
+/// arrows call it: the flag that matters most, with `-ACK` when ACK is set too. A reset
+/// outranks a SYN unless the segment is a SYN-ACK; PSH is named whenever it is set, as
+/// Wireshark's Info column shows it.
+pub fn segment_name(s: &TcpSegment) -> &'static str {
+    use crate::model::tcp_flags::*;
+    let f = s.flags;
+    let ack = f.has(ACK);
+    if f.has(SYN) && ack {
+        "SYN-ACK"
+    } else if f.has(RST) {
+        if ack {
+            "RST-ACK"
         } else {
-            o.push_str(&escape(c.encode_utf8(&mut [0; 4])));
+            "RST"
         }
+    } else if f.has(SYN) {
+        "SYN"
+    } else if f.has(FIN) {
+        if ack {
+            "FIN-ACK"
+        } else {
+            "FIN"
+        }
+    } else if f.has(PSH) {
+        "PSH-ACK"
+    } else {
+        "ACK"
     }
-    std::borrow::Cow::Owned(o)
 }
 
 fn tcp(out: &mut String, s: &TcpSegment) {
-    use crate::model::tcp_flags::*;
-    let f = s.flags;
-    let label = if f.has(SYN) && f.has(ACK) {
-        "SYN-ACK".to_string()
-    } else if f.has(RST) {
-        if f.has(ACK) { "RST-ACK" } else { "RST" }.to_string()
-    } else if f.has(SYN) {
-        "SYN".to_string()
-    } else if f.has(FIN) {
-        if f.has(ACK) { "FIN-ACK" } else { "FIN" }.to_string()
-    } else if s.len > 0 {
-        if f.has(PSH) { "PSH-ACK" } else { "ACK" }.to_string()
-    } else {
-        "ACK".to_string()
-    };
-    let _ = write!(out, "{label:<7} seq={}", s.seq);
+    let _ = write!(out, "{:<7} seq={}", segment_name(s), s.seq);
     if let Some(a) = s.ack {
         let _ = write!(out, " ack={a}");
     }
@@ -474,8 +467,10 @@ fn frame(out: &mut String, f: &WsFrame) {
     }
 }
 
-fn message(out: &mut String, m: &WsMessage) {
-    let name = match m.opcode {
+/// A message's opcode as its line names it: `Text`, `Close`, ... (capitalised: a message, not
+/// a frame).
+pub fn message_name(o: Opcode) -> &'static str {
+    match o {
         Opcode::Text => "Text",
         Opcode::Binary => "Binary",
         Opcode::Close => "Close",
@@ -483,8 +478,25 @@ fn message(out: &mut String, m: &WsMessage) {
         Opcode::Pong => "Pong",
         Opcode::Continuation => "Continuation",
         Opcode::Reserved(_) => "Reserved",
-    };
-    out.push_str(name);
+    }
+}
+
+/// What a message line says of its size and shape: `15 B, 2 frames, deflated, incomplete`.
+pub fn message_facts(out: &mut String, m: &WsMessage) {
+    let _ = write!(out, "{} B", m.len);
+    if m.frames > 1 {
+        let _ = write!(out, ", {} frames", m.frames);
+    }
+    if m.compressed {
+        out.push_str(", deflated");
+    }
+    if m.incomplete {
+        out.push_str(", incomplete");
+    }
+}
+
+fn message(out: &mut String, m: &WsMessage) {
+    out.push_str(message_name(m.opcode));
     if let Some(code) = m.code {
         let _ = write!(out, " {code} {}", m.code_name.unwrap_or(""));
     }
@@ -496,16 +508,8 @@ fn message(out: &mut String, m: &WsMessage) {
             out.push('…');
         }
     }
-    let _ = write!(out, " ({} B", m.len);
-    if m.frames > 1 {
-        let _ = write!(out, ", {} frames", m.frames);
-    }
-    if m.compressed {
-        out.push_str(", deflated");
-    }
-    if m.incomplete {
-        out.push_str(", incomplete");
-    }
+    out.push_str(" (");
+    message_facts(out, m);
     out.push(')');
 }
 
@@ -513,6 +517,25 @@ fn opcode(o: Opcode) -> String {
     match o {
         Opcode::Reserved(n) => format!("reserved 0x{n:x}"),
         o => o.name().to_string(),
+    }
+}
+
+/// `0.000512`: seconds since the first packet, with microseconds (the transcript pads it to
+/// 11 columns).
+pub fn time(ns: u64) -> String {
+    format!("{}.{:06}", ns / 1_000_000_000, (ns % 1_000_000_000) / 1_000)
+}
+
+/// `1.2 kB`-style byte count (decimal units, as network tools count).
+pub fn bytes(n: u64) -> String {
+    if n < 1000 {
+        format!("{n} B")
+    } else if n < 1_000_000 {
+        format!("{:.1} kB", n as f64 / 1e3)
+    } else if n < 1_000_000_000 {
+        format!("{:.1} MB", n as f64 / 1e6)
+    } else {
+        format!("{:.1} GB", n as f64 / 1e9)
     }
 }
 
@@ -543,12 +566,21 @@ pub fn unsafe_for_terminal(c: char) -> bool {
 /// Makes wire text safe for a terminal: the [`unsafe_for_terminal`] characters become visible
 /// escapes; quotes and backslashes are escaped so the output stays
 /// unambiguous. Allocation-free when nothing needs escaping.
-pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
-    fn bad(c: char) -> bool {
-        unsafe_for_terminal(c) || c == '"' || c == '\\'
-    }
+pub fn escape(s: &str) -> Cow<'_, str> {
+    escape_as(s, true)
+}
+
+/// Like [`escape`], but keeps quotes and backslashes: for text that is not shown in quotes
+/// (JSON as it came, the TUI's labels and detail pane).
+pub fn escape_unquoted(s: &str) -> Cow<'_, str> {
+    escape_as(s, false)
+}
+
+/// [`escape`], escaping quotes and backslashes only with `quotes`.
+fn escape_as(s: &str, quotes: bool) -> Cow<'_, str> {
+    let bad = |c: char| unsafe_for_terminal(c) || (quotes && matches!(c, '"' | '\\'));
     if !s.chars().any(bad) {
-        return std::borrow::Cow::Borrowed(s);
+        return Cow::Borrowed(s);
     }
     let mut o = String::with_capacity(s.len() + 8);
     for c in s.chars() {
@@ -556,15 +588,15 @@ pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
             '\n' => o.push_str("\\n"),
             '\r' => o.push_str("\\r"),
             '\t' => o.push_str("\\t"),
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
+            '"' if quotes => o.push_str("\\\""),
+            '\\' if quotes => o.push_str("\\\\"),
             c if bad(c) => {
                 let _ = write!(o, "\\u{{{:x}}}", c as u32);
             }
             c => o.push(c),
         }
     }
-    std::borrow::Cow::Owned(o)
+    Cow::Owned(o)
 }
 
 #[cfg(test)]
@@ -580,6 +612,44 @@ mod tests {
         assert_eq!(escape("\u{202e}evil"), "\\u{202e}evil");
         // The whole Bidi_Control set, not only the overrides and isolates.
         assert_eq!(escape("\u{200f}\u{61c}x"), "\\u{200f}\\u{61c}x");
+    }
+
+    #[test]
+    fn segment_names() {
+        use crate::model::tcp_flags::*;
+        let name = |flags: u8, len: u32| {
+            segment_name(&TcpSegment {
+                flags: TcpFlags(flags),
+                seq: 0,
+                ack: None,
+                len,
+                win: 0,
+                options: None,
+                analysis: Vec::new(),
+                truncated: false,
+            })
+        };
+        assert_eq!(name(SYN, 0), "SYN");
+        assert_eq!(name(SYN | ACK, 0), "SYN-ACK");
+        assert_eq!(name(SYN | RST | ACK, 0), "SYN-ACK");
+        // A reset outranks a SYN: the Mermaid arrow of such a segment is a reset's too.
+        assert_eq!(name(SYN | RST, 0), "RST");
+        assert_eq!(name(RST | ACK, 0), "RST-ACK");
+        assert_eq!(name(FIN | ACK, 0), "FIN-ACK");
+        assert_eq!(name(FIN | PSH | ACK, 5), "FIN-ACK");
+        // PSH is named whenever it is set, payload or not.
+        assert_eq!(name(PSH | ACK, 0), "PSH-ACK");
+        assert_eq!(name(PSH | ACK, 5), "PSH-ACK");
+        assert_eq!(name(ACK, 5), "ACK");
+    }
+
+    #[test]
+    fn escape_unquoted_differs_only_in_quotes_and_backslashes() {
+        assert_eq!(escape_unquoted("plain ü"), "plain ü");
+        assert_eq!(escape_unquoted("a\"b\\c"), "a\"b\\c");
+        assert_eq!(escape_unquoted("a\"b\\c\n\u{9b}"), "a\"b\\c\\n\\u{9b}");
+        // A Bidi_Control character alone is escaped too.
+        assert_eq!(escape_unquoted("\u{200e}x"), "\\u{200e}x");
     }
 
     #[test]

@@ -1,11 +1,20 @@
-//! Crafted captures for integration tests: a TCP conversation builder over etherparse's
-//! PacketBuilder that writes classic pcap or pcapng bytes, with any link framing synscope reads.
+//! Helpers shared by the integration tests. Here: crafted captures (a TCP conversation builder
+//! over etherparse's PacketBuilder that writes classic pcap or pcapng bytes, with any link
+//! framing synscope reads), the committed captures, and decoding either through the engine.
+//! [`tui`]: the TUI drawn without a terminal; [`tmux`]: the binary in a real pseudo-terminal;
+//! [`rights`]: running without capture rights.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod rights;
+pub mod tmux;
+pub mod tui;
+
+use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 
 use etherparse::PacketBuilder;
-use synscope::capture::CaptureReader;
+use synscope::capture::{open_path, CaptureReader};
 use synscope::engine::Engine;
 use synscope::model::{Event, EventBody, Limits};
 use synscope::view;
@@ -365,18 +374,94 @@ pub fn decode(bytes: &[u8]) -> Vec<Event> {
 pub fn decode_with(bytes: &[u8], limits: Limits) -> Vec<Event> {
     dump(bytes);
     let mut r = CaptureReader::new(bytes).unwrap();
-    let mut engine = Engine::new(limits);
-    let mut events = Vec::new();
-    while let Some(f) = r.next_frame().unwrap() {
-        engine.ingest(&f, &mut events);
-    }
-    engine.finish(&mut events);
+    let events = run_engine(&mut r, limits);
     assert!(!r.truncated_tail());
     // `SYNSCOPE_SHOW=1 cargo test --test NAME -- --nocapture` prints every transcript.
     if std::env::var_os("SYNSCOPE_SHOW").is_some() {
         eprintln!("{}", text(&events));
     }
     events
+}
+
+/// Every frame `r` gives, through a fresh engine with `limits`, then `finish` (a capture cut
+/// in its last record is not an error here).
+pub fn run_engine<R: Read>(r: &mut CaptureReader<R>, limits: Limits) -> Vec<Event> {
+    let mut engine = Engine::new(limits);
+    let mut events = Vec::new();
+    while let Some(f) = r.next_frame().unwrap() {
+        engine.ingest(&f, &mut events);
+    }
+    engine.finish(&mut events);
+    events
+}
+
+/// Decodes a capture file through the whole engine, with the default limits.
+pub fn decode_file(path: &Path) -> Vec<Event> {
+    run_engine(&mut open_path(path).unwrap(), Limits::default())
+}
+
+/// Where the committed captures are: `assets/captures`.
+pub fn captures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/captures")
+}
+
+/// The path of the committed capture `assets/captures/NAME`.
+pub fn capture_path(name: &str) -> PathBuf {
+    captures_dir().join(name)
+}
+
+/// Decodes the committed capture `assets/captures/NAME` (see [`decode_file`]).
+pub fn decode_capture(name: &str) -> Vec<Event> {
+    decode_file(&capture_path(name))
+}
+
+/// Every committed capture (`*.pcap`, `*.pcapng` in assets/captures), sorted by path.
+pub fn captures() -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(captures_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.to_string_lossy();
+            name.ends_with(".pcap") || name.ends_with(".pcapng")
+        })
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// The TCP segment of an Ethernet frame (IPv4 or IPv6) with its source and destination.
+pub fn tcp_of(frame: &[u8]) -> (SocketAddr, SocketAddr, etherparse::TcpSlice<'_>) {
+    use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+    let p = SlicedPacket::from_ethernet(frame).expect("an Ethernet frame");
+    let (s, d): (IpAddr, IpAddr) = match p.net.expect("an IP packet") {
+        NetSlice::Ipv4(ip) => (
+            ip.header().source_addr().into(),
+            ip.header().destination_addr().into(),
+        ),
+        NetSlice::Ipv6(ip) => (
+            ip.header().source_addr().into(),
+            ip.header().destination_addr().into(),
+        ),
+        _ => panic!("not IP"),
+    };
+    let Some(TransportSlice::Tcp(t)) = p.transport else {
+        panic!("not TCP")
+    };
+    (
+        SocketAddr::new(s, t.source_port()),
+        SocketAddr::new(d, t.destination_port()),
+        t,
+    )
+}
+
+/// A path for `name` in a directory of this test process's own, writable by everyone: a test
+/// may run synscope as nobody and have it write there.
+pub fn temp_path(name: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("synscope-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    dir.join(name)
 }
 
 /// `SYNSCOPE_DUMP=DIR cargo test --test NAME` writes every crafted capture to

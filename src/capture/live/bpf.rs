@@ -145,6 +145,15 @@ impl Builder {
     fn jump(&mut self, code: u16, k: u32, jt: Target, jf: Target) {
         self.ops.push(Op::Jump { code, k, jt, jf });
     }
+    /// `jeq #k`: to `jt` if the accumulator equals `k`, else to `jf`.
+    fn jeq(&mut self, k: u32, jt: Target, jf: Target) {
+        self.jump(BPF_JMP | BPF_JEQ | BPF_K, k, jt, jf);
+    }
+    /// Loads the IP protocol byte at `at` and drops anything but TCP.
+    fn tcp_only(&mut self, at: u32, drop: Label) {
+        self.stmt(BPF_LD | BPF_B | BPF_ABS, at);
+        self.jeq(IPPROTO_TCP, Target::Next, Target::To(drop));
+    }
     fn ja(&mut self, l: Label) {
         self.ops.push(Op::Always(l));
     }
@@ -241,12 +250,7 @@ pub fn compile(spec: &FilterSpec, framing: Framing) -> Result<Vec<Insn>, FilterE
             BPF_LD | BPF_W | BPF_ABS,
             SKF_AD_OFF.wrapping_add(SKF_AD_PKTTYPE),
         );
-        b.jump(
-            BPF_JMP | BPF_JEQ | BPF_K,
-            PACKET_OUTGOING,
-            Target::To(drop),
-            Target::Next,
-        );
+        b.jeq(PACKET_OUTGOING, Target::To(drop), Target::Next);
     }
     match framing {
         Framing::Ethernet => b.stmt(BPF_LD | BPF_H | BPF_ABS, 12),
@@ -255,52 +259,30 @@ pub fn compile(spec: &FilterSpec, framing: Framing) -> Result<Vec<Insn>, FilterE
             SKF_AD_OFF.wrapping_add(SKF_AD_PROTOCOL),
         ),
     }
-    match (want_v4, want_v6) {
-        (true, false) => b.jump(
-            BPF_JMP | BPF_JEQ | BPF_K,
-            ETHERTYPE_IPV4,
-            Target::To(v4),
-            Target::To(drop),
-        ),
-        (false, _) => b.jump(
-            BPF_JMP | BPF_JEQ | BPF_K,
-            ETHERTYPE_IPV6,
-            Target::To(v6),
-            Target::To(drop),
-        ),
-        (true, true) => {
-            b.jump(
-                BPF_JMP | BPF_JEQ | BPF_K,
-                ETHERTYPE_IPV4,
-                Target::To(v4),
-                Target::Next,
-            );
-            b.jump(
-                BPF_JMP | BPF_JEQ | BPF_K,
-                ETHERTYPE_IPV6,
-                Target::To(v6),
-                Target::To(drop),
-            );
-        }
+    // IPv4 to v4, IPv6 to v6, anything else (or the family the host rules out) dropped.
+    if want_v4 {
+        let not_v4 = if want_v6 {
+            Target::Next
+        } else {
+            Target::To(drop)
+        };
+        b.jeq(ETHERTYPE_IPV4, Target::To(v4), not_v4);
+    }
+    if want_v6 {
+        b.jeq(ETHERTYPE_IPV6, Target::To(v6), Target::To(drop));
     }
 
     if want_v4 {
         b.mark(v4);
         // RFC 791: protocol at byte 9, source at 12, destination at 16.
-        b.stmt(BPF_LD | BPF_B | BPF_ABS, nh + 9);
-        b.jump(
-            BPF_JMP | BPF_JEQ | BPF_K,
-            IPPROTO_TCP,
-            Target::Next,
-            Target::To(drop),
-        );
+        b.tcp_only(nh + 9, drop);
         if let Some(IpAddr::V4(h)) = spec.host {
             let ok = b.label();
             let h = u32::from(h);
             b.stmt(BPF_LD | BPF_W | BPF_ABS, nh + 12);
-            b.jump(BPF_JMP | BPF_JEQ | BPF_K, h, Target::To(ok), Target::Next);
+            b.jeq(h, Target::To(ok), Target::Next);
             b.stmt(BPF_LD | BPF_W | BPF_ABS, nh + 16);
-            b.jump(BPF_JMP | BPF_JEQ | BPF_K, h, Target::Next, Target::To(drop));
+            b.jeq(h, Target::Next, Target::To(drop));
             b.mark(ok);
         }
         if ports.is_empty() {
@@ -322,13 +304,7 @@ pub fn compile(spec: &FilterSpec, framing: Framing) -> Result<Vec<Insn>, FilterE
     if want_v6 {
         b.mark(v6);
         // RFC 8200: next header at byte 6, source at 8..24, destination at 24..40.
-        b.stmt(BPF_LD | BPF_B | BPF_ABS, nh + 6);
-        b.jump(
-            BPF_JMP | BPF_JEQ | BPF_K,
-            IPPROTO_TCP,
-            Target::Next,
-            Target::To(drop),
-        );
+        b.tcp_only(nh + 6, drop);
         if let Some(IpAddr::V6(h)) = spec.host {
             let ok = b.label();
             let try_dst = b.label();
@@ -344,7 +320,7 @@ pub fn compile(spec: &FilterSpec, framing: Framing) -> Result<Vec<Insn>, FilterE
                 for (i, w) in words.iter().enumerate() {
                     b.stmt(BPF_LD | BPF_W | BPF_ABS, base + 4 * i as u32);
                     let hit = if i == 3 { Target::To(ok) } else { Target::Next };
-                    b.jump(BPF_JMP | BPF_JEQ | BPF_K, *w, hit, Target::To(miss));
+                    b.jeq(*w, hit, Target::To(miss));
                 }
             }
             b.mark(ok);
@@ -377,17 +353,12 @@ fn port_tests(b: &mut Builder, ports: &[u16], load: u16, base: u32, accept: Labe
         for (i, p) in ports.iter().enumerate() {
             let last = last_field && i + 1 == ports.len();
             let miss = if last { Target::To(drop) } else { Target::Next };
-            b.jump(
-                BPF_JMP | BPF_JEQ | BPF_K,
-                u32::from(*p),
-                Target::To(accept),
-                miss,
-            );
+            b.jeq(u32::from(*p), Target::To(accept), miss);
         }
     }
 }
 
-/// The program in `tcpdump -d` style, for `--debug` output and for reading in tests.
+/// The program in `tcpdump -d` style, to read a program (the tests compare it with tcpdump's).
 pub fn disassemble(prog: &[Insn]) -> String {
     let mut s = String::new();
     for (pc, i) in prog.iter().enumerate() {
@@ -486,10 +457,24 @@ pub(crate) mod tests {
         panic!("program did not return");
     }
 
+    /// A packet sent to this host.
     const HOST: Meta = Meta {
         pkttype: 0,
         protocol: 0,
     };
+    /// The loopback's transmit copy of a packet.
+    const OUTGOING: Meta = Meta {
+        pkttype: PACKET_OUTGOING,
+        protocol: 0,
+    };
+
+    /// A packet to this host that the kernel tagged with EtherType `protocol`.
+    fn tagged(protocol: u32) -> Meta {
+        Meta {
+            pkttype: 0,
+            protocol,
+        }
+    }
 
     fn tcp4(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16) -> Vec<u8> {
         let mut v = Vec::new();
@@ -657,28 +642,8 @@ pub(crate) mod tests {
         s.reject_outgoing = true;
         let p = compile(&s, Framing::Ethernet).unwrap();
         let f = tcp4([127, 0, 0, 1], [127, 0, 0, 1], 5, 80);
-        assert_eq!(
-            run(
-                &p,
-                &f,
-                Meta {
-                    pkttype: 0,
-                    protocol: 0
-                }
-            ),
-            65535
-        );
-        assert_eq!(
-            run(
-                &p,
-                &f,
-                Meta {
-                    pkttype: PACKET_OUTGOING,
-                    protocol: 0
-                }
-            ),
-            0
-        );
+        assert_eq!(run(&p, &f, HOST), 65535);
+        assert_eq!(run(&p, &f, OUTGOING), 0);
     }
 
     #[test]
@@ -686,40 +651,10 @@ pub(crate) mod tests {
         let p = compile(&spec(&[80], None), Framing::RawIp).unwrap();
         let f = tcp4([10, 0, 0, 1], [10, 0, 0, 2], 5, 80);
         let ip = &f[14..];
-        assert_eq!(
-            run(
-                &p,
-                ip,
-                Meta {
-                    pkttype: 0,
-                    protocol: 0x0800
-                }
-            ),
-            65535
-        );
-        assert_eq!(
-            run(
-                &p,
-                ip,
-                Meta {
-                    pkttype: 0,
-                    protocol: 0x0806
-                }
-            ),
-            0
-        );
+        assert_eq!(run(&p, ip, tagged(0x0800)), 65535);
+        assert_eq!(run(&p, ip, tagged(0x0806)), 0);
         let f = tcp6(Ipv6Addr::LOCALHOST, Ipv6Addr::LOCALHOST, 80, 5);
-        assert_eq!(
-            run(
-                &p,
-                &f[14..],
-                Meta {
-                    pkttype: 0,
-                    protocol: 0x86dd
-                }
-            ),
-            65535
-        );
+        assert_eq!(run(&p, &f[14..], tagged(0x86dd)), 65535);
     }
 
     #[test]
@@ -795,7 +730,7 @@ pub(crate) mod tests {
             };
             let s = FilterSpec { ports: ports.clone(), host, reject_outgoing: reject, snaplen: 100 };
             let p = compile(&s, Framing::Ethernet).unwrap();
-            let meta = Meta { pkttype: if outgoing { PACKET_OUTGOING } else { 0 }, protocol: 0 };
+            let meta = if outgoing { OUTGOING } else { HOST };
             let want = (ports.is_empty() || ports.contains(&sport) || ports.contains(&dport))
                 && host.is_none_or(|h| h == src || h == dst)
                 && !(reject && outgoing);
