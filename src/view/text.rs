@@ -625,7 +625,7 @@ mod tests {
                 len,
                 win: 0,
                 options: None,
-                analysis: Vec::new(),
+                analysis: crate::model::TcpAnalyses::EMPTY,
                 truncated: false,
             })
         };
