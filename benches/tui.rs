@@ -209,7 +209,9 @@ fn load(c: &mut Criterion) {
     let mut events = 0;
     g.bench_function("pcap file -> reader thread -> channel -> App", |b| {
         b.iter(|| {
-            let rx = synscope::tui::spawn_reader(path.clone(), Default::default()).unwrap();
+            let rx =
+                synscope::tui::spawn_reader(path.clone(), Default::default(), Default::default())
+                    .unwrap();
             let mut app = App::new(synscope::tui::Source::Replay, "load", (160, 50), usize::MAX);
             for a in rx {
                 update(&mut app, a);

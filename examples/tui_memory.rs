@@ -154,7 +154,7 @@ fn main() -> Result<()> {
     );
     let (rss0, _) = rss();
     let started = std::time::Instant::now();
-    let rx = tui::spawn_reader(path, Limits::default())?;
+    let rx = tui::spawn_reader(path, Limits::default(), Default::default())?;
     let mut app = App::new(Source::Replay, "memory", (160, 50), max_events);
     let mut peak_during = 0u64;
     let mut n = 0u64;

@@ -23,9 +23,38 @@ pub struct Stats {
     /// Frames that were not TCP over IP.
     pub other: u64,
     pub malformed: u64,
+    /// TCP segments the [`Filter`] left out.
+    pub filtered: u64,
     /// Frames of a link type synscope cannot decode (also counted in `other`).
     pub unsupported_link: u64,
     pub events: u64,
+}
+
+/// Which TCP segments to decode, as tcpdump's `tcp port N or ...` and `host ADDR` would pick
+/// them; the default keeps everything. Segments left out are counted (`Stats::filtered`),
+/// never decoded, so they open no connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Keep a segment from or to any of these ports (empty: any port).
+    pub ports: Vec<u16>,
+    /// Keep a segment from or to this address (None: any address).
+    pub host: Option<std::net::IpAddr>,
+}
+
+impl Filter {
+    /// Whether the filter keeps every segment.
+    pub fn is_empty(&self) -> bool {
+        self.ports.is_empty() && self.host.is_none()
+    }
+
+    /// Whether a segment between `src` and `dst` passes.
+    pub fn matches(&self, src: std::net::SocketAddr, dst: std::net::SocketAddr) -> bool {
+        let port = self.ports.is_empty()
+            || self.ports.contains(&src.port())
+            || self.ports.contains(&dst.port());
+        let host = self.host.is_none_or(|h| src.ip() == h || dst.ip() == h);
+        port && host
+    }
 }
 
 /// Most unsupported link types reported (one `malformed` each); a capture cycling through
@@ -66,6 +95,7 @@ pub struct Engine {
     /// Unsupported link types already reported (one `malformed` event each, not one per frame).
     warned_links: Vec<LinkType>,
     patterns: PatternDetector,
+    filter: Filter,
 }
 
 impl Engine {
@@ -77,7 +107,14 @@ impl Engine {
             stats: Stats::default(),
             warned_links: Vec::new(),
             patterns: PatternDetector::new(limits),
+            filter: Filter::default(),
         }
+    }
+
+    /// Decodes only the TCP segments `filter` keeps (set it before the first frame).
+    pub fn with_filter(mut self, filter: Filter) -> Self {
+        self.filter = filter;
+        self
     }
 
     /// Decodes one frame and hands its events to `out`, in order, as they are made (a `Vec`
@@ -97,6 +134,9 @@ impl Engine {
         };
         self.last = stamp;
         match decode(frame) {
+            Ok(Decoded::Tcp(pkt)) if !self.filter.matches(pkt.src, pkt.dst) => {
+                self.stats.filtered += 1;
+            }
             Ok(Decoded::Tcp(pkt)) => {
                 self.stats.tcp_segments += 1;
                 self.flows.ingest(&pkt, stamp, &mut out);

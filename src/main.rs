@@ -46,12 +46,45 @@ impl LangArg {
     }
 }
 
+/// The capture to read, and which of its TCP segments to decode.
+#[derive(clap::Args)]
+struct Input {
+    /// Capture file (pcap or pcapng), or `-` to read one from standard input.
+    #[arg(required_unless_present = "read", conflicts_with = "read")]
+    file: Option<PathBuf>,
+    /// The capture file, as tcpdump and tshark take it (`-r FILE`).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    read: Option<PathBuf>,
+    /// Decode only TCP segments from or to this port (repeatable), like tcpdump's `port N`.
+    #[arg(long = "port", value_name = "N")]
+    ports: Vec<u16>,
+    /// Decode only packets from or to this address, like tcpdump's `host ADDR`.
+    #[arg(long, value_name = "ADDR")]
+    host: Option<std::net::IpAddr>,
+}
+
+impl Input {
+    fn path(&self) -> PathBuf {
+        self.read
+            .clone()
+            .or_else(|| self.file.clone())
+            .unwrap_or_else(|| "-".into())
+    }
+
+    fn filter(&self) -> synscope::engine::Filter {
+        synscope::engine::Filter {
+            ports: self.ports.clone(),
+            host: self.host,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Decode a capture (pcap or pcapng; `-` for stdin) into a timeline of events.
     Decode {
-        /// Capture file, or `-` to read a pcap/pcapng stream from standard input.
-        file: PathBuf,
+        #[command(flatten)]
+        input: Input,
         /// Output format.
         #[arg(short, long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -66,8 +99,8 @@ enum Command {
     /// Replay a capture (pcap or pcapng; `-` for stdin) in the terminal: each connection as a
     /// sequence diagram. Press ? for the keys. Honours NO_COLOR.
     Replay {
-        /// Capture file, or `-` to read a pcap/pcapng stream from standard input.
-        file: PathBuf,
+        #[command(flatten)]
+        input: Input,
     },
     /// Capture live (Linux; needs CAP_NET_RAW) and draw each connection as packets arrive,
     /// following the newest; --format streams text or JSON instead. Press ? for the keys.
@@ -144,15 +177,22 @@ fn main() -> ExitCode {
     let lang = cli.lang.map_or_else(Lang::from_env, LangArg::lang);
     let result = match cli.command {
         Command::Decode {
-            file,
+            input,
             format,
             stats,
             explain,
-        } => decode(&file, format, stats, explain.then_some(lang)),
-        Command::Replay { file } => {
+        } => decode(
+            &input.path(),
+            input.filter(),
+            format,
+            stats,
+            explain.then_some(lang),
+        ),
+        Command::Replay { input } => {
             let mut options = synscope::tui::Options::from_env();
             options.lang = lang;
-            synscope::tui::run_replay(&file, options)
+            options.filter = input.filter();
+            synscope::tui::run_replay(&input.path(), options)
         }
         #[cfg(target_os = "linux")]
         Command::Live {
@@ -287,7 +327,13 @@ fn live(
 
 /// Decodes `path` to standard output; `explain`: the language of a `why:` line under each
 /// event of the text format.
-fn decode(path: &Path, format: Format, stats_only: bool, explain: Option<Lang>) -> Result<()> {
+fn decode(
+    path: &Path,
+    filter: synscope::engine::Filter,
+    format: Format,
+    stats_only: bool,
+    explain: Option<Lang>,
+) -> Result<()> {
     let started = Instant::now();
     let name = if path.as_os_str() == "-" {
         "standard input".into()
@@ -295,7 +341,7 @@ fn decode(path: &Path, format: Format, stats_only: bool, explain: Option<Lang>) 
         path.display().to_string()
     };
     let mut reader = open_path(path).with_context(|| format!("cannot read {name}"))?;
-    let mut engine = Engine::new(Limits::default());
+    let mut engine = Engine::new(Limits::default()).with_filter(filter);
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut mermaid = view::mermaid::MermaidWriter::new();
@@ -370,11 +416,12 @@ fn decode(path: &Path, format: Format, stats_only: bool, explain: Option<Lang>) 
         let s = engine.stats();
         let secs = started.elapsed().as_secs_f64();
         eprintln!(
-            "frames {}  bytes {}  tcp {}  other {}  malformed {}  events {}  time {:.3} s  \
-             {:.0} frames/s  {:.1} MB/s",
+            "frames {}  bytes {}  tcp {}  filtered out {}  other {}  malformed {}  events {}  \
+             time {:.3} s  {:.0} frames/s  {:.1} MB/s",
             s.frames,
             s.bytes,
             s.tcp_segments,
+            s.filtered,
             s.other,
             s.malformed,
             s.events,

@@ -40,7 +40,7 @@ use ratatui::Terminal;
 pub use app::{update, Action, App, Source};
 
 use crate::capture::CaptureReader;
-use crate::engine::Engine;
+use crate::engine::{Engine, Filter};
 use crate::explain::Lang;
 use crate::flow::EventSink;
 use crate::model::{Event, Limits};
@@ -61,7 +61,7 @@ const BATCH_AGE: Duration = Duration::from_millis(50);
 const DRAIN_BUDGET: Duration = Duration::from_millis(8);
 
 /// How the TUI runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     pub limits: Limits,
     /// Draw with colours; [`Options::from_env`] turns it off when `NO_COLOR` is set.
@@ -71,6 +71,8 @@ pub struct Options {
     pub max_events: usize,
     /// Language of the explanations in the detail pane.
     pub lang: Lang,
+    /// Which segments of a replayed capture to decode (`replay --port/--host`).
+    pub filter: Filter,
 }
 
 impl Default for Options {
@@ -80,6 +82,7 @@ impl Default for Options {
             color: true,
             max_events: MAX_EVENTS,
             lang: Lang::En,
+            filter: Filter::default(),
         }
     }
 }
@@ -115,7 +118,7 @@ impl<R: Read> Read for Counting<R> {
 /// Replays a capture file (`-` for standard input) in the terminal until the user quits.
 /// Fails before touching the terminal if the file cannot be opened or is not a capture.
 pub fn run_replay(path: &Path, options: Options) -> Result<()> {
-    let rx = spawn_reader(path.to_path_buf(), options.limits)?;
+    let rx = spawn_reader(path.to_path_buf(), options.limits, options.filter.clone())?;
     if !io::stdout().is_terminal() {
         bail!("replay draws on a terminal; use `synscope decode` for text or JSON output");
     }
@@ -154,7 +157,7 @@ pub fn run_source(
 
 /// Starts the thread that decodes `path` and sends its events as [`Action`]s. Returns once the
 /// capture's header was read, with the error if it could not be.
-pub fn spawn_reader(path: PathBuf, limits: Limits) -> Result<Receiver<Action>> {
+pub fn spawn_reader(path: PathBuf, limits: Limits, filter: Filter) -> Result<Receiver<Action>> {
     let (input, total): (Box<dyn Read + Send>, Option<u64>) = if path.as_os_str() == "-" {
         (Box::new(io::stdin()), None)
     } else {
@@ -167,7 +170,15 @@ pub fn spawn_reader(path: PathBuf, limits: Limits) -> Result<Receiver<Action>> {
     let (opened_tx, opened_rx) = mpsc::channel::<Result<(), String>>();
     thread::Builder::new()
         .name("synscope-reader".into())
-        .spawn(move || read_capture(input, total, limits, tx, &opened_tx))
+        .spawn(move || {
+            read_capture(
+                input,
+                total,
+                Engine::new(limits).with_filter(filter),
+                tx,
+                &opened_tx,
+            )
+        })
         .context("cannot start the reader thread")?;
     match opened_rx.recv() {
         Ok(Ok(())) => Ok(rx),
@@ -273,7 +284,7 @@ impl EventSink for Batches {
 fn read_capture(
     input: Box<dyn Read + Send>,
     total: Option<u64>,
-    limits: Limits,
+    mut engine: Engine,
     tx: SyncSender<Action>,
     opened: &mpsc::Sender<Result<(), String>>,
 ) {
@@ -290,7 +301,6 @@ fn read_capture(
         }
     };
     let _ = opened.send(Ok(()));
-    let mut engine = Engine::new(limits);
     let mut out = Batches::new(tx);
     let mut reported = 0;
     loop {
@@ -563,7 +573,7 @@ mod tests {
             read_capture(
                 Box::new(io::Cursor::new(file)),
                 Some(len),
-                million_limits(),
+                Engine::new(million_limits()),
                 tx,
                 &opened_tx,
             )

@@ -445,3 +445,48 @@ fn stdin_is_decoded_as_packets_arrive() {
     // Nothing more and nothing else than what the whole capture gives at once.
     assert_eq!(seen.join("\n") + "\n", library_text(&c.bytes()));
 }
+
+/// `--port` and `--host` pick segments as tcpdump's `port N` and `host ADDR` would; `-r FILE`
+/// reads the file as tcpdump and tshark take it. The demo recording holds 12 connections to one
+/// server port, from client ports that differ.
+#[test]
+fn port_and_host_filters_pick_connections_like_tcpdump() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo.pcapng");
+    let demo = demo.to_str().unwrap();
+    let conns = |stdout: &str| -> Vec<(String, String)> {
+        stdout
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|e| e["kind"] == "connection")
+            .map(|e| {
+                (
+                    e["client"].as_str().unwrap().into(),
+                    e["server"].as_str().unwrap().into(),
+                )
+            })
+            .collect()
+    };
+    let (code, all, _) = run(&["-r", demo, "--format", "json"], None);
+    assert_eq!(code, 0);
+    let all = conns(&all);
+    assert_eq!(all.len(), 12);
+    let server_port = all[0].1.rsplit(':').next().unwrap().to_string();
+    let (_, same, _) = run(&[demo, "--format", "json", "--port", &server_port], None);
+    assert_eq!(
+        conns(&same),
+        all,
+        "the server's port keeps every connection"
+    );
+    let client_port = all[3].0.rsplit(':').next().unwrap().to_string();
+    let (_, one, _) = run(&[demo, "--format", "json", "--port", &client_port], None);
+    assert_eq!(
+        conns(&one),
+        vec![all[3].clone()],
+        "a client port keeps its connection"
+    );
+    let (_, none, stderr) = run(&[demo, "--stats", "--host", "::1"], None);
+    assert!(none.is_empty());
+    assert!(stderr.contains("tcp 0  filtered out 210"), "{stderr}");
+    let (code, _, stderr) = run(&[demo, "-r", demo], None);
+    assert_ne!(code, 0, "FILE and -r FILE together are refused: {stderr}");
+}

@@ -244,7 +244,7 @@ fn with_tui(
         session,
         TuiOptions {
             title,
-            options: opts.tui,
+            options: opts.tui.clone(),
             stop: Arc::clone(&stop),
             status: move || notes.try_iter().last(),
         },
