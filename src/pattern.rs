@@ -177,6 +177,9 @@ pub struct Conversation {
     /// WebSocket messages each way [c2s, s2c].
     pub ws_messages: [u64; 2],
     pub websocket: bool,
+    /// Its requests fetch (GET, HEAD): only fetches can be short or long polling; a
+    /// conversation of requests that send (POST...) is keyed `"POST /path"`.
+    pub fetch: bool,
     /// First request head.
     pub first: u64,
     /// Last thing seen of the conversation.
@@ -255,6 +258,9 @@ impl Conversation {
                 report.sse_events = Some(streamed.iter().map(|(_, x)| x.sse_events).sum());
             }
             return Some(report);
+        }
+        if !self.fetch {
+            return None;
         }
         let held_median = median(&held_all);
         let interval_median = median(&intervals);
@@ -561,7 +567,21 @@ impl PatternDetector {
             return;
         };
         let (client, server, rtt) = (c.client, c.server, c.rtt);
-        let target = conversation_target(&r.target);
+        // Fetches (GET, HEAD) are the polls the lesson compares; a request that sends (POST,
+        // PUT...) to the same target is another conversation: Engine.IO's long-polling
+        // transport answers its POSTs at once while its GETs are held, and mixed together
+        // neither shape would show.
+        let path = conversation_target(&r.target);
+        let keyed;
+        let target = if ["GET", "HEAD"]
+            .iter()
+            .any(|m| r.method.eq_ignore_ascii_case(m))
+        {
+            path
+        } else {
+            keyed = format!("{} {path}", r.method.get(..16).unwrap_or(&r.method));
+            keyed.as_str()
+        };
         let Some(id) = self.conversation_for(client.ip(), server, target, t) else {
             return;
         };
@@ -708,6 +728,7 @@ impl PatternDetector {
                 ticks: Vec::new(),
                 ws_messages: [0; 2],
                 websocket: false,
+                fetch: !target.contains(' '),
                 first: t,
                 last: t,
                 bytes: [0; 2],

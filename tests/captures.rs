@@ -1070,6 +1070,14 @@ fn socketio_polling() {
     assert_eq!((requests(ev).len(), responses(ev).len()), (21, 21));
     assert!(statuses(ev).iter().all(|s| *s == 200));
     assert_eq!(frame_counts(ev), [0; 6]);
+    // Engine.IO's polling transport is the lesson's long polling: the GETs are held until the
+    // server has a packet; the POSTs that carry the client's packets are not polls.
+    let p = patterns(ev);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert_eq!(
+        (p[0].pattern, p[0].target.as_str(), p[0].requests),
+        (synscope::model::Pattern::LongPolling, "/socket.io/", 10)
+    );
     for c in 0..21 {
         let conn = of_conn(ev, c);
         let r = requests(&conn);

@@ -55,8 +55,19 @@ impl Stream {
     }
 
     fn request(&mut self, t: u64, id: ConnId, target: &str, headers: Vec<(String, String)>) {
+        self.request_with(t, id, "GET", target, headers);
+    }
+
+    fn request_with(
+        &mut self,
+        t: u64,
+        id: ConnId,
+        method: &str,
+        target: &str,
+        headers: Vec<(String, String)>,
+    ) {
         let r = HttpRequest {
-            method: "GET".into(),
+            method: method.into(),
             target: target.into(),
             version: "HTTP/1.1".into(),
             headers,
@@ -273,6 +284,37 @@ fn long_polling_holds_and_reasks_at_once() {
     assert_eq!(held.max, Nanos(58 * MS));
     assert_eq!(interval.median, Nanos(1_200_000));
     assert!(held.median > interval.median);
+}
+
+#[test]
+fn engine_io_polling_is_long_polling_on_its_gets_and_no_pattern_on_its_posts() {
+    // Engine.IO's polling transport: GETs held until the server has a packet, and the client's
+    // packets in POSTs answered at once, on the same target. Mixed together the quick POSTs
+    // would hide the held GETs; a send is not a poll. The first GET (the handshake) is
+    // answered at once with the open packet.
+    let mut s = Stream::default();
+    let mut t = MS;
+    for i in 0..4u32 {
+        let get = 2 * i;
+        let post = 2 * i + 1;
+        s.open(t, get, 40000 + get as u16, Some(25_000));
+        s.get(t + MS, get, "/socket.io/?EIO=4&transport=polling");
+        s.open(t + 2 * MS, post, 40000 + post as u16, Some(25_000));
+        s.request_with(
+            t + 3 * MS,
+            post,
+            "POST",
+            "/socket.io/?EIO=4&transport=polling",
+            vec![],
+        );
+        s.answer(t + 4 * MS, post, 200, 2);
+        t += if i == 0 { 5 * MS } else { 150 * MS };
+        s.answer(t, get, 200, 1);
+        t += MS;
+    }
+    let r = only(&s.detect()).clone();
+    assert_eq!(r.pattern, Pattern::LongPolling, "{r:#?}");
+    assert_eq!((r.target.as_str(), r.requests), ("/socket.io/", 4));
 }
 
 #[test]
