@@ -940,6 +940,26 @@ pub struct SocketIoPacket {
     pub incomplete: bool,
 }
 
+impl SocketIoPacket {
+    /// An Engine.IO packet of `engine_type` on `transport` with nothing else decoded yet.
+    pub fn new(transport: &'static str, engine_type: &'static str) -> SocketIoPacket {
+        SocketIoPacket {
+            transport,
+            engine_type,
+            socketio_type: None,
+            namespace: None,
+            ack_id: None,
+            event: None,
+            data: None,
+            sid: None,
+            attachments: None,
+            attachment: None,
+            binary_len: None,
+            incomplete: false,
+        }
+    }
+}
+
 /// The lesson's patterns (kebab-case in JSON, as the README documents).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]

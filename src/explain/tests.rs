@@ -143,18 +143,11 @@ fn stomp(command: &str) -> EventBody {
 
 fn socketio(engine_type: &'static str, t: Option<&'static str>, data: Option<&str>) -> EventBody {
     EventBody::Socketio(Box::new(SocketIoPacket {
-        transport: "websocket",
-        engine_type,
         socketio_type: t,
         namespace: Some("/".into()),
-        ack_id: None,
         event: Some("chat".into()),
         data: data.map(str::to_string),
-        sid: None,
-        attachments: None,
-        attachment: None,
-        binary_len: None,
-        incomplete: false,
+        ..SocketIoPacket::new("websocket", engine_type)
     }))
 }
 

@@ -136,18 +136,8 @@ impl Codec {
 
     fn base(transport: Transport, engine_type: &'static str, cut: bool) -> SocketIoPacket {
         SocketIoPacket {
-            transport: transport.name(),
-            engine_type,
-            socketio_type: None,
-            namespace: None,
-            ack_id: None,
-            event: None,
-            data: None,
-            sid: None,
-            attachments: None,
-            attachment: None,
-            binary_len: None,
             incomplete: cut,
+            ..SocketIoPacket::new(transport.name(), engine_type)
         }
     }
 

@@ -500,20 +500,7 @@ mod tests {
     }
 
     fn sio(engine_type: &'static str) -> SocketIoPacket {
-        SocketIoPacket {
-            transport: "websocket",
-            engine_type,
-            socketio_type: None,
-            namespace: None,
-            ack_id: None,
-            event: None,
-            data: None,
-            sid: None,
-            attachments: None,
-            attachment: None,
-            binary_len: None,
-            incomplete: false,
-        }
+        SocketIoPacket::new("websocket", engine_type)
     }
 
     #[test]

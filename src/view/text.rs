@@ -719,18 +719,13 @@ mod tests {
         describe(
             &mut s,
             &EventBody::Socketio(Box::new(SocketIoPacket {
-                transport: "websocket",
-                engine_type: "message",
                 socketio_type: Some("EVENT"),
                 namespace: Some("/".into()),
                 ack_id: Some(3),
                 event: Some("chat".into()),
                 data: Some("[\"a\\\"b\u{1b}[31m\"]".into()),
-                sid: None,
-                attachments: None,
-                attachment: None,
-                binary_len: None,
                 incomplete: true,
+                ..SocketIoPacket::new("websocket", "message")
             })),
         );
         // JSON keeps its quotes; control characters are escaped.
