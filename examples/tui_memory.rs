@@ -86,6 +86,7 @@ fn heap(e: &Event) -> usize {
         }
         EventBody::Violation(v) => string(&v.detail),
         EventBody::Malformed(m) => string(&m.detail),
+        EventBody::Note(n) => boxed::<model::Note>(size_of_val(n)) + string(&n.detail),
         EventBody::ConnectionEnd(c) => boxed::<model::ConnectionEnd>(size_of_val(c)),
         EventBody::SseEvent(s) => {
             boxed::<model::SseEvent>(size_of_val(s))

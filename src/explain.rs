@@ -228,6 +228,7 @@ pub const KEYS: &[&str] = &[
     "violation.transfer_encoding_with_content_length",
     "violation.transfer_encoding_not_chunked",
     "malformed",
+    "note",
     // connection end
     "connection_end",
     "connection_end.closed",
@@ -371,6 +372,12 @@ pub fn key_chain(e: &Event, cx: Context) -> Vec<&'static str> {
         }
         EventBody::Tcp(s) => tcp_keys(s, cx, &mut k),
         EventBody::Handshake(_) | EventBody::Malformed(_) => {}
+        EventBody::Note(n) => {
+            // A specific text for each note name as it gains one (`note.not_http`...).
+            if let Some(key) = known("note.", n.note) {
+                k.push(key);
+            }
+        }
         EventBody::Gap(g) => k.push(match g.reason {
             GapReason::NotCaptured => "gap.not_captured",
             GapReason::Truncated => "gap.truncated",
@@ -704,6 +711,11 @@ pub fn values(e: &Event) -> Values {
         }
         EventBody::Violation(x) => v.set("rule", x.rule),
         EventBody::Malformed(_) => {}
+        EventBody::Note(n) => {
+            if let Some(b) = n.bytes {
+                v.set("bytes", b.to_string());
+            }
+        }
         EventBody::ConnectionEnd(c) => v.set("duration", duration(c.duration.0)),
         EventBody::SseEvent(s) => {
             v.wire("event", s.event.as_deref().unwrap_or("message"));

@@ -146,6 +146,9 @@ pub enum EventBody {
     Violation(Violation),
     /// A packet or stream that could not be decoded.
     Malformed(Malformed),
+    /// Something worth knowing that is not damage: a stream synscope does not decode, a part
+    /// of the conversation the capture does not hold, a secret it lacks. Decoding goes on.
+    Note(Box<Note>),
     /// The connection ended (FIN both ways, RST, or the end of the capture): the closing
     /// record, complete alone (endpoints, final `state`, counters).
     ConnectionEnd(Box<ConnectionEnd>),
@@ -177,6 +180,7 @@ impl EventBody {
             EventBody::WsMessage(_) => "ws_message",
             EventBody::Violation(_) => "violation",
             EventBody::Malformed(_) => "malformed",
+            EventBody::Note(_) => "note",
             EventBody::ConnectionEnd(_) => "connection_end",
             EventBody::SseEvent(_) => "sse_event",
             EventBody::Stomp(_) => "stomp",
@@ -199,6 +203,7 @@ pub const EVENT_KINDS: &[&str] = &[
     "ws_message",
     "violation",
     "malformed",
+    "note",
     "connection_end",
     "sse_event",
     "stomp",
@@ -812,6 +817,19 @@ pub struct Malformed {
     pub detail: String,
 }
 
+/// A neutral remark from a decoder (see [`EventBody::Note`]): not a protocol error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    pub layer: Layer,
+    /// Short machine-friendly name, stable across versions, e.g. `"not_http"`.
+    pub note: &'static str,
+    /// Human sentence with specifics.
+    pub detail: String,
+    /// Bytes the note speaks of, where it counts some (e.g. payload left undecoded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnState {
@@ -1243,6 +1261,6 @@ mod tests {
             reason: GapReason::NotCaptured,
         });
         assert!(EVENT_KINDS.contains(&b.kind()));
-        assert_eq!(EVENT_KINDS.len(), 16);
+        assert_eq!(EVENT_KINDS.len(), 17);
     }
 }

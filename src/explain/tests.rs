@@ -3,8 +3,8 @@ use std::collections::BTreeSet;
 use super::*;
 use crate::model::{
     tcp_flags, ConnectionEnd, ConnectionInfo, Dir, Gap, Handshake, HttpBody, HttpRequest,
-    HttpResponse, Layer, Malformed, MaskKey, Nanos, PatternReport, Payload, SocketIoPacket, Spread,
-    SseEvent, StompFrame, TcpFlags, TcpOptions, Timestamp, Violation, WsFrame, WsMessage,
+    HttpResponse, Layer, Malformed, MaskKey, Nanos, Note, PatternReport, Payload, SocketIoPacket,
+    Spread, SseEvent, StompFrame, TcpFlags, TcpOptions, Timestamp, Violation, WsFrame, WsMessage,
     WsUpgrade,
 };
 
@@ -340,6 +340,18 @@ fn every_case() -> Vec<(Event, Context)> {
                 }),
             ),
             none,
+        ),
+        (
+            ev(
+                c2s,
+                EventBody::Note(Box::new(Note {
+                    layer: Layer::Http,
+                    note: "a_note_with_no_text",
+                    detail: "said".into(),
+                    bytes: Some(3),
+                })),
+            ),
+            est,
         ),
         (ev(None, violation("a_rule_with_no_text")), est),
         (ev(None, end(ConnState::Closed, true)), est),

@@ -297,6 +297,15 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
             d.field("detail", clean(&m.detail).into_owned());
             d.why(e, cx);
         }
+        EventBody::Note(n) => {
+            d.field("layer", format!("{:?}", n.layer));
+            d.field("note", n.note);
+            d.field("detail", clean(&n.detail).into_owned());
+            if let Some(b) = n.bytes {
+                d.field("bytes", format!("{b} B"));
+            }
+            d.why(e, cx);
+        }
         EventBody::SseEvent(ev) => {
             d.field(
                 "event",

@@ -118,6 +118,9 @@ pub fn arrow(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix) 
         EventBody::Malformed(m) => {
             let _ = write!(out, "⚠ malformed {:?}: {}", m.layer, clean(&m.detail));
         }
+        EventBody::Note(n) => {
+            let _ = write!(out, "{}", clean(&n.detail));
+        }
         EventBody::Connection(c) => {
             let _ = write!(out, "connection {} → {}", c.client, c.server);
             if c.joined_late {

@@ -166,7 +166,10 @@ impl MermaidWriter {
                 describe(&mut text, &e.body);
                 writeln!(w, "    {from}->>{to}: {}", label(&text))?;
             }
-            EventBody::Gap(_) | EventBody::Violation(_) | EventBody::Malformed(_) => {
+            EventBody::Gap(_)
+            | EventBody::Violation(_)
+            | EventBody::Malformed(_)
+            | EventBody::Note(_) => {
                 describe(&mut text, &e.body);
                 writeln!(
                     w,

@@ -130,6 +130,9 @@ pub fn describe(out: &mut String, body: &EventBody) {
         EventBody::Malformed(m) => {
             let _ = write!(out, "MALFORMED {:?}: {}", m.layer, escape(&m.detail));
         }
+        EventBody::Note(n) => {
+            let _ = write!(out, "NOTE {:?} {}: {}", n.layer, n.note, escape(&n.detail));
+        }
         EventBody::SseEvent(ev) => sse(out, ev),
         EventBody::Stomp(f) => stomp(out, f),
         EventBody::Socketio(p) => socketio(out, p),
