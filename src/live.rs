@@ -24,7 +24,7 @@
 //! ```
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
@@ -38,10 +38,11 @@ use crate::capture::live::{drop_root_if_sudo, Batch, Dedup, LiveCapture, LiveCon
 use crate::capture::pcapng_writer::{InterfaceStats, PcapngWriter, WriterOptions};
 use crate::capture::{LinkType, RawFrame};
 use crate::engine::{self, Engine};
+use crate::explain::Lang;
 use crate::flow::EventSink;
 use crate::model::{Event, Limits, Timestamp};
 use crate::tui::{self, Action, Batches, Source};
-use crate::view;
+use crate::view::{self, Format};
 
 pub use crate::capture::live::LiveStats;
 
@@ -227,18 +228,14 @@ fn capture_loop(
     Ok(report)
 }
 
-/// Headless output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
-    Text,
-    Json,
-}
-
 /// Everything `synscope live --format ...` needs.
 #[derive(Debug, Clone)]
 pub struct HeadlessOptions {
     pub capture: LiveConfig,
-    pub format: OutputFormat,
+    /// The headless output (`--format`); the TUI ignores it.
+    pub format: Format,
+    /// Text format: a `why:` line in this language under each explained event.
+    pub explain: Option<Lang>,
     /// Also write every captured frame to this pcapng file.
     pub write: Option<PathBuf>,
     pub limits: Limits,
@@ -250,7 +247,8 @@ pub struct HeadlessOptions {
 pub struct Headless {
     capture: LiveCapture,
     writer: Option<(PathBuf, PcapngWriter<BufWriter<File>>)>,
-    format: OutputFormat,
+    format: Format,
+    explain: Option<Lang>,
     limits: Limits,
     description: String,
 }
@@ -340,6 +338,7 @@ impl Headless {
             capture,
             writer,
             format: opts.format,
+            explain: opts.explain,
             limits: opts.limits,
             description,
         })
@@ -353,15 +352,8 @@ impl Headless {
     /// Captures until `stop` is set, writing events to `out` (flushed after every batch), then
     /// finishes the engine and the `-w` file.
     pub fn run<W: Write>(self, out: W, stop: &AtomicBool) -> Result<Summary> {
-        let format = self.format;
-        self.drive(
-            &mut Transcript {
-                out,
-                format,
-                failed: None,
-            },
-            stop,
-        )
+        let mut writer = view::Writer::new(out, self.format).explain(self.explain);
+        self.drive(&mut writer, stop)
     }
 
     /// Captures until `stop` is set and sends what the TUI shows to `tx`: events as
@@ -485,34 +477,12 @@ trait Sink: EventSink {
     fn end(&mut self, report: &CaptureReport) -> Result<()>;
 }
 
-/// Text or JSON Lines on a writer, each event written as it is made, flushed after every
-/// capture batch.
-struct Transcript<W> {
-    out: W,
-    format: OutputFormat,
-    /// The first write that failed (a closed pipe...): reported at the end of the batch,
-    /// nothing written after it.
-    failed: Option<io::Error>,
-}
-
-impl<W: Write> EventSink for Transcript<W> {
-    fn push(&mut self, event: Event) {
-        if self.failed.is_none() {
-            let written = match self.format {
-                OutputFormat::Text => view::text::write_event(&mut self.out, &event),
-                OutputFormat::Json => view::json::write_event(&mut self.out, &event),
-            };
-            self.failed = written.err();
-        }
-    }
-}
-
-impl<W: Write> Sink for Transcript<W> {
+/// The headless writer: each event written as it is made, flushed after every capture batch;
+/// a failed write (a closed pipe) is reported when the batch ends, and nothing is written
+/// after it.
+impl<W: Write> Sink for view::Writer<W> {
     fn batch_done(&mut self, _: LiveStats) -> Result<()> {
-        if let Some(e) = self.failed.take() {
-            return Err(e.into());
-        }
-        self.out.flush()?;
+        self.flush()?;
         Ok(())
     }
 
@@ -521,7 +491,8 @@ impl<W: Write> Sink for Transcript<W> {
     }
 
     fn end(&mut self, _: &CaptureReport) -> Result<()> {
-        self.batch_done(LiveStats::default())
+        self.end()?;
+        Ok(())
     }
 }
 
@@ -599,6 +570,37 @@ pub fn run_headless(opts: HeadlessOptions) -> Result<Summary> {
     let summary = session.run(out, stop)?;
     eprintln!("synscope: {summary}");
     Ok(summary)
+}
+
+/// `synscope live`: headless when `opts.format` is wanted (`tui` is `None`), else the TUI
+/// with `tui`'s options (its limits replace `opts.limits`). The capture is opened first, so
+/// that an error (no rights, no such interface) is one line on a terminal never touched.
+pub fn run(mut opts: HeadlessOptions, tui: Option<tui::Options>) -> Result<()> {
+    let Some(options) = tui else {
+        run_headless(opts)?;
+        return Ok(());
+    };
+    opts.limits = options.limits;
+    let filter = opts.capture.describe_filter();
+    let title = match filter.strip_prefix("tcp and ") {
+        Some(f) => format!("live {} {f}", opts.capture.iface),
+        None => format!("live {}", opts.capture.iface),
+    };
+    let session = Headless::open(opts)?;
+    if !io::stdout().is_terminal() {
+        anyhow::bail!("the live view draws on a terminal; use --format text, json or mermaid");
+    }
+    let summary = run_tui(
+        session,
+        TuiOptions {
+            title,
+            options,
+            stop: Arc::new(AtomicBool::new(false)),
+            status: || None,
+        },
+    )?;
+    eprintln!("synscope: {summary}");
+    Ok(())
 }
 
 /// What the live TUI needs besides the session.
@@ -756,23 +758,28 @@ mod tests {
                 Ok(())
             }
         }
-        let mut t = Transcript {
-            out: Pipe {
+        let mut t = view::Writer::new(
+            Pipe {
                 written: Vec::new(),
                 open: true,
             },
-            format: OutputFormat::Json,
-            failed: None,
-        };
+            Format::Json,
+        );
         let sample = crate::tui::sample::demo();
         t.push(sample[0].clone());
-        assert_eq!(t.out.written.iter().filter(|&&b| b == b'\n').count(), 1);
+        assert_eq!(
+            t.get_ref().written.iter().filter(|&&b| b == b'\n').count(),
+            1
+        );
         t.batch_done(LiveStats::default()).unwrap();
-        t.out.open = false;
+        t.get_mut().open = false;
         t.push(sample[1].clone());
-        t.out.open = true;
+        t.get_mut().open = true;
         t.push(sample[2].clone());
-        assert_eq!(t.out.written.iter().filter(|&&b| b == b'\n').count(), 1);
+        assert_eq!(
+            t.get_ref().written.iter().filter(|&&b| b == b'\n').count(),
+            1
+        );
         let err = t.batch_done(LiveStats::default()).unwrap_err();
         assert!(format!("{err}").contains("pipe"), "{err}");
     }

@@ -456,6 +456,37 @@ fn without_capture_rights_the_demo_replays_its_recording() {
     assert_eq!(json_lines(&out.stdout), events);
 }
 
+/// The demo writes with `decode`'s writer: its recording in every format (Mermaid, text with
+/// explanations) is what `decode` prints for the recording's file.
+#[test]
+fn the_recording_is_written_as_decode_writes_it() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.pcapng");
+    for format in [
+        &["--format", "mermaid"][..],
+        &["--format", "text", "--explain"],
+        &["--format", "json"],
+    ] {
+        let demo = Command::new(BIN)
+            .args(["--lang", "ko", "demo", "--recording"])
+            .args(format)
+            .output()
+            .unwrap();
+        assert!(demo.status.success(), "{}", stderr(&demo));
+        let decode = Command::new(BIN)
+            .args(["--lang", "ko", "decode", file])
+            .args(format)
+            .output()
+            .unwrap();
+        assert!(decode.status.success(), "{}", stderr(&decode));
+        assert!(!demo.stdout.is_empty());
+        assert_eq!(
+            String::from_utf8(demo.stdout).unwrap(),
+            String::from_utf8(decode.stdout).unwrap(),
+            "{format:?}"
+        );
+    }
+}
+
 /// The TUI needs a terminal: said plainly, before anything starts.
 #[test]
 fn the_demo_without_a_terminal_asks_for_a_format() {

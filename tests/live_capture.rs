@@ -26,8 +26,9 @@ use support::{decode_file, tcp_of, temp_path};
 use synscope::capture::live::{Dedup, LiveCapture, LiveConfig, LiveError, LoopbackDedup};
 use synscope::capture::LinkType;
 use synscope::engine::Engine;
-use synscope::live::{Headless, HeadlessOptions, OutputFormat};
+use synscope::live::{Headless, HeadlessOptions};
 use synscope::model::{ConnState, Event, EventBody, Limits, TcpAnalysis};
+use synscope::view::Format;
 
 /// Opens a capture, or explains why the test cannot run: a failure under CI=true.
 fn open(config: &LiveConfig) -> Option<LiveCapture> {
@@ -433,7 +434,8 @@ fn headless_run_writes_a_pcapng_that_decodes_to_the_same_events() {
     let path = temp_path("roundtrip.pcapng");
     let opts = HeadlessOptions {
         capture: config(server.port()),
-        format: OutputFormat::Json,
+        format: Format::Json,
+        explain: None,
         write: Some(path.clone()),
         limits: Limits::default(),
         drop_privileges: false,
@@ -603,6 +605,57 @@ fn binary_streams_json_until_sigint_then_prints_statistics() {
             .contains(r#""kind":"connection_end""#),
         "{out}"
     );
+}
+
+/// `live` writes with `decode`'s writer: `--format mermaid` and `--format text --explain`
+/// stream exactly what `decode` prints for the `-w` file of the same run.
+#[test]
+fn binary_streams_mermaid_and_explained_text_as_decode_writes_them() {
+    for format in [
+        &["--format", "mermaid"][..],
+        &["--format", "text", "--explain"],
+    ] {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = listener.local_addr().unwrap();
+        let path = temp_path("formats.pcapng");
+        let port = server.port().to_string();
+        let args = [
+            &[
+                "--lang",
+                "en",
+                "--port",
+                &port,
+                "-w",
+                path.to_str().unwrap(),
+            ][..],
+            format,
+        ]
+        .concat();
+        let Some(running) = start_live(&args, &[]) else {
+            return;
+        };
+        let client = converse(listener);
+        let (status, out, err) = running.interrupt();
+        assert!(status.success(), "{format:?}: {status:?}\n{err}");
+        assert_once(&pcapng_frames(&path), client, server);
+        let decoded = Command::new(BIN)
+            .args(["--lang", "en", "decode", path.to_str().unwrap()])
+            .args(format)
+            .output()
+            .unwrap();
+        assert!(decoded.status.success());
+        assert_eq!(
+            out,
+            String::from_utf8(decoded.stdout).unwrap(),
+            "{format:?}"
+        );
+        if format[1] == "mermaid" {
+            assert!(out.starts_with("sequenceDiagram\n"), "{out}");
+            assert!(out.contains("GET /live"), "{out}");
+        } else {
+            assert!(out.contains("why: "), "{out}");
+        }
+    }
 }
 
 /// Started by sudo (SUDO_UID/SUDO_GID), synscope opens the socket as root, then runs as the

@@ -31,8 +31,9 @@ use super::{Scenario, ServerConfig};
 use crate::capture::live::{LiveConfig, LiveError};
 use crate::capture::CaptureReader;
 use crate::engine::Engine;
+use crate::explain::Lang;
 use crate::flow::EventSink;
-use crate::live::{self, Headless, HeadlessOptions, OutputFormat, TuiOptions};
+use crate::live::{self, Headless, HeadlessOptions, TuiOptions};
 use crate::model::{ConnId, Event, EventBody, Nanos};
 use crate::tui::{self, Action, App, Source};
 use crate::view;
@@ -51,18 +52,19 @@ const QUIT_GRACE: Duration = Duration::from_secs(2);
 /// Pause between two rounds, in steps of `pace`.
 const ROUND_PAUSE_STEPS: u32 = 3;
 
-/// The part of the lesson to act out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The part of the lesson to act out (the command line's names are [`Part::name`]s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Part {
     /// The WebSocket chat: upgrade, text, binary, ping/pong, fragments, close.
+    #[value(name = "websocket")]
     WebSocket,
-    /// Short polling: a new connection per request, then over one kept-alive connection.
+    /// Short polling: a connection per request, then one kept-alive connection.
     Polling,
-    /// Long polling: requests held until there is news.
+    /// Long polling: each request held until there is news.
     LongPolling,
-    /// Streaming: a chunked response, then Server-Sent Events.
+    /// A chunked stream, then Server-Sent Events.
     Streaming,
-    /// Everything, plain HTTP first.
+    /// All of them, plain HTTP first.
     All,
 }
 
@@ -128,7 +130,9 @@ pub struct DemoOptions {
     /// Also write every captured frame to this pcapng file.
     pub write: Option<PathBuf>,
     /// Headless output instead of the TUI.
-    pub format: Option<OutputFormat>,
+    pub format: Option<view::Format>,
+    /// Headless text: a `why:` line in this language under each explained event.
+    pub explain: Option<Lang>,
     /// Replay [`RECORDING`] even when live capture is possible.
     pub recording: bool,
     pub tui: tui::Options,
@@ -155,7 +159,8 @@ pub fn run(opts: &DemoOptions) -> Result<()> {
     capture.host = Some(addr.ip());
     let session = Headless::open(HeadlessOptions {
         capture,
-        format: opts.format.unwrap_or(OutputFormat::Text),
+        format: opts.format.unwrap_or_default(),
+        explain: opts.explain,
         write: opts.write.clone(),
         limits: opts.tui.limits,
         drop_privileges: true,
@@ -549,21 +554,10 @@ fn replay_recording(opts: &DemoOptions, why: &str) -> Result<()> {
     match opts.format {
         Some(format) => {
             let stdout = io::stdout();
-            let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
-            let mut failed: Option<io::Error> = None;
-            recording_into(part, limits, &mut |e: Event| {
-                if failed.is_none() {
-                    let written = match format {
-                        OutputFormat::Text => view::text::write_event(&mut out, &e),
-                        OutputFormat::Json => view::json::write_event(&mut out, &e),
-                    };
-                    failed = written.err();
-                }
-            })?;
-            if let Some(e) = failed {
-                return Err(e.into());
-            }
-            io::Write::flush(&mut out)?;
+            let out = BufWriter::with_capacity(1 << 16, stdout.lock());
+            let mut writer = view::Writer::new(out, format).explain(opts.explain);
+            recording_into(part, limits, &mut writer)?;
+            writer.end()?;
             Ok(())
         }
         None => {
@@ -612,6 +606,11 @@ mod tests {
         assert!(Part::Streaming.scenarios().contains(&Scenario::Sse));
         assert!(Part::All.scenarios().contains(&Scenario::Sse));
         assert_eq!(Part::All.scenarios(), &Scenario::ALL);
+        // The command line takes the same names.
+        for p in Part::EVERY {
+            let v = clap::ValueEnum::to_possible_value(&p).unwrap();
+            assert_eq!(v.get_name(), p.name());
+        }
     }
 
     #[test]
