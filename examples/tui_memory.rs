@@ -51,7 +51,7 @@ fn payload(p: &Payload) -> usize {
 fn heap(e: &Event) -> usize {
     match &e.body {
         EventBody::Connection(c) => boxed::<model::ConnectionInfo>(size_of_val(c)),
-        EventBody::Handshake(_) | EventBody::Gap(_) => 0,
+        EventBody::Handshake(_) | EventBody::Gap(_) | EventBody::ConnectionState(_) => 0,
         // Options inline, analysis flags a bitset.
         EventBody::Tcp(_) => 0,
         EventBody::HttpRequest(r) => {
@@ -171,8 +171,9 @@ fn main() -> Result<()> {
     let tl = &app.timeline;
     let mut kinds: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     let mut total_heap = 0u64;
-    for e in tl.events() {
-        let h = heap(e) as u64;
+    for ix in 0..tl.len() as u32 {
+        let Some(e) = tl.event(ix) else { continue };
+        let h = heap(&e) as u64;
         total_heap += h;
         let k = kinds.entry(e.body.kind()).or_default();
         k.0 += 1;

@@ -147,8 +147,15 @@ pub const KEYS: &[&str] = &[
     "tcp.zero_window_probe_ack",
     "tcp.window_full",
     "tcp.reused_ports",
-    // handshake, gap
+    // handshake, connection state, gap
     "handshake",
+    "connection_state",
+    "connection_state.established",
+    "connection_state.websocket",
+    "connection_state.closing",
+    "connection_state.closed",
+    "connection_state.reset",
+    "connection_state.refused",
     "gap",
     "gap.not_captured",
     "gap.truncated",
@@ -372,6 +379,16 @@ pub fn key_chain(e: &Event, cx: Context) -> Vec<&'static str> {
         }
         EventBody::Tcp(s) => tcp_keys(s, cx, &mut k),
         EventBody::Handshake(_) | EventBody::Malformed(_) => {}
+        EventBody::ConnectionState(c) => k.push(match c.state {
+            _ if c.websocket && c.from == c.state => "connection_state.websocket",
+            ConnState::Established => "connection_state.established",
+            ConnState::Closing => "connection_state.closing",
+            ConnState::Closed => "connection_state.closed",
+            ConnState::Reset => "connection_state.reset",
+            ConnState::Refused => "connection_state.refused",
+            // No change leads back to handshaking; the kind's text covers it.
+            ConnState::Handshaking => "connection_state",
+        }),
         EventBody::Note(n) => {
             // A specific text for each note name as it gains one (`note.not_http`...).
             if let Some(key) = known("note.", n.note) {
@@ -667,6 +684,7 @@ pub fn values(e: &Event) -> Values {
             v.set("irtt", duration(h.irtt.0));
             v.set("syn_ack_rtt", duration(h.syn_ack_rtt.0));
         }
+        EventBody::ConnectionState(_) => {}
         EventBody::Gap(g) => {
             v.set("seq", g.seq.to_string());
             v.set("len", g.len.to_string());

@@ -4,9 +4,11 @@
 //! Contract of [`FlowTable::ingest`]: for each segment it appends, in this order,
 //! `connection_end` of a connection the segment replaces (port reuse) or evicts (table full),
 //! `connection` when the segment opens a new connection, the segment's `tcp` event, then
-//! `handshake` when it completes the 3-way handshake, then the `gap` events and the sink's
-//! application events for the bytes it lets through, then `connection_end` when it ends the
-//! connection.
+//! `handshake` when it completes the 3-way handshake and `connection_state` when it moves the
+//! connection out of `handshaking`, then the `gap` events and the sink's application events for
+//! the bytes it lets through (among them the `connection_state` of a switch to WebSocket, right
+//! after the `101` response), then `connection_state` when its FIN or RST changes the state,
+//! then `connection_end` when it ends the connection.
 //!
 //! Rules chosen (the tests in `flow/tests.rs` pin each one down):
 //! - A connection is keyed by its 4-tuple, either direction. The client is the sender of the
@@ -29,7 +31,8 @@
 //! - States: `handshaking` from a SYN or SYN-ACK until an ACK without SYN; `established`
 //!   (also for a late join); `closing` after one FIN; `closed` after both; `refused` when the
 //!   server answers the SYN with RST before any SYN-ACK; `reset` for any other RST (an RST
-//!   after both FINs leaves `closed`).
+//!   after both FINs leaves `closed`). Each change is a `connection_state` event; views read
+//!   the state from those events and keep no state machine of their own.
 //! - Reassembly (`flow/reassembly.rs`): first seen bytes win on overlap; holes become `gap`
 //!   events when the held bytes would pass `Limits::max_held_bytes` (or the pieces
 //!   [`MAX_HELD_PIECES`], or the memory held by all connections together
@@ -55,7 +58,7 @@ use std::net::SocketAddr;
 use crate::decode::TcpPacket;
 use crate::model::{
     tcp_flags, ConnId, ConnState, ConnectionEnd, ConnectionInfo, Dir, Event, EventBody, Handshake,
-    Limits, Nanos, Stamp, TcpFlags, TcpSegment, Timestamp,
+    Limits, Nanos, Stamp, StateChange, TcpFlags, TcpSegment, Timestamp,
 };
 use analysis::{seq_gt, SeqInfo};
 use reassembly::{Cap, Sinks, Stream};
@@ -85,6 +88,9 @@ impl<F: FnMut(Event)> EventSink for F {
 pub struct Cx<'o> {
     pub stamp: Stamp,
     pub conn: ConnId,
+    /// The connection's TCP state when the bytes arrived (what a `connection_state` event
+    /// for the switch to WebSocket says).
+    pub state: ConnState,
     pub limits: &'o Limits,
     pub out: &'o mut dyn EventSink,
 }
@@ -92,6 +98,17 @@ pub struct Cx<'o> {
 impl Cx<'_> {
     pub fn emit(&mut self, dir: Option<Dir>, body: EventBody) {
         self.out.push(self.stamp.event(Some(self.conn), dir, body));
+    }
+
+    /// The connection switched to WebSocket: its `connection_state` event (the TCP state
+    /// stays what it is).
+    pub fn switched_to_websocket(&mut self) {
+        let change = StateChange {
+            from: self.state,
+            state: self.state,
+            websocket: true,
+        };
+        self.emit(None, EventBody::ConnectionState(change));
     }
 }
 
@@ -351,7 +368,6 @@ impl<S: StreamSink> Conn<S> {
             self.syn_ack_rtt = self.syn_ts.map(|t| now.since(t));
         }
         if self.state == ConnState::Handshaking && ack && !syn && !rst {
-            self.state = ConnState::Established;
             let server_isn = if dir == Dir::C2s { rev.isn } else { None };
             if let (Some(syn_t), Some(rtt), Some(isn)) = (self.syn_ts, self.syn_ack_rtt, server_isn)
             {
@@ -364,6 +380,14 @@ impl<S: StreamSink> Conn<S> {
                     out.push(stamp.event(Some(self.id), None, EventBody::Handshake(hs)));
                 }
             }
+            set_state(
+                self.id,
+                &mut self.state,
+                self.sink.as_deref(),
+                ConnState::Established,
+                stamp,
+                out,
+            );
         }
 
         // Bytes. A SYN's data (TCP Fast Open) starts after the SYN's sequence number; an RST's
@@ -372,6 +396,7 @@ impl<S: StreamSink> Conn<S> {
             let mut cx = Cx {
                 stamp,
                 conn: self.id,
+                state: self.state,
                 limits,
                 out,
             };
@@ -411,16 +436,24 @@ impl<S: StreamSink> Conn<S> {
                 self.state,
                 ConnState::Handshaking | ConnState::Established | ConnState::Closing
             ) {
-                if rev.fin.is_some() {
-                    self.state = ConnState::Closed;
+                let state = if rev.fin.is_some() {
                     self.last_fin = Some(dir);
+                    ConnState::Closed
                 } else {
-                    self.state = ConnState::Closing;
-                }
+                    ConnState::Closing
+                };
+                set_state(
+                    self.id,
+                    &mut self.state,
+                    self.sink.as_deref(),
+                    state,
+                    stamp,
+                    out,
+                );
             }
         }
         let end = if rst {
-            self.state = match self.state {
+            let state = match self.state {
                 ConnState::Handshaking
                     if dir == Dir::S2c && self.syn_ts.is_some() && self.syn_ack_rtt.is_none() =>
                 {
@@ -429,6 +462,14 @@ impl<S: StreamSink> Conn<S> {
                 ConnState::Closed => ConnState::Closed,
                 _ => ConnState::Reset,
             };
+            set_state(
+                self.id,
+                &mut self.state,
+                self.sink.as_deref(),
+                state,
+                stamp,
+                out,
+            );
             true
         } else {
             // The last FIN is ACKed by the other side.
@@ -454,6 +495,7 @@ impl<S: StreamSink> Conn<S> {
             let mut cx = Cx {
                 stamp,
                 conn: self.id,
+                state: self.state,
                 limits,
                 out,
             };
@@ -483,6 +525,29 @@ impl<S: StreamSink> Conn<S> {
         };
         out.push(stamp.event(Some(self.id), None, EventBody::ConnectionEnd(Box::new(end))));
     }
+}
+
+/// Moves connection `id` (whose state is `*now`, whose sink is `sink`) to `state`; a change is
+/// a `connection_state` event. (A function of the fields, not a method: the segment code holds
+/// the connection's halves borrowed.)
+fn set_state<S: StreamSink>(
+    id: ConnId,
+    now: &mut ConnState,
+    sink: Option<&S>,
+    state: ConnState,
+    stamp: Stamp,
+    out: &mut dyn EventSink,
+) {
+    if state == *now {
+        return;
+    }
+    let change = StateChange {
+        from: *now,
+        state,
+        websocket: sink.is_some_and(|s| s.is_websocket()),
+    };
+    *now = state;
+    out.push(stamp.event(Some(id), None, EventBody::ConnectionState(change)));
 }
 
 /// `now - earlier` in nanoseconds, negative when the clock went back (saturating).
@@ -628,11 +693,7 @@ impl<S: StreamSink> FlowTable<S> {
             id,
             key,
             client,
-            state: if joined_late {
-                ConnState::Established
-            } else {
-                ConnState::Handshaking
-            },
+            state: ConnState::initial(joined_late),
             ended: false,
             first_ts: stamp.ts,
             last_ts: stamp.ts,

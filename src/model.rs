@@ -133,6 +133,10 @@ pub enum EventBody {
     Tcp(TcpSegment),
     /// The 3-way handshake completed (the client's ACK of the SYN-ACK arrived).
     Handshake(Handshake),
+    /// The connection's state changed, or it switched to WebSocket: one event per change, at
+    /// the segment (or the `101` response) that caused it. A connection starts `handshaking`
+    /// (`established` when it was joined late); the last of these events gives its state.
+    ConnectionState(StateChange),
     /// Bytes of one direction that never appeared in the capture; the stream skips them.
     Gap(Gap),
     HttpRequest(Box<HttpRequest>),
@@ -172,6 +176,7 @@ impl EventBody {
             EventBody::Connection(_) => "connection",
             EventBody::Tcp(_) => "tcp",
             EventBody::Handshake(_) => "handshake",
+            EventBody::ConnectionState(_) => "connection_state",
             EventBody::Gap(_) => "gap",
             EventBody::HttpRequest(_) => "http_request",
             EventBody::HttpResponse(_) => "http_response",
@@ -195,6 +200,7 @@ pub const EVENT_KINDS: &[&str] = &[
     "connection",
     "tcp",
     "handshake",
+    "connection_state",
     "gap",
     "http_request",
     "http_response",
@@ -564,6 +570,10 @@ pub struct HttpResponse {
     pub upgrade: Option<WsUpgrade>,
 }
 
+/// RFC 6455 §1.3: the GUID a server appends to the client's Sec-WebSocket-Key before hashing
+/// it into Sec-WebSocket-Accept.
+pub const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
 /// What a WebSocket upgrade negotiated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WsUpgrade {
@@ -571,7 +581,7 @@ pub struct WsUpgrade {
     pub key: String,
     /// Sec-WebSocket-Accept as the server sent it.
     pub accept: String,
-    /// base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")): what it should be.
+    /// base64(SHA-1(key + [`WS_GUID`])): what it should be.
     pub accept_expected: String,
     pub accept_valid: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -582,6 +592,23 @@ pub struct WsUpgrade {
     /// permessage-deflate parameters in force, when negotiated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deflate: Option<DeflateParams>,
+}
+
+impl WsUpgrade {
+    /// The SHA-1 digest inside `accept_expected`, in hex: the middle step of the working
+    /// (key + GUID, its SHA-1, then base64). `None` if `accept_expected` is not base64.
+    pub fn expected_digest_hex(&self) -> Option<String> {
+        use base64::Engine as _;
+        use std::fmt::Write as _;
+        let digest = base64::engine::general_purpose::STANDARD
+            .decode(&self.accept_expected)
+            .ok()?;
+        let mut hex = String::with_capacity(digest.len() * 2);
+        for b in digest {
+            let _ = write!(hex, "{b:02x}");
+        }
+        Some(hex)
+    }
 }
 
 /// RFC 7692 permessage-deflate parameters, as agreed by the server's answer.
@@ -844,6 +871,40 @@ pub enum ConnState {
     Reset,
     /// The SYN was answered by RST.
     Refused,
+}
+
+impl ConnState {
+    /// The JSON name (`"closed"`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnState::Handshaking => "handshaking",
+            ConnState::Established => "established",
+            ConnState::Closing => "closing",
+            ConnState::Closed => "closed",
+            ConnState::Reset => "reset",
+            ConnState::Refused => "refused",
+        }
+    }
+
+    /// The state a connection starts in: `established` when the capture joined it late,
+    /// `handshaking` otherwise.
+    pub fn initial(joined_late: bool) -> ConnState {
+        if joined_late {
+            ConnState::Established
+        } else {
+            ConnState::Handshaking
+        }
+    }
+}
+
+/// A change of a connection's state (`connection_state`): `from` and `state` are the TCP state
+/// before and after (equal when only `websocket` changed), `websocket` whether the connection
+/// carries WebSocket from now on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StateChange {
+    pub from: ConnState,
+    pub state: ConnState,
+    pub websocket: bool,
 }
 
 /// The closing record of a connection: `connection` opened it at the first segment,
@@ -1261,6 +1322,6 @@ mod tests {
             reason: GapReason::NotCaptured,
         });
         assert!(EVENT_KINDS.contains(&b.kind()));
-        assert_eq!(EVENT_KINDS.len(), 17);
+        assert_eq!(EVENT_KINDS.len(), 18);
     }
 }

@@ -53,6 +53,7 @@ impl StreamSink for Session {
             if let Some(ws) = ws_slot {
                 ws.feed(dir, data, cx);
             } else if let Some(up) = http.feed(dir, data, cx) {
+                cx.switched_to_websocket();
                 let mut ws = ws::WsSession::new(up.deflate, cx.limits);
                 ws.feed(Dir::C2s, &up.leftover[0], cx);
                 // Client bytes lost after the held ones (capture gap or hold limit).
@@ -109,6 +110,7 @@ impl Session {
         let mut inner = Cx {
             stamp: cx.stamp,
             conn: cx.conn,
+            state: cx.state,
             limits: cx.limits,
             out: &mut post,
         };

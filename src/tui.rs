@@ -10,12 +10,14 @@
 //! `Action::Events(batch)` from the capture thread, and call [`run`].
 
 pub mod app;
+pub mod cells;
 pub mod detail;
 pub mod help;
 pub mod label;
 pub mod layout;
 pub mod patterns;
 pub mod sample;
+pub mod store;
 pub mod theme;
 pub mod timeline;
 pub mod ui;

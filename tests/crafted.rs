@@ -733,9 +733,12 @@ fn every_link_type_and_ipv6_decode_the_same_conversation() {
         [
             "connection",
             "handshake",
+            "connection_state",
             "http_request",
             "http_response",
             "http_body",
+            "connection_state",
+            "connection_state",
             "connection_end"
         ],
         "{}",
@@ -871,7 +874,13 @@ fn a_syn_answered_by_rst_is_refused() {
     let ev = decode(&c.bytes());
     assert_eq!(
         kinds(&ev),
-        ["connection", "tcp", "tcp", "connection_end"],
+        [
+            "connection",
+            "tcp",
+            "tcp",
+            "connection_state",
+            "connection_end"
+        ],
         "{}",
         show(&ev)
     );

@@ -63,7 +63,7 @@ fn korean_wraps_inside_the_pane_without_losing_a_character() {
             for ix in rows {
                 app.cursor = Some(ix);
                 for w in [12u16, 31, 60, 118] {
-                    let lines: Vec<String> = detail::lines(&app, w)
+                    let lines: Vec<String> = detail::lines(&app.timeline, app.cursor, w, app.lang)
                         .iter()
                         .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
                         .collect();
@@ -85,7 +85,7 @@ fn korean_wraps_inside_the_pane_without_losing_a_character() {
                     {
                         got.push_str(l);
                     }
-                    let want = detail::explanation(&app, ix).unwrap();
+                    let want = detail::explanation(&app.timeline, ix, app.lang).unwrap();
                     let strip = |s: &str| s.chars().filter(|c| *c != ' ').collect::<String>();
                     assert_eq!(strip(&got), strip(&want), "{name} event {ix} at {w}");
                 }

@@ -142,8 +142,11 @@ fn the_patterns_view_draws_at_any_size() {
 
 #[test]
 fn the_patterns_view_fills_in_while_loading() {
-    // Events arrive in batches, as from the reader thread: the view classifies as they come,
-    // before the engine's own pattern events (at the end) arrive.
+    // Events arrive in batches, as from the reader thread: the view shows a conversation as
+    // soon as the engine's first `pattern` report of it has arrived, before the rest. (The
+    // TUI classifies nothing itself: where the engine reports patterns while the capture
+    // runs, this is mid-load; where it reports them at the end, it is after the last
+    // connection ended.)
     let events = decode_capture("long_polling.pcapng");
     let mut a = App::new(
         synscope::tui::app::Source::Live,
@@ -155,7 +158,8 @@ fn the_patterns_view_fills_in_while_loading() {
     let ends = events
         .iter()
         .position(|e| e.body.kind() == "pattern")
-        .unwrap();
+        .unwrap()
+        + 1;
     update(&mut a, Action::Events(events[..ends].to_vec()));
     let s = screen(&a);
     assert!(s.contains("long-poll /long-poll"), "{s}");

@@ -28,6 +28,7 @@ fn run(limits: &Limits, ops: &[Op], merge: bool) -> (Vec<Event>, [u64; 2]) {
         let mut cx = Cx {
             stamp: Stamp::default(),
             conn: 0,
+            state: synscope::model::ConnState::Established,
             limits,
             out,
         };
@@ -74,6 +75,7 @@ fn run(limits: &Limits, ops: &[Op], merge: bool) -> (Vec<Event>, [u64; 2]) {
     let mut cx = Cx {
         stamp: Stamp::default(),
         conn: 0,
+        state: synscope::model::ConnState::Established,
         limits,
         out: &mut out,
     };

@@ -273,6 +273,7 @@ fn session(limits: &Limits, prelude: Option<(String, String)>, ops: &[Op]) {
     let mut cx = Cx {
         stamp: Stamp::default(),
         conn: 0,
+        state: synscope::model::ConnState::Established,
         limits,
         out: &mut out,
     };

@@ -40,6 +40,7 @@ fn run(limits: &Limits, params: Option<DeflateParams>, ops: &[Op]) -> Vec<Event>
     let mut cx = Cx {
         stamp: Stamp::default(),
         conn: 0,
+        state: synscope::model::ConnState::Established,
         limits,
         out: &mut out,
     };

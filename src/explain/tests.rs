@@ -456,6 +456,23 @@ fn every_case() -> Vec<(Event, Context)> {
     ] {
         v.push((ev(s2c, socketio("message", Some(t), None)), est));
     }
+    use crate::model::{ConnState, StateChange};
+    for (from, state, websocket) in [
+        (ConnState::Handshaking, ConnState::Established, false),
+        (ConnState::Established, ConnState::Established, true),
+        (ConnState::Established, ConnState::Closing, true),
+        (ConnState::Closing, ConnState::Closed, false),
+        (ConnState::Established, ConnState::Reset, false),
+        (ConnState::Handshaking, ConnState::Refused, false),
+        (ConnState::Established, ConnState::Handshaking, false),
+    ] {
+        let change = StateChange {
+            from,
+            state,
+            websocket,
+        };
+        v.push((ev(None, EventBody::ConnectionState(change)), none));
+    }
     for p in [
         Pattern::ShortPolling,
         Pattern::LongPolling,

@@ -245,6 +245,7 @@ fn lines(events: &[Event]) -> Vec<String> {
                 ),
                 EventBody::Tcp(t) => format!("tcp {dir} {}", t.seq),
                 EventBody::Handshake(_) => "handshake".to_string(),
+                EventBody::ConnectionState(c) => format!("state {:?}", c.state),
                 EventBody::Gap(g) => format!("gap {dir} {} {} {:?}", g.seq, g.len, g.reason),
                 EventBody::HttpBody(b) => {
                     format!("data {dir} {}", String::from_utf8_lossy(&b.data.kept))
@@ -349,6 +350,7 @@ fn handshake_data_and_close() {
             "#0 tcp s2c 0",
             "#0 tcp c2s 1",
             "#0 handshake",
+            "#0 state Established",
             "#0 tcp c2s 1",
             "#0 data c2s hello",
             "#0 tcp s2c 1",
@@ -356,8 +358,10 @@ fn handshake_data_and_close() {
             "#0 data s2c world!",
             "#0 tcp c2s 6",
             "#0 sink_end c2s",
+            "#0 state Closing",
             "#0 tcp s2c 7",
             "#0 sink_end s2c",
+            "#0 state Closed",
             "#0 tcp c2s 7",
             "#0 end Closed",
         ]
@@ -412,10 +416,11 @@ fn rst_after_handshake_resets() {
     let ev = run(&ps);
     assert_eq!(rows(&ev)[4], r(1, Some(4), 0, 0, &[]));
     assert_eq!(
-        lines(&ev)[6..],
+        lines(&ev)[7..],
         [
             "#0 data c2s GET",
             "#0 tcp s2c 1",
+            "#0 state Reset",
             "#0 sink_end c2s",
             "#0 sink_end s2c",
             "#0 end Reset",
@@ -765,7 +770,7 @@ fn analysis_out_of_order() {
     assert!(gaps.is_empty());
     let l = lines(&ev);
     let filled = format!("#0 data c2s {}", "x".repeat(100));
-    assert_eq!(l[5..8], ["#0 tcp c2s 101", "#0 tcp c2s 1", filled.as_str()]);
+    assert_eq!(l[6..9], ["#0 tcp c2s 101", "#0 tcp c2s 1", filled.as_str()]);
 }
 
 /// tshark (a2, b1): the same filler 50 ms later is a retransmission; with a 200 ms handshake
@@ -1219,9 +1224,10 @@ fn rst_flushes_held_bytes_as_gaps() {
     ps.push(p(0.2, S, SI + 1, CI + 3, RST | ACK, 0, b""));
     let ev = run(&ps);
     assert_eq!(
-        last_lines(&ev, 7),
+        last_lines(&ev, 8),
         [
             "#0 tcp s2c 1",
+            "#0 state Reset",
             "#0 gap c2s 3 2 NotCaptured",
             "#0 sink_gap c2s 2",
             "#0 data c2s 45",

@@ -38,6 +38,7 @@ impl Harness {
                 frame: self.frame,
             },
             conn: 7,
+            state: crate::model::ConnState::Established,
             limits: &self.limits,
             out: &mut self.out,
         };

@@ -13,9 +13,9 @@ use ratatui::layout::{Position, Rect};
 
 use crate::explain::Lang;
 use crate::model::Event;
-use crate::tui::detail;
+use crate::tui::detail::Detail;
 use crate::tui::label;
-use crate::tui::layout::{areas, Areas};
+use crate::tui::layout::{areas, pattern_list_height, pattern_row_at, Areas};
 use crate::tui::timeline::{Ix, KindFilter, Timeline, View, ViewLayer};
 
 /// Everything that can happen to the app.
@@ -154,6 +154,9 @@ pub struct App {
     pub follow_conns: bool,
     pub detail_open: bool,
     pub detail_scroll: usize,
+    /// The detail pane's document for the selected event, built once per (event, width,
+    /// language) while the pane is on screen.
+    pub detail: Detail,
     /// Scroll of the help overlay, when it is open.
     pub help: Option<usize>,
     /// The patterns view, when it is open (it replaces the list and the diagram).
@@ -203,6 +206,7 @@ impl App {
             follow_conns: source == Source::Live,
             detail_open: false,
             detail_scroll: 0,
+            detail: Detail::default(),
             help: None,
             patterns: None,
             search_input: None,
@@ -326,11 +330,10 @@ impl App {
     /// Keeps the derived state consistent: the view takes in new events, the cursor stays on
     /// a visible row (the last one when following), scroll offsets keep it on screen.
     fn settle(&mut self) {
-        self.timeline.refresh_patterns();
         if let Some(mut p) = self.patterns {
-            let n = crate::tui::patterns::rows(self).len();
+            let n = self.timeline.patterns().len();
             p.row = p.row.min(n.saturating_sub(1));
-            let h = crate::tui::patterns::list_height(self.areas().inner, n);
+            let h = pattern_list_height(self.areas().inner, n);
             p.top = scrolled(p.top, p.row, h, n);
             self.patterns = Some(p);
         }
@@ -360,7 +363,13 @@ impl App {
         let shown = self.conns_shown();
         self.conn_top = scrolled(self.conn_top, self.conn, list_h, shown.max(self.conn + 1));
         if let Some(d) = a.detail {
-            let n = detail::line_count(self, d.width.saturating_sub(2));
+            self.detail.update(
+                &self.timeline,
+                self.cursor,
+                d.width.saturating_sub(2),
+                self.lang,
+            );
+            let n = self.detail.lines.len();
             self.detail_scroll = self
                 .detail_scroll
                 .min(n.saturating_sub(usize::from(d.height)));
@@ -387,20 +396,21 @@ impl App {
 
     /// Reveals the events up to the playhead.
     fn reveal(&mut self) {
-        let events = self.timeline.events();
+        let tl = &self.timeline;
+        let time = |i: usize| u32::try_from(i).ok().and_then(|ix| tl.time(ix));
         // Cut long silences short (MAX_IDLE_NS).
-        if let Some(next) = events.get(self.play.revealed) {
-            if next.t.0 > self.play.clock.saturating_add(MAX_IDLE_NS) {
-                self.play.clock = next.t.0 - MAX_IDLE_NS;
+        if let Some(next) = time(self.play.revealed) {
+            if next > self.play.clock.saturating_add(MAX_IDLE_NS) {
+                self.play.clock = next - MAX_IDLE_NS;
             }
         }
-        while let Some(e) = events.get(self.play.revealed) {
-            if e.t.0 > self.play.clock {
+        while let Some(t) = time(self.play.revealed) {
+            if t > self.play.clock {
                 break;
             }
             self.play.revealed += 1;
         }
-        if self.play.revealed >= events.len() && !matches!(self.load, Load::Loading { .. }) {
+        if self.play.revealed >= tl.len() && !matches!(self.load, Load::Loading { .. }) {
             self.play.state = PlayState::Paused;
             self.status = Some("end of capture: space plays it again".into());
         }
@@ -429,8 +439,9 @@ impl App {
                 self.play.revealed = t;
                 self.play.clock = t
                     .checked_sub(1)
-                    .and_then(|i| self.timeline.events().get(i))
-                    .map_or(0, |e| e.t.0);
+                    .and_then(|i| u32::try_from(i).ok())
+                    .and_then(|ix| self.timeline.time(ix))
+                    .unwrap_or(0);
                 self.follow = true;
             }
             None => {
@@ -485,9 +496,9 @@ impl App {
     /// Opens the patterns view on the conversation of the selected connection, if it has one.
     fn open_patterns(&mut self) {
         let conn = self.timeline.conn(self.conn).map(|c| c.id);
-        let rows = crate::tui::patterns::rows(self);
+        let rows = self.timeline.patterns();
         let row = conn
-            .and_then(|id| rows.iter().position(|c| c.conns.contains(&id)))
+            .and_then(|id| rows.iter().position(|r| r.conns.contains(&id)))
             .unwrap_or(0);
         let empty = rows.is_empty();
         let capture_time = self.patterns.is_some_and(|p| p.capture_time);
@@ -730,8 +741,8 @@ fn patterns_key(app: &mut App, k: &KeyEvent) -> bool {
     let Some(mut p) = app.patterns else {
         return false;
     };
-    let n = crate::tui::patterns::rows(app).len();
-    let page = usize::from(crate::tui::patterns::list_height(app.areas().inner, n).max(1));
+    let n = app.timeline.patterns().len();
+    let page = usize::from(pattern_list_height(app.areas().inner, n).max(1));
     let last = n.saturating_sub(1);
     match k.code {
         KeyCode::Esc | KeyCode::Char('p') => {
@@ -758,9 +769,11 @@ fn patterns_key(app: &mut App, k: &KeyEvent) -> bool {
             );
         }
         KeyCode::Enter => {
-            let first = crate::tui::patterns::rows(app)
+            let first = app
+                .timeline
+                .patterns()
                 .get(p.row)
-                .and_then(|c| c.conns.first().copied());
+                .and_then(|r| r.conns.first().copied());
             if let Some(pos) = first.and_then(|id| app.timeline.position(id)) {
                 app.patterns = None;
                 app.focus = Pane::Diagram;
@@ -843,12 +856,12 @@ fn movement(app: &mut App, k: &KeyEvent) {
 
 fn mouse(app: &mut App, m: MouseEvent) {
     if let Some(mut p) = app.patterns {
-        let n = crate::tui::patterns::rows(app).len();
+        let n = app.timeline.patterns().len();
         match m.kind {
             MouseEventKind::ScrollDown => p.row = (p.row + 1).min(n.saturating_sub(1)),
             MouseEventKind::ScrollUp => p.row = p.row.saturating_sub(1),
             MouseEventKind::Down(MouseButton::Left) => {
-                if let Some(row) = crate::tui::patterns::row_at(app, m.row) {
+                if let Some(row) = pattern_row_at(app.areas().inner, n, p.top, m.row) {
                     p.row = row;
                 }
             }

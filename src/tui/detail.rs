@@ -1,89 +1,145 @@
-//! The detail pane: every decoded field of the selected arrow, the WebSocket accept key
-//! worked out step by step, a few sentences on why the packet is there (from
-//! [`crate::explain`], in the app's language), and the payload as text and as hex + ASCII.
+//! What the detail pane says: every decoded field of the selected arrow, the WebSocket accept
+//! key worked out step by step from the engine's fields, a few sentences on why the packet is
+//! there (from [`crate::explain`], in the app's language), and the payload as text and as
+//! hex + ASCII.
 //!
-//! Lines are built for one event at a time (the selected one), at most a few hundred of them
-//! (payloads are capped by `Limits::max_kept_payload`), and wrapped to the pane's width here so
-//! the app knows how far the pane scrolls.
+//! A content module: it builds a [`Doc`], lines of text with a [`Tone`] each, wrapped to the
+//! pane's width, and draws nothing (the drawing module maps tones to colours). The app builds
+//! the selected event's document once per (event, width, language) and keeps it, so the pane
+//! costs nothing per key or per frame. Lines are built for one event at a time, at most a few
+//! hundred of them (payloads are capped by `Limits::max_kept_payload`).
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use base64::Engine as _;
-use ratatui::style::Style;
-use ratatui::text::{Line, Span};
-use sha1::{Digest, Sha1};
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::explain::{self, Context, Lang};
 use crate::model::{
     BodyKind, ConnState, Dir, Event, EventBody, Gap, GapReason, HttpResponse, Opcode, Payload,
-    TcpSegment, WsFrame, WsMessage, WsUpgrade,
+    TcpSegment, WsFrame, WsMessage, WsUpgrade, WS_GUID,
 };
-use crate::tui::app::App;
 use crate::tui::label::{self, clean};
-use crate::tui::theme::Theme;
-use crate::tui::timeline::{class, ConnTrack, Ix};
+use crate::tui::timeline::{class, Class, ConnTrack, Ix, Timeline};
 use crate::view::text::duration;
 
-/// RFC 6455 §1.3: the GUID the server appends to the client's key.
-pub const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+/// How a piece of the pane looks; the drawing module picks the colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Plain,
+    Dim,
+    Bold,
+    /// A field's name.
+    Field,
+    /// Something wrong (a problem field's value, a failed check).
+    Bad,
+    /// A check that passed.
+    Good,
+    /// The explanation.
+    Explain,
+    /// The title: the arrow's label, in its class's colour.
+    Title(Class),
+}
 
-/// Lines of the detail pane for the selected event, wrapped to `width` columns.
-pub fn lines(app: &App, width: u16) -> Vec<Line<'static>> {
-    let theme = Theme::new(app.color);
+/// A piece of a line, in one tone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocSpan {
+    pub content: Cow<'static, str>,
+    pub tone: Tone,
+}
+
+/// One line of the pane, already wrapped to its width.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocLine {
+    pub spans: Vec<DocSpan>,
+}
+
+impl DocLine {
+    /// Columns the line takes on a terminal.
+    pub fn width(&self) -> usize {
+        self.spans.iter().map(|s| s.content.width()).sum()
+    }
+}
+
+/// The pane's document for one event at one width in one language: what the app keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Detail {
+    /// What it was built for: (selected event, width, language, the connection's handshake
+    /// event, which completes the labels and explanations of the segments before it).
+    pub key: Option<(Option<Ix>, u16, Lang, Option<Ix>)>,
+    pub lines: Vec<DocLine>,
+}
+
+impl Detail {
+    /// The key of the document for `cursor` at `width` in `lang` in `tl`.
+    pub fn key_for(
+        tl: &Timeline,
+        cursor: Option<Ix>,
+        width: u16,
+        lang: Lang,
+    ) -> (Option<Ix>, u16, Lang, Option<Ix>) {
+        let handshake = cursor
+            .and_then(|ix| tl.conn_of(ix))
+            .and_then(|c| c.handshake_at());
+        (cursor, width, lang, handshake)
+    }
+
+    /// Builds the document for `cursor` at `width` in `lang`, unless it is the one held.
+    pub fn update(&mut self, tl: &Timeline, cursor: Option<Ix>, width: u16, lang: Lang) {
+        let key = Detail::key_for(tl, cursor, width, lang);
+        if self.key != Some(key) {
+            self.lines = lines(tl, cursor, width, lang);
+            self.key = Some(key);
+        }
+    }
+}
+
+/// Lines of the detail pane for event `cursor` of `tl`, wrapped to `width` columns.
+pub fn lines(tl: &Timeline, cursor: Option<Ix>, width: u16, lang: Lang) -> Vec<DocLine> {
     let mut d = Doc {
         width: usize::from(width.max(1)),
-        theme,
-        lang: app.lang,
+        lang,
         lines: Vec::new(),
     };
-    match app
-        .cursor
-        .and_then(|ix| app.timeline.event(ix).map(|e| (ix, e)))
-    {
+    match cursor.and_then(|ix| tl.event(ix).map(|e| (ix, e))) {
         Some((ix, e)) => {
-            let conn = e
-                .conn
-                .and_then(|id| app.timeline.position(id))
-                .and_then(|p| app.timeline.conn(p));
-            event(&mut d, app, conn, ix, e);
+            let conn = tl.conn_of(ix);
+            event(&mut d, tl, conn, ix, &e);
         }
-        None => d.text(theme.dim(), "No arrow selected."),
+        None => d.text(Tone::Dim, "No arrow selected."),
     }
     d.lines
 }
 
-/// The explanation the pane shows for event `ix`, in the app's language.
-pub fn explanation(app: &App, ix: Ix) -> Option<String> {
-    let e = app.timeline.event(ix)?;
-    let conn = e
-        .conn
-        .and_then(|id| app.timeline.position(id))
-        .and_then(|p| app.timeline.conn(p));
-    explain::explain(app.lang, e, context(app, conn, ix, e))
-}
-
-/// How many lines [`lines`] gives at `width`.
-pub fn line_count(app: &App, width: u16) -> usize {
-    lines(app, width).len()
+/// The explanation the pane shows for event `ix` of `tl`, in `lang`.
+pub fn explanation(tl: &Timeline, ix: Ix, lang: Lang) -> Option<String> {
+    let e = tl.event(ix)?;
+    explain::explain(lang, &e, context(tl, tl.conn_of(ix), ix, &e))
 }
 
 struct Doc {
     width: usize,
-    theme: Theme,
     lang: Lang,
-    lines: Vec<Line<'static>>,
+    lines: Vec<DocLine>,
+}
+
+/// A span of `text` in `tone`.
+fn span(text: impl Into<Cow<'static, str>>, tone: Tone) -> DocSpan {
+    DocSpan {
+        content: text.into(),
+        tone,
+    }
 }
 
 impl Doc {
     /// Adds `spans` as one logical line, wrapped at spaces where it can be (anywhere in a
     /// word longer than the line), continuation lines indented by `indent` columns.
-    fn push(&mut self, spans: Vec<Span<'static>>, indent: usize) {
+    fn push(&mut self, spans: Vec<DocSpan>, indent: usize) {
         let width = self.width;
         let indent = indent.min(width / 2);
-        let cells: Vec<(char, Style)> = spans
+        let cells: Vec<(char, Tone)> = spans
             .iter()
-            .flat_map(|s| s.content.chars().map(move |c| (c, s.style)))
+            .flat_map(|s| s.content.chars().map(move |c| (c, s.tone)))
             .collect();
         let mut start = 0;
         let mut first = true;
@@ -115,57 +171,55 @@ impl Doc {
                 }
                 None => {}
             }
-            let mut line: Vec<Span<'static>> = Vec::new();
+            let mut line: Vec<DocSpan> = Vec::new();
             if !first && indent > 0 {
-                line.push(Span::raw(" ".repeat(indent)));
+                line.push(span(" ".repeat(indent), Tone::Plain));
             }
             let mut piece = String::new();
-            let mut style = None;
-            for &(c, st) in cells.get(start..end).unwrap_or(&[]) {
-                if style.is_some_and(|s| s != st) {
-                    line.push(Span::styled(
+            let mut tone = None;
+            for &(c, t) in cells.get(start..end).unwrap_or(&[]) {
+                if tone.is_some_and(|x| x != t) {
+                    line.push(span(
                         std::mem::take(&mut piece),
-                        style.unwrap_or_default(),
+                        tone.unwrap_or(Tone::Plain),
                     ));
                 }
-                style = Some(st);
+                tone = Some(t);
                 piece.push(c);
             }
             if !piece.is_empty() {
-                line.push(Span::styled(piece, style.unwrap_or_default()));
+                line.push(span(piece, tone.unwrap_or(Tone::Plain)));
             }
-            self.lines.push(Line::from(line));
+            self.lines.push(DocLine { spans: line });
             start = next;
             first = false;
         }
     }
 
-    fn text(&mut self, style: Style, s: &str) {
-        self.push(vec![Span::styled(s.to_string(), style)], 0);
+    fn text(&mut self, tone: Tone, s: &str) {
+        self.push(vec![span(s.to_string(), tone)], 0);
     }
 
     fn blank(&mut self) {
-        self.lines.push(Line::default());
+        self.lines.push(DocLine::default());
     }
 
     /// `name: value`, the value wrapped under itself.
     fn field(&mut self, name: &str, value: impl Into<String>) {
-        self.field_styled(name, value, Style::new());
+        self.field_toned(name, value, Tone::Plain);
     }
 
-    /// A field that reports a problem: its value in the theme's warning style.
+    /// A field that reports a problem: its value in the warning tone.
     fn problem(&mut self, name: &str, value: impl Into<String>) {
-        let bad = self.theme.bad();
-        self.field_styled(name, value, bad);
+        self.field_toned(name, value, Tone::Bad);
     }
 
-    /// [`Doc::field`] with the value in `style`.
-    fn field_styled(&mut self, name: &str, value: impl Into<String>, style: Style) {
-        let f = self.theme.field();
+    /// [`Doc::field`] with the value in `tone`.
+    fn field_toned(&mut self, name: &str, value: impl Into<String>, tone: Tone) {
         let name = format!("{name}: ");
         let indent = name.chars().count();
         self.push(
-            vec![Span::styled(name, f), Span::styled(value.into(), style)],
+            vec![span(name, Tone::Field), span(value.into(), tone)],
             indent,
         );
     }
@@ -178,12 +232,8 @@ impl Doc {
         };
         let label = format!("{}: ", explain::why_label(self.lang));
         let indent = label.width();
-        let style = self.theme.explain();
         self.push(
-            vec![
-                Span::styled(label, self.theme.bold()),
-                Span::styled(text, style),
-            ],
+            vec![span(label, Tone::Bold), span(text, Tone::Explain)],
             indent,
         );
     }
@@ -205,17 +255,10 @@ fn endpoints(conn: Option<&ConnTrack>, dir: Option<Dir>) -> String {
     }
 }
 
-fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
-    let theme = d.theme;
+fn event(d: &mut Doc, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
     let mut title = String::new();
-    label::arrow(&mut title, &app.timeline, conn, ix);
-    d.push(
-        vec![Span::styled(
-            title,
-            theme.class(class(e)).patch(theme.bold()),
-        )],
-        2,
-    );
+    label::arrow(&mut title, tl, conn, ix);
+    d.push(vec![span(title, Tone::Title(class(e)))], 2);
     let mut where_ = endpoints(conn, e.dir);
     if let Some(c) = conn {
         let _ = write!(where_, "   #{}", c.id);
@@ -227,13 +270,19 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
         e.frame,
         e.body.kind()
     );
-    d.text(theme.dim(), &where_);
-    let cx = context(app, conn, ix, e);
+    d.text(Tone::Dim, &where_);
+    let cx = context(tl, conn, ix, e);
     match &e.body {
         EventBody::Tcp(s) => tcp(d, conn, ix, e, s, cx),
         EventBody::Connection(c) => {
             d.field("client", c.client.to_string());
             d.field("server", c.server.to_string());
+            d.why(e, cx);
+        }
+        EventBody::ConnectionState(c) => {
+            d.field("from", c.from.as_str());
+            d.field("to", c.state.as_str());
+            d.field("WebSocket", if c.websocket { "yes" } else { "no" });
             d.why(e, cx);
         }
         EventBody::Handshake(h) => {
@@ -282,8 +331,8 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
         EventBody::WsFrame(f) => frame(d, e, f, cx),
         EventBody::WsMessage(m) => {
             let key = conn
-                .and_then(|c| label::last_frame(&app.timeline, c, e))
-                .and_then(|f| f.mask_key.clone());
+                .and_then(|c| label::last_frame(tl, c, e))
+                .and_then(|f| f.mask_key);
             message(d, e, m, key.as_deref(), cx);
         }
         EventBody::Violation(v) => {
@@ -436,7 +485,7 @@ fn event(d: &mut Doc, app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) {
 const CLOSE_LOOKBACK: usize = 256;
 
 /// What the explanation of `e` needs from the events around it.
-fn context(app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) -> Context {
+fn context(tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix, e: &Event) -> Context {
     let Some(c) = conn else {
         return Context::default();
     };
@@ -448,16 +497,21 @@ fn context(app: &App, conn: Option<&ConnTrack>, ix: Ix, e: &Event) -> Context {
             .filter(|&&i| i < ix)
             .take(CLOSE_LOOKBACK)
             .any(|&i| {
-                matches!(
-                    app.timeline.event(i).map(|e| &e.body),
-                    Some(EventBody::WsMessage(m)) if m.opcode == Opcode::Close
+                tl.event(i).is_some_and(
+                    |e| matches!(&e.body, EventBody::WsMessage(m) if m.opcode == Opcode::Close),
                 )
             }),
         _ => false,
     };
+    // The engine's state before this event.
+    let before = c.states().partition_point(|&(at, _, _)| at < ix);
+    let state = before
+        .checked_sub(1)
+        .and_then(|i| c.states().get(i))
+        .map(|&(_, s, _)| s);
     Context {
         handshake_ack: c.handshake_ack == Some(ix),
-        established: c.joined_late || c.handshake_ack.is_some_and(|a| a < ix),
+        established: state.is_some_and(|s| s != ConnState::Handshaking),
         ws_close_seen,
     }
 }
@@ -558,31 +612,34 @@ fn response(d: &mut Doc, r: &HttpResponse) {
     }
 }
 
-/// RFC 6455 §4.2.2 step 5.4: Sec-WebSocket-Accept = base64(SHA-1(key + GUID)), spelled out.
+/// RFC 6455 §4.2.2 step 5.4: Sec-WebSocket-Accept = base64(SHA-1(key + GUID)), spelled out
+/// from what the engine worked out (`accept_expected`, and the digest inside it).
 fn accept(d: &mut Doc, u: &WsUpgrade) {
-    let theme = d.theme;
     d.blank();
-    d.text(theme.bold(), "WebSocket accept key (RFC 6455 §4.2.2)");
-    let digest = Sha1::digest(format!("{}{WS_GUID}", u.key).as_bytes());
-    let hex: Vec<String> = digest.iter().map(|b| format!("{b:02x}")).collect();
-    let b64 = base64::engine::general_purpose::STANDARD.encode(digest);
+    d.text(Tone::Bold, "WebSocket accept key (RFC 6455 §4.2.2)");
     d.field("  Sec-WebSocket-Key (request)", clean(&u.key).into_owned());
     d.field("  + GUID", WS_GUID);
-    d.field("  SHA-1 of the two", hex.join(""));
-    d.field("  base64 of the SHA-1", b64);
-    let (verdict, style) = if u.accept_valid {
-        ("✓ matches", theme.good())
+    d.field(
+        "  SHA-1 of the two",
+        u.expected_digest_hex().unwrap_or_else(|| "?".into()),
+    );
+    d.field(
+        "  base64 of the SHA-1",
+        clean(&u.accept_expected).into_owned(),
+    );
+    let (verdict, tone) = if u.accept_valid {
+        ("✓ matches", Tone::Good)
     } else {
         (
             "✗ does not match: a client must fail the connection",
-            theme.bad(),
+            Tone::Bad,
         )
     };
     d.push(
         vec![
-            Span::styled("  Sec-WebSocket-Accept (response): ", theme.field()),
-            Span::raw(format!("{}  ", clean(&u.accept))),
-            Span::styled(verdict, style),
+            span("  Sec-WebSocket-Accept (response): ", Tone::Field),
+            span(format!("{}  ", clean(&u.accept)), Tone::Plain),
+            span(verdict, tone),
         ],
         4,
     );
@@ -703,7 +760,6 @@ fn message(d: &mut Doc, e: &Event, m: &WsMessage, mask_key: Option<&str>, cx: Co
 
 /// The payload as text (when it is UTF-8) and as a hex + ASCII dump.
 fn payload(d: &mut Doc, what: &str, p: &Payload, note: &str) {
-    let theme = d.theme;
     d.blank();
     let mut head = format!("{what}: {} B", p.total);
     if !note.is_empty() {
@@ -712,7 +768,7 @@ fn payload(d: &mut Doc, what: &str, p: &Payload, note: &str) {
     if p.is_cut() {
         let _ = write!(head, ", first {} B kept", p.kept.len());
     }
-    d.text(theme.bold(), &head);
+    d.text(Tone::Bold, &head);
     if p.kept.is_empty() {
         return;
     }
@@ -720,8 +776,8 @@ fn payload(d: &mut Doc, what: &str, p: &Payload, note: &str) {
         for l in text.split('\n') {
             d.push(
                 vec![
-                    Span::styled("  │ ", theme.dim()),
-                    Span::raw(clean(l).into_owned()),
+                    span("  │ ", Tone::Dim),
+                    span(clean(l).into_owned(), Tone::Plain),
                 ],
                 4,
             );
@@ -750,9 +806,9 @@ fn payload(d: &mut Doc, what: &str, p: &Payload, note: &str) {
             .collect();
         d.push(
             vec![
-                Span::styled(format!("  {:04x}  ", n * per), theme.dim()),
-                Span::raw(format!("{hex:<width$}")),
-                Span::styled(format!("|{ascii}|"), theme.dim()),
+                span(format!("  {:04x}  ", n * per), Tone::Dim),
+                span(format!("{hex:<width$}"), Tone::Plain),
+                span(format!("|{ascii}|"), Tone::Dim),
             ],
             8,
         );
@@ -762,11 +818,11 @@ fn payload(d: &mut Doc, what: &str, p: &Payload, note: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::app::{update, Action};
+    use crate::tui::app::{update, Action, App};
     use crate::tui::sample;
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-    fn text(lines: &[Line]) -> String {
+    fn text(lines: &[DocLine]) -> String {
         lines
             .iter()
             .map(|l| {
@@ -795,7 +851,7 @@ mod tests {
     #[test]
     fn accept_key_is_worked_out() {
         let app = at("101");
-        let t = text(&lines(&app, 110));
+        let t = text(&lines(&app.timeline, app.cursor, 110, app.lang));
         assert!(
             t.contains("SHA-1 of the two: b37a4f2cc0624f1690f64606cf385945b2bec4ea"),
             "{t}"
@@ -808,7 +864,7 @@ mod tests {
     #[test]
     fn payload_as_text_and_hex() {
         let app = at("Text \"hello");
-        let t = text(&lines(&app, 100));
+        let t = text(&lines(&app.timeline, app.cursor, 100, app.lang));
         assert!(t.contains("Payload: 15 B, unmasked"), "{t}");
         assert!(t.contains("  │ hello websocket"));
         assert!(
@@ -831,9 +887,9 @@ mod tests {
                 for ix in rows {
                     app.cursor = Some(ix);
                     // Every event of the sample explains itself, in both languages.
-                    assert!(explanation(&app, ix).is_some(), "{ix}");
+                    assert!(explanation(&app.timeline, ix, app.lang).is_some(), "{ix}");
                     for w in [1u16, 20, 80] {
-                        for l in lines(&app, w) {
+                        for l in lines(&app.timeline, app.cursor, w, app.lang) {
                             assert!(l.width() <= usize::from(w).max(2), "{l:?} at {w}");
                             for s in &l.spans {
                                 assert!(!s.content.chars().any(char::is_control), "{s:?}");
@@ -849,7 +905,7 @@ mod tests {
     fn the_why_label_is_indented_by_its_width_in_columns() {
         let mut app = at("101");
         app.lang = Lang::Ko;
-        let t = text(&lines(&app, 60));
+        let t = text(&lines(&app.timeline, app.cursor, 60, app.lang));
         let at = t.find("이유: 서버가").unwrap();
         // "이유: " is 6 columns wide: the lines under it start at column 6.
         let next = t[at..].lines().nth(1).unwrap();
@@ -869,7 +925,10 @@ mod tests {
         let mut found = false;
         for pos in 0..app.timeline.conns().len() {
             for ix in app.timeline.conn(pos).unwrap().events.clone() {
-                let Some(EventBody::Tcp(s)) = app.timeline.event(ix).map(|e| &e.body) else {
+                let Some(e) = app.timeline.event(ix) else {
+                    continue;
+                };
+                let EventBody::Tcp(s) = &e.body else {
                     continue;
                 };
                 let Some(&a) = s.analysis.first() else {
@@ -877,7 +936,7 @@ mod tests {
                 };
                 app.cursor = Some(ix);
                 let want = explain::text(app.lang, explain::analysis_key(a)).unwrap();
-                let t = text(&lines(&app, 400));
+                let t = text(&lines(&app.timeline, app.cursor, 400, app.lang));
                 let name = crate::view::text::analysis_name(a);
                 assert!(t.contains(&format!("{name}: {want}")), "{t}");
                 found = true;

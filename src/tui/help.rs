@@ -1,6 +1,17 @@
 //! The key map: one table that the `?` overlay draws and the README copies (a test keeps the
 //! two in step).
 
+/// The patterns view's legend, as (glyph, meaning) pairs.
+pub const PATTERN_LEGEND: [(&str, &str); 7] = [
+    ("↑", "request / client message"),
+    ("↓", "answer, chunk / server message"),
+    ("↕", "both"),
+    ("━", "server holding"),
+    ("─", "streaming"),
+    ("█", "WebSocket open"),
+    ("", "figures: medians"),
+];
+
 /// `(keys, what they do)`, grouped by section (a key of `""` starts a section).
 pub const KEYS: &[(&str, &str)] = &[
     ("", "Move"),

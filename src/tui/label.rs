@@ -46,6 +46,7 @@ fn excerpt(out: &mut String, text: &str, complete: bool) {
 /// Appends the arrow label of event `ix` of connection `conn` to `out`.
 pub fn arrow(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix) {
     let Some(e) = tl.event(ix) else { return };
+    let e: &Event = &e;
     match &e.body {
         EventBody::Tcp(s) => tcp(out, s, conn, ix),
         EventBody::WsMessage(m) => message(out, tl, conn, e, m),
@@ -135,6 +136,7 @@ pub fn arrow(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix) 
                 duration(h.irtt.0)
             );
         }
+        EventBody::ConnectionState(c) => crate::view::text::state_change(out, c),
         EventBody::SseEvent(ev) => sse(out, ev),
         EventBody::Stomp(f) => stomp(out, f),
         EventBody::Socketio(p) => socketio(out, p),
@@ -373,17 +375,16 @@ fn message(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, e: &Event,
 
 /// The `ws_frame` that completed message `e`: same direction and frame number, among the
 /// connection's events (looking at most [`LOOKBACK`] events from the first of that frame).
-pub fn last_frame<'a>(tl: &'a Timeline, c: &ConnTrack, e: &Event) -> Option<&'a WsFrame> {
+pub fn last_frame(tl: &Timeline, c: &ConnTrack, e: &Event) -> Option<WsFrame> {
     let from = c
         .events
-        .partition_point(|&i| tl.event(i).is_some_and(|x| x.frame < e.frame));
+        .partition_point(|&i| tl.frame(i).is_some_and(|f| f < e.frame));
     let rest = c.events.get(from..).unwrap_or(&[]);
     rest.iter()
         .take(LOOKBACK)
-        .filter_map(|&i| tl.event(i))
-        .take_while(|x| x.frame <= e.frame)
-        .filter(|x| x.dir == e.dir)
-        .find_map(|x| match &x.body {
+        .take_while(|&&i| tl.frame(i).is_some_and(|f| f <= e.frame))
+        .filter(|&&i| tl.dir(i) == e.dir && tl.kind(i) == Some("ws_frame"))
+        .find_map(|&i| match tl.event(i)?.into_owned().body {
             EventBody::WsFrame(f) => Some(f),
             _ => None,
         })
@@ -394,19 +395,25 @@ pub fn last_frame<'a>(tl: &'a Timeline, c: &ConnTrack, e: &Event) -> Option<&'a 
 fn ping_rtt(tl: &Timeline, c: &ConnTrack, e: &Event, m: &WsMessage) -> Option<u64> {
     let at = c
         .events
-        .partition_point(|&i| tl.event(i).is_some_and(|x| x.frame < e.frame));
+        .partition_point(|&i| tl.frame(i).is_some_and(|f| f < e.frame));
     let earlier = c.events.get(..at)?;
+    let back = e.dir.map(Dir::rev);
     earlier
         .iter()
         .rev()
         .take(LOOKBACK)
-        .filter_map(|&i| tl.event(i))
-        .find(|x| {
-            x.dir == e.dir.map(Dir::rev)
-                && matches!(&x.body, EventBody::WsMessage(p)
-                    if p.opcode == Opcode::Ping && p.data.kept == m.data.kept)
+        .filter(|&&i| tl.dir(i) == back && tl.kind(i) == Some("ws_message"))
+        .find_map(|&i| {
+            let x = tl.event(i)?;
+            match &x.body {
+                EventBody::WsMessage(p)
+                    if p.opcode == Opcode::Ping && p.data.kept == m.data.kept =>
+                {
+                    Some(e.t.0.saturating_sub(x.t.0))
+                }
+                _ => None,
+            }
         })
-        .map(|p| e.t.0.saturating_sub(p.t.0))
 }
 
 /// Whether `haystack` contains `needle_lower` (already lowercase), ignoring case; without

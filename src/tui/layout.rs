@@ -1,7 +1,11 @@
-//! Where each pane goes for a given screen size. Pure: [`crate::tui::app::update`] uses it to
-//! know page sizes and what the mouse points at, [`crate::tui::ui::render`] to draw.
+//! Where each pane goes for a given screen size, and how many rows fit in it. Pure:
+//! [`crate::tui::app::update`] uses it to know page sizes and what the mouse points at, the
+//! drawing modules to draw.
 
 use ratatui::layout::Rect;
+use unicode_width::UnicodeWidthStr;
+
+use crate::tui::help::PATTERN_LEGEND;
 
 /// Narrower or lower than this and the connections list folds into a one-line selector.
 pub const WIDE_MIN_WIDTH: u16 = 100;
@@ -108,6 +112,74 @@ pub fn areas(screen: Rect, detail_open: bool) -> Areas {
         hsep,
         detail,
     }
+}
+
+/// The patterns view: from this width on, the figures sit at the end of each row; below it, on
+/// a second line.
+pub const PATTERNS_WIDE_MIN: u16 = 110;
+/// Rows of the patterns view's title and time axis above the conversations.
+pub const PATTERNS_HEAD_ROWS: u16 = 2;
+
+/// Lines each of `n` conversations takes in the patterns view's `area`: two on narrow screens
+/// (the figures go under the timeline), and on wide ones when all fit with a blank line
+/// between them.
+pub fn pattern_lines_per_row(area: Rect, n: usize) -> u16 {
+    if area.width < PATTERNS_WIDE_MIN || pattern_list_lines(area) as usize >= 2 * n {
+        2
+    } else {
+        1
+    }
+}
+
+/// Lines between the axis and the legend.
+fn pattern_list_lines(area: Rect) -> u16 {
+    area.height
+        .saturating_sub(PATTERNS_HEAD_ROWS)
+        .saturating_sub(pattern_legend_lines(area))
+}
+
+/// Lines of legend under the rows in an area of this size.
+pub fn pattern_legend_lines(area: Rect) -> u16 {
+    if area.height < 8 {
+        0
+    } else if pattern_legend_width() + 2 <= usize::from(area.width) {
+        1
+    } else {
+        2
+    }
+}
+
+fn pattern_legend_width() -> usize {
+    PATTERN_LEGEND
+        .iter()
+        .map(|(g, what)| legend_item_width(g, what))
+        .sum()
+}
+
+/// Columns of one legend item: ` ↑ what `.
+pub fn legend_item_width(glyph: &str, what: &str) -> usize {
+    1 + glyph.width() + usize::from(!glyph.is_empty()) + what.width() + 1
+}
+
+/// How many of `n` conversations fit in the patterns view's `area` (the screen inside its
+/// border).
+pub fn pattern_list_height(area: Rect, n: usize) -> u16 {
+    pattern_list_lines(area) / pattern_lines_per_row(area, n)
+}
+
+/// The conversation under screen line `y` of the patterns view in `area`, with `n` of them
+/// listed from `top` on, if any.
+pub fn pattern_row_at(area: Rect, n: usize, top: usize, y: u16) -> Option<usize> {
+    let first = area.y.saturating_add(PATTERNS_HEAD_ROWS);
+    if y < first {
+        return None;
+    }
+    let line = (y - first) / pattern_lines_per_row(area, n);
+    if line >= pattern_list_height(area, n) {
+        return None;
+    }
+    let row = top + usize::from(line);
+    (row < n).then_some(row)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
-//! The patterns view (`p`): every conversation that shows one of the lesson's patterns, one
-//! row each, on one time axis: the lesson's pictures of polling, long polling, streaming and
-//! WebSocket, drawn from the traffic itself.
+//! The patterns view (`p`): every conversation the engine classified as one of the lesson's
+//! patterns, one row each, on one time axis: the lesson's pictures of polling, long polling,
+//! streaming and WebSocket, drawn from the traffic itself.
 //!
 //! A row is the conversation's label (pattern and request target), its timeline, and the
 //! figures that classified it (medians). In the timeline `↑` is a request (or a client's
@@ -10,8 +10,12 @@
 //! request, on one scale shared by all rows, so the shapes compare side by side; `t` switches
 //! to capture time (every row on the capture's clock, to see what ran at the same time).
 //!
-//! Only the rows on screen are drawn; the conversations come from the timeline's
-//! [`crate::pattern::PatternDetector`], classified as events arrive.
+//! The rows are the latest `pattern` report of each conversation (the timeline keeps them);
+//! the picture of a row is drawn from the events of the report's connections, as indexed by
+//! the timeline. Only the rows on screen are drawn, and a row costs a few binary searches per
+//! column, however many messages its conversation had.
+
+use std::borrow::Cow;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -19,18 +23,17 @@ use ratatui::style::Style;
 use ratatui::widgets::Widget;
 use unicode_width::UnicodeWidthStr;
 
-use crate::model::{Dir, Pattern, PatternReport};
-use crate::pattern::Conversation;
+use crate::model::{Dir, EventBody, Pattern, PatternReport};
 use crate::tui::app::{App, PlayState};
+use crate::tui::cells::{fit, put};
+use crate::tui::help::PATTERN_LEGEND;
 use crate::tui::label;
+use crate::tui::layout::{
+    legend_item_width, pattern_legend_lines, pattern_lines_per_row, PATTERNS_HEAD_ROWS,
+    PATTERNS_WIDE_MIN,
+};
 use crate::tui::theme::Theme;
-use crate::tui::timeline::Class;
-use crate::tui::ui::{fit, put};
-
-/// From this width on, the figures sit at the end of each row; below it, on a second line.
-pub const WIDE_MIN: u16 = 110;
-/// Rows of the title and the time axis above the conversations.
-const HEAD_ROWS: u16 = 2;
+use crate::tui::timeline::{Class, ConnTrack, Ix, Timeline};
 
 /// The short name the connections list and this view use.
 pub fn short_name(p: Pattern) -> &'static str {
@@ -40,85 +43,6 @@ pub fn short_name(p: Pattern) -> &'static str {
         Pattern::Streaming => "stream",
         Pattern::Websocket => "WebSocket",
     }
-}
-
-/// The conversations the view lists: those that show a pattern, in order of first request.
-pub fn rows(app: &App) -> Vec<&Conversation> {
-    app.timeline
-        .patterns()
-        .conversations()
-        .filter(|c| c.report.is_some())
-        .collect()
-}
-
-/// Lines each of `n` conversations takes in `area`: two on narrow screens (the figures go
-/// under the timeline), and on wide ones when all fit with a blank line between them.
-fn lines_per_row(area: Rect, n: usize) -> u16 {
-    if area.width < WIDE_MIN || list_lines(area) as usize >= 2 * n {
-        2
-    } else {
-        1
-    }
-}
-
-/// Lines between the axis and the legend.
-fn list_lines(area: Rect) -> u16 {
-    area.height
-        .saturating_sub(HEAD_ROWS)
-        .saturating_sub(legend_lines(area))
-}
-
-/// The legend, as (glyph, meaning) pairs.
-const LEGEND: [(&str, &str); 7] = [
-    ("↑", "request / client message"),
-    ("↓", "answer, chunk / server message"),
-    ("↕", "both"),
-    ("━", "server holding"),
-    ("─", "streaming"),
-    ("█", "WebSocket open"),
-    ("", "figures: medians"),
-];
-
-/// Lines of legend under the rows in an area of this size.
-fn legend_lines(area: Rect) -> u16 {
-    if area.height < 8 {
-        0
-    } else if legend_width() + 2 <= usize::from(area.width) {
-        1
-    } else {
-        2
-    }
-}
-
-fn legend_width() -> usize {
-    LEGEND.iter().map(|(g, what)| legend_item(g, what)).sum()
-}
-
-/// Columns of one legend item: ` ↑ what `.
-fn legend_item(glyph: &str, what: &str) -> usize {
-    1 + glyph.width() + usize::from(!glyph.is_empty()) + what.width() + 1
-}
-
-/// How many of `n` conversations fit in `area` (the screen inside its border).
-pub fn list_height(area: Rect, n: usize) -> u16 {
-    list_lines(area) / lines_per_row(area, n)
-}
-
-/// The row under screen line `y`, if any.
-pub fn row_at(app: &App, y: u16) -> Option<usize> {
-    let area = app.areas().inner;
-    let p = app.patterns?;
-    let n = rows(app).len();
-    let first = area.y.saturating_add(HEAD_ROWS);
-    if y < first {
-        return None;
-    }
-    let line = (y - first) / lines_per_row(area, n);
-    if line >= list_height(area, n) {
-        return None;
-    }
-    let row = p.top + usize::from(line);
-    (row < n).then_some(row)
 }
 
 /// `1.2 s`, `21 ms`, `4.5 ms`, `160 µs`: two or three digits, for narrow columns.
@@ -178,8 +102,8 @@ pub fn figures(r: &PatternReport) -> String {
 }
 
 /// `long-poll /long-poll`: the pattern and the conversation's target.
-fn label_text(r: &PatternReport, c: &Conversation) -> String {
-    format!("{:<9} {}", short_name(r.pattern), label::clean(&c.target))
+fn label_text(r: &PatternReport) -> String {
+    format!("{:<9} {}", short_name(r.pattern), label::clean(&r.target))
 }
 
 /// The style of a pattern's marks.
@@ -240,59 +164,185 @@ impl Axis {
         let c = d * (self.width as u128 - 1) / u128::from(self.span.max(1));
         (c as usize).min(self.width - 1)
     }
+
+    /// The first time that falls in column `col` or later.
+    fn start_of(&self, col: usize) -> u64 {
+        if self.width < 2 {
+            return u64::MAX;
+        }
+        let per = self.width as u128 - 1;
+        let d = (col as u128 * u128::from(self.span.max(1))).div_ceil(per);
+        u64::try_from(u128::from(self.t0) + d).unwrap_or(u64::MAX)
+    }
 }
 
-/// The cells of one conversation's timeline.
-fn paint(c: &Conversation, axis: &Axis) -> Vec<Cell> {
+/// The conversation key of a request, as the engine groups them (`pattern::request`):
+/// fetches (GET, HEAD) by their target without the query, other methods as `METHOD /path`.
+fn request_key<'a>(method: &str, target: &'a str) -> Cow<'a, str> {
+    let path = crate::pattern::conversation_target(target);
+    if ["GET", "HEAD"]
+        .iter()
+        .any(|m| method.eq_ignore_ascii_case(m))
+    {
+        Cow::Borrowed(path)
+    } else {
+        Cow::Owned(format!("{} {path}", method.get(..16).unwrap_or(method)))
+    }
+}
+
+/// Marks `cell` with a request or an answer: `Up` and `Down` in one cell make `Both`.
+fn mark(cells: &mut [Cell], col: usize, m: Cell) {
+    if let Some(cell) = cells.get_mut(col) {
+        *cell = match (*cell, m) {
+            (Cell::Up, Cell::Down) | (Cell::Down, Cell::Up) | (Cell::Both, _) => Cell::Both,
+            _ => m,
+        };
+    }
+}
+
+/// Fills the cells from `from` to `to` (both included) with a bar of `kind`, over weaker bars,
+/// never over marks.
+fn bar(cells: &mut [Cell], from: usize, to: usize, kind: Cell) {
+    for cell in cells.iter_mut().take(to.saturating_add(1)).skip(from) {
+        if *cell < kind && !cell.is_mark() {
+            *cell = kind;
+        }
+    }
+}
+
+/// Marks `m` in every column where one of the events of `list` with an index in `from..to`
+/// falls: a binary search per marked column, so a list of millions costs what the width does.
+fn ticks(tl: &Timeline, list: &[Ix], from: Ix, to: Ix, axis: &Axis, m: Cell, cells: &mut [Cell]) {
+    let lo = list.partition_point(|&ix| ix < from);
+    let hi = list.partition_point(|&ix| ix < to);
+    let mut list = list.get(lo..hi).unwrap_or(&[]);
+    while let Some(t) = list.first().and_then(|&ix| tl.time(ix)) {
+        let col = axis.col(t);
+        mark(cells, col, m);
+        if col + 1 >= axis.width {
+            break;
+        }
+        // Skip to the first event of a later column (times are in capture order).
+        let next = axis.start_of(col + 1);
+        let skip = list.partition_point(|&ix| tl.time(ix).is_some_and(|t| t < next));
+        list = list.get(skip.max(1)..).unwrap_or(&[]);
+    }
+}
+
+/// One request of the conversation and what answered it, as event indices.
+struct Exchange {
+    request: Ix,
+    /// The final response (1xx interim answers aside; `101` is final).
+    response: Option<Ix>,
+    /// Where the response's body ends: the next final response of the connection, or the end.
+    until: Ix,
+}
+
+/// The exchanges of connection `c` that belong to the conversation `target`: requests and
+/// final responses matched in order, as HTTP/1.1 answers them.
+fn exchanges(tl: &Timeline, c: &ConnTrack, target: &str) -> Vec<Exchange> {
+    let finals: Vec<Ix> = c
+        .responses
+        .iter()
+        .copied()
+        .filter(|&ix| {
+            tl.event(ix).is_some_and(|e| {
+                matches!(&e.body, EventBody::HttpResponse(r)
+                    if !(100..200).contains(&r.status) || r.status == 101)
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (k, &request) in c.requests.iter().enumerate() {
+        let ours = tl.event(request).is_some_and(|e| {
+            matches!(&e.body, EventBody::HttpRequest(r) if request_key(&r.method, &r.target) == target)
+        });
+        if ours {
+            out.push(Exchange {
+                request,
+                response: finals.get(k).copied(),
+                until: finals.get(k + 1).copied().unwrap_or(Ix::MAX),
+            });
+        }
+    }
+    out
+}
+
+/// The cells of one conversation's timeline, from the events of its connections.
+fn paint(tl: &Timeline, r: &PatternReport, axis: &Axis) -> Vec<Cell> {
     let mut cells = vec![Cell::Empty; axis.width];
     if axis.width == 0 {
         return cells;
     }
-    let bar = |cells: &mut Vec<Cell>, from: usize, to: usize, kind: Cell| {
-        for cell in cells.iter_mut().take(to.saturating_add(1)).skip(from) {
-            if *cell < kind && !cell.is_mark() {
-                *cell = kind;
-            }
-        }
-    };
-    for x in &c.exchanges {
-        let rc = axis.col(x.request);
-        let Some(resp) = x.response else {
-            // Still waiting for the answer: the server holds it until now.
-            bar(&mut cells, rc + 1, axis.col(c.last), Cell::Held);
-            continue;
-        };
-        let sc = axis.col(resp);
-        if sc > rc + 1 {
-            bar(&mut cells, rc + 1, sc - 1, Cell::Held);
-        }
-        if x.upgrade {
-            bar(&mut cells, sc, axis.col(c.last), Cell::Open);
-        } else if x.arrivals > 1 || x.event_stream {
-            let end = x.response_end.unwrap_or(c.last);
-            bar(&mut cells, sc, axis.col(end), Cell::Streaming);
-        }
-    }
-    let mark = |cells: &mut Vec<Cell>, col: usize, m: Cell| {
-        if let Some(cell) = cells.get_mut(col) {
-            *cell = match (*cell, m) {
-                (Cell::Up, Cell::Down) | (Cell::Down, Cell::Up) | (Cell::Both, _) => Cell::Both,
-                _ => m,
+    let last = axis.col(r.start.0.saturating_add(r.duration.0));
+    let conns: Vec<&ConnTrack> = r
+        .conns
+        .iter()
+        .filter_map(|&id| tl.position(id).and_then(|p| tl.conn(p)))
+        .collect();
+    let mut marks: Vec<(usize, Cell)> = Vec::new();
+    for c in &conns {
+        for x in exchanges(tl, c, &r.target) {
+            let Some(t_req) = tl.time(x.request) else {
+                continue;
             };
-        }
-    };
-    for x in &c.exchanges {
-        mark(&mut cells, axis.col(x.request), Cell::Up);
-        if let Some(resp) = x.response {
-            mark(&mut cells, axis.col(resp), Cell::Down);
+            let rc = axis.col(t_req);
+            marks.push((rc, Cell::Up));
+            let Some(resp) = x.response else {
+                // Still waiting for the answer: the server holds it until now.
+                bar(&mut cells, rc + 1, last, Cell::Held);
+                continue;
+            };
+            let Some(e) = tl.event(resp) else { continue };
+            let EventBody::HttpResponse(h) = &e.body else {
+                continue;
+            };
+            let sc = axis.col(e.t.0);
+            marks.push((sc, Cell::Down));
+            if sc > rc + 1 {
+                bar(&mut cells, rc + 1, sc - 1, Cell::Held);
+            }
+            if h.status == 101 && h.upgrade.is_some() {
+                bar(&mut cells, sc, last, Cell::Open);
+                for (d, m) in [(Dir::C2s, Cell::Up), (Dir::S2c, Cell::Down)] {
+                    let list = c.ws.get(d.idx()).map_or(&[][..], Vec::as_slice);
+                    ticks(tl, list, resp, Ix::MAX, axis, m, &mut cells);
+                }
+                continue;
+            }
+            // The body's arrivals: the pieces that carried bytes, until the next answer.
+            let lo = c.bodies.partition_point(|&ix| ix < resp);
+            let hi = c.bodies.partition_point(|&ix| ix < x.until);
+            let body = c.bodies.get(lo..hi).unwrap_or(&[]);
+            let body: Vec<Ix> = body
+                .iter()
+                .copied()
+                .filter(|&ix| tl.dir(ix) == Some(Dir::S2c))
+                .collect();
+            let frames = |ix: Option<&Ix>| ix.and_then(|&i| tl.frame(i));
+            let arrivals = body.len() > 1 && frames(body.first()) != frames(body.last());
+            let event_stream = h.headers.iter().any(|(n, v)| {
+                n.eq_ignore_ascii_case("content-type")
+                    && v.trim_start()
+                        .to_ascii_lowercase()
+                        .starts_with("text/event-stream")
+            });
+            if arrivals || event_stream {
+                let end = body
+                    .last()
+                    .filter(|&&ix| {
+                        tl.event(ix)
+                            .is_some_and(|e| matches!(&e.body, EventBody::HttpBody(b) if b.end))
+                    })
+                    .and_then(|&ix| tl.time(ix))
+                    .map_or(last, |t| axis.col(t));
+                bar(&mut cells, sc, end, Cell::Streaming);
+            }
+            ticks(tl, &body, 0, Ix::MAX, axis, Cell::Down, &mut cells);
         }
     }
-    for tick in &c.ticks {
-        let m = match tick.dir {
-            Dir::C2s => Cell::Up,
-            Dir::S2c => Cell::Down,
-        };
-        mark(&mut cells, axis.col(tick.t), m);
+    for (col, m) in marks {
+        mark(&mut cells, col, m);
     }
     cells
 }
@@ -312,14 +362,14 @@ impl Widget for PatternsWidget<'_> {
         let t = Theme::new(app.color);
         let view = app.patterns.unwrap_or_default();
         let aligned = !view.capture_time;
-        let convs = rows(app);
+        let convs = app.timeline.patterns();
         let w = usize::from(area.width);
-        let wide = area.width >= WIDE_MIN;
+        let wide = area.width >= PATTERNS_WIDE_MIN;
         // Columns: label, timeline, and (wide) the figures, each as wide as its widest text
         // within bounds.
         let label_w = convs
             .iter()
-            .filter_map(|c| c.report.as_ref().map(|r| label_text(r, c).width()))
+            .map(|r| label_text(r).width())
             .max()
             .unwrap_or(16)
             .max(8)
@@ -329,7 +379,7 @@ impl Widget for PatternsWidget<'_> {
         let figures_w = if wide {
             convs
                 .iter()
-                .filter_map(|c| c.report.as_ref().map(|r| figures(r).width()))
+                .map(|r| figures(r).width())
                 .max()
                 .unwrap_or(0)
                 .clamp(18, 48)
@@ -340,13 +390,13 @@ impl Widget for PatternsWidget<'_> {
         let axis_x = area.x.saturating_add(label_w as u16 + 1);
         // The time axis: capture time from the first conversation's first request, or each
         // row from its own, on the scale of the longest.
-        let first = convs.iter().map(|c| c.first).min().unwrap_or(0);
-        let last = convs.iter().map(|c| c.last).max().unwrap_or(0);
-        let longest = convs
+        let first = convs.iter().map(|r| r.start.0).min().unwrap_or(0);
+        let last = convs
             .iter()
-            .map(|c| c.last.saturating_sub(c.first))
+            .map(|r| r.start.0.saturating_add(r.duration.0))
             .max()
             .unwrap_or(0);
+        let longest = convs.iter().map(|r| r.duration.0).max().unwrap_or(0);
         let span = if aligned {
             longest
         } else {
@@ -412,13 +462,13 @@ impl Widget for PatternsWidget<'_> {
                 put(buf, area, x, y, "▼", t.bold());
             }
         }
-        let legend_h = legend_lines(area);
+        let legend_h = pattern_legend_lines(area);
         let list = Rect::new(
             area.x,
-            area.y.saturating_add(HEAD_ROWS),
+            area.y.saturating_add(PATTERNS_HEAD_ROWS),
             area.width,
             area.height
-                .saturating_sub(HEAD_ROWS)
+                .saturating_sub(PATTERNS_HEAD_ROWS)
                 .saturating_sub(legend_h),
         )
         .intersection(area);
@@ -434,13 +484,12 @@ impl Widget for PatternsWidget<'_> {
                 t.dim(),
             );
         }
-        let per = lines_per_row(area, convs.len());
+        let per = pattern_lines_per_row(area, convs.len());
         let fit_rows = usize::from(list.height / per);
-        for (n, c) in convs.iter().enumerate().skip(view.top).take(fit_rows) {
-            let Some(r) = &c.report else { continue };
+        for (n, r) in convs.iter().enumerate().skip(view.top).take(fit_rows) {
             let y = list.y + (n - view.top) as u16 * per;
             let style = pattern_style(&t, r.pattern);
-            let name = label_text(r, c);
+            let name = label_text(r);
             let selected = n == view.row;
             let label_style = if selected { t.selected() } else { style };
             put(
@@ -451,14 +500,14 @@ impl Widget for PatternsWidget<'_> {
                 &format!("{:<label_w$}", fit(&name, label_w)),
                 label_style,
             );
-            let t0 = if aligned { c.first } else { first };
+            let t0 = if aligned { r.start.0 } else { first };
             let axis = Axis {
                 t0,
                 span,
                 width: axis_w,
             };
             let mut x = axis_x;
-            for cell in paint(c, &axis) {
+            for cell in paint(&app.timeline, r, &axis) {
                 // Marks inside an open WebSocket show on the bar's colour.
                 let s = if r.pattern == Pattern::Websocket && cell.is_mark() {
                     style.patch(t.selected())
@@ -488,8 +537,8 @@ impl Widget for PatternsWidget<'_> {
             let y0 = area.bottom() - legend_h;
             let mut x = area.x;
             let mut y = y0;
-            for (glyph, what) in LEGEND {
-                let piece = legend_item(glyph, what);
+            for (glyph, what) in PATTERN_LEGEND {
+                let piece = legend_item_width(glyph, what);
                 if usize::from(x - area.x) + piece > w && y + 1 < area.bottom() {
                     y += 1;
                     x = area.x;

@@ -4,15 +4,16 @@
 //! capture without a capture file: [`Script`] stamps events with increasing frame numbers and
 //! capture times, in the order the engine emits them (the `connection` event with the SYN's
 //! `tcp` event, `handshake` after the client's ACK, the application events after the `tcp`
-//! event of the segment that completed them, `connection_end` last).
+//! event of the segment that completed them, `connection_state` after what changed the state,
+//! `connection_end` last).
 
 use std::net::SocketAddr;
 
 use crate::model::{
     close_code_name, tcp_flags, BodyKind, ConnId, ConnState, ConnectionEnd, ConnectionInfo, Dir,
     Event, EventBody, Gap, GapReason, Handshake, HttpBody, HttpRequest, HttpResponse, MaskKey,
-    Nanos, Opcode, Payload, Stamp, TcpAnalyses, TcpAnalysis, TcpFlags, TcpOptions, TcpSegment,
-    Timestamp, Violation, WsFrame, WsMessage, WsUpgrade,
+    Nanos, Opcode, Payload, Stamp, StateChange, TcpAnalyses, TcpAnalysis, TcpFlags, TcpOptions,
+    TcpSegment, Timestamp, Violation, WsFrame, WsMessage, WsUpgrade,
 };
 
 /// Capture time of the first packet of every script: 2023-11-14T22:13:20Z.
@@ -43,6 +44,7 @@ pub struct Conn {
     bytes: [u64; 2],
     fin: [bool; 2],
     websocket: bool,
+    state: ConnState,
 }
 
 fn addr(s: &str) -> SocketAddr {
@@ -88,6 +90,7 @@ impl Script {
             bytes: [0; 2],
             fin: [false; 2],
             websocket: false,
+            state: ConnState::Handshaking,
         };
         let s = self.frame(ns);
         c.start = self.t;
@@ -137,6 +140,23 @@ impl Script {
         };
         let s = self.stamp_again();
         self.push(s, c, None, EventBody::Handshake(h));
+        self.set_state(c, ConnState::Established);
+    }
+
+    /// The engine's `connection_state` event when `state` differs from `c`'s, stamped with
+    /// the frame just added.
+    fn set_state(&mut self, c: &mut Conn, state: ConnState) {
+        if state == c.state {
+            return;
+        }
+        let change = StateChange {
+            from: c.state,
+            state,
+            websocket: c.websocket,
+        };
+        c.state = state;
+        let s = self.stamp_again();
+        self.push(s, c, None, EventBody::ConnectionState(change));
     }
 
     /// The stamp of the frame just added (for events the same frame completes).
@@ -259,8 +279,15 @@ impl Script {
             269_000,
             EventBody::HttpResponse(Box::new(resp)),
         );
-        self.ack(c, Dir::C2s);
         c.websocket = true;
+        let change = StateChange {
+            from: c.state,
+            state: c.state,
+            websocket: true,
+        };
+        let s = self.stamp_again();
+        self.push(s, c, None, EventBody::ConnectionState(change));
+        self.ack(c, Dir::C2s);
     }
 
     /// A plain `GET target` answered by `200 OK` with a Content-Length body.
@@ -406,14 +433,23 @@ impl Script {
     /// `dir` sends FIN; the peer answers FIN-ACK; the first sender ACKs; `connection_end`.
     pub fn close(&mut self, c: &mut Conn, first: Dir) {
         self.segment(c, first, tcp_flags::FIN | tcp_flags::ACK, 0, 7_000);
+        self.set_state(c, ConnState::Closing);
         self.segment(c, first.rev(), tcp_flags::FIN | tcp_flags::ACK, 0, 31_000);
+        self.set_state(c, ConnState::Closed);
         self.segment(c, first, tcp_flags::ACK, 0, 9_000);
         self.end(c, ConnState::Closed);
     }
 
-    /// `dir` resets the connection.
+    /// `dir` resets the connection: refused when the server answers the SYN so, reset
+    /// otherwise (the engine's rule).
     pub fn reset(&mut self, c: &mut Conn, dir: Dir, ns: u64) {
         self.segment(c, dir, tcp_flags::RST | tcp_flags::ACK, 0, ns);
+        let state = match c.state {
+            ConnState::Handshaking if dir == Dir::S2c && c.segments[1] == 1 => ConnState::Refused,
+            ConnState::Closed => ConnState::Closed,
+            _ => ConnState::Reset,
+        };
+        self.set_state(c, state);
     }
 
     /// The `connection_end` event, stamped with the last frame.

@@ -1,23 +1,25 @@
 //! The events the TUI holds, indexed per connection as they arrive.
 //!
+//! The TUI interprets nothing: the engine decides what happened (the state of a connection
+//! comes from its `connection` and `connection_state` events, the patterns from `pattern`
+//! events), and this module only files each event where the views will look for it.
 //! Everything here is built incrementally: [`Timeline::push`] files each event under its
 //! connection (all events, and the application layer's subset), keeps the connection's
 //! summary as a list of changes over time so the list can show a connection "as of" the
-//! playback position in O(log n), and [`View`] keeps the rows of the selected diagram up to
-//! date by looking only at what is new. Nothing is recomputed per frame.
+//! playback position in O(log n), keeps the latest pattern report of each conversation, and
+//! [`View`] keeps the rows of the selected diagram up to date by looking only at what is new.
+//! Nothing is recomputed per frame.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use crate::model::{
-    tcp_flags, ConnId, ConnState, Dir, Event, EventBody, Limits, Nanos, Opcode, Pattern,
+    tcp_flags, ConnId, ConnState, Dir, Event, EventBody, Nanos, Opcode, Pattern, PatternReport,
     TcpAnalyses, TcpAnalysis,
 };
-use crate::pattern::PatternDetector;
-
-/// Index of an event in [`Timeline::events`]. `u32` keeps the per-connection indices small
-/// (4 bytes a row); [`Timeline`] refuses events beyond `u32::MAX` anyway.
-pub type Ix = u32;
+pub use crate::tui::store::Ix;
+use crate::tui::store::{Meta, Store};
 
 /// What colour an arrow gets and which kind filter keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +39,30 @@ pub enum Class {
     Problem,
     /// No direction: the connection began, the handshake completed, the connection ended.
     Note,
+}
+
+impl Class {
+    const ALL: [Class; 8] = [
+        Class::TcpControl,
+        Class::Ack,
+        Class::TcpData,
+        Class::Http,
+        Class::WsData,
+        Class::WsControl,
+        Class::Problem,
+        Class::Note,
+    ];
+
+    fn index(self) -> u8 {
+        Class::ALL.iter().position(|&c| c == self).unwrap_or(0) as u8
+    }
+
+    fn from_index(i: u8) -> Class {
+        Class::ALL
+            .get(usize::from(i))
+            .copied()
+            .unwrap_or(Class::Note)
+    }
 }
 
 /// Which events the diagram shows.
@@ -96,32 +122,53 @@ impl KindFilter {
         }
     }
 
-    /// Whether an event of this kind and class passes.
-    pub fn keeps(self, e: &Event, class: Class) -> bool {
+    /// The bit of this filter in [`Meta::filters`] (every event passes `All`).
+    fn bit(self) -> u8 {
         match self {
-            KindFilter::All => true,
-            KindFilter::Problems => class == Class::Problem,
-            KindFilter::Tcp => matches!(
-                e.body,
-                EventBody::Tcp(_)
-                    | EventBody::Connection(_)
-                    | EventBody::Handshake(_)
-                    | EventBody::Gap(_)
-                    | EventBody::ConnectionEnd(_)
-            ),
-            KindFilter::Http => matches!(
-                e.body,
-                EventBody::HttpRequest(_) | EventBody::HttpResponse(_) | EventBody::HttpBody(_)
-            ),
-            // A STOMP frame or an Engine.IO packet decoded from a WebSocket message stands in
-            // for the message in the application layer, so it counts as WebSocket.
-            KindFilter::WebSocket => match &e.body {
-                EventBody::WsFrame(_) | EventBody::WsMessage(_) | EventBody::Stomp(_) => true,
-                EventBody::Socketio(p) => p.transport == "websocket",
-                _ => false,
-            },
+            KindFilter::All => 0,
+            KindFilter::Tcp => 1,
+            KindFilter::Http => 2,
+            KindFilter::WebSocket => 4,
+            KindFilter::Problems => 8,
         }
     }
+
+    /// Whether an event of this kind and class passes.
+    pub fn keeps(self, e: &Event, class: Class) -> bool {
+        self == KindFilter::All || filter_bits(e, class) & self.bit() != 0
+    }
+
+    /// Whether an event with these filter bits passes.
+    fn keeps_meta(self, meta: Meta) -> bool {
+        self == KindFilter::All || meta.filters & self.bit() != 0
+    }
+}
+
+/// The [`KindFilter`]s other than `All` that keep `e`, as bits.
+fn filter_bits(e: &Event, class: Class) -> u8 {
+    let mut bits = 0;
+    if class == Class::Problem {
+        bits |= KindFilter::Problems.bit();
+    }
+    match &e.body {
+        EventBody::Tcp(_)
+        | EventBody::Connection(_)
+        | EventBody::Handshake(_)
+        | EventBody::ConnectionState(_)
+        | EventBody::Gap(_)
+        | EventBody::ConnectionEnd(_) => bits |= KindFilter::Tcp.bit(),
+        EventBody::HttpRequest(_) | EventBody::HttpResponse(_) | EventBody::HttpBody(_) => {
+            bits |= KindFilter::Http.bit()
+        }
+        // A STOMP frame or an Engine.IO packet decoded from a WebSocket message stands in for
+        // the message in the application layer, so it counts as WebSocket.
+        EventBody::WsFrame(_) | EventBody::WsMessage(_) | EventBody::Stomp(_) => {
+            bits |= KindFilter::WebSocket.bit()
+        }
+        EventBody::Socketio(p) if p.transport == "websocket" => bits |= KindFilter::WebSocket.bit(),
+        _ => {}
+    }
+    bits
 }
 
 /// TCP analysis flags that mean trouble (as opposed to bookkeeping like window updates).
@@ -153,8 +200,14 @@ pub fn class(e: &Event) -> Class {
                 Class::Ack
             }
         }
+        EventBody::ConnectionState(c)
+            if matches!(c.state, ConnState::Reset | ConnState::Refused) =>
+        {
+            Class::Problem
+        }
         EventBody::Connection(_)
         | EventBody::Handshake(_)
+        | EventBody::ConnectionState(_)
         | EventBody::ConnectionEnd(_)
         | EventBody::Pattern(_) => Class::Note,
         EventBody::SseEvent(ev) if ev.incomplete => Class::Problem,
@@ -191,6 +244,12 @@ fn ws_class(o: Opcode) -> Class {
     }
 }
 
+/// Whether `e` is a row of its connection's diagram at all: every event but the state changes
+/// (the connections list and the summary line show the state; the arrows show what changed it).
+fn is_row(e: &Event) -> bool {
+    !matches!(e.body, EventBody::ConnectionState(_))
+}
+
 /// Whether `e` shows in the application layer (the handshake's ACK is added separately,
 /// when the `handshake` event names it).
 fn in_application_layer(e: &Event) -> bool {
@@ -202,7 +261,10 @@ fn in_application_layer(e: &Event) -> bool {
                 || f.has(tcp_flags::RST)
                 || troubled(&s.analysis)
         }
-        EventBody::Connection(_) | EventBody::Handshake(_) | EventBody::WsFrame(_) => false,
+        EventBody::Connection(_)
+        | EventBody::Handshake(_)
+        | EventBody::ConnectionState(_)
+        | EventBody::WsFrame(_) => false,
         _ => true,
     }
 }
@@ -217,34 +279,12 @@ fn decoded_from(e: &Event, prev: &Event) -> bool {
         && (prev.frame, prev.dir) == (e.frame, e.dir)
 }
 
-/// Where a connection stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Handshaking,
-    Established,
-    Closing,
-    Closed,
-    Reset,
-    Refused,
-}
-
-impl Status {
-    fn from_end(s: ConnState) -> Status {
-        match s {
-            ConnState::Handshaking => Status::Handshaking,
-            ConnState::Established => Status::Established,
-            ConnState::Closing => Status::Closing,
-            ConnState::Closed => Status::Closed,
-            ConnState::Reset => Status::Reset,
-            ConnState::Refused => Status::Refused,
-        }
-    }
-}
-
 /// A connection's state and counters at some point of the timeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
-    pub status: Status,
+    /// As the engine's last `connection_state` event before that point said (the state the
+    /// `connection` event implies before the first).
+    pub state: ConnState,
     pub websocket: bool,
     pub segments: u64,
     pub bytes: u64,
@@ -254,23 +294,24 @@ pub struct Summary {
     pub rtt: Option<Nanos>,
     /// Events of the connection so far.
     pub events: u64,
-    /// The pattern of the conversation the connection carries (as classified so far).
+    /// The pattern of the conversation the connection carries (from the latest `pattern`
+    /// report that lists it).
     pub pattern: Option<Pattern>,
 }
 
 impl Summary {
     /// The state as the connections list words it.
     pub fn state_name(&self) -> &'static str {
-        match (self.status, self.websocket) {
-            (Status::Handshaking, _) => "handshaking",
-            (Status::Established, true) => "WebSocket",
-            (Status::Established, false) => "established",
-            (Status::Closing, true) => "closing (WS)",
-            (Status::Closing, false) => "closing",
-            (Status::Closed, true) => "closed (WS)",
-            (Status::Closed, false) => "closed",
-            (Status::Reset, _) => "reset",
-            (Status::Refused, _) => "refused",
+        match (self.state, self.websocket) {
+            (ConnState::Handshaking, _) => "handshaking",
+            (ConnState::Established, true) => "WebSocket",
+            (ConnState::Established, false) => "established",
+            (ConnState::Closing, true) => "closing (WS)",
+            (ConnState::Closing, false) => "closing",
+            (ConnState::Closed, true) => "closed (WS)",
+            (ConnState::Closed, false) => "closed",
+            (ConnState::Reset, _) => "reset",
+            (ConnState::Refused, _) => "refused",
         }
     }
 }
@@ -283,7 +324,8 @@ pub struct ConnTrack {
     pub client: Option<SocketAddr>,
     pub server: Option<SocketAddr>,
     pub joined_late: bool,
-    /// Every event of the connection, in order.
+    /// Every event of the connection, in order (the state changes aside: see
+    /// [`ConnTrack::states`]).
     pub events: Vec<Ix>,
     /// The application layer's events.
     pub app: Vec<Ix>,
@@ -295,16 +337,22 @@ pub struct ConnTrack {
     pub handshake_ack: Option<Ix>,
     pub syn_ack_rtt: Option<Nanos>,
     pub irtt: Option<Nanos>,
-    /// The pattern of a conversation the connection carries, once one shows.
+    /// The pattern of a conversation the connection carries, once a report lists it.
     pub pattern: Option<Pattern>,
-    /// `(event, status, websocket)` each time either changed.
-    changes: Vec<(Ix, Status, bool)>,
+    /// `(event, state, websocket)` from the `connection` event and each `connection_state`.
+    changes: Vec<(Ix, ConnState, bool)>,
     /// Each TCP segment's event, with the running byte count after it.
     segments: Vec<(Ix, u64)>,
-    messages: Vec<Ix>,
     /// Event of the `handshake`.
     handshake_at: Option<Ix>,
-    fin: [bool; 2],
+    /// `http_request` events.
+    pub requests: Vec<Ix>,
+    /// `http_response` events.
+    pub responses: Vec<Ix>,
+    /// `http_body` events that carry bytes (the packets a body arrived in).
+    pub bodies: Vec<Ix>,
+    /// `ws_message` events by direction (`Dir::idx`).
+    pub ws: [Vec<Ix>; 2],
 }
 
 impl ConnTrack {
@@ -323,9 +371,11 @@ impl ConnTrack {
             pattern: None,
             changes: Vec::new(),
             segments: Vec::new(),
-            messages: Vec::new(),
             handshake_at: None,
-            fin: [false; 2],
+            requests: Vec::new(),
+            responses: Vec::new(),
+            bodies: Vec::new(),
+            ws: [Vec::new(), Vec::new()],
         }
     }
 
@@ -334,37 +384,39 @@ impl ConnTrack {
         self.events.first().copied().unwrap_or(0)
     }
 
-    fn current(&self) -> (Status, bool) {
-        self.changes
-            .last()
-            .map_or((Status::Handshaking, false), |&(_, s, w)| (s, w))
+    /// The `handshake` event, once it came.
+    pub fn handshake_at(&self) -> Option<Ix> {
+        self.handshake_at
     }
 
-    fn set(&mut self, ix: Ix, status: Status, websocket: bool) {
-        if self.current() != (status, websocket) || self.changes.is_empty() {
-            self.changes.push((ix, status, websocket));
-        }
+    /// The state changes: `(event, state, websocket)`, the first from the `connection` event.
+    pub fn states(&self) -> &[(Ix, ConnState, bool)] {
+        &self.changes
     }
 
     /// The summary counting only events before `upto` (all of them for `None`).
     pub fn summary(&self, upto: Option<usize>) -> Summary {
         let before = |ix: &Ix| upto.is_none_or(|u| (*ix as usize) < u);
         let n = self.changes.partition_point(|(ix, _, _)| before(ix));
-        let (status, websocket) = match n.checked_sub(1).and_then(|i| self.changes.get(i)) {
+        let (state, websocket) = match n.checked_sub(1).and_then(|i| self.changes.get(i)) {
             Some(&(_, s, w)) => (s, w),
-            None => (Status::Handshaking, false),
+            None => (ConnState::Handshaking, false),
         };
         let segs = self.segments.partition_point(|(ix, _)| before(ix));
         let bytes = segs
             .checked_sub(1)
             .and_then(|i| self.segments.get(i))
             .map_or(0, |&(_, b)| b);
+        let messages = self.requests.partition_point(before)
+            + self.responses.partition_point(before)
+            + self.ws[0].partition_point(before)
+            + self.ws[1].partition_point(before);
         Summary {
-            status,
+            state,
             websocket,
             segments: segs as u64,
             bytes,
-            messages: self.messages.partition_point(before) as u64,
+            messages: messages as u64,
             rtt: self.handshake_at.filter(before).and(self.syn_ack_rtt),
             events: self.events.partition_point(before) as u64,
             pattern: self.pattern,
@@ -380,10 +432,18 @@ impl ConnTrack {
     }
 }
 
+/// Which conversation a pattern report is about: a later report with the same key replaces
+/// the earlier one.
+type ConvKey = (String, SocketAddr, String);
+
+fn conversation_key(r: &PatternReport) -> ConvKey {
+    (r.client.clone(), r.server, r.target.clone())
+}
+
 /// Every event received, and per-connection indices into them.
 #[derive(Debug, Clone)]
 pub struct Timeline {
-    events: Vec<Event>,
+    store: Store,
     conns: Vec<ConnTrack>,
     by_id: HashMap<ConnId, usize>,
     /// Events that belong to no connection (malformed frames).
@@ -391,8 +451,9 @@ pub struct Timeline {
     max_events: usize,
     /// Events refused because `max_events` was reached.
     dropped: u64,
-    /// Every event kept goes through it; [`Timeline::refresh_patterns`] classifies.
-    patterns: PatternDetector,
+    /// The latest `pattern` report of each conversation, in order of first report.
+    reports: Vec<PatternReport>,
+    report_at: HashMap<ConvKey, usize>,
     /// Some connection has a pattern other than WebSocket (which its state already names).
     any_pattern: bool,
 }
@@ -401,13 +462,14 @@ impl Timeline {
     /// A timeline that keeps at most `max_events` events (and never more than `u32::MAX`).
     pub fn new(max_events: usize) -> Timeline {
         Timeline {
-            events: Vec::new(),
+            store: Store::new(),
             conns: Vec::new(),
             by_id: HashMap::new(),
             orphans: Vec::new(),
             max_events: max_events.min(u32::MAX as usize),
             dropped: 0,
-            patterns: PatternDetector::new(Limits::default()),
+            reports: Vec::new(),
+            report_at: HashMap::new(),
             any_pattern: false,
         }
     }
@@ -419,43 +481,52 @@ impl Timeline {
         self.any_pattern
     }
 
-    /// The conversations and their patterns as of the last [`Timeline::refresh_patterns`].
-    pub fn patterns(&self) -> &PatternDetector {
-        &self.patterns
+    /// The latest `pattern` report of each conversation, in order of first request.
+    pub fn patterns(&self) -> &[PatternReport] {
+        &self.reports
     }
 
-    /// Classifies the conversations that changed since the last call, and marks their
-    /// connections with their pattern (a connection carrying several conversations shows the
-    /// latest classified). Cheap when nothing changed.
-    pub fn refresh_patterns(&mut self) {
-        for id in self.patterns.refresh() {
-            let Some(v) = self.patterns.conversation(id) else {
-                continue;
-            };
-            let Some(r) = &v.report else { continue };
-            for conn in &r.conns {
-                if let Some(c) = self.by_id.get(conn).and_then(|&p| self.conns.get_mut(p)) {
-                    c.pattern = Some(r.pattern);
-                    self.any_pattern |= r.pattern != Pattern::Websocket;
-                }
-            }
-        }
+    /// Event `ix`, whole.
+    pub fn event(&self, ix: Ix) -> Option<Cow<'_, Event>> {
+        self.store.get(ix)
     }
 
-    pub fn events(&self) -> &[Event] {
-        &self.events
+    /// Time of event `ix` in nanoseconds since the capture's first packet.
+    pub fn time(&self, ix: Ix) -> Option<u64> {
+        self.store.t(ix)
     }
 
-    pub fn event(&self, ix: Ix) -> Option<&Event> {
-        self.events.get(ix as usize)
+    /// Frame number of event `ix`.
+    pub fn frame(&self, ix: Ix) -> Option<u64> {
+        self.store.frame(ix)
+    }
+
+    /// Direction of event `ix`.
+    pub fn dir(&self, ix: Ix) -> Option<Dir> {
+        self.store.dir(ix)
+    }
+
+    /// JSON kind of event `ix`.
+    pub fn kind(&self, ix: Ix) -> Option<&'static str> {
+        self.store.kind(ix)
+    }
+
+    /// Class of event `ix` (its colour), without decoding it.
+    pub fn class_of(&self, ix: Ix) -> Option<Class> {
+        self.store.meta(ix).map(|m| Class::from_index(m.class))
+    }
+
+    /// The store itself (for the memory example).
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     pub fn len(&self) -> usize {
-        self.events.len()
+        self.store.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.store.is_empty()
     }
 
     pub fn conns(&self) -> &[ConnTrack] {
@@ -469,6 +540,14 @@ impl Timeline {
     /// Position in [`Timeline::conns`] of connection `id`.
     pub fn position(&self, id: ConnId) -> Option<usize> {
         self.by_id.get(&id).copied()
+    }
+
+    /// The connection of event `ix`, if it has one.
+    pub fn conn_of(&self, ix: Ix) -> Option<&ConnTrack> {
+        self.store
+            .conn(ix)
+            .and_then(|id| self.position(id))
+            .and_then(|p| self.conns.get(p))
     }
 
     pub fn orphans(&self) -> &[Ix] {
@@ -490,28 +569,38 @@ impl Timeline {
 
     /// Files one event. Returns the position of its connection, if it has one. Beyond
     /// `max_events` the event is counted in [`Timeline::dropped`] and dropped: nothing the
-    /// timeline holds grows any more (the pattern detector does not see it either).
+    /// timeline holds grows any more.
     pub fn push(&mut self, e: Event) -> Option<usize> {
-        if self.events.len() >= self.max_events {
+        if self.store.len() >= self.max_events {
             self.dropped += 1;
             return None;
         }
-        if self.events.len() == self.events.capacity() {
+        if self.store.len() == self.store.capacity() {
             // Doubling as usual, but never past the limit: the last doubling would otherwise
             // reserve room for events that will not be kept (4,194,304 for 4,000,000).
-            let room = self.max_events - self.events.len();
-            self.events
-                .reserve_exact(self.events.capacity().max(1024).min(room));
+            let room = self.max_events - self.store.len();
+            self.store
+                .reserve(self.store.capacity().max(1024).min(room));
         }
-        let ix = self.events.len() as Ix;
-        // The TUI classifies as events come in (the engine's own `pattern` events arrive only
-        // when the source ends); those are kept in the timeline but are not undecodable.
-        self.patterns.observe(&e);
+        let ix = self.store.len() as Ix;
+        let class = class(&e);
+        let meta = Meta {
+            filters: filter_bits(&e, class),
+            class: class.index(),
+        };
+        let pos = self.file(ix, &e);
+        self.store.push(e, meta);
+        pos
+    }
+
+    /// Files event `e`, which will be event `ix`, under its connection (or as an orphan, or
+    /// as a pattern report).
+    fn file(&mut self, ix: Ix, e: &Event) -> Option<usize> {
         let Some(id) = e.conn else {
-            if !matches!(e.body, EventBody::Pattern(_)) {
-                self.orphans.push(ix);
+            match &e.body {
+                EventBody::Pattern(r) => self.report(r),
+                _ => self.orphans.push(ix),
             }
-            self.events.push(e);
             return None;
         };
         let pos = match self.by_id.get(&id) {
@@ -524,60 +613,31 @@ impl Timeline {
             }
         };
         let c = self.conns.get_mut(pos)?;
-        c.events.push(ix);
-        if in_application_layer(&e) {
+        if is_row(e) {
+            c.events.push(ix);
+        }
+        if in_application_layer(e) {
             let prev = c.events.len().checked_sub(2).and_then(|i| c.events.get(i));
             if let Some(&prev) = prev.filter(|&&p| c.app.last() == Some(&p)) {
-                if self
-                    .events
-                    .get(prev as usize)
-                    .is_some_and(|p| decoded_from(&e, p))
-                {
+                if self.store.get(prev).is_some_and(|p| decoded_from(e, &p)) {
                     c.app.pop();
                     c.folds.push((c.app.len(), prev));
                 }
             }
             c.app.push(ix);
         }
-        let (status, ws) = c.current();
         match &e.body {
             EventBody::Connection(info) => {
                 c.client = Some(info.client);
                 c.server = Some(info.server);
                 c.joined_late = info.joined_late;
-                let s = if info.joined_late {
-                    Status::Established
-                } else {
-                    Status::Handshaking
-                };
-                c.set(ix, s, ws);
+                c.changes
+                    .push((ix, ConnState::initial(info.joined_late), false));
             }
+            EventBody::ConnectionState(s) => c.changes.push((ix, s.state, s.websocket)),
             EventBody::Tcp(s) => {
                 let bytes = c.segments.last().map_or(0, |&(_, b)| b) + u64::from(s.len);
                 c.segments.push((ix, bytes));
-                if c.changes.is_empty() {
-                    c.set(ix, status, ws);
-                }
-                if s.flags.has(tcp_flags::RST) {
-                    let next = match status {
-                        Status::Handshaking => Status::Refused,
-                        Status::Refused => Status::Refused,
-                        _ => Status::Reset,
-                    };
-                    c.set(ix, next, ws);
-                } else if s.flags.has(tcp_flags::FIN) {
-                    if let Some(d) = e.dir {
-                        c.fin[d.idx()] = true;
-                    }
-                    if matches!(status, Status::Established | Status::Closing) {
-                        let next = if c.fin == [true, true] {
-                            Status::Closed
-                        } else {
-                            Status::Closing
-                        };
-                        c.set(ix, next, ws);
-                    }
-                }
             }
             EventBody::Handshake(h) => {
                 c.syn_ack_rtt = Some(h.syn_ack_rtt);
@@ -586,11 +646,9 @@ impl Timeline {
                 // The handshake completes on the client's ACK: the segment just before, with
                 // the same frame number.
                 if let Some(&prev) = c.events.len().checked_sub(2).and_then(|i| c.events.get(i)) {
-                    let is_ack = self.events.get(prev as usize).is_some_and(|p| {
-                        p.frame == e.frame
-                            && p.dir == Some(Dir::C2s)
-                            && matches!(p.body, EventBody::Tcp(_))
-                    });
+                    let is_ack = self.store.frame(prev) == Some(e.frame)
+                        && self.store.dir(prev) == Some(Dir::C2s)
+                        && self.store.kind(prev) == Some("tcp");
                     if is_ack {
                         c.handshake_ack = Some(prev);
                         if c.app.last().is_none_or(|&l| l < prev) {
@@ -598,25 +656,47 @@ impl Timeline {
                         }
                     }
                 }
-                if status == Status::Handshaking {
-                    c.set(ix, Status::Established, ws);
-                }
             }
-            EventBody::HttpRequest(_) => c.messages.push(ix),
-            EventBody::HttpResponse(r) => {
-                c.messages.push(ix);
-                if r.status == 101 && r.upgrade.is_some() {
-                    c.set(ix, status, true);
+            EventBody::HttpRequest(_) => c.requests.push(ix),
+            EventBody::HttpResponse(_) => c.responses.push(ix),
+            EventBody::HttpBody(b) if b.len > 0 => c.bodies.push(ix),
+            EventBody::WsMessage(_) => {
+                if let Some(d) = e.dir {
+                    c.ws[d.idx()].push(ix);
                 }
-            }
-            EventBody::WsMessage(_) => c.messages.push(ix),
-            EventBody::ConnectionEnd(end) => {
-                c.set(ix, Status::from_end(end.state), ws || end.websocket);
             }
             _ => {}
         }
-        self.events.push(e);
         Some(pos)
+    }
+
+    /// Takes in a `pattern` report: it replaces the conversation's previous one, and marks
+    /// its connections with its pattern.
+    fn report(&mut self, r: &PatternReport) {
+        let key = conversation_key(r);
+        match self.report_at.get(&key) {
+            Some(&at) => {
+                if let Some(old) = self.reports.get_mut(at) {
+                    *old = r.clone();
+                }
+            }
+            None => {
+                // In order of first request (reports of one capture come in that order; a
+                // conversation first reported late still sorts by its start).
+                let at = self.reports.partition_point(|x| x.start <= r.start);
+                self.reports.insert(at, r.clone());
+                self.report_at.clear();
+                for (i, x) in self.reports.iter().enumerate() {
+                    self.report_at.insert(conversation_key(x), i);
+                }
+            }
+        }
+        for conn in &r.conns {
+            if let Some(c) = self.by_id.get(conn).and_then(|&p| self.conns.get_mut(p)) {
+                c.pattern = Some(r.pattern);
+                self.any_pattern |= r.pattern != Pattern::Websocket;
+            }
+        }
     }
 }
 
@@ -688,10 +768,8 @@ impl View {
             self.rows.extend_from_slice(new);
         } else {
             for &ix in new {
-                if let Some(e) = tl.event(ix) {
-                    if self.filter.keeps(e, class(e)) {
-                        self.rows.push(ix);
-                    }
+                if tl.store.meta(ix).is_some_and(|m| self.filter.keeps_meta(m)) {
+                    self.rows.push(ix);
                 }
             }
         }
@@ -733,14 +811,22 @@ mod tests {
         // After the SYN only.
         let s = c.summary(Some(2));
         assert_eq!(
-            (s.status, s.segments, s.rtt),
-            (Status::Handshaking, 1, None)
+            (s.state, s.segments, s.rtt),
+            (ConnState::Handshaking, 1, None)
         );
-        // After the handshake event.
+        // After the handshake event, before the state change that follows it.
         let hs = c.handshake_at.unwrap() as usize;
         let s = c.summary(Some(hs + 1));
-        assert_eq!((s.status, s.segments), (Status::Established, 3));
+        assert_eq!((s.state, s.segments), (ConnState::Handshaking, 3));
         assert_eq!(s.rtt, Some(Nanos(21_000)));
+        // After the engine's `connection_state`.
+        let (at, state, ws) = c.states()[1];
+        assert_eq!(
+            (at as usize, state, ws),
+            (hs + 1, ConnState::Established, false)
+        );
+        let s = c.summary(Some(hs + 2));
+        assert_eq!((s.state, s.segments), (ConnState::Established, 3));
         assert_eq!(tl.conns_before(Some(2)), 1);
         assert_eq!(tl.conns_before(None), 4);
     }
@@ -861,7 +947,7 @@ mod tests {
             // No message is followed by an event decoded from it.
             for w in c.rows(ViewLayer::Application).windows(2) {
                 let (a, b) = (tl.event(w[0]).unwrap(), tl.event(w[1]).unwrap());
-                assert!(!decoded_from(b, a), "{a:?} {b:?}");
+                assert!(!decoded_from(&b, &a), "{a:?} {b:?}");
             }
             // The WebSocket filter shows them as WebSocket.
             let mut v = View::new(Some(pos), ViewLayer::Application, KindFilter::WebSocket);
@@ -921,14 +1007,21 @@ mod tests {
 
     /// What the timeline holds, in bytes of capacity (events, per-connection indices).
     fn held(tl: &Timeline) -> usize {
-        tl.events.capacity() * std::mem::size_of::<Event>()
+        tl.store.heap_bytes()
             + tl.orphans.capacity() * 4
             + tl.by_id.capacity() * 16
             + tl.conns.capacity() * std::mem::size_of::<ConnTrack>()
             + tl.conns
                 .iter()
                 .map(|c| {
-                    (c.events.capacity() + c.app.capacity() + c.messages.capacity()) * 4
+                    (c.events.capacity()
+                        + c.app.capacity()
+                        + c.requests.capacity()
+                        + c.responses.capacity()
+                        + c.bodies.capacity()
+                        + c.ws[0].capacity()
+                        + c.ws[1].capacity())
+                        * 4
                         + c.segments.capacity() * 16
                         + c.changes.capacity() * 8
                 })
@@ -950,9 +1043,9 @@ mod tests {
         for e in &events[..max] {
             tl.push(e.clone());
         }
-        assert_eq!(tl.events.capacity(), max);
+        assert_eq!(tl.store.capacity(), max);
         let (before, conns) = (held(&tl), tl.conns().len());
-        let (patterns, any) = (tl.patterns().conversations().count(), tl.has_patterns());
+        let (patterns, any) = (tl.patterns().len(), tl.has_patterns());
         for e in &events[max..] {
             assert_eq!(tl.push(e.clone()), None);
         }
@@ -960,8 +1053,7 @@ mod tests {
         assert_eq!(tl.dropped(), (events.len() - max) as u64);
         assert_eq!(held(&tl), before);
         assert_eq!(tl.conns().len(), conns);
-        tl.refresh_patterns();
-        assert_eq!(tl.patterns().conversations().count(), patterns);
+        assert_eq!(tl.patterns().len(), patterns);
         assert_eq!(tl.has_patterns(), any);
     }
 }

@@ -1,6 +1,6 @@
 //! Drawing: [`render`] reads the [`App`] and never changes it.
 //!
-//! Every widget here writes through [`put`], which clips to the widget's area and the buffer,
+//! Every widget here writes through [`put`](crate::tui::cells::put), which clips to the widget's area and the buffer,
 //! so any widget can be drawn into any rectangle (0x0 and 1x1 included) without panicking.
 //! The diagram and the connections list touch only the rows on screen: a frame costs the same
 //! with a hundred events or a million.
@@ -8,20 +8,20 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
-use ratatui::text::Line;
 use ratatui::widgets::Widget;
 use ratatui::Frame;
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_width::UnicodeWidthStr;
 
-use crate::model::{Dir, Pattern};
+use crate::model::{ConnState, Dir, Pattern};
 use crate::tui::app::{App, Load, Pane, PlayState, Source, TimeFormat};
-use crate::tui::detail;
+use crate::tui::cells::{clip, fit, put};
+use crate::tui::detail::{self, Detail, DocLine, Tone};
 use crate::tui::help::{HINTS, KEYS};
 use crate::tui::label;
 use crate::tui::layout::{areas, Areas};
 use crate::tui::patterns::{short_name, PatternsWidget};
 use crate::tui::theme::Theme;
-use crate::tui::timeline::{class, Class, ConnTrack, Summary};
+use crate::tui::timeline::{Class, ConnTrack, Summary};
 
 /// Draws the whole screen.
 pub fn render(app: &App, frame: &mut Frame) {
@@ -71,42 +71,6 @@ pub fn draw(app: &App, area: Rect, buf: &mut Buffer) {
     if app.help.is_some() {
         HelpOverlay { app }.render(area, buf);
     }
-}
-
-/// Writes `s` at (`x`, `y`) inside `area` (already clipped to `buf`); returns the column after
-/// the last cell written.
-pub(super) fn put(buf: &mut Buffer, area: Rect, x: u16, y: u16, s: &str, style: Style) -> u16 {
-    if y < area.top() || y >= area.bottom() || x < area.left() || x >= area.right() {
-        return x;
-    }
-    let max = usize::from(area.right() - x);
-    buf.set_stringn(x, y, s, max, style).0
-}
-
-fn clip(area: Rect, buf: &Buffer) -> Rect {
-    area.intersection(*buf.area())
-}
-
-/// `s` cut to `width` columns, with an ellipsis when cut.
-pub(super) fn fit(s: &str, width: usize) -> String {
-    if s.width() <= width {
-        return s.to_string();
-    }
-    if width == 0 {
-        return String::new();
-    }
-    let mut out = String::new();
-    let mut used = 0;
-    for ch in s.chars() {
-        let w = ch.width().unwrap_or(0);
-        if used + w + 1 > width {
-            break;
-        }
-        out.push(ch);
-        used += w;
-    }
-    out.push('…');
-    out
 }
 
 /// A pane's title: highlighted while the pane has the focus.
@@ -172,7 +136,7 @@ impl Widget for Chrome<'_> {
             put(buf, area, h.x + 1, h.y, title, style);
             // Where the pane is scrolled to, when it does not show everything.
             if let Some(d) = a.detail {
-                let n = detail::line_count(app, d.width.saturating_sub(2));
+                let n = detail_lines(app, d.width.saturating_sub(2)).len();
                 let rows = usize::from(d.height);
                 if n > rows {
                     let first = app.detail_scroll.min(n - rows);
@@ -372,10 +336,9 @@ fn summary_text(s: &Summary) -> String {
 }
 
 fn state_style(t: &Theme, s: &Summary) -> Style {
-    use crate::tui::timeline::Status;
-    match s.status {
-        Status::Reset | Status::Refused => t.bad(),
-        Status::Closed => t.dim(),
+    match s.state {
+        ConnState::Reset | ConnState::Refused => t.bad(),
+        ConnState::Closed => t.dim(),
         _ if s.websocket => t.class(Class::WsData),
         _ => Style::new(),
     }
@@ -442,14 +405,11 @@ const STATE_OR_PATTERN: Column = Column {
     title: "state/pattern",
     width: 13,
     left: true,
-    value: |s| {
-        use crate::tui::timeline::Status;
-        match (s.status, s.pattern) {
-            (Status::Established | Status::Closing | Status::Closed, Some(p)) => {
-                short_name(p).to_string()
-            }
-            _ => s.state_name().to_string(),
+    value: |s| match (s.state, s.pattern) {
+        (ConnState::Established | ConnState::Closing | ConnState::Closed, Some(p)) => {
+            short_name(p).to_string()
         }
+        _ => s.state_name().to_string(),
     },
 };
 
@@ -733,20 +693,20 @@ impl Widget for Diagram<'_> {
         let mut label = String::with_capacity(128);
         for (i, &ix) in rows.iter().enumerate().skip(top).take(h) {
             let y = rows_area.y + (i - top) as u16;
-            let Some(e) = app.timeline.event(ix) else {
+            let Some(t_e) = app.timeline.time(ix) else {
                 continue;
             };
             // Time column.
             if lanes.time_w > 0 {
                 let time = match app.time_format {
-                    TimeFormat::Relative => label::time(e.t.0),
+                    TimeFormat::Relative => label::time(t_e),
                     TimeFormat::Delta => {
                         let prev = i
                             .checked_sub(1)
                             .and_then(|p| rows.get(p))
-                            .and_then(|&p| app.timeline.event(p))
-                            .map_or(e.t.0, |p| p.t.0);
-                        label::delta(e.t.0.saturating_sub(prev))
+                            .and_then(|&p| app.timeline.time(p))
+                            .unwrap_or(t_e);
+                        label::delta(t_e.saturating_sub(prev))
                     }
                 };
                 let s = format!("{time:>w$} │", w = usize::from(lanes.time_w));
@@ -754,7 +714,7 @@ impl Widget for Diagram<'_> {
             }
             label.clear();
             label::arrow(&mut label, &app.timeline, conn, ix);
-            let mut style = t.class(class(e));
+            let mut style = t.class(app.timeline.class_of(ix).unwrap_or(Class::Note));
             let matched = query
                 .as_ref()
                 .is_some_and(|q| label::contains_folded(&label, q));
@@ -762,7 +722,11 @@ impl Widget for Diagram<'_> {
             if cursor_row == Some(i) {
                 style = style.patch(t.selected());
             }
-            let dir = if e.conn.is_some() { e.dir } else { None };
+            let dir = if conn.is_some() {
+                app.timeline.dir(ix)
+            } else {
+                None
+            };
             arrow_row(
                 buf,
                 rows_area,
@@ -787,7 +751,7 @@ impl Widget for Diagram<'_> {
 fn empty_message(app: &App) -> String {
     match (app.timeline.conn(app.conn), &app.load) {
         (Some(c), _) if app.upto().is_some_and(|u| (c.first() as usize) >= u) => {
-            let at = app.timeline.event(c.first()).map_or(0, |e| e.t.0);
+            let at = app.timeline.time(c.first()).unwrap_or(0);
             format!("connection #{} starts at t={} s", c.id, label::time(at))
         }
         (Some(_), _) if app.upto().is_some() => "press → to show the first arrow".into(),
@@ -909,19 +873,45 @@ impl Widget for DetailPane<'_> {
         if area.is_empty() {
             return;
         }
-        let lines = detail::lines(self.app, area.width);
+        let lines = detail_lines(self.app, area.width);
         let h = usize::from(area.height);
         let scroll = self.app.detail_scroll.min(lines.len().saturating_sub(h));
+        let t = Theme::new(self.app.color);
         for (i, line) in lines.iter().skip(scroll).take(h).enumerate() {
-            render_line(buf, area, area.y + i as u16, line);
+            render_line(buf, area, area.y + i as u16, line, &t);
         }
     }
 }
 
-fn render_line(buf: &mut Buffer, area: Rect, y: u16, line: &Line) {
+/// The detail pane's lines at `width`: the document the app keeps, or, when the app was
+/// changed without [`crate::tui::app::update`] since (a test setting a field), a fresh one.
+fn detail_lines(app: &App, width: u16) -> std::borrow::Cow<'_, [DocLine]> {
+    let key = Detail::key_for(&app.timeline, app.cursor, width, app.lang);
+    if app.detail.key == Some(key) {
+        std::borrow::Cow::Borrowed(&app.detail.lines)
+    } else {
+        std::borrow::Cow::Owned(detail::lines(&app.timeline, app.cursor, width, app.lang))
+    }
+}
+
+/// The style of a tone of the detail pane.
+fn tone(t: &Theme, tone: Tone) -> Style {
+    match tone {
+        Tone::Plain => Style::new(),
+        Tone::Dim => t.dim(),
+        Tone::Bold => t.bold(),
+        Tone::Field => t.field(),
+        Tone::Bad => t.bad(),
+        Tone::Good => t.good(),
+        Tone::Explain => t.explain(),
+        Tone::Title(c) => t.class(c).patch(t.bold()),
+    }
+}
+
+fn render_line(buf: &mut Buffer, area: Rect, y: u16, line: &DocLine, t: &Theme) {
     let mut x = area.x;
     for span in &line.spans {
-        x = put(buf, area, x, y, &span.content, line.style.patch(span.style));
+        x = put(buf, area, x, y, &span.content, tone(t, span.tone));
     }
 }
 
@@ -1187,7 +1177,11 @@ mod tests {
         let mut app = App::new(Source::Replay, "replay big", (120, 40), 10);
         update(&mut app, Action::Events(sample::demo()));
         let s = screen(&app, 120, 40);
-        assert!(s.contains("88 not kept (event limit)"), "{s}");
+        let dropped = sample::demo().len() - 10;
+        assert!(
+            s.contains(&format!("{dropped} not kept (event limit)")),
+            "{s}"
+        );
     }
 
     #[test]

@@ -196,7 +196,11 @@ impl MermaidWriter {
                     label(&format!("#{conn} {what}"))
                 )?;
             }
-            EventBody::WsFrame(_) | EventBody::Connection(_) | EventBody::Pattern(_) => {}
+            // The arrows show what changed the state (SYN, FIN, RST, the 101).
+            EventBody::WsFrame(_)
+            | EventBody::Connection(_)
+            | EventBody::ConnectionState(_)
+            | EventBody::Pattern(_) => {}
         }
         Ok(())
     }

@@ -11,7 +11,7 @@ use std::io::{self, Write};
 
 use crate::model::{
     BodyKind, ConnState, Dir, Event, EventBody, HttpResponse, Opcode, SocketIoPacket, SseEvent,
-    StompFrame, TcpSegment, WsFrame, WsMessage,
+    StateChange, StompFrame, TcpSegment, WsFrame, WsMessage,
 };
 
 /// Writes `event` as one line of text.
@@ -73,6 +73,7 @@ pub fn describe(out: &mut String, body: &EventBody) {
                 duration(h.irtt.0)
             );
         }
+        EventBody::ConnectionState(c) => state_change(out, c),
         EventBody::Gap(g) => {
             let _ = write!(
                 out,
@@ -167,6 +168,18 @@ pub fn describe(out: &mut String, body: &EventBody) {
                 c.segments[1],
                 c.bytes[1]
             );
+        }
+    }
+}
+
+/// `state established → closing`, `state established → WebSocket`.
+pub fn state_change(out: &mut String, c: &StateChange) {
+    if c.websocket && c.from == c.state {
+        let _ = write!(out, "state {} → WebSocket", c.state.as_str());
+    } else {
+        let _ = write!(out, "state {} → {}", c.from.as_str(), c.state.as_str());
+        if c.websocket {
+            out.push_str(" (WebSocket)");
         }
     }
 }

@@ -50,6 +50,7 @@ impl Harness {
         let mut cx = Cx {
             stamp: Stamp::default(),
             conn: 0,
+            state: crate::model::ConnState::Established,
             limits: &self.limits,
             out: &mut self.out,
         };
@@ -66,6 +67,7 @@ impl Harness {
         let mut cx = Cx {
             stamp: Stamp::default(),
             conn: 0,
+            state: crate::model::ConnState::Established,
             limits: &self.limits,
             out: &mut self.out,
         };
@@ -76,6 +78,7 @@ impl Harness {
         let mut cx = Cx {
             stamp: Stamp::default(),
             conn: 0,
+            state: crate::model::ConnState::Established,
             limits: &self.limits,
             out: &mut self.out,
         };

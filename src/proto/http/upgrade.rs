@@ -5,10 +5,7 @@ use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
 use super::head::{list, values};
-use crate::model::{DeflateParams, Headers};
-
-/// RFC 6455 §1.3: the GUID appended to the key before hashing.
-const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+use crate::model::{DeflateParams, Headers, WS_GUID};
 
 /// RFC 6455 §4.2.2 step 5.4: base64(SHA-1(key + GUID)), the Sec-WebSocket-Accept a server must
 /// answer to `key`.

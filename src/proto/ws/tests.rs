@@ -78,6 +78,7 @@ fn run_with(deflate: Option<DeflateParams>, limits: &Limits, steps: &[Step]) -> 
     let mut cx = Cx {
         stamp: Stamp::default(),
         conn: 7,
+        state: crate::model::ConnState::Established,
         limits,
         out: &mut out,
     };
@@ -904,6 +905,7 @@ fn resync_bounds_what_it_holds() {
     let mut cx = Cx {
         stamp: Stamp::default(),
         conn: 0,
+        state: crate::model::ConnState::Established,
         limits: &limits,
         out: &mut out,
     };
@@ -1345,6 +1347,7 @@ fn resync_work_is_linear_in_the_bytes() {
             let mut cx = Cx {
                 stamp: Stamp::default(),
                 conn: 7,
+                state: crate::model::ConnState::Established,
                 limits: &limits,
                 out: &mut out,
             };
