@@ -29,7 +29,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="$ROOT/assets/captures/tls"
 PEERS="$ROOT/scripts/peers/tls"
 
-for tool in tcpdump editcap capinfos python3 openssl gnutls-serv gnutls-cli curl; do
+for tool in tcpdump editcap capinfos python3 openssl gnutls-serv gnutls-cli curl node npm cargo; do
     command -v "$tool" >/dev/null || { echo "record-tls-captures: $tool not found" >&2; exit 1; }
 done
 
@@ -229,6 +229,42 @@ curl_https() {
     SERVER_PID=""
 }
 
+# aiohttp_wss_deflate: aiohttp server and client, wss with permessage-deflate; the client logs
+# the keys. The packages come from scripts/peers/tls/requirements.txt, in a virtualenv under
+# target/ made on first use.
+aiohttp_wss_deflate() {
+    local port venv="$ROOT/target/tls-peers-venv"
+    if [[ ! -x "$venv/bin/python" ]] || ! "$venv/bin/pip" freeze | cmp -s - <(grep -v '^#' "$PEERS/requirements.txt"); then
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet -r "$PEERS/requirements.txt"
+    fi
+    port="$(free_port)"
+    record aiohttp_wss_deflate "tcp port $port" "$venv/bin/python" "$PEERS/aiohttp_wss.py" \
+        --port "$port" --pki "$PKI" --keylog "$WORK/aiohttp_wss_deflate.keys"
+}
+
+# node_https_wss: Node https and ws (scripts/peers/tls/node, `npm ci` from its lock file); the
+# server logs the keys from its `keylog` event.
+node_https_wss() {
+    local port
+    (cd "$PEERS/node" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    port="$(free_port)"
+    record node_https_wss "tcp port $port" node "$PEERS/node/peer.js" --port "$port" \
+        --pki "$PKI" --keylog "$WORK/node_https_wss.keys"
+}
+
+# rustls_wss NAME [--tls12]: the rustls peer (scripts/peers/tls/rustls, its own Cargo.lock,
+# built into target/rustls-peer); its client logs the keys through KeyLogFile.
+rustls_wss() {
+    local name="$1" port bin="$ROOT/target/rustls-peer/release/synscope-peer-rustls"
+    shift
+    cargo build --quiet --release --locked --manifest-path "$PEERS/rustls/Cargo.toml" \
+        --target-dir "$ROOT/target/rustls-peer"
+    port="$(free_port)"
+    record "$name" "tcp port $port" env RUST_BACKTRACE=0 SSLKEYLOGFILE="$WORK/$name.keys" \
+        "$bin" --port "$port" --pki "$PKI" "$@"
+}
+
 OPENSSL=(
     openssl13_aes128gcm openssl13_aes256gcm openssl13_chacha20
     openssl12_aes128gcm openssl12_aes256gcm openssl12_chacha20
@@ -238,7 +274,10 @@ OPENSSL=(
     alert_certificate_required alert_protocol_version openssl13_ipv6_nosni openssl12_cert_chain openssl13_cert_chain
     nokeys_tls13 dsb_tls13 gnutls13 gnutls12_aes128cbc
 )
-ALL=("${OPENSSL[@]}" python_https_ws ladder_http_wss curl_https)
+ALL=(
+    "${OPENSSL[@]}" python_https_ws ladder_http_wss curl_https aiohttp_wss_deflate
+    node_https_wss rustls_wss rustls_wss_tls12
+)
 WANT=("$@")
 [[ ${#WANT[@]} -eq 0 ]] && WANT=("${ALL[@]}")
 
@@ -251,7 +290,9 @@ for name in "${WANT[@]}"; do
     case "$name" in
     openssl13_ipv6_nosni) openssl_pair "$name" 6 ;;
     openssl* | alert_* | nokeys_tls13 | dsb_tls13 | gnutls*) openssl_pair "$name" ;;
-    python_https_ws | ladder_http_wss | curl_https) "$name" ;;
+    python_https_ws | ladder_http_wss | curl_https | aiohttp_wss_deflate | node_https_wss) "$name" ;;
+    rustls_wss) rustls_wss "$name" ;;
+    rustls_wss_tls12) rustls_wss "$name" --tls12 ;;
     *)
         echo "record-tls-captures: unknown capture '$name' (one of: ${ALL[*]})" >&2
         exit 2

@@ -129,10 +129,19 @@ fn the_captures_cover_every_suite_and_feature_of_issue_11() {
     let mut http_in_tls = 0;
     let mut ws_opcodes = BTreeSet::new();
     let mut etm = BTreeSet::new();
+    let mut packed_encrypted = false;
+    let mut spanning_certificate = false;
+    let mut stacks = BTreeSet::new();
     for cap in tls_captures() {
         let n = name(&cap);
+        stacks.insert(n.split('_').next().unwrap().to_string());
         let frames = reference(&cap);
         let recs = records(&frames);
+        // Several handshake messages in one encrypted record (rustls's server flight).
+        packed_encrypted |= recs.iter().any(|r| {
+            str_of(r, "inner") == "handshake"
+                && r["handshakes"].as_array().is_some_and(|h| h.len() >= 2)
+        });
         for h in handshakes(&recs) {
             let t = str_of(h, "handshake_type");
             kinds.insert(t.to_string());
@@ -151,6 +160,10 @@ fn the_captures_cover_every_suite_and_feature_of_issue_11() {
             }
             if t == "client_hello" && h.get("pre_shared_key").is_some() {
                 kinds.insert("psk offered".into());
+            }
+            // A handshake message longer than a record can hold spans records.
+            if t == "certificate" && h["length"].as_u64().unwrap() > 16384 {
+                spanning_certificate = true;
             }
         }
         for r in &recs {
@@ -212,6 +225,27 @@ fn the_captures_cover_every_suite_and_feature_of_issue_11() {
     // CBC with and without encrypt-then-MAC.
     assert!(etm.contains("openssl12_aes128cbc_etm") && !etm.contains("openssl12_aes128cbc_noetm"));
     assert!(http_in_tls >= 20, "only {http_in_tls} HTTP items decrypted");
+    assert!(
+        packed_encrypted,
+        "no encrypted record holding several handshake messages"
+    );
+    assert!(spanning_certificate, "no Certificate spanning records");
+    for s in [
+        "openssl12",
+        "openssl13",
+        "gnutls13",
+        "gnutls12",
+        "python",
+        "curl",
+        "aiohttp",
+        "node",
+        "rustls",
+        "nokeys",
+        "dsb",
+        "ladder",
+    ] {
+        assert!(stacks.contains(s), "no {s} capture: {stacks:?}");
+    }
     for op in [1, 2, 8, 9, 10] {
         assert!(ws_opcodes.contains(&op), "no WebSocket opcode {op} in TLS");
     }
