@@ -74,7 +74,8 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 fn server_config(pki: &Path, tls12: bool) -> Result<rustls::ServerConfig> {
-    let certs = CertificateDer::pem_file_iter(pki.join("rsa.pem"))?.collect::<Result<Vec<_>, _>>()?;
+    let certs =
+        CertificateDer::pem_file_iter(pki.join("rsa.pem"))?.collect::<Result<Vec<_>, _>>()?;
     let key = PrivateKeyDer::from_pem_file(pki.join("rsa.key"))?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(versions(tls12))?
