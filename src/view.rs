@@ -40,6 +40,8 @@ pub struct Writer<W: Write> {
     explain: Option<(Lang, Transcript)>,
     mermaid: mermaid::MermaidWriter,
     latch: Latch,
+    /// One JSON line, reused: no allocation per event.
+    line: Vec<u8>,
 }
 
 /// The first write error, until it is reported; then only what it was.
@@ -57,6 +59,7 @@ impl<W: Write> Writer<W> {
             explain: None,
             mermaid: mermaid::MermaidWriter::new(),
             latch: Latch::Open,
+            line: Vec::with_capacity(512),
         }
     }
 
@@ -83,7 +86,11 @@ impl<W: Write> Writer<W> {
                 }
                 Ok(())
             }
-            Format::Json => json::write_event(&mut self.out, e),
+            Format::Json => {
+                self.line.clear();
+                json::encode(&mut self.line, e)?;
+                self.out.write_all(&self.line)
+            }
             Format::Mermaid => self.mermaid.write_event(&mut self.out, e),
         }
     }
