@@ -3,6 +3,7 @@
 
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::mpsc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -10,6 +11,7 @@ use anyhow::{Context, Result};
 use crate::capture::open_path;
 use crate::engine::{Engine, Filter};
 use crate::explain::Lang;
+use crate::flow::EventSink;
 use crate::model::{Event, Limits};
 use crate::view::{Format, Writer};
 
@@ -27,17 +29,41 @@ pub struct DecodeOptions {
     pub limits: Limits,
 }
 
+/// Events per batch handed from the engine's thread to the writer's.
+pub const BATCH_EVENTS: usize = 2048;
+/// Batches in flight between the two threads: what the engine may run ahead of the writer.
+/// Memory stays flat whatever the file's size: at most `BATCHES + 2` batches exist.
+pub const BATCHES: usize = 8;
+
 /// Runs `synscope decode` on standard output.
 pub fn decode(opts: &DecodeOptions) -> Result<()> {
-    let stdout = io::stdout();
-    decode_to(opts, BufWriter::with_capacity(1 << 16, stdout.lock()))
+    decode_with(opts, || {
+        BufWriter::with_capacity(1 << 16, io::stdout().lock())
+    })
 }
 
 /// Runs `synscope decode`, writing to `out`. Partial success is data: what was decoded before
 /// a corrupt block is written, its connections ended (every `connection` gets its
 /// `connection_end`), then the error is returned. A failed write (a closed pipe) stops
-/// decoding at the frame that failed and is returned.
-pub fn decode_to<W: Write>(opts: &DecodeOptions, out: W) -> Result<()> {
+/// decoding soon after (within the batches in flight) and is returned.
+pub fn decode_to<W: Write + Send>(opts: &DecodeOptions, out: W) -> Result<()> {
+    decode_with(opts, move || out)
+}
+
+/// What the engine's thread sends the writer's.
+enum ToWriter {
+    Events(Vec<Event>),
+    /// The reader is about to wait for input: write out what was sent so far.
+    Flush,
+    /// The capture ended cleanly: end the document.
+    End,
+}
+
+/// The decode pipeline on both cores: this thread reads the capture and runs the engine (which
+/// stays synchronous: it pushes into a batch), a second thread formats and writes. Batches
+/// go over a bounded channel and come back empty for reuse, so nothing is allocated per
+/// batch once the pipeline is full, and memory does not grow with the file.
+fn decode_with<W: Write, F: FnOnce() -> W + Send>(opts: &DecodeOptions, out: F) -> Result<()> {
     let started = Instant::now();
     let name = if opts.path.as_os_str() == "-" {
         "standard input".into()
@@ -46,42 +72,85 @@ pub fn decode_to<W: Write>(opts: &DecodeOptions, out: W) -> Result<()> {
     };
     let mut reader = open_path(&opts.path).with_context(|| format!("cannot read {name}"))?;
     let mut engine = Engine::new(opts.limits).with_filter(opts.filter.clone());
-    let mut writer = Writer::new(out, opts.format).explain(opts.explain);
-    let mut counted = |_: Event| {};
-    // Each event is written as the engine makes it: one frame can make millions (a segment
-    // that fills a hole releases every byte held after it), so none are collected.
-    let failure = loop {
-        let frame = match reader.next_frame() {
-            Ok(Some(f)) => f,
-            Ok(None) => break None,
-            Err(e) => break Some(e),
+    let failure = if opts.stats {
+        // Nothing to write: events are counted by the engine and dropped as they come.
+        let mut counted = |_: Event| {};
+        let failure = loop {
+            match reader.next_frame() {
+                Ok(Some(frame)) => engine.ingest(&frame, &mut counted),
+                Ok(None) => break None,
+                Err(e) => break Some(e),
+            }
         };
-        if opts.stats {
-            engine.ingest(&frame, &mut counted);
-        } else {
-            engine.ingest(&frame, &mut writer);
-        }
-        // The next frame needs a read, which on a live pipe waits for the next packet: show
-        // what we have first.
-        if reader.needs_input() {
-            writer.flush()?;
-        } else {
-            writer.check()?;
-        }
-    };
-    if opts.stats {
         engine.finish(&mut counted);
+        failure
     } else {
-        engine.finish(&mut writer);
-    }
+        let (tx, rx) = mpsc::sync_channel::<ToWriter>(BATCHES);
+        let (free_tx, free_rx) = mpsc::sync_channel::<Vec<Event>>(BATCHES + 2);
+        std::thread::scope(|scope| -> Result<Option<crate::capture::CaptureError>> {
+            let format = opts.format;
+            let explain = opts.explain;
+            let writer = std::thread::Builder::new()
+                .name("synscope-writer".into())
+                .spawn_scoped(scope, move || -> io::Result<()> {
+                    let mut w = Writer::new(out(), format).explain(explain);
+                    for msg in rx {
+                        match msg {
+                            ToWriter::Events(mut batch) => {
+                                for e in batch.drain(..) {
+                                    w.push(e);
+                                }
+                                w.check()?;
+                                // The engine's thread may have gone: then the batch is dropped.
+                                let _ = free_tx.try_send(batch);
+                            }
+                            ToWriter::Flush => w.flush()?,
+                            ToWriter::End => return w.end(),
+                        }
+                    }
+                    w.flush()
+                })
+                .context("cannot start the writer thread")?;
+            let mut batch = Batch {
+                events: Vec::with_capacity(BATCH_EVENTS),
+                tx: &tx,
+                free: &free_rx,
+                gone: false,
+            };
+            let failure = loop {
+                let frame = match reader.next_frame() {
+                    Ok(Some(f)) => f,
+                    Ok(None) => break None,
+                    Err(e) => break Some(e),
+                };
+                engine.ingest(&frame, &mut batch);
+                if batch.gone {
+                    break None;
+                }
+                // The next frame needs a read, which on a live pipe waits for the next
+                // packet: show what we have first.
+                if reader.needs_input() {
+                    batch.send();
+                    batch.gone |= tx.send(ToWriter::Flush).is_err();
+                }
+            };
+            if !batch.gone {
+                engine.finish(&mut batch);
+                batch.send();
+                if failure.is_none() {
+                    let _ = tx.send(ToWriter::End);
+                }
+            }
+            drop(tx);
+            match writer.join() {
+                Ok(written) => written?,
+                Err(_) => anyhow::bail!("the writer thread panicked"),
+            }
+            Ok(failure)
+        })?
+    };
     if let Some(e) = failure {
-        writer.flush()?;
         return Err(anyhow::Error::new(e).context(format!("in {name}")));
-    }
-    if opts.stats {
-        writer.flush()?;
-    } else {
-        writer.finish()?;
     }
     if reader.truncated_tail() {
         eprintln!("synscope: warning: {name} ends inside a packet (cut short)");
@@ -105,4 +174,150 @@ pub fn decode_to<W: Write>(opts: &DecodeOptions, out: W) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The batch the engine pushes into: sent to the writer's thread when full.
+struct Batch<'a> {
+    events: Vec<Event>,
+    tx: &'a mpsc::SyncSender<ToWriter>,
+    /// Emptied batches coming back.
+    free: &'a mpsc::Receiver<Vec<Event>>,
+    /// The writer's thread ended (a write failed): stop decoding.
+    gone: bool,
+}
+
+impl Batch<'_> {
+    fn send(&mut self) {
+        if self.events.is_empty() || self.gone {
+            return;
+        }
+        let next = self
+            .free
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BATCH_EVENTS));
+        let full = std::mem::replace(&mut self.events, next);
+        self.gone = self.tx.send(ToWriter::Events(full)).is_err();
+    }
+}
+
+impl EventSink for Batch<'_> {
+    fn push(&mut self, event: Event) {
+        if self.gone {
+            return;
+        }
+        self.events.push(event);
+        if self.events.len() >= BATCH_EVENTS {
+            self.send();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::CaptureReader;
+
+    fn capture(name: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("assets/captures")
+            .join(name)
+    }
+
+    /// What one thread writing as the engine pushes gives.
+    fn serial(path: &std::path::Path, format: Format, explain: Option<Lang>) -> Vec<u8> {
+        let bytes = std::fs::read(path).unwrap();
+        let mut reader = CaptureReader::new(&bytes[..]).unwrap();
+        let mut engine = Engine::new(Limits::default());
+        let mut w = Writer::new(Vec::new(), format).explain(explain);
+        while let Some(f) = reader.next_frame().unwrap() {
+            engine.ingest(&f, &mut w);
+        }
+        engine.finish(&mut w);
+        w.finish().unwrap()
+    }
+
+    /// A `Write` shared with the test, so that what the writer thread wrote can be read after.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>, Option<usize>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let mut v = self.0.lock().unwrap();
+            if self.1.is_some_and(|cap| v.len() + buf.len() > cap) {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            v.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The two-thread pipeline writes the same bytes as one thread, in every format, on
+    /// captures large enough to fill many batches.
+    #[test]
+    fn the_pipeline_writes_what_one_thread_writes() {
+        for name in ["ws_large.pcapng", "lesson_all.pcapng", "socketio_v4.pcapng"] {
+            for (format, explain) in [
+                (Format::Json, None),
+                (Format::Text, Some(Lang::Ko)),
+                (Format::Mermaid, None),
+            ] {
+                let path = capture(name);
+                let out = Shared::default();
+                let opts = DecodeOptions {
+                    path: path.clone(),
+                    format,
+                    explain,
+                    ..DecodeOptions::default()
+                };
+                decode_to(&opts, out.clone()).unwrap();
+                let got = out.0.lock().unwrap().clone();
+                assert_eq!(got, serial(&path, format, explain), "{name} {format:?}");
+            }
+        }
+    }
+
+    /// A write that fails (a closed pipe) ends the decode with that error; nothing is written
+    /// after it.
+    #[test]
+    fn a_failed_write_ends_the_decode() {
+        let out = Shared(Default::default(), Some(10_000));
+        let opts = DecodeOptions {
+            path: capture("lesson_all.pcapng"),
+            format: Format::Json,
+            ..DecodeOptions::default()
+        };
+        let err = decode_to(&opts, out.clone()).unwrap_err();
+        let io = err.downcast_ref::<io::Error>().unwrap();
+        assert_eq!(io.kind(), io::ErrorKind::BrokenPipe);
+        assert!(out.0.lock().unwrap().len() <= 10_000);
+    }
+
+    /// A capture cut by a corrupt block: the frames before it are written, their connections
+    /// ended, then the error.
+    #[test]
+    fn a_corrupt_block_ends_with_the_error_after_the_frames_before_it() {
+        let mut bytes = std::fs::read(capture("ws_chat.pcapng")).unwrap();
+        let len = bytes.len();
+        // The last block's trailing length no longer matches its leading one.
+        bytes[len - 1] ^= 0x55;
+        let dir = std::env::temp_dir().join(format!("synscope-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("corrupt.pcapng");
+        std::fs::write(&path, &bytes).unwrap();
+        let out = Shared::default();
+        let opts = DecodeOptions {
+            path,
+            format: Format::Json,
+            ..DecodeOptions::default()
+        };
+        let err = decode_to(&opts, out.clone()).unwrap_err();
+        assert!(format!("{err:#}").contains("corrupt.pcapng"), "{err:#}");
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert!(text.lines().count() > 10, "{text}");
+        assert!(text.contains("\"kind\":\"connection_end\""), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
