@@ -829,9 +829,12 @@ fn hex_prefix(b: &[u8]) -> String {
     s
 }
 
-/// Opens a capture file, or standard input for `-`.
-pub fn open_path(path: &std::path::Path) -> Result<CaptureReader<Box<dyn Read>>, CaptureError> {
-    let r: Box<dyn Read> = if path.as_os_str() == "-" {
+/// Opens a capture file, or standard input for `-` (`Send`: `decode` reads on a thread of its
+/// own).
+pub fn open_path(
+    path: &std::path::Path,
+) -> Result<CaptureReader<Box<dyn Read + Send>>, CaptureError> {
+    let r: Box<dyn Read + Send> = if path.as_os_str() == "-" {
         Box::new(std::io::stdin())
     } else {
         Box::new(std::fs::File::open(path)?)

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::capture::open_path;
+use crate::capture::{open_path, CaptureError, CaptureReader, RawFrame};
 use crate::engine::{Engine, Filter};
 use crate::explain::Lang;
 use crate::flow::EventSink;
@@ -50,6 +50,160 @@ pub fn decode_to<W: Write + Send>(opts: &DecodeOptions, out: W) -> Result<()> {
     decode_with(opts, move || out)
 }
 
+/// Frame batches in flight from the reader to the engine.
+pub const READ_BATCHES: usize = 4;
+/// A frame batch is sent once it holds this many bytes of frames.
+pub const READ_BATCH_BYTES: usize = 256 << 10;
+
+/// Frames copied out of the reader's buffer, owned, to cross threads.
+#[derive(Default)]
+struct FrameBatch {
+    data: Vec<u8>,
+    frames: Vec<FrameMeta>,
+    /// The reader waits for input after this batch.
+    flush: bool,
+}
+
+struct FrameMeta {
+    ts: crate::model::Timestamp,
+    link: crate::capture::LinkType,
+    orig_len: u32,
+    end: usize,
+}
+
+impl FrameBatch {
+    fn push(&mut self, f: &RawFrame<'_>) {
+        self.data.extend_from_slice(f.data);
+        self.frames.push(FrameMeta {
+            ts: f.ts,
+            link: f.link,
+            orig_len: f.orig_len,
+            end: self.data.len(),
+        });
+    }
+
+    fn frames(&self) -> impl Iterator<Item = RawFrame<'_>> {
+        let mut start = 0;
+        self.frames.iter().map(move |m| {
+            let data = self.data.get(start..m.end).unwrap_or_default();
+            start = m.end;
+            RawFrame {
+                ts: m.ts,
+                link: m.link,
+                data,
+                orig_len: m.orig_len,
+            }
+        })
+    }
+}
+
+/// How the capture ended.
+#[derive(Default)]
+struct ReadEnd {
+    error: Option<CaptureError>,
+    /// It ended inside a packet (cut short).
+    truncated: bool,
+}
+
+/// What the reader sends the engine.
+enum FromReader {
+    Frames(FrameBatch),
+    End(ReadEnd),
+}
+
+/// The reader thread: frames in batches until the end of the capture, an error, or the engine
+/// hanging up.
+fn read_frames<R: std::io::Read>(
+    mut reader: CaptureReader<R>,
+    tx: &mpsc::SyncSender<FromReader>,
+    spent: &mpsc::Receiver<FrameBatch>,
+) {
+    loop {
+        let mut batch = spent.try_recv().unwrap_or_else(|_| FrameBatch {
+            data: Vec::with_capacity(READ_BATCH_BYTES + (64 << 10)),
+            frames: Vec::with_capacity(4096),
+            flush: false,
+        });
+        batch.data.clear();
+        batch.frames.clear();
+        batch.flush = false;
+        let end = loop {
+            match reader.next_frame() {
+                Ok(Some(f)) => batch.push(&f),
+                Ok(None) => break Some(None),
+                Err(e) => break Some(Some(e)),
+            }
+            if reader.needs_input() {
+                batch.flush = true;
+                break None;
+            }
+            if batch.data.len() >= READ_BATCH_BYTES {
+                break None;
+            }
+        };
+        if !batch.frames.is_empty() && tx.send(FromReader::Frames(batch)).is_err() {
+            return;
+        }
+        if let Some(error) = end {
+            let _ = tx.send(FromReader::End(ReadEnd {
+                error,
+                truncated: reader.truncated_tail(),
+            }));
+            return;
+        }
+    }
+}
+
+/// The engine's side of the reader's channel.
+struct Input<'e> {
+    frames: mpsc::Receiver<FromReader>,
+    spent: mpsc::SyncSender<FrameBatch>,
+    engine: &'e mut Engine,
+}
+
+impl Input<'_> {
+    /// Runs the engine on every frame into `sink` until the capture ends (then the engine is
+    /// finished into `sink` too) or `stop(sink)`; `flush(sink)` when the reader waits for
+    /// input.
+    fn run<S: EventSink>(
+        self,
+        sink: &mut S,
+        stop: impl Fn(&S) -> bool,
+        mut flush: impl FnMut(&mut S),
+    ) -> ReadEnd {
+        for msg in &self.frames {
+            match msg {
+                FromReader::Frames(batch) => {
+                    for f in batch.frames() {
+                        self.engine.ingest(&f, sink);
+                        if stop(sink) {
+                            return ReadEnd::default();
+                        }
+                    }
+                    if batch.flush {
+                        flush(sink);
+                    }
+                    let _ = self.spent.try_send(batch);
+                }
+                FromReader::End(end) => {
+                    self.engine.finish(sink);
+                    flush(sink);
+                    return end;
+                }
+            }
+        }
+        // The reader thread ended without a word: it panicked.
+        self.engine.finish(sink);
+        flush(sink);
+        ReadEnd {
+            error: Some(CaptureError::Io(io::Error::other(
+                "the reader thread panicked",
+            ))),
+            truncated: false,
+        }
+    }
+}
+
 /// What the engine's thread sends the writer's.
 enum ToWriter {
     Events(Vec<Event>),
@@ -59,10 +213,15 @@ enum ToWriter {
     End,
 }
 
-/// The decode pipeline on both cores: this thread reads the capture and runs the engine (which
-/// stays synchronous: it pushes into a batch), a second thread formats and writes. Batches
-/// go over a bounded channel and come back empty for reuse, so nothing is allocated per
-/// batch once the pipeline is full, and memory does not grow with the file.
+/// The decode pipeline on both cores, three threads with bounded hand-offs:
+/// - the reader reads the capture and cuts it into frames, copied into batches
+///   ([`FrameBatch`], about [`READ_BATCH_BYTES`] each);
+/// - this thread runs the engine on them (the engine stays synchronous: it pushes into a
+///   batch of events);
+/// - the writer formats and writes the events (not with `--stats`).
+///
+/// Batches come back empty for reuse, so nothing is allocated per batch once the pipeline is
+/// full, and memory does not grow with the file.
 fn decode_with<W: Write, F: FnOnce() -> W + Send>(opts: &DecodeOptions, out: F) -> Result<()> {
     let started = Instant::now();
     let name = if opts.path.as_os_str() == "-" {
@@ -70,89 +229,82 @@ fn decode_with<W: Write, F: FnOnce() -> W + Send>(opts: &DecodeOptions, out: F) 
     } else {
         opts.path.display().to_string()
     };
-    let mut reader = open_path(&opts.path).with_context(|| format!("cannot read {name}"))?;
+    let reader = open_path(&opts.path).with_context(|| format!("cannot read {name}"))?;
     let mut engine = Engine::new(opts.limits).with_filter(opts.filter.clone());
-    let failure = if opts.stats {
-        // Nothing to write: events are counted by the engine and dropped as they come.
-        let mut counted = |_: Event| {};
-        let failure = loop {
-            match reader.next_frame() {
-                Ok(Some(frame)) => engine.ingest(&frame, &mut counted),
-                Ok(None) => break None,
-                Err(e) => break Some(e),
-            }
+    let end = std::thread::scope(|scope| -> Result<ReadEnd> {
+        let (frames_tx, frames) = mpsc::sync_channel::<FromReader>(READ_BATCHES);
+        let (spent, spent_rx) = mpsc::sync_channel::<FrameBatch>(READ_BATCHES + 2);
+        // Not joined: after a failed write it may be blocked reading a pipe that has nothing
+        // more yet; it ends at its next send, or with the process.
+        std::thread::Builder::new()
+            .name("synscope-reader".into())
+            .spawn(move || read_frames(reader, &frames_tx, &spent_rx))
+            .context("cannot start the reader thread")?;
+        let input = Input {
+            frames,
+            spent,
+            engine: &mut engine,
         };
-        engine.finish(&mut counted);
-        failure
-    } else {
+        if opts.stats {
+            // Nothing to write: events are counted by the engine and dropped as they come.
+            let mut counted = |_: Event| {};
+            return Ok(input.run(&mut counted, |_| false, |_| {}));
+        }
         let (tx, rx) = mpsc::sync_channel::<ToWriter>(BATCHES);
         let (free_tx, free_rx) = mpsc::sync_channel::<Vec<Event>>(BATCHES + 2);
-        std::thread::scope(|scope| -> Result<Option<crate::capture::CaptureError>> {
-            let format = opts.format;
-            let explain = opts.explain;
-            let writer = std::thread::Builder::new()
-                .name("synscope-writer".into())
-                .spawn_scoped(scope, move || -> io::Result<()> {
-                    let mut w = Writer::new(out(), format).explain(explain);
-                    for msg in rx {
-                        match msg {
-                            ToWriter::Events(mut batch) => {
-                                for e in batch.drain(..) {
-                                    w.push(e);
-                                }
-                                w.check()?;
-                                // The engine's thread may have gone: then the batch is dropped.
-                                let _ = free_tx.try_send(batch);
+        let format = opts.format;
+        let explain = opts.explain;
+        let writer = std::thread::Builder::new()
+            .name("synscope-writer".into())
+            .spawn_scoped(scope, move || -> io::Result<()> {
+                let mut w = Writer::new(out(), format).explain(explain);
+                for msg in rx {
+                    match msg {
+                        ToWriter::Events(mut batch) => {
+                            for e in batch.drain(..) {
+                                w.push(e);
                             }
-                            ToWriter::Flush => w.flush()?,
-                            ToWriter::End => return w.end(),
+                            w.check()?;
+                            // The engine's thread may have gone: then the batch is dropped.
+                            let _ = free_tx.try_send(batch);
                         }
+                        ToWriter::Flush => w.flush()?,
+                        ToWriter::End => return w.end(),
                     }
-                    w.flush()
-                })
-                .context("cannot start the writer thread")?;
-            let mut batch = Batch {
-                events: Vec::with_capacity(BATCH_EVENTS),
-                tx: &tx,
-                free: &free_rx,
-                gone: false,
-            };
-            let failure = loop {
-                let frame = match reader.next_frame() {
-                    Ok(Some(f)) => f,
-                    Ok(None) => break None,
-                    Err(e) => break Some(e),
-                };
-                engine.ingest(&frame, &mut batch);
-                if batch.gone {
-                    break None;
                 }
-                // The next frame needs a read, which on a live pipe waits for the next
-                // packet: show what we have first.
-                if reader.needs_input() {
-                    batch.send();
-                    batch.gone |= tx.send(ToWriter::Flush).is_err();
-                }
-            };
-            if !batch.gone {
-                engine.finish(&mut batch);
-                batch.send();
-                if failure.is_none() {
-                    let _ = tx.send(ToWriter::End);
-                }
-            }
-            drop(tx);
-            match writer.join() {
-                Ok(written) => written?,
-                Err(_) => anyhow::bail!("the writer thread panicked"),
-            }
-            Ok(failure)
-        })?
-    };
-    if let Some(e) = failure {
+                w.flush()
+            })
+            .context("cannot start the writer thread")?;
+        let mut batch = Batch {
+            events: Vec::with_capacity(BATCH_EVENTS),
+            tx: &tx,
+            free: &free_rx,
+            gone: false,
+        };
+        let end = input.run(
+            &mut batch,
+            |b| b.gone,
+            // The reader waits for input (a live pipe waits for the next packet): show
+            // what we have first.
+            |b| {
+                b.send();
+                b.gone |= tx.send(ToWriter::Flush).is_err();
+            },
+        );
+        if !batch.gone && end.error.is_none() {
+            let _ = tx.send(ToWriter::End);
+        }
+        drop(tx);
+        match writer.join() {
+            Ok(written) => written?,
+            Err(_) => anyhow::bail!("the writer thread panicked"),
+        }
+        Ok(end)
+    })?;
+    if let Some(e) = end.error {
         return Err(anyhow::Error::new(e).context(format!("in {name}")));
     }
-    if reader.truncated_tail() {
+    if end.truncated {
         eprintln!("synscope: warning: {name} ends inside a packet (cut short)");
     }
     if opts.stats {
