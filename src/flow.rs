@@ -70,6 +70,12 @@ pub use reassembly::{MAX_HELD_PIECES, PIECE_COST};
 /// implementation tests use) holds all of one frame's events.
 pub trait EventSink {
     fn push(&mut self, event: Event);
+    /// Content bytes an application layer decoded (an HTTP body after de-chunking, a
+    /// WebSocket message after unmasking and inflation), for the decoders of the protocols it
+    /// carries: `proto::Session` feeds them to SSE, STOMP and Engine.IO as they arrive. Other
+    /// sinks ignore them; a sink that wraps another between the layers and the session must
+    /// pass them on.
+    fn content(&mut self, _dir: Dir, _content: crate::proto::Content<'_>) {}
 }
 
 impl EventSink for Vec<Event> {
@@ -109,6 +115,11 @@ impl Cx<'_> {
             websocket: true,
         };
         self.emit(None, EventBody::ConnectionState(change));
+    }
+
+    /// Passes decoded content bytes of `dir` on ([`EventSink::content`]).
+    pub fn content(&mut self, dir: Dir, content: crate::proto::Content<'_>) {
+        self.out.content(dir, content);
     }
 }
 

@@ -1148,6 +1148,12 @@ pub struct Limits {
     /// inflated after 64 times this many output bytes (a decompression bomb). UTF-8 checks and
     /// inflation stream, so no message is buffered whole; only its first bytes are kept.
     pub max_message: usize,
+    /// Largest subprotocol message decoded: a Server-Sent Event (its lines), a STOMP frame,
+    /// an Engine.IO packet. They are decoded as their bytes arrive, whatever their size, and
+    /// only previews are kept, so this bounds no memory: one that reaches it is reported at
+    /// once, `incomplete`, with its lengths so far, and the rest of it is skipped (so an event
+    /// that never ends still shows, and `incomplete` always names a cause).
+    pub max_subprotocol_message: usize,
     /// Most connections tracked at once; the oldest closed ones are forgotten first.
     pub max_connections: usize,
     /// Client bytes held after a WebSocket upgrade request until the server answers (they are
@@ -1174,6 +1180,7 @@ impl Default for Limits {
             max_kept_payload: 4096,
             max_text_preview: 256,
             max_message: 1 << 20,
+            max_subprotocol_message: 16 << 20,
             max_connections: 65_536,
             max_upgrade_hold: 64 << 10,
             max_pending_requests: 1024,

@@ -3,15 +3,21 @@
 //! `text/event-stream` bodies, Engine.IO / Socket.IO ([`socketio`]) in long-polling bodies and
 //! WebSocket messages, STOMP ([`stomp`]) in WebSocket messages.
 //!
-//! The subprotocols are decoded from the events the HTTP and WebSocket layers emit, as they
-//! pass on their way out ([`Subprotocols`]; nothing is collected): an `http_request` decides what its exchange carries (an
-//! `EIO=` query marks Engine.IO), an `http_response` starts a body decoder (SSE for
-//! `text/event-stream`, an Engine.IO payload for a long-polling GET), the `http_body` pieces
-//! feed it, a 101 decides what the WebSocket messages carry (an Engine.IO request target, a
-//! `v1x.stomp` subprotocol, or the shape of the first data message), and each `ws_message` is
-//! decoded. The decoded events follow the event they came from, with its stamp, connection
-//! and direction. They read only the kept bytes of each event (`Limits::max_kept_payload`);
-//! a piece or message larger than that is decoded as far as it is kept and marked incomplete.
+//! The subprotocols ([`Subprotocols`]) are fed the reassembled stream inside the HTTP and
+//! WebSocket layers, as Suricata feeds its app-layer parsers: the layers pass the body bytes
+//! (after de-chunking) and message bytes (after unmasking and inflation) as they decode them
+//! ([`Content`], through [`EventSink::content`]), and the decoders read them as they arrive,
+//! keeping only previews, so a message of any size is decoded whole at a bounded cost. The
+//! events the layers emit steer them on their way out: an `http_request` decides what its
+//! exchange carries (an `EIO=` query marks Engine.IO), an `http_response` starts a body
+//! decoder (SSE for `text/event-stream`, an Engine.IO payload for a long-polling GET), the last
+//! `http_body` ends it, a 101 decides what the WebSocket messages carry (an Engine.IO request
+//! target, a `v1x.stomp` subprotocol, or the shape of the first data message), and each
+//! `ws_message` ends its message. A decoded event comes right after the event that carries its
+//! last byte (the body piece, chunk or message), or, when that one is still going on, after
+//! the events of the packet that completed it; it has that packet's stamp, and its
+//! connection and direction. `incomplete` on a decoded event means bytes were missing (a
+//! capture gap, an inflation error) or it reached `Limits::max_subprotocol_message`.
 
 pub mod http;
 pub mod socketio;
@@ -25,8 +31,8 @@ use std::mem;
 
 use crate::flow::{Cx, EventSink, StreamSink};
 use crate::model::{
-    BodyKind, ConnId, Dir, Event, EventBody, Headers, HttpBody, HttpRequest, HttpResponse, Layer,
-    Limits, Malformed, Opcode, SseEvent, Stamp, WsMessage,
+    BodyKind, ConnId, Dir, Event, EventBody, Headers, HttpRequest, HttpResponse, Layer, Limits,
+    Malformed, Opcode, SseEvent, Stamp,
 };
 
 /// One connection's application state: HTTP until a WebSocket upgrade, then WebSocket; and
@@ -105,6 +111,8 @@ impl Session {
         let mut post = Post {
             sub: &mut self.sub,
             limits: cx.limits,
+            stamp: cx.stamp,
+            conn: cx.conn,
             out: &mut *cx.out,
         };
         let mut inner = Cx {
@@ -115,6 +123,9 @@ impl Session {
             out: &mut post,
         };
         f(&mut self.http, &mut self.ws, &mut inner);
+        // Events decoded from content whose carrying event did not come in this call (a
+        // chunk or a message still going on) come out with the packet that completed them.
+        self.sub.flush(&mut *cx.out);
     }
 
     /// [`StreamSink::held_bytes`] by layer: HTTP, WebSocket, subprotocols (for fuzzing, which
@@ -155,17 +166,46 @@ pub(crate) fn preview(b: &[u8], max_chars: usize) -> String {
     }
 }
 
+/// Content bytes the HTTP and WebSocket layers decode, passed to the subprotocol decoders
+/// as they arrive ([`EventSink::content`]), as Suricata's HTTP parser feeds body bytes to its
+/// inspection. Each goes with the direction it came on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content<'a> {
+    /// The next bytes of the HTTP body in progress, after de-chunking.
+    Body(&'a [u8]),
+    /// Bytes of the HTTP body in progress are missing (a capture gap, or its framing broke).
+    BodyGap,
+    /// A WebSocket data message starts (its opcode; `Continuation` when its start was lost).
+    MessageStart(Opcode),
+    /// The next bytes of the data message in progress, unmasked and inflated.
+    Message(&'a [u8]),
+    /// Bytes of the data message in progress are missing or cannot be decoded (a capture
+    /// gap, an inflation error or limit): the rest of it is not decoded.
+    MessageGap,
+}
+
 /// The HTTP and WebSocket layers' event sink: each event goes on to `out` with the
-/// subprotocol events it carries right after it.
+/// subprotocol events it carries right after it, and the content bytes go to the decoders.
 struct Post<'a> {
     sub: &'a mut Subprotocols,
     limits: &'a Limits,
+    stamp: Stamp,
+    conn: ConnId,
     out: &'a mut dyn EventSink,
 }
 
 impl EventSink for Post<'_> {
     fn push(&mut self, ev: Event) {
         self.sub.pass(ev, self.limits, self.out);
+    }
+
+    fn content(&mut self, dir: Dir, content: Content<'_>) {
+        let o = Origin {
+            stamp: self.stamp,
+            conn: self.conn,
+            dir,
+        };
+        self.sub.content(o, content, self.limits);
     }
 }
 
@@ -201,25 +241,60 @@ enum WsApp {
     Other,
 }
 
+/// Bytes of a first data message looked at to decide what an undecided connection carries:
+/// enough for the longest STOMP command line (`UNSUBSCRIBE\r\n`) and Engine.IO's `0{"sid":`.
+const SNIFF: usize = 16;
+
+/// Where one direction's WebSocket data message stands for the subprotocols.
+#[derive(Debug, Clone, Copy)]
+enum MsgPhase {
+    /// No data message, or one that is not decoded (its start lost, after a gap, or the
+    /// connection carries something else).
+    Off,
+    /// The connection is undecided: the message's first bytes, until [`SNIFF`] of them or
+    /// its end decide.
+    Sniff {
+        opcode: Opcode,
+        buf: [u8; SNIFF],
+        len: u8,
+    },
+    /// Being decoded.
+    On,
+}
+
+/// One direction's WebSocket message decoder, kept across messages (reset at each start).
+#[derive(Debug)]
+enum MsgDecoder {
+    Stomp(stomp::Stream),
+    EngineIo(socketio::Packet),
+}
+
 /// Room for decoded events and items that scratch vectors keep across calls. One event can
 /// carry thousands (a body piece of one-byte Engine.IO packets); a vector that such a burst
 /// grew past this gives its memory back, so that every connection does not keep the room of
-/// its largest burst (a `(usize, Event)` is over 300 bytes).
+/// its largest burst (an `Event` is 96 bytes).
 const SCRATCH_KEEP: usize = 64;
 
 /// The subprotocol state of one connection. Memory ([`Subprotocols::max_held`]): the request
 /// kinds awaiting their answer (bounded by `Limits::max_pending_requests`), one body decoder
-/// per direction (SSE previews, [`sse::SseParser::max_held`], or one Engine.IO packet of at
-/// most `max_kept_payload` bytes) and scratch vectors reused across calls (room for at most
-/// [`SCRATCH_KEEP`] elements each between calls).
+/// per direction (SSE previews, [`sse::SseParser::max_held`], or the first
+/// `max_kept_payload` bytes of an Engine.IO packet), one WebSocket message decoder per
+/// direction (a STOMP frame's previews, [`stomp::Stream::max_held`], or an Engine.IO packet's
+/// first bytes), and scratch vectors reused across calls (room for at most
+/// [`SCRATCH_KEEP`] elements each between calls). Nothing depends on the size of a body or
+/// message: content is decoded as it arrives.
 pub struct Subprotocols {
     pending: VecDeque<Exchange>,
     bodies: [Option<Box<BodyDecoder>>; 2],
     ws: WsApp,
+    phases: [MsgPhase; 2],
+    msgs: [Option<Box<MsgDecoder>>; 2],
     codecs: [socketio::Codec; 2],
-    /// Decoded events (each with the index of the event it follows, always the one being
-    /// passed on), reused across calls.
-    new: Vec<(usize, Event)>,
+    /// Events decoded from content, waiting for the event that carries them (the body piece
+    /// or message their last byte came in) or the end of the call.
+    held: Vec<Event>,
+    /// Events decoded when an event passes, after it.
+    new: Vec<Event>,
     sse_out: Vec<SseEvent>,
     items: Vec<socketio::Item>,
     frames: Vec<stomp::Item>,
@@ -232,7 +307,10 @@ impl Subprotocols {
             pending: VecDeque::new(),
             bodies: [None, None],
             ws: WsApp::Undecided,
+            phases: [MsgPhase::Off, MsgPhase::Off],
+            msgs: [None, None],
             codecs: [codec.clone(), codec],
+            held: Vec::new(),
             new: Vec::new(),
             sse_out: Vec::new(),
             items: Vec::new(),
@@ -240,8 +318,8 @@ impl Subprotocols {
         }
     }
 
-    /// Bytes held now: the pending request kinds, the body decoders' buffers and the
-    /// scratch vectors' room (for memory-bound tests and fuzzing).
+    /// Bytes held now: the pending request kinds, the decoders' buffers and the scratch
+    /// vectors' room (for memory-bound tests and fuzzing).
     #[doc(hidden)]
     pub fn held_bytes(&self) -> usize {
         let bodies: usize = self
@@ -253,8 +331,19 @@ impl Subprotocols {
                 BodyDecoder::EngineIo(s) => s.held_bytes(),
             })
             .sum();
+        let msgs: usize = self
+            .msgs
+            .iter()
+            .flatten()
+            .map(|d| match &**d {
+                MsgDecoder::Stomp(s) => s.held_bytes(),
+                MsgDecoder::EngineIo(p) => p.held_bytes(),
+            })
+            .sum();
         bodies
+            + msgs
             + self.pending.len() * mem::size_of::<Exchange>()
+            + room(&self.held)
             + room(&self.new)
             + room(&self.sse_out)
             + room(&self.items)
@@ -265,70 +354,145 @@ impl Subprotocols {
     #[doc(hidden)]
     pub fn max_held(limits: &Limits) -> usize {
         let body = sse::SseParser::max_held(limits.max_text_preview).max(limits.max_kept_payload);
+        let msg = stomp::Stream::max_held(limits.max_text_preview).max(limits.max_kept_payload);
         let scratch = SCRATCH_KEEP
-            * (mem::size_of::<(usize, Event)>()
+            * (2 * mem::size_of::<Event>()
                 + mem::size_of::<SseEvent>()
                 + mem::size_of::<socketio::Item>()
                 + mem::size_of::<stomp::Item>());
-        2 * body + limits.max_pending_requests.max(1) * mem::size_of::<Exchange>() + scratch
+        2 * body
+            + 2 * msg
+            + limits.max_pending_requests.max(1) * mem::size_of::<Exchange>()
+            + scratch
     }
 
     /// Passes `ev` on to `out`, followed by the subprotocol events it carries.
     fn pass(&mut self, ev: Event, limits: &Limits, out: &mut dyn EventSink) {
         let mut new = mem::take(&mut self.new);
-        self.observe(0, &ev, limits, &mut new);
+        self.observe(&ev, limits, &mut new);
+        let carrier = matches!(ev.body, EventBody::HttpBody(_) | EventBody::WsMessage(_));
         out.push(ev);
-        for (_, e) in new.drain(..) {
+        if carrier || !new.is_empty() {
+            self.flush(out);
+        }
+        for e in new.drain(..) {
             out.push(e);
         }
         trim(&mut new);
         self.new = new;
     }
 
+    /// Pushes the events decoded from content so far.
+    fn flush(&mut self, out: &mut dyn EventSink) {
+        for e in self.held.drain(..) {
+            out.push(e);
+        }
+        trim(&mut self.held);
+    }
+
     /// `dir` ended: a body decoder still open (its body was cut short) reports what it holds.
     fn end(&mut self, dir: Dir, cx: &mut Cx) {
-        let Some(mut dec) = self.bodies[dir.idx()].take() else {
-            return;
-        };
         let origin = Origin {
             stamp: cx.stamp,
             conn: cx.conn,
             dir,
         };
         let mut new = mem::take(&mut self.new);
-        self.finish_body(&mut dec, dir, 0, origin, &mut new);
-        for (_, e) in new.drain(..) {
+        if let Some(mut dec) = self.bodies[dir.idx()].take() {
+            self.finish_body(&mut dec, dir, true, origin, &mut new);
+        }
+        for e in new.drain(..) {
             cx.out.push(e);
         }
         trim(&mut new);
         self.new = new;
     }
 
-    fn observe(&mut self, i: usize, ev: &Event, limits: &Limits, new: &mut Vec<(usize, Event)>) {
+    fn observe(&mut self, ev: &Event, limits: &Limits, new: &mut Vec<Event>) {
         let Some(dir) = ev.dir else {
             return;
         };
         let o = Origin::of(ev, dir);
         match &ev.body {
-            EventBody::HttpRequest(r) => self.request(i, o, r, limits, new),
-            EventBody::HttpResponse(r) => self.response(i, o, r, limits, new),
-            EventBody::HttpBody(b) => self.body(i, o, b, limits, new),
-            EventBody::WsMessage(m) => self.ws_message(i, o, m, limits, new),
+            EventBody::HttpRequest(r) => self.request(o, r, limits, new),
+            EventBody::HttpResponse(r) => self.response(o, r, limits, new),
+            EventBody::HttpBody(b) if b.end => {
+                if let Some(mut dec) = self.bodies[dir.idx()].take() {
+                    self.finish_body(&mut dec, dir, false, o, new);
+                }
+            }
+            EventBody::WsMessage(m) if matches!(m.opcode, Opcode::Text | Opcode::Binary) => {
+                self.message_end(o, m.incomplete, limits, new);
+            }
+            EventBody::WsMessage(m) if m.opcode == Opcode::Continuation => {
+                self.phases[dir.idx()] = MsgPhase::Off;
+            }
             _ => {}
         }
     }
 
-    fn request(
-        &mut self,
-        i: usize,
-        o: Origin,
-        r: &HttpRequest,
-        limits: &Limits,
-        new: &mut Vec<(usize, Event)>,
-    ) {
+    /// Content bytes of `o.dir`: fed to the decoder of its body or message.
+    fn content(&mut self, o: Origin, c: Content<'_>, limits: &Limits) {
+        let d = o.dir.idx();
+        match c {
+            Content::Body(b) => {
+                let Some(dec) = self.bodies[d].as_deref_mut() else {
+                    return;
+                };
+                match dec {
+                    BodyDecoder::Sse(p) => {
+                        // Up to each event that reaches the size limit, so that its note
+                        // follows it.
+                        let mut rest = b;
+                        while !rest.is_empty() {
+                            let n = p.feed_to_limit(rest, &mut self.sse_out);
+                            rest = rest.get(n..).unwrap_or_default();
+                            let limited = p.take_limited();
+                            sse_events(&mut self.sse_out, &mut self.held, o, limited, limits);
+                        }
+                    }
+                    BodyDecoder::EngineIo(s) => {
+                        s.feed(b, &mut self.codecs[d], &mut self.items);
+                        self.socketio_events(o);
+                    }
+                }
+            }
+            Content::BodyGap => {
+                let Some(dec) = self.bodies[d].as_deref_mut() else {
+                    return;
+                };
+                match dec {
+                    BodyDecoder::Sse(p) => p.gap(),
+                    BodyDecoder::EngineIo(s) => {
+                        s.gap(&mut self.codecs[d], &mut self.items);
+                        self.socketio_events(o);
+                    }
+                }
+            }
+            Content::MessageStart(opcode) => self.message_start(o, opcode, limits),
+            Content::Message(b) => self.message_bytes(o, b, limits),
+            Content::MessageGap => {
+                if let MsgPhase::Sniff { .. } = self.phases[d] {
+                    self.decide(o, limits);
+                }
+                if let MsgPhase::On = self.phases[d] {
+                    match self.msgs[d].as_deref_mut() {
+                        Some(MsgDecoder::Stomp(s)) => {
+                            s.gap(&mut self.frames);
+                            self.stomp_events(o);
+                        }
+                        Some(MsgDecoder::EngineIo(p)) => p.gap(),
+                        None => {}
+                    }
+                }
+            }
+        }
+    }
+
+    fn request(&mut self, o: Origin, r: &HttpRequest, limits: &Limits, new: &mut Vec<Event>) {
         // A request body that never ended (cut short): report what it held.
         if let Some(mut dec) = self.bodies[0].take() {
-            self.finish_body(&mut dec, Dir::C2s, i, o, new);
+            self.finish_body(&mut dec, Dir::C2s, true, o, new);
         }
         let ex = match socketio::classify_target(&r.target) {
             Some((eio, transport)) => Exchange::EngineIo {
@@ -350,27 +514,18 @@ impl Subprotocols {
         {
             if r.body != BodyKind::None && !encoded(&r.headers) {
                 self.codecs[0].set_eio(eio);
-                self.bodies[0] = Some(Box::new(BodyDecoder::EngineIo(
-                    socketio::PayloadSplitter::new(eio, limits.max_kept_payload),
-                )));
+                self.bodies[0] = Some(Box::new(BodyDecoder::EngineIo(splitter(eio, limits))));
             }
         }
     }
 
-    fn response(
-        &mut self,
-        i: usize,
-        o: Origin,
-        r: &HttpResponse,
-        limits: &Limits,
-        new: &mut Vec<(usize, Event)>,
-    ) {
+    fn response(&mut self, o: Origin, r: &HttpResponse, limits: &Limits, new: &mut Vec<Event>) {
         // RFC 9110 §15.2: an interim response does not answer the request.
         if (100..200).contains(&r.status) && r.status != 101 {
             return;
         }
         if let Some(mut dec) = self.bodies[1].take() {
-            self.finish_body(&mut dec, Dir::S2c, i, o, new);
+            self.finish_body(&mut dec, Dir::S2c, true, o, new);
         }
         let ex = self.pending.pop_front().unwrap_or(Exchange::Plain);
         if r.status == 101 {
@@ -398,7 +553,10 @@ impl Subprotocols {
             return;
         }
         let dec = if is_event_stream(&r.headers) {
-            BodyDecoder::Sse(sse::SseParser::new(limits.max_text_preview))
+            BodyDecoder::Sse(sse::SseParser::new(
+                limits.max_text_preview,
+                limits.max_subprotocol_message as u64,
+            ))
         } else if let (
             Exchange::EngineIo {
                 eio,
@@ -409,162 +567,261 @@ impl Subprotocols {
         ) = (ex, r.status)
         {
             self.codecs[1].set_eio(eio);
-            BodyDecoder::EngineIo(socketio::PayloadSplitter::new(eio, limits.max_kept_payload))
+            BodyDecoder::EngineIo(splitter(eio, limits))
         } else {
             return;
         };
         self.bodies[1] = Some(Box::new(dec));
     }
 
-    fn body(
-        &mut self,
-        i: usize,
-        o: Origin,
-        b: &HttpBody,
-        limits: &Limits,
-        new: &mut Vec<(usize, Event)>,
-    ) {
-        let dir = o.dir;
-        let Some(mut dec) = self.bodies[dir.idx()].take() else {
-            return;
-        };
-        // The kept bytes come first; the bytes after them (missing from the capture, or beyond
-        // the kept payload) are a gap.
-        let cut = b.data.is_cut();
-        let gap = b.missing > 0 || cut;
-        let layer = match &mut *dec {
-            BodyDecoder::Sse(p) => {
-                p.feed(&b.data.kept, &mut self.sse_out);
-                if gap {
-                    p.gap();
-                }
-                self.sse_events(i, o, new);
-                Layer::Sse
-            }
-            BodyDecoder::EngineIo(s) => {
-                let codec = &mut self.codecs[dir.idx()];
-                s.feed(&b.data.kept, codec, &mut self.items);
-                if gap {
-                    s.gap(codec, &mut self.items);
-                }
-                self.socketio_events(i, o, new);
-                Layer::Socketio
-            }
-        };
-        if cut && b.missing == 0 {
-            // Not a capture gap (that has its own event): the display limit. Say so.
-            new.push((
-                i,
-                o.event(malformed(
-                    layer,
-                    format!(
-                        "body piece of {} bytes, {} kept (Limits::max_kept_payload): what it \
-                         carries beyond is not decoded",
-                        b.data.total, limits.max_kept_payload
-                    ),
-                )),
-            ));
-        }
-        if b.end {
-            self.finish_body(&mut dec, dir, i, o, new);
-        } else {
-            self.bodies[dir.idx()] = Some(dec);
-        }
-    }
-
+    /// A body decoder's body ended (`cut`: it never reached its end).
     fn finish_body(
         &mut self,
         dec: &mut BodyDecoder,
         dir: Dir,
-        i: usize,
+        cut: bool,
         o: Origin,
-        new: &mut Vec<(usize, Event)>,
+        new: &mut Vec<Event>,
     ) {
+        let o = Origin { dir, ..o };
         match dec {
             BodyDecoder::Sse(p) => {
                 p.finish(&mut self.sse_out);
-                self.sse_events(i, o, new);
+                for e in self.sse_out.drain(..) {
+                    new.push(o.event(EventBody::SseEvent(Box::new(e))));
+                }
+                trim(&mut self.sse_out);
             }
             BodyDecoder::EngineIo(s) => {
-                s.finish(&mut self.codecs[dir.idx()], &mut self.items);
-                self.socketio_events(i, o, new);
+                s.finish(cut, &mut self.codecs[dir.idx()], &mut self.items);
+                for item in self.items.drain(..) {
+                    new.push(o.event(socketio_body(item)));
+                }
+                trim(&mut self.items);
             }
         }
     }
 
-    fn ws_message(
-        &mut self,
-        i: usize,
-        o: Origin,
-        m: &WsMessage,
-        limits: &Limits,
-        new: &mut Vec<(usize, Event)>,
-    ) {
-        let dir = o.dir;
-        if !matches!(m.opcode, Opcode::Text | Opcode::Binary) {
+    /// A WebSocket data message starts on `o.dir`.
+    fn message_start(&mut self, o: Origin, opcode: Opcode, limits: &Limits) {
+        let d = o.dir.idx();
+        self.phases[d] = MsgPhase::Off;
+        if !matches!(opcode, Opcode::Text | Opcode::Binary) {
             return;
         }
-        let kept = &m.data.kept;
-        let cut = m.data.is_cut() || m.incomplete;
+        match self.ws {
+            WsApp::Other => {}
+            WsApp::Undecided => {
+                self.phases[d] = MsgPhase::Sniff {
+                    opcode,
+                    buf: [0; SNIFF],
+                    len: 0,
+                }
+            }
+            WsApp::EngineIo | WsApp::Stomp(_) => self.start_decoder(o.dir, opcode, limits),
+        }
+    }
+
+    /// Starts the message decoder of `dir` for what the connection carries.
+    fn start_decoder(&mut self, dir: Dir, opcode: Opcode, limits: &Limits) {
+        let d = dir.idx();
+        let slot = &mut self.msgs[d];
+        match self.ws {
+            WsApp::Stomp(_) => {
+                if !matches!(slot.as_deref(), Some(MsgDecoder::Stomp(_))) {
+                    *slot = Some(Box::new(MsgDecoder::Stomp(stomp::Stream::new(
+                        limits.max_text_preview,
+                        limits.max_subprotocol_message as u64,
+                    ))));
+                }
+                if let Some(MsgDecoder::Stomp(s)) = slot.as_deref_mut() {
+                    s.start();
+                }
+            }
+            WsApp::EngineIo => {
+                if !matches!(slot.as_deref(), Some(MsgDecoder::EngineIo(_))) {
+                    *slot = Some(Box::new(MsgDecoder::EngineIo(socketio::Packet::new(
+                        limits.max_kept_payload,
+                        limits.max_subprotocol_message as u64,
+                    ))));
+                }
+                if let Some(MsgDecoder::EngineIo(p)) = slot.as_deref_mut() {
+                    p.start(opcode == Opcode::Binary);
+                }
+            }
+            WsApp::Undecided | WsApp::Other => {
+                self.phases[d] = MsgPhase::Off;
+                return;
+            }
+        }
+        self.phases[d] = MsgPhase::On;
+    }
+
+    /// Bytes of the data message in progress on `o.dir`.
+    fn message_bytes(&mut self, o: Origin, b: &[u8], limits: &Limits) {
+        let d = o.dir.idx();
+        let mut b = b;
+        if let MsgPhase::Sniff { buf, len, .. } = &mut self.phases[d] {
+            let have = usize::from(*len);
+            let take = (SNIFF - have).min(b.len());
+            if let (Some(dst), Some(src)) = (buf.get_mut(have..have + take), b.get(..take)) {
+                dst.copy_from_slice(src);
+            }
+            *len += take as u8;
+            b = b.get(take..).unwrap_or_default();
+            if usize::from(*len) < SNIFF {
+                return;
+            }
+            self.decide(o, limits);
+        }
+        self.decode(o, b);
+    }
+
+    /// Feeds `b` to the message decoder of `o.dir`, when one is on.
+    fn decode(&mut self, o: Origin, b: &[u8]) {
+        let d = o.dir.idx();
+        if b.is_empty() || !matches!(self.phases[d], MsgPhase::On) {
+            return;
+        }
+        match self.msgs[d].as_deref_mut() {
+            Some(MsgDecoder::Stomp(s)) => {
+                let mut version = match self.ws {
+                    WsApp::Stomp(v) => v,
+                    _ => stomp::Version::V12,
+                };
+                s.feed(b, &mut version, &mut self.frames);
+                if let WsApp::Stomp(v) = &mut self.ws {
+                    *v = version;
+                }
+                self.stomp_events(o);
+            }
+            Some(MsgDecoder::EngineIo(p)) => {
+                p.feed(
+                    b,
+                    &mut self.codecs[d],
+                    socketio::Transport::Websocket,
+                    &mut self.items,
+                );
+                self.socketio_events(o);
+            }
+            None => {}
+        }
+    }
+
+    /// The first bytes of a message on an undecided connection are in: decide what it
+    /// carries from their shape, then decode them.
+    fn decide(&mut self, o: Origin, limits: &Limits) {
+        let d = o.dir.idx();
+        let MsgPhase::Sniff { opcode, buf, len } = self.phases[d] else {
+            return;
+        };
+        let first = buf.get(..usize::from(len)).unwrap_or_default();
         if self.ws == WsApp::Undecided {
-            self.ws = if stomp::looks_like_stomp(kept) {
+            self.ws = if stomp::looks_like_stomp(first) {
                 WsApp::Stomp(stomp::Version::V12)
-            } else if m.opcode == Opcode::Text && socketio::looks_like_engineio(kept) {
+            } else if opcode == Opcode::Text && socketio::looks_like_engineio(first) {
                 WsApp::EngineIo
             } else {
                 WsApp::Other
             };
         }
-        match &mut self.ws {
-            WsApp::EngineIo => {
-                self.codecs[dir.idx()].packet(
-                    socketio::Transport::Websocket,
-                    kept,
-                    m.opcode == Opcode::Binary,
-                    m.len,
-                    cut,
-                    &mut self.items,
-                );
-                self.socketio_events(i, o, new);
-            }
-            WsApp::Stomp(version) => {
-                stomp::parse_message(
-                    kept,
-                    m.len,
-                    cut,
-                    version,
-                    limits.max_text_preview,
-                    &mut self.frames,
-                );
+        self.start_decoder(o.dir, opcode, limits);
+        self.decode(o, first);
+    }
+
+    /// The data message on `o.dir` ended (`cut`: it is incomplete).
+    fn message_end(&mut self, o: Origin, cut: bool, limits: &Limits, new: &mut Vec<Event>) {
+        let d = o.dir.idx();
+        if let MsgPhase::Sniff { .. } = self.phases[d] {
+            self.decide(o, limits);
+        }
+        if !matches!(self.phases[d], MsgPhase::On) {
+            return;
+        }
+        self.phases[d] = MsgPhase::Off;
+        match self.msgs[d].as_deref_mut() {
+            Some(MsgDecoder::Stomp(s)) => {
+                s.finish(cut, &mut self.frames);
                 for item in self.frames.drain(..) {
-                    let body = match item {
-                        stomp::Item::Frame(f) => EventBody::Stomp(Box::new(f)),
-                        stomp::Item::Malformed(d) => malformed(Layer::Stomp, d),
-                    };
-                    new.push((i, o.event(body)));
+                    new.push(o.event(stomp_body(item)));
                 }
                 trim(&mut self.frames);
             }
-            WsApp::Undecided | WsApp::Other => {}
+            Some(MsgDecoder::EngineIo(p)) => {
+                p.finish(
+                    cut,
+                    &mut self.codecs[d],
+                    socketio::Transport::Websocket,
+                    &mut self.items,
+                );
+                for item in self.items.drain(..) {
+                    new.push(o.event(socketio_body(item)));
+                }
+                trim(&mut self.items);
+            }
+            None => {}
         }
     }
 
-    fn sse_events(&mut self, i: usize, o: Origin, new: &mut Vec<(usize, Event)>) {
-        for e in self.sse_out.drain(..) {
-            new.push((i, o.event(EventBody::SseEvent(Box::new(e)))));
-        }
-        trim(&mut self.sse_out);
-    }
-
-    fn socketio_events(&mut self, i: usize, o: Origin, new: &mut Vec<(usize, Event)>) {
+    fn socketio_events(&mut self, o: Origin) {
         for item in self.items.drain(..) {
-            let body = match item {
-                socketio::Item::Packet(p) => EventBody::Socketio(Box::new(p)),
-                socketio::Item::Malformed(d) => malformed(Layer::Socketio, d),
-            };
-            new.push((i, o.event(body)));
+            self.held.push(o.event(socketio_body(item)));
         }
         trim(&mut self.items);
+    }
+
+    fn stomp_events(&mut self, o: Origin) {
+        for item in self.frames.drain(..) {
+            self.held.push(o.event(stomp_body(item)));
+        }
+        trim(&mut self.frames);
+    }
+}
+
+/// SSE events decoded from content, to `held`; `limited` of them reached the size limit (the
+/// last one, when any: [`sse::SseParser::feed_to_limit`]).
+fn sse_events(
+    sse_out: &mut Vec<SseEvent>,
+    held: &mut Vec<Event>,
+    o: Origin,
+    limited: u32,
+    limits: &Limits,
+) {
+    for e in sse_out.drain(..) {
+        held.push(o.event(EventBody::SseEvent(Box::new(e))));
+    }
+    trim(sse_out);
+    if limited > 0 {
+        held.push(o.event(malformed(
+            Layer::Sse,
+            format!(
+                "event larger than {} bytes (Limits::max_subprotocol_message): the rest of it \
+                 is not decoded",
+                limits.max_subprotocol_message
+            ),
+        )));
+    }
+}
+
+fn splitter(eio: u8, limits: &Limits) -> socketio::PayloadSplitter {
+    socketio::PayloadSplitter::new(
+        eio,
+        limits.max_kept_payload,
+        limits.max_subprotocol_message as u64,
+    )
+}
+
+fn socketio_body(item: socketio::Item) -> EventBody {
+    match item {
+        socketio::Item::Packet(p) => EventBody::Socketio(Box::new(p)),
+        socketio::Item::Malformed(d) => malformed(Layer::Socketio, d),
+    }
+}
+
+fn stomp_body(item: stomp::Item) -> EventBody {
+    match item {
+        stomp::Item::Frame(f) => EventBody::Stomp(Box::new(f)),
+        stomp::Item::Malformed(d) => malformed(Layer::Stomp, d),
     }
 }
 
@@ -633,5 +890,7 @@ fn encoded(headers: &Headers) -> bool {
     header(headers, "content-encoding").is_some_and(|v| !v.trim().eq_ignore_ascii_case("identity"))
 }
 
+#[cfg(test)]
+mod split_tests;
 #[cfg(test)]
 mod tests;

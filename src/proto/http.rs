@@ -42,6 +42,7 @@ use std::collections::VecDeque;
 use std::mem;
 
 use self::head::{Blank, Framing, Note, StartCheck};
+use super::Content;
 use crate::flow::Cx;
 use crate::model::{
     DeflateParams, Dir, EventBody, HttpBody, HttpResponse, Layer, Limits, Malformed, Payload,
@@ -453,6 +454,7 @@ impl Conversation {
                 let n = usize::try_from(remaining).map_or(rest.len(), |r| r.min(rest.len()));
                 let remaining = remaining - n as u64;
                 side.state = State::Length { remaining, total };
+                cx.content(side.dir, Content::Body(rest.get(..n).unwrap_or_default()));
                 body(
                     cx,
                     side.dir,
@@ -476,6 +478,7 @@ impl Conversation {
             }
             State::Chunked(chunk) => self.step_chunked(d, chunk, rest, cx),
             State::Close => {
+                cx.content(side.dir, Content::Body(rest));
                 body(
                     cx,
                     side.dir,
@@ -919,6 +922,7 @@ impl Conversation {
                 missing,
             } => {
                 let n = usize::try_from(remaining).map_or(rest.len(), |r| r.min(rest.len()));
+                cx.content(side.dir, Content::Body(rest.get(..n).unwrap_or_default()));
                 if side.kept_open && side.kept.len() < keep {
                     let take = n.min(keep - side.kept.len());
                     side.kept
@@ -1048,6 +1052,7 @@ impl Conversation {
         let side = &mut self.sides[d];
         side.state = Resync::state(b == b'\n');
         side.unparsed += (i + 1) as u64;
+        cx.content(side.dir, Content::BodyGap);
         malformed(cx, side.dir, format!("{detail}; resynchronising"));
         i + 1
     }
@@ -1106,6 +1111,7 @@ impl Conversation {
                 let n = len.min(remaining);
                 let remaining = remaining - n;
                 side.state = State::Length { remaining, total };
+                cx.content(side.dir, Content::BodyGap);
                 body(
                     cx,
                     side.dir,
@@ -1125,24 +1131,28 @@ impl Conversation {
                     self.lose(d, len - n, cx);
                 }
             }
-            State::Close => body(
-                cx,
-                side.dir,
-                HttpBody {
-                    len,
-                    chunk: None,
-                    end: false,
-                    missing: len,
-                    text: None,
-                    data: Payload::default(),
-                },
-                None,
-            ),
+            State::Close => {
+                cx.content(side.dir, Content::BodyGap);
+                body(
+                    cx,
+                    side.dir,
+                    HttpBody {
+                        len,
+                        chunk: None,
+                        end: false,
+                        missing: len,
+                        text: None,
+                        data: Payload::default(),
+                    },
+                    None,
+                )
+            }
             State::Chunked(Chunk::Data {
                 remaining,
                 size,
                 missing,
             }) if len <= remaining => {
+                cx.content(side.dir, Content::BodyGap);
                 side.kept_open = false;
                 side.state = State::Chunked(Chunk::Data {
                     remaining: remaining - len,
@@ -1155,6 +1165,7 @@ impl Conversation {
             }
             State::Chunked(_) => {
                 // The chunk framing is lost with the bytes.
+                cx.content(side.dir, Content::BodyGap);
                 side.state = Resync::state(true);
             }
             State::Head => {

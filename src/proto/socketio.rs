@@ -151,9 +151,10 @@ impl Codec {
         }
     }
 
-    /// Decodes one Engine.IO packet from its kept bytes `b`. `binary`: it came as binary (a
-    /// WebSocket binary message, or a binary packet of protocol 3's binary payload framing).
-    /// `total`: its full length in bytes; `cut`: bytes of it are missing from `b`.
+    /// Decodes one Engine.IO packet `b` given whole (a [`Packet`] fed it at once).
+    /// `binary`: it came as binary (a WebSocket binary message, or a binary packet of protocol
+    /// 3's binary payload framing). `total`: its length in bytes (more than `b` when only its
+    /// start is given); `cut`: it is incomplete.
     pub fn packet(
         &mut self,
         transport: Transport,
@@ -163,10 +164,63 @@ impl Codec {
         cut: bool,
         out: &mut Vec<Item>,
     ) {
+        let mut p = Packet::new(b.len(), u64::MAX);
+        p.start(binary);
+        p.feed(b, self, transport, out);
+        p.total = p.total.max(total);
+        p.finish(cut, self, transport, out);
+    }
+
+    /// Where the checked part of a packet starts in its first bytes `b` (all of it when
+    /// `whole`), and what it is checked as.
+    fn check_of(&mut self, b: &[u8], binary: bool, whole: bool) -> Check {
+        if binary {
+            return Check::Nothing;
+        }
+        match b.first() {
+            Some(b'b') => Check::Base64 {
+                skip: if self.eio >= 4 { 1 } else { 2 },
+                chars: 0,
+                run_eq: 0,
+                bad: false,
+            },
+            Some(b'0') => Check::json(1),
+            Some(b'4') => {
+                let rest = b.get(1..).unwrap_or_default();
+                let mut scratch = SocketIoPacket::new("", "");
+                let announced = (self.announced, self.seen);
+                let (_, at) = self.socketio(rest, true, false, None, &mut scratch);
+                (self.announced, self.seen) = announced;
+                match at {
+                    // A header running past the kept bytes (a namespace of kilobytes): where
+                    // its JSON starts is not known.
+                    Some(at) if whole || at + 1 < b.len() => Check::json(at + 1),
+                    _ => Check::Nothing,
+                }
+            }
+            _ => Check::Nothing,
+        }
+    }
+
+    /// Decodes one Engine.IO packet from its first bytes `b` (all of it when `total` is
+    /// their length) and what the streaming checks found over all of it.
+    #[allow(clippy::too_many_arguments)]
+    fn decode(
+        &mut self,
+        transport: Transport,
+        b: &[u8],
+        binary: bool,
+        total: u64,
+        cut: bool,
+        check: &Check,
+        out: &mut Vec<Item>,
+    ) {
         if binary {
             self.binary(transport, b, total, cut, out);
             return;
         }
+        // The first bytes are only the start of the packet.
+        let short = cut || (b.len() as u64) < total;
         let Some(&t) = b.first() else {
             if cut {
                 out.push(Item::Packet(Self::base(transport, "message", true)));
@@ -176,7 +230,7 @@ impl Codec {
             return;
         };
         if t == b'b' {
-            self.base64(transport, b, total, cut, out);
+            self.base64(transport, b, total, cut, short, check, out);
             return;
         }
         let Some(&engine_type) = t
@@ -197,9 +251,9 @@ impl Codec {
                 // The handshake: {"sid":..,"upgrades":[..],"pingInterval":..,"pingTimeout":..}.
                 p.sid = json::field(rest, 0, "sid", self.max_preview);
                 p.data = Some(self.preview(rest));
-                note = check_json(rest, cut, "open packet");
+                note = check.json_note(cut, "open packet");
             }
-            b'4' => note = self.socketio(rest, cut, &mut p),
+            b'4' => note = self.socketio(rest, short, cut, Some(check), &mut p).0,
             _ if !rest.is_empty() => p.data = Some(self.preview(rest)),
             _ => {}
         }
@@ -244,12 +298,15 @@ impl Codec {
 
     /// A base64 binary message on long-polling: `b<base64>` (protocol 4) or
     /// `b<type><base64>` (protocol 3).
+    #[allow(clippy::too_many_arguments)]
     fn base64(
         &mut self,
         transport: Transport,
         b: &[u8],
         total: u64,
         cut: bool,
+        short: bool,
+        check: &Check,
         out: &mut Vec<Item>,
     ) {
         let prefix = if self.eio >= 4 { 1 } else { 2 };
@@ -261,7 +318,7 @@ impl Codec {
                     .get(usize::from(i))
                     .copied()
                     .unwrap_or("message"),
-                _ if cut && b.len() < 2 => "message",
+                _ if short && b.len() < 2 => "message",
                 _ => {
                     out.push(Item::Malformed(
                         "base64 Engine.IO packet without a type digit".into(),
@@ -270,19 +327,19 @@ impl Codec {
                 }
             }
         };
-        let text = b.get(prefix..).unwrap_or_default();
-        let len = if cut {
-            // Estimated from the full length: 3 bytes per 4 characters.
-            total.saturating_sub(prefix as u64) / 4 * 3
-        } else {
-            let pad = text.iter().rev().take_while(|&&c| c == b'=').count();
-            let body = text.len() - pad;
-            if pad > 2 || text.get(..body).is_some_and(|t| !t.iter().all(is_base64)) {
-                out.push(Item::Malformed(
-                    "binary Engine.IO packet is not base64".into(),
-                ));
+        let len = match *check {
+            Check::Base64 {
+                chars, run_eq, bad, ..
+            } if !cut => {
+                if run_eq > 2 || bad {
+                    out.push(Item::Malformed(
+                        "binary Engine.IO packet is not base64".into(),
+                    ));
+                }
+                (chars - run_eq) * 3 / 4
             }
-            (body as u64 * 3) / 4
+            // Estimated from the length: 3 bytes per 4 characters.
+            _ => total.saturating_sub(prefix as u64) / 4 * 3,
         };
         let mut p = Self::base(transport, engine_type, cut);
         p.binary_len = Some(len);
@@ -290,9 +347,20 @@ impl Codec {
         out.push(Item::Packet(p));
     }
 
-    /// The Socket.IO packet in an Engine.IO message's text `b`; fills `p`, returns a problem.
-    fn socketio(&mut self, b: &[u8], cut: bool, p: &mut SocketIoPacket) -> Option<String> {
-        let t = *b.first()?;
+    /// The Socket.IO packet in an Engine.IO message's text `b` (`short`: only its start);
+    /// fills `p`; returns a problem and where its JSON payload starts. `check`: what the
+    /// streaming check of that payload found (`cut`: the packet is incomplete).
+    fn socketio(
+        &mut self,
+        b: &[u8],
+        short: bool,
+        cut: bool,
+        check: Option<&Check>,
+        p: &mut SocketIoPacket,
+    ) -> (Option<String>, Option<usize>) {
+        let Some(&t) = b.first() else {
+            return (None, None);
+        };
         let Some(ty) = t
             .checked_sub(b'0')
             .map(usize::from)
@@ -300,7 +368,7 @@ impl Codec {
         else {
             // Not Socket.IO: a plain Engine.IO message.
             p.data = Some(self.preview(b));
-            return None;
+            return (None, None);
         };
         p.socketio_type = Some(if ty == 4 && self.eio < 4 {
             "ERROR"
@@ -320,8 +388,13 @@ impl Codec {
                     self.seen = 0;
                     i += digits + 1;
                 }
-                None if cut => return None,
-                _ => return Some("BINARY packet without its attachment count".into()),
+                None if short => return (None, None),
+                _ => {
+                    return (
+                        Some("BINARY packet without its attachment count".into()),
+                        None,
+                    )
+                }
             }
         }
         p.namespace = Some("/".into());
@@ -337,15 +410,15 @@ impl Codec {
             let id = b.get(i..i + digits).unwrap_or_default();
             match parse_digits(id).filter(|_| digits <= MAX_ACK_DIGITS) {
                 Some(id) => p.ack_id = Some(id),
-                None => return Some(format!("Socket.IO ack id of {digits} digits")),
+                None => return (Some(format!("Socket.IO ack id of {digits} digits")), None),
             }
             i += digits;
         }
         let payload = b.get(i..).unwrap_or_default();
         if payload.is_empty() {
-            return None;
+            return (None, Some(i));
         }
-        let note = check_json(payload, cut, "Socket.IO payload");
+        let note = check.and_then(|c| c.json_note(cut, "Socket.IO payload"));
         let start = json::skip_ws(payload, 0);
         if (ty == 2 || ty == 5) && payload.get(start) == Some(&b'[') {
             let first = json::skip_ws(payload, start + 1);
@@ -364,7 +437,7 @@ impl Codec {
                 let args = args.get(json::skip_ws(args, 0)..).unwrap_or_default();
                 text.extend_from_slice(args.get(..room).unwrap_or(args));
                 p.data = Some(self.preview(&text));
-                return note;
+                return (note, Some(i));
             }
         }
         if ty == 0 {
@@ -372,7 +445,7 @@ impl Codec {
             p.sid = json::field(payload, 0, "sid", self.max_preview);
         }
         p.data = Some(self.preview(payload));
-        note
+        (note, Some(i))
     }
 }
 
@@ -396,19 +469,222 @@ fn parse_digits(d: &[u8]) -> Option<u64> {
     })
 }
 
-/// Whether `b` is one well-formed JSON value; the problem otherwise. A value cut by the
-/// kept-bytes limit (`cut`) is not a problem.
-fn check_json(b: &[u8], cut: bool, what: &str) -> Option<String> {
-    match json::skip_value(b, 0) {
-        json::Scan::Done(end) if json::skip_ws(b, end) == b.len() => None,
-        json::Scan::Done(end) => Some(format!("{what}: bytes after the JSON value at {end}")),
-        json::Scan::Short if cut => None,
-        json::Scan::Short => Some(format!("{what}: JSON cut short")),
-        json::Scan::Bad(at) => Some(format!("{what}: not JSON at byte {at}")),
-        json::Scan::TooDeep => Some(format!(
-            "{what}: JSON nested deeper than {} levels (not checked further)",
-            json::MAX_DEPTH
-        )),
+/// What is checked over a whole packet as its bytes arrive.
+#[derive(Debug, Clone)]
+enum Check {
+    /// Not decided yet: the packet's first bytes are still coming.
+    Undecided,
+    Nothing,
+    /// JSON from byte `skip` of the packet.
+    Json {
+        skip: u64,
+        checker: json::Checker,
+        fed: u64,
+    },
+    /// Base64 after a prefix of `skip` bytes: characters, the run of `=` at the end so far,
+    /// and whether a byte is not base64.
+    Base64 {
+        skip: u64,
+        chars: u64,
+        run_eq: u64,
+        bad: bool,
+    },
+}
+
+impl Check {
+    fn json(skip: usize) -> Check {
+        Check::Json {
+            skip: skip as u64,
+            checker: json::Checker::new(),
+            fed: 0,
+        }
+    }
+
+    /// Takes the packet's bytes `b`, which start at byte `at` of it.
+    fn feed(&mut self, b: &[u8], at: u64) {
+        match self {
+            Check::Undecided | Check::Nothing => {}
+            Check::Json { skip, checker, fed } => {
+                let from = usize::try_from(skip.saturating_sub(at)).unwrap_or(usize::MAX);
+                if let Some(b) = b.get(from..).filter(|b| !b.is_empty()) {
+                    *fed += b.len() as u64;
+                    if checker.open() {
+                        checker.feed(b);
+                    }
+                }
+            }
+            Check::Base64 {
+                skip,
+                chars,
+                run_eq,
+                bad,
+            } => {
+                let from = usize::try_from(skip.saturating_sub(at)).unwrap_or(usize::MAX);
+                for &c in b.get(from..).unwrap_or_default() {
+                    *chars += 1;
+                    if c == b'=' {
+                        *run_eq += 1;
+                    } else {
+                        // `=` is padding only at the end.
+                        *bad |= *run_eq > 0 || !is_base64(&c);
+                        *run_eq = 0;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The problem with the JSON checked, if any; a value cut short in a packet that is
+    /// incomplete (`cut`) is not a problem.
+    fn json_note(&self, cut: bool, what: &str) -> Option<String> {
+        let Check::Json { checker, .. } = self else {
+            return None;
+        };
+        match checker.verdict() {
+            json::Verdict::Ok => None,
+            json::Verdict::Trailing(end) => {
+                Some(format!("{what}: bytes after the JSON value at {end}"))
+            }
+            json::Verdict::Short if cut => None,
+            json::Verdict::Short => Some(format!("{what}: JSON cut short")),
+            json::Verdict::Bad(at) => Some(format!("{what}: not JSON at byte {at}")),
+            json::Verdict::TooDeep => Some(format!(
+                "{what}: JSON nested deeper than {} levels (not checked further)",
+                json::MAX_DEPTH
+            )),
+        }
+    }
+}
+
+/// One Engine.IO packet as its bytes arrive: its first `cap` bytes kept for the previews,
+/// every byte counted and checked (JSON, base64) by [`Check`], so nothing is buffered beyond
+/// `cap`. A packet larger than `max` bytes (`Limits::max_subprotocol_message`) is reported
+/// when it reaches the limit, `incomplete`, and the rest of it is not decoded.
+#[derive(Debug)]
+pub struct Packet {
+    cap: usize,
+    max: u64,
+    head: Vec<u8>,
+    total: u64,
+    binary: bool,
+    check: Check,
+    /// Bytes of it are missing: what follows is counted, not kept nor checked.
+    holed: bool,
+    /// It reached `max` and was reported: the rest is skipped.
+    over: bool,
+}
+
+impl Packet {
+    pub fn new(cap: usize, max: u64) -> Self {
+        Packet {
+            cap,
+            max,
+            head: Vec::new(),
+            total: 0,
+            binary: false,
+            check: Check::Undecided,
+            holed: false,
+            over: false,
+        }
+    }
+
+    /// Bytes held now: the first bytes kept (for memory-bound tests).
+    #[doc(hidden)]
+    pub fn held_bytes(&self) -> usize {
+        self.head.len()
+    }
+
+    /// A packet starts (`binary`: it comes as binary).
+    pub fn start(&mut self, binary: bool) {
+        self.head.clear();
+        self.total = 0;
+        self.binary = binary;
+        self.check = Check::Undecided;
+        self.holed = false;
+        self.over = false;
+    }
+
+    /// The packet's next bytes.
+    pub fn feed(&mut self, b: &[u8], codec: &mut Codec, transport: Transport, out: &mut Vec<Item>) {
+        if self.over {
+            return;
+        }
+        let whole = b.len();
+        let room = self.max.saturating_sub(self.total);
+        let n = usize::try_from(room).map_or(b.len(), |r| r.min(b.len()));
+        let b = b.get(..n).unwrap_or_default();
+        if !self.holed {
+            let keep = self.cap.saturating_sub(self.head.len()).min(b.len());
+            self.head
+                .extend_from_slice(b.get(..keep).unwrap_or_default());
+            if matches!(self.check, Check::Undecided) {
+                if self.head.len() >= self.cap {
+                    self.decide(codec, false);
+                    let rest = b.get(keep..).unwrap_or_default();
+                    self.check.feed(rest, self.total + keep as u64);
+                }
+            } else {
+                self.check.feed(b, self.total);
+            }
+        }
+        self.total += n as u64;
+        if n < whole {
+            // A byte beyond the limit: a packet of exactly `max` bytes is whole.
+            self.limit(codec, transport, out);
+        }
+    }
+
+    /// The packet's first bytes are all kept (or it ended): decide what is checked and check
+    /// what is kept.
+    fn decide(&mut self, codec: &mut Codec, whole: bool) {
+        self.check = codec.check_of(&self.head, self.binary, whole);
+        self.check.feed(&self.head, 0);
+    }
+
+    fn limit(&mut self, codec: &mut Codec, transport: Transport, out: &mut Vec<Item>) {
+        self.finish(true, codec, transport, out);
+        out.push(Item::Malformed(format!(
+            "Engine.IO packet larger than {} bytes (Limits::max_subprotocol_message): the rest \
+             of it is not decoded",
+            self.max
+        )));
+        self.over = true;
+    }
+
+    /// Bytes of the packet are missing.
+    pub fn gap(&mut self) {
+        self.holed = true;
+    }
+
+    /// The packet ended (`cut`: it is incomplete): decode it, unless it was reported at the
+    /// limit.
+    pub fn finish(
+        &mut self,
+        cut: bool,
+        codec: &mut Codec,
+        transport: Transport,
+        out: &mut Vec<Item>,
+    ) {
+        if self.over {
+            return;
+        }
+        if matches!(self.check, Check::Undecided) {
+            self.decide(codec, true);
+        }
+        let check = std::mem::replace(&mut self.check, Check::Undecided);
+        let head = std::mem::take(&mut self.head);
+        codec.decode(
+            transport,
+            &head,
+            self.binary,
+            self.total,
+            cut || self.holed,
+            &check,
+            out,
+        );
+        self.head = head;
+        self.head.clear();
+        self.over = true;
     }
 }
 
@@ -452,24 +728,25 @@ enum Split {
 #[derive(Debug)]
 pub struct PayloadSplitter {
     state: Split,
-    cap: usize,
-    buf: Vec<u8>,
-    total: u64,
+    packet: Packet,
+    /// A packet is in progress (`packet` was started).
+    started: bool,
+    /// Bytes of the packet in progress are missing.
     cut: bool,
 }
 
 impl PayloadSplitter {
-    /// A splitter for a body of Engine.IO protocol `eio`, keeping `cap` bytes per packet.
-    pub fn new(eio: u8, cap: usize) -> Self {
+    /// A splitter for a body of Engine.IO protocol `eio`, keeping `cap` bytes of each packet
+    /// for its previews; packets of at most `max` bytes.
+    pub fn new(eio: u8, cap: usize, max: u64) -> Self {
         PayloadSplitter {
             state: if eio >= 4 {
                 Split::Separated
             } else {
                 Split::Start
             },
-            cap,
-            buf: Vec::new(),
-            total: 0,
+            packet: Packet::new(cap, max),
+            started: false,
             cut: false,
         }
     }
@@ -477,28 +754,28 @@ impl PayloadSplitter {
     /// Bytes buffered now: the kept bytes of the packet in progress (for memory-bound tests).
     #[doc(hidden)]
     pub fn held_bytes(&self) -> usize {
-        self.buf.len()
+        self.packet.held_bytes()
     }
 
-    fn keep(&mut self, b: &[u8]) {
-        let room = self.cap.saturating_sub(self.buf.len()).min(b.len());
-        self.buf
-            .extend_from_slice(b.get(..room).unwrap_or_default());
-        self.cut |= room < b.len();
-        self.total += b.len() as u64;
+    fn begin(&mut self, binary: bool) {
+        if !self.started {
+            self.packet.start(binary);
+            self.started = true;
+        }
+    }
+
+    fn keep(&mut self, b: &[u8], binary: bool, codec: &mut Codec, out: &mut Vec<Item>) {
+        if b.is_empty() {
+            return;
+        }
+        self.begin(binary);
+        self.packet.feed(b, codec, Transport::Polling, out);
     }
 
     fn emit(&mut self, codec: &mut Codec, binary: bool, out: &mut Vec<Item>) {
-        codec.packet(
-            Transport::Polling,
-            &self.buf,
-            binary,
-            self.total,
-            self.cut,
-            out,
-        );
-        self.buf.clear();
-        self.total = 0;
+        self.begin(binary);
+        self.packet.finish(self.cut, codec, Transport::Polling, out);
+        self.started = false;
         self.cut = false;
     }
 
@@ -520,7 +797,7 @@ impl PayloadSplitter {
                         .iter()
                         .position(|&c| c == RECORD_SEPARATOR)
                         .unwrap_or(rest.len());
-                    self.keep(rest.get(..n).unwrap_or_default());
+                    self.keep(rest.get(..n).unwrap_or_default(), false, codec, out);
                     if n < rest.len() {
                         self.emit(codec, false, out);
                         used = n + 1;
@@ -596,7 +873,20 @@ impl PayloadSplitter {
                             };
                             (units.saturating_sub(1), cont, pair)
                         };
-                        self.keep(&[b]);
+                        // A run of ASCII (one unit a byte) at once.
+                        let ascii = if cont == 0 {
+                            let most = usize::try_from(units).unwrap_or(usize::MAX);
+                            rest.iter()
+                                .skip(1)
+                                .take(most)
+                                .take_while(|c| c.is_ascii())
+                                .count()
+                        } else {
+                            0
+                        };
+                        used = 1 + ascii;
+                        let units = units - ascii as u64;
+                        self.keep(rest.get(..used).unwrap_or_default(), false, codec, out);
                         if units == 0 && cont == 0 {
                             self.state = Split::Start;
                             self.emit(codec, false, out);
@@ -634,7 +924,7 @@ impl PayloadSplitter {
                 },
                 Split::BinData { string, left } => {
                     let n = usize::try_from(left).map_or(rest.len(), |l| l.min(rest.len()));
-                    self.keep(rest.get(..n).unwrap_or_default());
+                    self.keep(rest.get(..n).unwrap_or_default(), !string, codec, out);
                     used = n;
                     let left = left - n as u64;
                     if left == 0 {
@@ -656,7 +946,11 @@ impl PayloadSplitter {
     /// cut and the rest of the body is not decoded.
     pub fn gap(&mut self, codec: &mut Codec, out: &mut Vec<Item>) {
         match self.state {
-            Split::Separated => self.cut = true,
+            Split::Separated => {
+                self.begin(false);
+                self.packet.gap();
+                self.cut = true;
+            }
             Split::Lost => {}
             Split::TextData { .. } | Split::BinData { .. } => {
                 self.cut = true;
@@ -670,11 +964,13 @@ impl PayloadSplitter {
         }
     }
 
-    /// The body ended: the last packet of a protocol 4 payload is complete; a protocol 3
-    /// packet still in progress was cut short.
-    pub fn finish(&mut self, codec: &mut Codec, out: &mut Vec<Item>) {
+    /// The body ended (`cut`: before its end, by the end of the stream or the next message):
+    /// the last packet of a protocol 4 payload is complete unless cut; a protocol 3 packet
+    /// still in progress was cut short.
+    pub fn finish(&mut self, cut: bool, codec: &mut Codec, out: &mut Vec<Item>) {
+        self.cut |= cut;
         match self.state {
-            Split::Separated if self.total > 0 || self.cut => self.emit(codec, false, out),
+            Split::Separated if self.started || self.cut => self.emit(codec, false, out),
             // Every unit is there, the last character was cut short: a whole packet.
             Split::TextData { units: 0, .. } => self.emit(codec, false, out),
             Split::TextData { .. } | Split::BinData { .. } => {

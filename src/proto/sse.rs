@@ -16,6 +16,11 @@
 //!
 //! Memory: only the previews are kept, each at most 4 x `max_preview` bytes (a UTF-8
 //! character is at most 4 bytes), whatever the size of the lines; lengths are counted.
+//!
+//! An event is at most `max_event` bytes (`Limits::max_subprotocol_message`: its lines and
+//! their line ends, not the blank line that ends it). One that reaches the limit is reported
+//! at once, `incomplete`, with what it holds so far (its last line taken as ended), and the
+//! rest of its block, up to the next blank line, is skipped.
 
 use crate::model::SseEvent;
 
@@ -53,11 +58,22 @@ enum Line {
     Start,
     /// Reading a field name; `len` bytes of it are in `SseParser::name` (a name longer than
     /// [`NAME_MAX`] is unknown whatever follows, so its bytes are not kept).
-    Name { len: usize },
+    Name {
+        len: usize,
+    },
     /// Reading a value; `first` until the first value byte (one leading space is dropped).
-    Value { field: Field, first: bool },
+    Value {
+        field: Field,
+        first: bool,
+    },
     /// A comment line; `first` as for a value.
-    Comment { first: bool },
+    Comment {
+        first: bool,
+    },
+    /// Skipping the rest of a block that reached the size limit: inside a line, or at the
+    /// start of one (where a blank line ends the skip).
+    Skipping,
+    SkipAtStart,
 }
 
 /// The block (event) being built.
@@ -65,6 +81,8 @@ enum Line {
 struct Block {
     /// Any non-blank line was read since the last dispatch.
     any: bool,
+    /// Bytes of the block so far (its lines and their line ends; a CRLF counts 1).
+    bytes: u64,
     data: Vec<u8>,
     data_len: u64,
     data_lines: u32,
@@ -97,6 +115,9 @@ struct Pending {
 #[derive(Debug)]
 pub struct SseParser {
     max_preview: usize,
+    max_event: u64,
+    /// Events cut at `max_event` since the last [`SseParser::take_limited`].
+    limited: u32,
     /// Bytes of a leading BOM matched so far; `None` once the start of the stream is passed.
     bom: Option<usize>,
     line: Line,
@@ -108,10 +129,13 @@ pub struct SseParser {
 }
 
 impl SseParser {
-    /// A parser at the start of a body; previews are cut at `max_preview` characters.
-    pub fn new(max_preview: usize) -> Self {
+    /// A parser at the start of a body; previews are cut at `max_preview` characters, events
+    /// at `max_event` bytes.
+    pub fn new(max_preview: usize, max_event: u64) -> Self {
         SseParser {
             max_preview,
+            max_event,
+            limited: 0,
             bom: Some(0),
             line: Line::Start,
             after_cr: false,
@@ -155,6 +179,17 @@ impl SseParser {
     /// cutting of a body into pieces gives the same events.
     pub fn feed(&mut self, data: &[u8], out: &mut Vec<SseEvent>) {
         let mut rest = data;
+        while !rest.is_empty() {
+            let n = self.feed_to_limit(rest, out);
+            rest = rest.get(n..).unwrap_or_default();
+        }
+    }
+
+    /// [`SseParser::feed`] up to the byte at which an event reaches `max_event` (that event
+    /// then last in `out`, [`SseParser::take_limited`] telling): returns the bytes consumed,
+    /// all of `data` unless the limit stopped it (then at least one).
+    pub fn feed_to_limit(&mut self, data: &[u8], out: &mut Vec<SseEvent>) -> usize {
+        let mut rest = data;
         if let Some(seen) = self.bom {
             // WHATWG Encoding, UTF-8 decode: one leading BOM is dropped. Its bytes may arrive
             // one piece at a time: they are matched without being consumed until decided.
@@ -170,7 +205,7 @@ impl SseParser {
                 self.bom = None;
             } else if rest.is_empty() {
                 self.bom = Some(matched);
-                return;
+                return data.len();
             } else {
                 // Not a BOM after all: the bytes matched so far are stream bytes.
                 self.bom = None;
@@ -179,15 +214,114 @@ impl SseParser {
                 }
             }
         }
-        for &b in rest {
+        let skipped = data.len() - rest.len();
+        let limited = self.limited;
+        let mut i = 0;
+        while let Some(&b) = rest.get(i) {
+            let n = self.run(rest.get(i..).unwrap_or_default());
+            if n > 0 {
+                i += n;
+                continue;
+            }
             self.byte(b, out);
+            i += 1;
+            if self.limited != limited {
+                break;
+            }
         }
+        skipped + i
+    }
+
+    /// How many events reached `max_event` since the last call (for the caller's note).
+    pub fn take_limited(&mut self) -> u32 {
+        std::mem::take(&mut self.limited)
+    }
+
+    /// The fast path inside a line: takes the bytes of `b` up to the next line end at once
+    /// when the line is past its first value byte (or skipped), as [`SseParser::byte`] would
+    /// one at a time; returns how many it took (0: take the next byte alone).
+    fn run(&mut self, b: &[u8]) -> usize {
+        let counted = match self.line {
+            Line::Value { first: false, .. } | Line::Comment { first: false } => true,
+            Line::Skipping => false,
+            _ => return 0,
+        };
+        if self.after_cr {
+            return 0;
+        }
+        let mut n = b
+            .iter()
+            .position(|&c| c == b'\r' || c == b'\n')
+            .unwrap_or(b.len());
+        if counted {
+            let room = self.max_event.saturating_sub(self.block.bytes);
+            n = usize::try_from(room).map_or(n, |r| r.min(n));
+            self.block.bytes += n as u64;
+        }
+        let run = b.get(..n).unwrap_or_default();
+        let cap = self.cap();
+        let keep = |buf: &mut Vec<u8>| {
+            let room = cap.saturating_sub(buf.len()).min(run.len());
+            buf.extend_from_slice(run.get(..room).unwrap_or_default());
+        };
+        match self.line {
+            Line::Value {
+                field: Field::Data, ..
+            } => {
+                self.block.data_len += n as u64;
+                keep(&mut self.block.data);
+            }
+            Line::Value {
+                field: Field::Event,
+                ..
+            } => keep(&mut self.pending.event),
+            Line::Value {
+                field: Field::Id, ..
+            } => {
+                self.pending.id_nul |= run.contains(&0);
+                keep(&mut self.pending.id);
+            }
+            Line::Value {
+                field: Field::Retry,
+                ..
+            } => {
+                // Digits one at a time: a retry value is a few bytes.
+                for &c in run {
+                    self.value_byte(Field::Retry, c);
+                }
+            }
+            Line::Comment { .. } => keep(&mut self.block.comment),
+            _ => {}
+        }
+        n
+    }
+
+    /// The block in progress reached `max_event` bytes: report it (its line in progress taken
+    /// as ended) and skip the rest of it.
+    fn over(&mut self, out: &mut Vec<SseEvent>) {
+        if self.line != Line::Start {
+            self.end_line();
+        }
+        self.block.incomplete = true;
+        let dispatched = self.block.data_lines > 0;
+        let ev = self.take_block(dispatched);
+        out.push(ev);
+        self.limited = self.limited.saturating_add(1);
+        self.pending = Pending::default();
+        self.line = Line::Skipping;
     }
 
     /// Bytes of the body are missing (a capture gap, or bytes beyond the kept payload): the
     /// line in progress is dropped, the block in progress is marked incomplete, and the next
     /// byte is taken as the start of a line.
     pub fn gap(&mut self) {
+        if matches!(self.line, Line::Skipping | Line::SkipAtStart) {
+            // The block was reported already; what follows the gap starts a line.
+            self.bom = None;
+            self.after_cr = false;
+            self.line = Line::SkipAtStart;
+            return;
+        }
         if let Line::Value {
             field: Field::Data, ..
         } = self.line
@@ -213,6 +347,10 @@ impl SseParser {
                 self.byte(b, out);
             }
         }
+        if matches!(self.line, Line::Skipping | Line::SkipAtStart) {
+            // The block was reported when it reached the limit.
+            self.line = Line::Start;
+        }
         if self.line != Line::Start {
             self.end_line();
         }
@@ -221,7 +359,9 @@ impl SseParser {
             let ev = self.take_block(false);
             out.push(ev);
         }
-        *self = SseParser::new(self.max_preview);
+        let limited = self.limited;
+        *self = SseParser::new(self.max_preview, self.max_event);
+        self.limited = limited;
     }
 
     fn byte(&mut self, b: u8, out: &mut Vec<SseEvent>) {
@@ -229,13 +369,41 @@ impl SseParser {
             // The LF of a CRLF: the line already ended at the CR.
             return;
         }
-        if b == b'\r' || b == b'\n' {
+        let eol = b == b'\r' || b == b'\n';
+        if eol {
             self.after_cr = b == b'\r';
-            if self.line == Line::Start {
-                self.blank_line(out);
-            } else {
-                self.end_line();
+        }
+        match self.line {
+            Line::SkipAtStart if eol => {
+                // The blank line that ends the skipped block.
+                self.line = Line::Start;
+                return;
             }
+            Line::Skipping if eol => {
+                self.line = Line::SkipAtStart;
+                return;
+            }
+            Line::SkipAtStart | Line::Skipping => {
+                self.line = Line::Skipping;
+                return;
+            }
+            Line::Start if eol => {
+                self.blank_line(out);
+                return;
+            }
+            _ => {}
+        }
+        // A byte of the block (a line's byte or its line end).
+        if self.block.bytes >= self.max_event {
+            self.over(out);
+            if eol {
+                self.line = Line::SkipAtStart;
+            }
+            return;
+        }
+        self.block.bytes += 1;
+        if eol {
+            self.end_line();
             return;
         }
         let cap = self.cap();
@@ -288,6 +456,7 @@ impl SseParser {
                 }
                 self.block.comment.push(b);
             }
+            Line::Skipping | Line::SkipAtStart => {}
         }
     }
 
@@ -344,7 +513,7 @@ impl SseParser {
     /// A non-blank line ended: apply its field.
     fn end_line(&mut self) {
         match self.line {
-            Line::Start | Line::Comment { .. } => {}
+            Line::Start | Line::Comment { .. } | Line::Skipping | Line::SkipAtStart => {}
             Line::Name { len } => {
                 // A line without a colon: the whole line is the name, the value is empty.
                 let field = match self.name.get(..len) {
@@ -435,7 +604,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn parse(input: &[u8]) -> Vec<SseEvent> {
-        let mut p = SseParser::new(256);
+        let mut p = SseParser::new(256, u64::MAX);
         let mut out = Vec::new();
         p.feed(input, &mut out);
         p.finish(&mut out);
@@ -562,7 +731,7 @@ mod tests {
 
     #[test]
     fn previews_are_bounded() {
-        let mut p = SseParser::new(8);
+        let mut p = SseParser::new(8, u64::MAX);
         let mut out = Vec::new();
         p.feed(b"data: ", &mut out);
         for _ in 0..10_000 {
@@ -584,7 +753,7 @@ mod tests {
     fn held_bytes_stay_within_max_held() {
         // Every buffer full at once: the block's data, type, id and comments, and an id line
         // in progress.
-        let mut p = SseParser::new(8);
+        let mut p = SseParser::new(8, u64::MAX);
         let mut out = Vec::new();
         let long = "é".repeat(100);
         for field in ["data", "event", "id", ":"] {
@@ -606,7 +775,7 @@ mod tests {
         let out = parse(b"\xEF\xBB");
         assert_eq!(out.len(), 1);
         assert!(!out[0].dispatched && out[0].incomplete);
-        let mut p = SseParser::new(256);
+        let mut p = SseParser::new(256, u64::MAX);
         let mut out = Vec::new();
         p.feed(b"\xEF", &mut out);
         p.feed(b"", &mut out);
@@ -616,7 +785,7 @@ mod tests {
 
     #[test]
     fn gap_resets_the_line_and_marks_the_block() {
-        let mut p = SseParser::new(256);
+        let mut p = SseParser::new(256, u64::MAX);
         let mut out = Vec::new();
         p.feed(b"data: a\ndata: b", &mut out);
         p.gap();
@@ -641,7 +810,7 @@ mod tests {
     fn every_prefix_then_the_rest() {
         let whole = parse(DEMO);
         for n in 0..=DEMO.len() {
-            let mut p = SseParser::new(256);
+            let mut p = SseParser::new(256, u64::MAX);
             let mut out = Vec::new();
             p.feed(&DEMO[..n], &mut out);
             // Only blocks whose blank line is inside the prefix are out.
@@ -683,7 +852,7 @@ mod tests {
             let whole = parse(&input);
             let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
             cuts.sort_unstable();
-            let mut p = SseParser::new(256);
+            let mut p = SseParser::new(256, u64::MAX);
             let mut out = Vec::new();
             let mut at = 0;
             for c in cuts {

@@ -11,10 +11,13 @@
 //! NUL belong to that frame. The body runs for `content-length` bytes when the header is
 //! given (it may then contain NUL), to the first NUL otherwise. Header names and values are
 //! unescaped as 1.2 (`\r \n \c \\`) and 1.1 (`\n \c \\`) say, except in CONNECT and CONNECTED
-//! frames; 1.0 has no escapes. A message is decoded from its kept bytes (at most
-//! `Limits::max_kept_payload`): a frame running past them is reported with what it holds and
-//! `incomplete`. At most [`MAX_FRAMES`] frames are decoded per message and [`MAX_HEADERS`]
+//! frames; 1.0 has no escapes. Messages are decoded as their bytes arrive ([`Stream`]):
+//! bodies are counted and previewed, never buffered; a frame is `incomplete` when its message
+//! was (a capture gap, an inflation error) or when it reached the size limit
+//! (`Limits::max_subprotocol_message`). At most [`MAX_FRAMES`] frames are decoded per message and [`MAX_HEADERS`]
 //! headers kept per frame, so a message costs a bounded number of events.
+
+use std::mem;
 
 use crate::model::StompFrame;
 
@@ -92,25 +95,6 @@ pub fn looks_like_stomp(b: &[u8]) -> bool {
     })
 }
 
-/// The length of the EOL at `b[i..]`: 1 for LF, 2 for CRLF, 0 otherwise.
-fn eol(b: &[u8], i: usize) -> usize {
-    match (b.get(i), b.get(i + 1)) {
-        (Some(b'\n'), _) => 1,
-        (Some(b'\r'), Some(b'\n')) => 2,
-        _ => 0,
-    }
-}
-
-/// The line at `b[i..]`: its text (without the EOL) and the offset after its EOL; `None` when
-/// no LF ends it within `b`.
-fn line(b: &[u8], i: usize) -> Option<(&[u8], usize)> {
-    let rest = b.get(i..)?;
-    let lf = rest.iter().position(|&c| c == b'\n')?;
-    let text = rest.get(..lf)?;
-    let text = text.strip_suffix(b"\r").unwrap_or(text);
-    Some((text, i + lf + 1))
-}
-
 /// STOMP 1.1/1.2 §Value Encoding: the unescaped text, or the undefined escape met.
 fn unescape(raw: &[u8], version: Version) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(raw.len());
@@ -137,207 +121,566 @@ fn unescape(raw: &[u8], version: Version) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// Decodes the STOMP frames of one WebSocket message from its kept bytes `b`. `total` is the
-/// message's full length; `cut`: bytes of it are missing from `b`. `version` is updated by a
-/// CONNECTED frame's `version` header. Previews are cut at `max_preview` characters.
+/// Decodes the STOMP frames of one whole WebSocket message `b` (a [`Stream`] fed it at
+/// once). `cut`: the message is incomplete. `version` is updated by a CONNECTED frame's
+/// `version` header. Previews are cut at `max_preview` characters.
 pub fn parse_message(
     b: &[u8],
-    total: u64,
     cut: bool,
     version: &mut Version,
     max_preview: usize,
     out: &mut Vec<Item>,
 ) {
-    let preview = |x: &[u8]| super::preview(x, max_preview);
-    let mut i = 0;
-    let mut after_frame = false;
-    let mut frames = 0usize;
-    while i < b.len() {
-        let n = eol(b, i);
-        if n > 0 && after_frame {
-            // STOMP 1.2 §Augmented BNF: the EOLs after a frame's NUL belong to it.
-            i += n;
-            continue;
+    let mut s = Stream::new(max_preview, u64::MAX);
+    s.feed(b, version, out);
+    s.finish(cut, out);
+}
+
+/// Where a [`Stream`] is in its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum St {
+    /// Where a frame (or a heart-beat) can start.
+    Start,
+    /// A CR where a frame can start: an EOL if an LF follows.
+    StartCr,
+    Command,
+    Header,
+    /// A body of content-length: `left` bytes to go, then its NUL.
+    BodyLen {
+        left: u64,
+    },
+    BodyNul,
+    /// A body without content-length: up to the first NUL.
+    BodyScan,
+    /// The rest of the message is not decoded (reported already).
+    Skip,
+    /// More than [`MAX_FRAMES`] frames: the rest of the message, from `from`, is not decoded
+    /// (reported when it ends).
+    Frames {
+        from: u64,
+    },
+}
+
+/// The STOMP frames of one direction's WebSocket messages, decoded as the message bytes
+/// arrive ([`Stream::start`] at each message, [`Stream::feed`], [`Stream::finish`] at its
+/// end). Memory: the line in progress (at most [`Stream::line_cap`] bytes kept), the kept
+/// headers of the frame in progress (at most [`MAX_HEADERS`], previews) and a body preview;
+/// bodies are counted, never buffered. A frame larger than `max_frame` bytes
+/// (`Limits::max_subprotocol_message`) is reported when it reaches the limit, `incomplete`,
+/// and the rest of its message is not decoded.
+#[derive(Debug)]
+pub struct Stream {
+    max_preview: usize,
+    max_frame: u64,
+    st: St,
+    /// Frames (heart-beats included) begun in this message.
+    frames: usize,
+    after_frame: bool,
+    /// Bytes of the message so far.
+    at: u64,
+    /// Where the frame in progress began, and its bytes so far.
+    frame_start: u64,
+    frame_bytes: u64,
+    /// The command or header line in progress: its first [`Stream::line_cap`] bytes.
+    line: Vec<u8>,
+    line_len: u64,
+    frame: StompFrame,
+    name: &'static str,
+    raw: bool,
+    dropped: usize,
+    problem: Option<String>,
+    content_length: Option<Result<u64, ()>>,
+    /// The content-length the body is read against.
+    declared: u64,
+    /// The body's first bytes, for its preview.
+    body: Vec<u8>,
+}
+
+fn empty_frame() -> StompFrame {
+    StompFrame {
+        command: String::new(),
+        headers: Vec::new(),
+        body: None,
+        body_len: 0,
+        incomplete: false,
+    }
+}
+
+impl Stream {
+    /// A decoder before its first message; previews of `max_preview` characters, frames of at
+    /// most `max_frame` bytes.
+    pub fn new(max_preview: usize, max_frame: u64) -> Self {
+        Stream {
+            max_preview,
+            max_frame,
+            st: St::Start,
+            frames: 0,
+            after_frame: false,
+            at: 0,
+            frame_start: 0,
+            frame_bytes: 0,
+            line: Vec::new(),
+            line_len: 0,
+            frame: empty_frame(),
+            name: "",
+            raw: false,
+            dropped: 0,
+            problem: None,
+            content_length: None,
+            declared: 0,
+            body: Vec::new(),
         }
-        if frames == MAX_FRAMES {
+    }
+
+    /// Bytes of a command or header line kept: enough for the previews of a name and a value
+    /// of `max_preview` characters each, escaped (2 bytes a character at most) UTF-8 (4).
+    pub fn line_cap(max_preview: usize) -> usize {
+        max_preview.saturating_mul(16).max(64)
+    }
+
+    fn body_cap(&self) -> usize {
+        self.max_preview.saturating_mul(4)
+    }
+
+    /// Bytes held now (for memory-bound tests).
+    #[doc(hidden)]
+    pub fn held_bytes(&self) -> usize {
+        let headers: usize = self
+            .frame
+            .headers
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        self.line.len() + self.body.len() + self.frame.command.len() + headers
+    }
+
+    /// The most [`Stream::held_bytes`] can be for previews of `max_preview` characters.
+    #[doc(hidden)]
+    pub fn max_held(max_preview: usize) -> usize {
+        let preview = max_preview.saturating_mul(4);
+        Self::line_cap(max_preview) + preview + 16 + MAX_HEADERS * 2 * preview
+    }
+
+    /// A new message starts.
+    pub fn start(&mut self) {
+        self.st = St::Start;
+        self.frames = 0;
+        self.after_frame = false;
+        self.at = 0;
+        self.reset_frame();
+    }
+
+    fn reset_frame(&mut self) {
+        self.line.clear();
+        self.line_len = 0;
+        self.frame = empty_frame();
+        self.name = "";
+        self.raw = false;
+        self.dropped = 0;
+        self.problem = None;
+        self.content_length = None;
+        self.declared = 0;
+        self.body.clear();
+        self.frame_bytes = 0;
+    }
+
+    fn preview(&self, b: &[u8]) -> String {
+        super::preview(b, self.max_preview)
+    }
+
+    /// Feeds the next bytes of the message.
+    pub fn feed(&mut self, data: &[u8], version: &mut Version, out: &mut Vec<Item>) {
+        let mut rest = data;
+        while !rest.is_empty() {
+            let n = self.step(rest, version, out);
+            self.at += n as u64;
+            rest = rest.get(n..).unwrap_or_default();
+        }
+    }
+
+    /// Bytes of the message are missing: the frame in progress is reported as far as it got
+    /// and the rest of the message is not decoded.
+    pub fn gap(&mut self, out: &mut Vec<Item>) {
+        if !matches!(self.st, St::Skip | St::Frames { .. }) {
+            self.end_frame(true, out);
+            self.st = St::Skip;
+        }
+    }
+
+    /// The message ended (`cut`: it is incomplete): a frame in progress is reported.
+    pub fn finish(&mut self, cut: bool, out: &mut Vec<Item>) {
+        if let St::Frames { from } = self.st {
             out.push(Item::Malformed(format!(
-                "STOMP message with more than {MAX_FRAMES} frames: the {} bytes from byte {i} \
-                 are not decoded",
-                total.saturating_sub(i as u64)
+                "STOMP message with more than {MAX_FRAMES} frames: the {} bytes from byte \
+                 {from} are not decoded",
+                self.at.saturating_sub(from)
             )));
-            return;
+        } else {
+            self.end_frame(cut, out);
         }
-        frames += 1;
-        if n > 0 {
-            // STOMP 1.2 §Heart-beating: "a single EOL".
-            out.push(Item::Frame(StompFrame {
-                command: "HEARTBEAT".into(),
-                headers: Vec::new(),
-                body: None,
-                body_len: 0,
-                incomplete: false,
-            }));
-            i += n;
-            continue;
-        }
-        let Some((command, mut j)) = line(b, i) else {
-            // The command line runs past the kept bytes.
-            if cut {
-                out.push(Item::Frame(StompFrame {
-                    command: preview(b.get(i..).unwrap_or_default()),
-                    headers: Vec::new(),
-                    body: None,
-                    body_len: 0,
-                    incomplete: true,
-                }));
-            } else {
-                out.push(Item::Malformed(format!(
-                    "STOMP frame without an end of line after its command at byte {i}"
-                )));
+        self.start();
+    }
+
+    /// Reports the frame in progress, cut here (`cut`: by a gap or an incomplete message, so
+    /// not a fault of the frame).
+    fn end_frame(&mut self, cut: bool, out: &mut Vec<Item>) {
+        if self.st == St::StartCr {
+            // A lone CR where a frame starts: the start of a command line.
+            if !self.begin_frame(self.at.saturating_sub(1)) {
+                return;
             }
-            return;
-        };
-        let Some(&name) = COMMANDS.iter().find(|c| c.as_bytes() == command) else {
-            out.push(Item::Malformed(format!(
-                "unknown STOMP command {:?} at byte {i}",
-                preview(command)
-            )));
-            return;
-        };
-        // STOMP 1.2 §Value Encoding: "CONNECT and CONNECTED frames do not escape".
-        let raw = matches!(name, "CONNECT" | "CONNECTED") || *version == Version::V10;
-        let mut frame = StompFrame {
-            command: name.to_string(),
-            headers: Vec::new(),
-            body: None,
-            body_len: 0,
-            incomplete: false,
-        };
-        let mut dropped = 0usize;
-        let mut problem: Option<String> = None;
-        let mut content_length: Option<Result<u64, ()>> = None;
-        // Headers, up to the blank line.
-        loop {
-            let Some((h, next)) = line(b, j) else {
+            self.line.push(b'\r');
+            self.line_len = 1;
+        }
+        match self.st {
+            St::Start | St::StartCr | St::Skip | St::Frames { .. } => {}
+            St::Command => {
+                if cut {
+                    let command = self.preview(&self.line);
+                    out.push(Item::Frame(StompFrame {
+                        command,
+                        incomplete: true,
+                        ..empty_frame()
+                    }));
+                } else {
+                    out.push(Item::Malformed(format!(
+                        "STOMP frame without an end of line after its command at byte {}",
+                        self.frame_start
+                    )));
+                }
+            }
+            St::Header => {
+                let mut frame = mem::replace(&mut self.frame, empty_frame());
                 frame.incomplete = true;
                 out.push(Item::Frame(frame));
                 if !cut {
                     out.push(Item::Malformed(format!(
-                        "STOMP {name} frame cut short in its headers"
+                        "STOMP {} frame cut short in its headers",
+                        self.name
                     )));
                 }
-                return;
-            };
-            j = next;
-            if h.is_empty() {
-                break;
             }
-            let (k, v) = match h.iter().position(|&c| c == b':') {
-                Some(c) => (
-                    h.get(..c).unwrap_or_default(),
-                    h.get(c + 1..).unwrap_or_default(),
-                ),
-                None => {
-                    problem.get_or_insert_with(|| {
-                        format!("STOMP header without a colon: {:?}", preview(h))
-                    });
-                    (h, &b""[..])
+            St::BodyLen { .. } | St::BodyNul => {
+                if !cut {
+                    let len = self.declared;
+                    self.problem.get_or_insert(format!(
+                        "STOMP {} body shorter than its content-length {len}",
+                        self.name
+                    ));
                 }
-            };
-            let (k, v) = if raw {
-                (k.to_vec(), v.to_vec())
-            } else {
-                match (unescape(k, *version), unescape(v, *version)) {
-                    (Ok(k), Ok(v)) => (k, v),
-                    (Err(e), _) | (_, Err(e)) => {
-                        problem.get_or_insert(e);
-                        (k.to_vec(), v.to_vec())
-                    }
-                }
-            };
-            // STOMP 1.2 §Repeated Header Entries: the first one counts.
-            if k == b"content-length" && content_length.is_none() {
-                content_length = Some(
-                    std::str::from_utf8(&v)
-                        .ok()
-                        .and_then(|s| s.trim().parse::<u64>().ok())
-                        .ok_or(()),
-                );
+                self.emit(true, out);
             }
-            if name == "CONNECTED" && k == b"version" {
-                if let Some(v) = std::str::from_utf8(&v).ok().and_then(Version::from_header) {
-                    *version = v;
+            St::BodyScan => {
+                if !cut {
+                    self.problem
+                        .get_or_insert(format!("STOMP {} frame without its NUL", self.name));
                 }
-            }
-            if frame.headers.len() < MAX_HEADERS {
-                frame.headers.push((preview(&k), preview(&v)));
-            } else {
-                dropped += 1;
+                self.emit(true, out);
             }
         }
-        if dropped > 0 {
-            problem.get_or_insert(format!(
+        self.reset_frame();
+    }
+
+    /// A frame (not a heart-beat) starts at `at`; false when the message has had
+    /// [`MAX_FRAMES`] already (the rest of it is then not decoded).
+    fn begin_frame(&mut self, at: u64) -> bool {
+        if self.frames >= MAX_FRAMES {
+            self.st = St::Frames { from: at };
+            return false;
+        }
+        self.frames += 1;
+        self.reset_frame();
+        self.frame_start = at;
+        self.st = St::Command;
+        true
+    }
+
+    /// An EOL where a frame can start: a heart-beat, or the end of the frame before.
+    fn eol(&mut self, at: u64, out: &mut Vec<Item>) {
+        if self.after_frame {
+            // STOMP 1.2 §Augmented BNF: the EOLs after a frame's NUL belong to it.
+            self.st = St::Start;
+            return;
+        }
+        if self.frames >= MAX_FRAMES {
+            self.st = St::Frames { from: at };
+            return;
+        }
+        self.frames += 1;
+        // STOMP 1.2 §Heart-beating: "a single EOL".
+        out.push(Item::Frame(StompFrame {
+            command: "HEARTBEAT".into(),
+            ..empty_frame()
+        }));
+        self.st = St::Start;
+    }
+
+    /// The frame in progress reached `max_frame` bytes and wants more: report it and skip
+    /// the rest of the message.
+    fn over(&mut self, out: &mut Vec<Item>) {
+        let limit = self.max_frame;
+        if self.st == St::Command {
+            out.push(Item::Malformed(format!(
+                "STOMP command line at byte {} longer than {limit} bytes \
+                 (Limits::max_subprotocol_message): the rest of the message is not decoded",
+                self.frame_start
+            )));
+        } else {
+            let name = self.name;
+            self.emit(true, out);
+            out.push(Item::Malformed(format!(
+                "STOMP {name} frame larger than {limit} bytes \
+                 (Limits::max_subprotocol_message): the rest of the message is not decoded"
+            )));
+        }
+        self.reset_frame();
+        self.st = St::Skip;
+    }
+
+    /// Pushes the frame in progress and its problem, if any.
+    fn emit(&mut self, incomplete: bool, out: &mut Vec<Item>) {
+        let mut frame = mem::replace(&mut self.frame, empty_frame());
+        frame.incomplete = incomplete;
+        frame.body = (!self.body.is_empty()).then(|| self.preview(&self.body));
+        out.push(Item::Frame(frame));
+        if let Some(p) = self.problem.take() {
+            out.push(Item::Malformed(p));
+        }
+    }
+
+    /// Body bytes: counted, the first kept for the preview.
+    fn body_bytes(&mut self, b: &[u8]) {
+        self.frame.body_len += b.len() as u64;
+        let room = self.body_cap().saturating_sub(self.body.len()).min(b.len());
+        self.body
+            .extend_from_slice(b.get(..room).unwrap_or_default());
+    }
+
+    /// One step over `rest` (not empty): returns the bytes consumed.
+    fn step(&mut self, rest: &[u8], version: &mut Version, out: &mut Vec<Item>) -> usize {
+        let Some(&b) = rest.first() else {
+            return 0;
+        };
+        // The size limit, for the bytes of a frame.
+        let in_frame = matches!(
+            self.st,
+            St::Command | St::Header | St::BodyLen { .. } | St::BodyNul | St::BodyScan
+        );
+        let room = if in_frame {
+            let room = self.max_frame.saturating_sub(self.frame_bytes);
+            if room == 0 {
+                self.over(out);
+                return 0;
+            }
+            usize::try_from(room).map_or(rest.len(), |r| r.min(rest.len()))
+        } else {
+            rest.len()
+        };
+        let rest = rest.get(..room).unwrap_or(rest);
+        let used = match self.st {
+            St::Skip | St::Frames { .. } => rest.len(),
+            St::Start => {
+                match b {
+                    b'\n' => self.eol(self.at, out),
+                    b'\r' => self.st = St::StartCr,
+                    _ => {
+                        if self.begin_frame(self.at) {
+                            return 0;
+                        }
+                    }
+                }
+                1
+            }
+            St::StartCr => {
+                if b == b'\n' {
+                    self.eol(self.at.saturating_sub(1), out);
+                    1
+                } else {
+                    // The CR starts a command line; this byte is taken again in it.
+                    if self.begin_frame(self.at.saturating_sub(1)) {
+                        self.line.push(b'\r');
+                        self.line_len = 1;
+                        self.frame_bytes = 1;
+                    }
+                    0
+                }
+            }
+            St::Command | St::Header => {
+                let lf = rest.iter().position(|&c| c == b'\n');
+                let n = lf.map_or(rest.len(), |i| i + 1);
+                let text = rest.get(..lf.unwrap_or(rest.len())).unwrap_or_default();
+                let cap = Self::line_cap(self.max_preview);
+                let room = cap.saturating_sub(self.line.len()).min(text.len());
+                self.line
+                    .extend_from_slice(text.get(..room).unwrap_or_default());
+                self.line_len += text.len() as u64;
+                if lf.is_some() {
+                    self.frame_bytes += n as u64;
+                    self.line_done(version, out);
+                    return n;
+                }
+                n
+            }
+            St::BodyLen { left } => {
+                let n = usize::try_from(left).map_or(rest.len(), |l| l.min(rest.len()));
+                self.body_bytes(rest.get(..n).unwrap_or_default());
+                let left = left - n as u64;
+                self.st = if left == 0 {
+                    St::BodyNul
+                } else {
+                    St::BodyLen { left }
+                };
+                n
+            }
+            St::BodyNul => {
+                if b != 0 {
+                    let len = self.declared;
+                    self.problem.get_or_insert(format!(
+                        "STOMP {} body of content-length {len} not followed by NUL",
+                        self.name
+                    ));
+                }
+                self.frame_done(out);
+                1
+            }
+            St::BodyScan => match rest.iter().position(|&c| c == 0) {
+                Some(l) => {
+                    self.body_bytes(rest.get(..l).unwrap_or_default());
+                    self.frame_done(out);
+                    l + 1
+                }
+                None => {
+                    self.body_bytes(rest);
+                    rest.len()
+                }
+            },
+        };
+        if in_frame && self.st != St::Start {
+            self.frame_bytes += used as u64;
+        }
+        used
+    }
+
+    /// The frame's NUL: report it.
+    fn frame_done(&mut self, out: &mut Vec<Item>) {
+        self.emit(false, out);
+        self.reset_frame();
+        self.after_frame = true;
+        self.st = St::Start;
+    }
+
+    /// A command or header line ended (its LF consumed).
+    fn line_done(&mut self, version: &mut Version, out: &mut Vec<Item>) {
+        let line = mem::take(&mut self.line);
+        let whole = self.line_len <= line.len() as u64;
+        let text = if whole {
+            line.strip_suffix(b"\r").unwrap_or(&line)
+        } else {
+            &line[..]
+        };
+        if self.st == St::Command {
+            match COMMANDS.iter().find(|c| c.as_bytes() == text) {
+                Some(&name) => {
+                    self.name = name;
+                    self.frame.command = name.to_string();
+                    // STOMP 1.2 §Value Encoding: "CONNECT and CONNECTED frames do not escape".
+                    self.raw = matches!(name, "CONNECT" | "CONNECTED") || *version == Version::V10;
+                    self.st = St::Header;
+                }
+                None => {
+                    out.push(Item::Malformed(format!(
+                        "unknown STOMP command {:?} at byte {}",
+                        self.preview(text),
+                        self.frame_start
+                    )));
+                    self.reset_frame();
+                    self.st = St::Skip;
+                }
+            }
+        } else if text.is_empty() {
+            self.headers_done();
+        } else {
+            self.header(text, whole, version);
+        }
+        self.line = line;
+        self.line.clear();
+        self.line_len = 0;
+    }
+
+    /// One header line (`whole`: not cut at the line cap).
+    fn header(&mut self, h: &[u8], whole: bool, version: &mut Version) {
+        let name = self.name;
+        let (k, v) = match h.iter().position(|&c| c == b':') {
+            Some(c) => (
+                h.get(..c).unwrap_or_default(),
+                h.get(c + 1..).unwrap_or_default(),
+            ),
+            None => {
+                if whole {
+                    let p = self.preview(h);
+                    self.problem
+                        .get_or_insert_with(|| format!("STOMP header without a colon: {p:?}"));
+                }
+                (h, &b""[..])
+            }
+        };
+        let (k, v) = if self.raw {
+            (k.to_vec(), v.to_vec())
+        } else {
+            match (unescape(k, *version), unescape(v, *version)) {
+                (Ok(k), Ok(v)) => (k, v),
+                (Err(e), _) | (_, Err(e)) => {
+                    if whole {
+                        self.problem.get_or_insert(e);
+                    }
+                    (k.to_vec(), v.to_vec())
+                }
+            }
+        };
+        // STOMP 1.2 §Repeated Header Entries: the first one counts.
+        if k == b"content-length" && self.content_length.is_none() {
+            self.content_length = Some(
+                std::str::from_utf8(&v)
+                    .ok()
+                    .filter(|_| whole)
+                    .and_then(|s| s.trim().parse::<u64>().ok())
+                    .ok_or(()),
+            );
+        }
+        if name == "CONNECTED" && k == b"version" {
+            if let Some(v) = std::str::from_utf8(&v).ok().and_then(Version::from_header) {
+                *version = v;
+            }
+        }
+        if self.frame.headers.len() < MAX_HEADERS {
+            let kv = (self.preview(&k), self.preview(&v));
+            self.frame.headers.push(kv);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    /// The blank line after the headers: the body starts.
+    fn headers_done(&mut self) {
+        let name = self.name;
+        if self.dropped > 0 {
+            let dropped = self.dropped;
+            self.problem.get_or_insert(format!(
                 "STOMP {name} frame has {dropped} headers beyond the {MAX_HEADERS} kept"
             ));
         }
-        if let Some(Err(())) = content_length {
-            problem.get_or_insert("STOMP content-length is not a number".to_string());
+        if let Some(Err(())) = self.content_length {
+            self.problem
+                .get_or_insert("STOMP content-length is not a number".to_string());
         }
-        // The body: content-length octets then NUL, or up to the first NUL.
-        let rest = b.get(j..).unwrap_or_default();
-        match content_length.and_then(Result::ok) {
-            Some(len) => {
-                let kept = usize::try_from(len).ok().filter(|&l| l < rest.len());
-                frame.body_len = len;
-                match kept {
-                    Some(l) => {
-                        frame.body = (l > 0).then(|| preview(rest.get(..l).unwrap_or_default()));
-                        if rest.get(l) != Some(&0) {
-                            problem.get_or_insert(format!(
-                                "STOMP {name} body of content-length {len} not followed by NUL"
-                            ));
-                        }
-                        i = j + l + 1;
-                    }
-                    None => {
-                        frame.body = (!rest.is_empty()).then(|| preview(rest));
-                        frame.incomplete = true;
-                        if !cut {
-                            problem.get_or_insert(format!(
-                                "STOMP {name} body shorter than its content-length {len}"
-                            ));
-                        }
-                        i = b.len();
-                    }
-                }
+        self.st = match self.content_length.and_then(Result::ok) {
+            Some(0) => St::BodyNul,
+            Some(left) => {
+                self.declared = left;
+                St::BodyLen { left }
             }
-            None => match rest.iter().position(|&c| c == 0) {
-                Some(l) => {
-                    frame.body_len = l as u64;
-                    frame.body = (l > 0).then(|| preview(rest.get(..l).unwrap_or_default()));
-                    i = j + l + 1;
-                }
-                None => {
-                    // Runs past the kept bytes: assume it ends with the message's last byte.
-                    frame.body_len = if cut {
-                        total.saturating_sub(j as u64 + 1).max(rest.len() as u64)
-                    } else {
-                        rest.len() as u64
-                    };
-                    frame.body = (!rest.is_empty()).then(|| preview(rest));
-                    frame.incomplete = true;
-                    if !cut {
-                        problem.get_or_insert(format!("STOMP {name} frame without its NUL"));
-                    }
-                    i = b.len();
-                }
-            },
-        }
-        out.push(Item::Frame(frame));
-        if let Some(p) = problem {
-            out.push(Item::Malformed(p));
-        }
-        after_frame = true;
+            None => St::BodyScan,
+        };
     }
 }
 
@@ -348,7 +691,7 @@ mod tests {
     fn parse(b: &[u8]) -> Vec<Item> {
         let mut v = Version::V12;
         let mut out = Vec::new();
-        parse_message(b, b.len() as u64, false, &mut v, 256, &mut out);
+        parse_message(b, false, &mut v, 256, &mut out);
         out
     }
 
@@ -384,7 +727,6 @@ mod tests {
         let mut out = Vec::new();
         parse_message(
             b"CONNECTED\r\nversion:1.1\r\n\r\n\0",
-            25,
             false,
             &mut v,
             256,
@@ -424,11 +766,11 @@ mod tests {
         // 1.1 has no \r; 1.0 no escapes at all.
         let mut v = Version::V11;
         let mut out = Vec::new();
-        parse_message(b"SEND\nn:\\r\n\n\0", 11, false, &mut v, 256, &mut out);
+        parse_message(b"SEND\nn:\\r\n\n\0", false, &mut v, 256, &mut out);
         assert!(matches!(&out[1], Item::Malformed(_)));
         let mut v = Version::V10;
         let mut out = Vec::new();
-        parse_message(b"SEND\nn:\\q\n\n\0", 11, false, &mut v, 256, &mut out);
+        parse_message(b"SEND\nn:\\q\n\n\0", false, &mut v, 256, &mut out);
         assert_eq!(out.len(), 1);
         // The first of repeated headers is kept, all are listed.
         let out = parse(b"MESSAGE\nfoo:1\nfoo:2\n\n\0");
@@ -441,7 +783,7 @@ mod tests {
         let mut v = Version::V12;
         for n in 0..whole.len() {
             let mut out = Vec::new();
-            parse_message(&whole[..n], whole.len() as u64, true, &mut v, 256, &mut out);
+            parse_message(&whole[..n], true, &mut v, 256, &mut out);
             assert!(
                 out.iter().all(|i| matches!(i, Item::Frame(_))),
                 "cut {n}: {out:?}"
@@ -451,13 +793,11 @@ mod tests {
                 assert!(f.incomplete, "cut {n}");
             }
         }
+        // Lengths count what was there.
         let mut out = Vec::new();
-        parse_message(&whole[..35], 1000, true, &mut v, 256, &mut out);
+        parse_message(&whole[..35], true, &mut v, 256, &mut out);
         let f = frame(&out[0]);
-        assert_eq!(
-            (f.body.as_deref(), f.body_len),
-            (Some("hello"), 1000 - 30 - 1)
-        );
+        assert_eq!((f.body.as_deref(), f.body_len), (Some("hello"), 5));
     }
 
     #[test]
@@ -466,7 +806,10 @@ mod tests {
         let out = parse(b"SEND\ncontent-length:18446744073709551615\n\nab\0");
         let f = frame(&out[0]);
         assert!(f.incomplete);
-        assert_eq!(f.body_len, u64::MAX);
+        assert_eq!(f.body_len, 3);
+        assert!(
+            matches!(&out[1], Item::Malformed(m) if m.contains("shorter than its content-length 18446744073709551615"))
+        );
         let out = parse(b"SEND\ncontent-length:99999999999999999999999\n\nab\0");
         assert_eq!(frame(&out[0]).body.as_deref(), Some("ab"));
         assert!(matches!(&out[1], Item::Malformed(m) if m.contains("not a number")));
@@ -516,7 +859,7 @@ mod tests {
             for cut in [false, true] {
                 let mut v = Version::V12;
                 let mut out = Vec::new();
-                parse_message(&msg[..n], msg.len() as u64, cut, &mut v, 4, &mut out);
+                parse_message(&msg[..n], cut, &mut v, 4, &mut out);
             }
         }
     }
@@ -529,7 +872,7 @@ mod tests {
         ) {
             let mut v = Version::V12;
             let mut out = Vec::new();
-            parse_message(&b, b.len() as u64 + u64::from(cut), cut, &mut v, 8, &mut out);
+            parse_message(&b, cut, &mut v, 8, &mut out);
             for item in &out {
                 if let Item::Frame(f) = item {
                     proptest::prop_assert!(f.headers.len() <= MAX_HEADERS);

@@ -188,7 +188,9 @@ fn sse_in_any_segmentation() {
 }
 
 #[test]
-fn sse_piece_beyond_the_kept_payload_is_a_gap() {
+fn sse_reads_the_stream_not_the_kept_payload() {
+    // Before: a body piece was decoded from its kept bytes only, so an event past them was
+    // lost and the next one marked incomplete. Now the stream is read.
     let limits = Limits {
         max_kept_payload: 16,
         ..Limits::default()
@@ -199,13 +201,51 @@ fn sse_piece_beyond_the_kept_payload_is_a_gap() {
     r.extend(chunk("data: a long line beyond the limit\n\n"));
     r.extend(chunk("data: next\n\n"));
     h.feed(S2c, &r);
-    // The blank line of the first block was beyond the kept bytes: the cut line is dropped and
-    // the block goes on into the next piece, marked incomplete.
     let sse = h.sse();
-    assert_eq!(sse.len(), 1);
-    assert_eq!(sse[0].data, "next");
-    assert!(sse[0].incomplete);
-    assert_eq!(h.malformed(Layer::Sse).len(), 1);
+    let got: Vec<_> = sse
+        .iter()
+        .map(|e| (e.data.as_str(), e.data_len, e.incomplete))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a long line beyond the limit", 28, false),
+            ("next", 4, false)
+        ]
+    );
+    assert!(h.malformed(Layer::Sse).is_empty());
+}
+
+#[test]
+fn an_sse_event_at_the_size_limit() {
+    let limits = Limits {
+        max_subprotocol_message: 21,
+        ..Limits::default()
+    };
+    let mut h = Harness::new(limits);
+    h.feed(C2s, b"GET /events HTTP/1.1\r\n\r\n");
+    let mut r = SSE_HEAD.to_vec();
+    // 21 bytes with its line end: whole. More: reported at the limit, the rest skipped.
+    r.extend(chunk("data: exactly twenty\n\n"));
+    r.extend(chunk("data: one byte too long\nid: 7\n\n"));
+    r.extend(chunk("data: after\n\n"));
+    h.feed(S2c, &r);
+    let sse = h.sse();
+    let got: Vec<_> = sse
+        .iter()
+        .map(|e| (e.data.as_str(), e.id.as_deref(), e.incomplete))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("exactly twenty", None, false),
+            ("one byte too lo", None, true),
+            ("after", None, false)
+        ]
+    );
+    let notes = h.malformed(Layer::Sse);
+    assert_eq!(notes.len(), 1);
+    assert!(notes[0].contains("max_subprotocol_message"));
 }
 
 #[test]
@@ -307,7 +347,7 @@ fn engine_io_long_polling_on_one_connection() {
 }
 
 #[test]
-fn polling_body_beyond_the_kept_payload() {
+fn polling_body_beyond_the_kept_payload_is_read_whole() {
     let mut h = Harness::new(Limits {
         max_kept_payload: 24,
         ..Limits::default()
@@ -327,12 +367,19 @@ fn polling_body_beyond_the_kept_payload() {
         .iter()
         .map(|p| (p.event.as_deref(), p.incomplete))
         .collect();
-    // The third packet is cut at the 24th byte of the piece; the fourth is never seen.
+    // Before, the third packet was cut at the 24th byte of the piece and the fourth never
+    // seen: the payload is now read as it streams. (Its event name is a preview, from the
+    // 24 bytes kept: too few for it.)
     assert_eq!(
         events,
-        [(Some("a"), false), (Some("b"), false), (None, true)]
+        [
+            (Some("a"), false),
+            (Some("b"), false),
+            (None, false),
+            (Some("lost"), false)
+        ]
     );
-    assert_eq!(h.malformed(Layer::Socketio).len(), 1);
+    assert!(h.malformed(Layer::Socketio).is_empty());
 }
 
 #[test]

@@ -58,7 +58,7 @@ mod tests;
 
 use std::cell::Cell;
 
-use super::preview;
+use super::{preview, Content};
 use crate::flow::Cx;
 use crate::model::{
     close_code_name, DeflateParams, Dir, EventBody, Layer, Limits, Malformed, Opcode, Payload,
@@ -421,6 +421,7 @@ impl Half {
                 self.data.start(Opcode::Continuation, false);
                 self.data.check_utf8 = false;
                 self.data.incomplete = true;
+                cx.content(self.dir, Content::MessageStart(Opcode::Continuation));
             }
         } else {
             if self.data.open {
@@ -441,6 +442,7 @@ impl Half {
             let compressed =
                 head.rsv1 && self.deflate && matches!(head.opcode, Opcode::Text | Opcode::Binary);
             self.data.start(head.opcode, compressed);
+            cx.content(self.dir, Content::MessageStart(head.opcode));
         }
         let kept = usize::try_from(head.len)
             .unwrap_or(usize::MAX)
@@ -629,6 +631,9 @@ impl Half {
             }
         } else {
             self.data.sink(p, self.head_cap);
+            if !self.data.holed {
+                cx.content(self.dir, Content::Message(p));
+            }
         }
     }
 
@@ -641,8 +646,10 @@ impl Half {
             return;
         };
         let msg = &mut self.data;
+        let dir = self.dir;
         let outcome = inf.inflate(input, &mut |b| {
             msg.sink(b, cap);
+            cx.content(dir, Content::Message(b));
             msg.len <= budget
         });
         let lost = inf.context_lost();
@@ -657,6 +664,7 @@ impl Half {
             Outcome::Stopped => {
                 self.data.inflating = false;
                 self.data.incomplete = true;
+                cx.content(self.dir, Content::MessageGap);
                 self.violation(
                     cx,
                     "inflate_limit",
@@ -669,6 +677,7 @@ impl Half {
             Outcome::Error => {
                 self.data.inflating = false;
                 self.data.incomplete = true;
+                cx.content(self.dir, Content::MessageGap);
                 if lost {
                     self.malformed(
                         cx,
@@ -886,6 +895,9 @@ impl Half {
         };
         m.incomplete = true;
         m.holed = true;
+        if !control {
+            cx.content(self.dir, Content::MessageGap);
+        }
         if !control && m.compressed && m.inflating {
             m.inflating = false;
             self.malformed(

@@ -287,6 +287,356 @@ pub fn field(b: &[u8], start: usize, name: &str, max_chars: usize) -> Option<Str
     }
 }
 
+/// A streaming JSON checker: the same verdict as [`skip_value`] followed by a check that
+/// only whitespace follows the value, for input fed in pieces cut anywhere. Its state is a few
+/// words (the nesting is a 64-bit stack), whatever the input's size.
+#[derive(Debug, Clone)]
+pub struct Checker {
+    /// Bytes fed so far: the offset of the next byte.
+    pos: u64,
+    /// One bit per open container, innermost lowest: 1 for an object.
+    stack: u64,
+    depth: u8,
+    st: St,
+}
+
+/// What a [`Checker`] concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// One value, only whitespace after it.
+    Ok,
+    /// The input ended inside the value (or before it).
+    Short,
+    /// Not JSON at this offset.
+    Bad(u64),
+    /// One value ending at this offset, then bytes that are not whitespace.
+    Trailing(u64),
+    /// Nested deeper than [`MAX_DEPTH`].
+    TooDeep,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum St {
+    /// A value is expected (whitespace first).
+    Value,
+    /// After `[`: a value or `]`.
+    ArrayFirst,
+    /// After `{`: a key or `}`.
+    ObjectFirst,
+    /// After `,` in an object: a key.
+    Key,
+    /// After a key: `:`.
+    Colon,
+    /// After a value inside a container: `,` or the closer.
+    After,
+    /// Inside a string; `key`: an object key (a colon follows).
+    Str {
+        key: bool,
+        esc: Esc,
+    },
+    /// Inside `true`/`false`/`null`: the word, bytes matched, where it started.
+    Lit {
+        word: u8,
+        at: u8,
+        start: u64,
+    },
+    Num(Num),
+    /// The top-level value ended at `end`: only whitespace may follow.
+    Done {
+        end: u64,
+    },
+    End(Verdict),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Esc {
+    No,
+    Backslash,
+    /// Hex digits of `\u` still to come.
+    Hex(u8),
+}
+
+/// RFC 8259 §6 number states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Num {
+    Minus,
+    Zero,
+    Int,
+    Dot,
+    Frac,
+    Exp,
+    ExpSign,
+    ExpDigits,
+}
+
+const WORDS: [&[u8]; 3] = [b"true", b"false", b"null"];
+
+fn is_ws(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+impl Default for Checker {
+    fn default() -> Self {
+        Checker::new()
+    }
+}
+
+impl Checker {
+    pub fn new() -> Self {
+        Checker {
+            pos: 0,
+            stack: 0,
+            depth: 0,
+            st: St::Value,
+        }
+    }
+
+    /// Whether more bytes can change the verdict (false once it is bad, too deep or has
+    /// trailing bytes).
+    pub fn open(&self) -> bool {
+        !matches!(self.st, St::End(_))
+    }
+
+    /// Feeds the next bytes.
+    pub fn feed(&mut self, b: &[u8]) {
+        let mut i = 0;
+        while let Some(&c) = b.get(i) {
+            if let St::End(_) = self.st {
+                return;
+            }
+            // Runs inside strings and of whitespace after the value, the bulk of a payload.
+            if let St::Str { esc: Esc::No, .. } = self.st {
+                let run = b
+                    .get(i..)
+                    .unwrap_or_default()
+                    .iter()
+                    .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                    .unwrap_or(b.len() - i);
+                if run > 0 {
+                    i += run;
+                    self.pos += run as u64;
+                    continue;
+                }
+            }
+            if self.byte(c) {
+                i += 1;
+                self.pos += 1;
+            }
+        }
+    }
+
+    /// The verdict on what was fed.
+    pub fn verdict(&self) -> Verdict {
+        match self.st {
+            St::End(v) => v,
+            St::Done { .. } => Verdict::Ok,
+            St::Num(Num::Zero | Num::Int | Num::Frac | Num::ExpDigits) if self.depth == 0 => {
+                Verdict::Ok
+            }
+            _ => Verdict::Short,
+        }
+    }
+
+    fn bad(&mut self) -> bool {
+        self.st = St::End(Verdict::Bad(self.pos));
+        true
+    }
+
+    /// A value ended (after its last byte): close it at the top level, or expect what
+    /// follows it in its container.
+    fn value_done(&mut self, end: u64) {
+        self.st = if self.depth == 0 {
+            St::Done { end }
+        } else {
+            St::After
+        };
+    }
+
+    fn in_object(&self) -> bool {
+        self.stack & 1 == 1
+    }
+
+    /// Takes byte `c` at `self.pos`; returns whether it was consumed (a number ends at the
+    /// byte after it, which is then taken again in the next state).
+    fn byte(&mut self, c: u8) -> bool {
+        match self.st {
+            St::Value | St::ArrayFirst | St::ObjectFirst | St::Key | St::Colon | St::After
+                if is_ws(c) =>
+            {
+                true
+            }
+            St::Done { .. } if is_ws(c) => true,
+            St::Done { end } => {
+                self.st = St::End(Verdict::Trailing(end));
+                true
+            }
+            St::ArrayFirst if c == b']' => self.close(),
+            St::ObjectFirst if c == b'}' => self.close(),
+            St::ObjectFirst | St::Key => {
+                if c != b'"' {
+                    return self.bad();
+                }
+                self.st = St::Str {
+                    key: true,
+                    esc: Esc::No,
+                };
+                true
+            }
+            St::Colon => {
+                if c != b':' {
+                    return self.bad();
+                }
+                self.st = St::Value;
+                true
+            }
+            St::After => {
+                let closer = if self.in_object() { b'}' } else { b']' };
+                if c == closer {
+                    self.close()
+                } else if c == b',' {
+                    self.st = if self.in_object() { St::Key } else { St::Value };
+                    true
+                } else {
+                    self.bad()
+                }
+            }
+            St::Value | St::ArrayFirst => self.value_start(c),
+            St::Str { key, esc } => {
+                match esc {
+                    Esc::No => match c {
+                        b'"' if key => self.st = St::Colon,
+                        b'"' => self.value_done(self.pos + 1),
+                        b'\\' => {
+                            self.st = St::Str {
+                                key,
+                                esc: Esc::Backslash,
+                            }
+                        }
+                        // RFC 8259 §7: control characters must be escaped.
+                        c if c < 0x20 => return self.bad(),
+                        _ => {}
+                    },
+                    Esc::Backslash => match c {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
+                            self.st = St::Str { key, esc: Esc::No }
+                        }
+                        b'u' => {
+                            self.st = St::Str {
+                                key,
+                                esc: Esc::Hex(4),
+                            }
+                        }
+                        _ => return self.bad(),
+                    },
+                    Esc::Hex(n) => {
+                        if !c.is_ascii_hexdigit() {
+                            return self.bad();
+                        }
+                        let esc = if n > 1 { Esc::Hex(n - 1) } else { Esc::No };
+                        self.st = St::Str { key, esc };
+                    }
+                }
+                true
+            }
+            St::Lit { word, at, start } => {
+                let w = WORDS.get(usize::from(word)).copied().unwrap_or_default();
+                if w.get(usize::from(at)) != Some(&c) {
+                    // Reported where the word started, as `skip_value` does.
+                    self.st = St::End(Verdict::Bad(start));
+                    return true;
+                }
+                if usize::from(at) + 1 == w.len() {
+                    self.value_done(self.pos + 1);
+                } else {
+                    self.st = St::Lit {
+                        word,
+                        at: at + 1,
+                        start,
+                    };
+                }
+                true
+            }
+            St::Num(n) => self.number(n, c),
+            St::End(_) => true,
+        }
+    }
+
+    fn value_start(&mut self, c: u8) -> bool {
+        match c {
+            b'{' | b'[' => {
+                if usize::from(self.depth) >= MAX_DEPTH {
+                    self.st = St::End(Verdict::TooDeep);
+                    return true;
+                }
+                self.stack = (self.stack << 1) | u64::from(c == b'{');
+                self.depth += 1;
+                self.st = if c == b'{' {
+                    St::ObjectFirst
+                } else {
+                    St::ArrayFirst
+                };
+            }
+            b'"' => {
+                self.st = St::Str {
+                    key: false,
+                    esc: Esc::No,
+                }
+            }
+            b't' | b'f' | b'n' => {
+                let word = match c {
+                    b't' => 0,
+                    b'f' => 1,
+                    _ => 2,
+                };
+                self.st = St::Lit {
+                    word,
+                    at: 1,
+                    start: self.pos,
+                };
+            }
+            b'-' => self.st = St::Num(Num::Minus),
+            b'0' => self.st = St::Num(Num::Zero),
+            b'1'..=b'9' => self.st = St::Num(Num::Int),
+            _ => return self.bad(),
+        }
+        true
+    }
+
+    fn close(&mut self) -> bool {
+        self.stack >>= 1;
+        self.depth -= 1;
+        self.value_done(self.pos + 1);
+        true
+    }
+
+    fn number(&mut self, n: Num, c: u8) -> bool {
+        let digit = c.is_ascii_digit();
+        let next = match (n, c) {
+            (Num::Minus, b'0') => Some(Num::Zero),
+            (Num::Minus, _) if digit => Some(Num::Int),
+            (Num::Int, _) if digit => Some(Num::Int),
+            (Num::Zero | Num::Int, b'.') => Some(Num::Dot),
+            (Num::Zero | Num::Int | Num::Frac, b'e' | b'E') => Some(Num::Exp),
+            (Num::Dot | Num::Frac, _) if digit => Some(Num::Frac),
+            (Num::Exp, b'+' | b'-') => Some(Num::ExpSign),
+            (Num::Exp | Num::ExpSign | Num::ExpDigits, _) if digit => Some(Num::ExpDigits),
+            _ => None,
+        };
+        match next {
+            Some(s) => {
+                self.st = St::Num(s);
+                true
+            }
+            None if matches!(n, Num::Zero | Num::Int | Num::Frac | Num::ExpDigits) => {
+                // The number ended before this byte: take it again after the value.
+                self.value_done(self.pos);
+                false
+            }
+            None => self.bad(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,6 +700,115 @@ mod tests {
         assert_eq!(string(b"abc", 0, 10), None);
         let (s, _) = string(b"\"h\xc3\xa9\xff\"", 0, 10).unwrap();
         assert_eq!(s, "hé\u{fffd}");
+    }
+
+    /// The slice scanner's verdict in the streaming checker's terms.
+    fn slice_verdict(b: &[u8]) -> Verdict {
+        match skip_value(b, 0) {
+            Scan::Done(end) if skip_ws(b, end) == b.len() => Verdict::Ok,
+            Scan::Done(end) => Verdict::Trailing(end as u64),
+            Scan::Short => Verdict::Short,
+            Scan::Bad(at) => Verdict::Bad(at as u64),
+            Scan::TooDeep => Verdict::TooDeep,
+        }
+    }
+
+    fn stream_verdict(pieces: &[&[u8]]) -> Verdict {
+        let mut c = Checker::new();
+        for p in pieces {
+            c.feed(p);
+        }
+        c.verdict()
+    }
+
+    #[test]
+    fn the_checker_agrees_with_the_scanner() {
+        for s in [
+            r#"["chat","hi",1,{"a":[true,false,null]}]x"#,
+            " 12.5e-3,",
+            " 12.5e-3 ",
+            "-0",
+            "0",
+            "01",
+            "-",
+            "1.",
+            "1e",
+            "1e+",
+            "1E5",
+            r#""a\"b\\\u00e9""#,
+            "{}",
+            "[ ]",
+            r#"{ "a" : 1 , "b" : [ ] }  "#,
+            r#"["chat","h"#,
+            "[1,",
+            "tru",
+            "",
+            "   ",
+            "[1 2]",
+            "{1:2}",
+            "[1,]",
+            "\"a\nb\"",
+            r#""\x""#,
+            r#""\u12g4""#,
+            "nul!",
+            "]",
+            "[}",
+            "{\"a\" 1}",
+            "[true, fals]",
+            "truex",
+            "1 2",
+        ] {
+            let b = s.as_bytes();
+            assert_eq!(stream_verdict(&[b]), slice_verdict(b), "{s:?}");
+        }
+        let deep = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert_eq!(stream_verdict(&[deep.as_bytes()]), Verdict::Ok);
+        let deeper = "[".repeat(MAX_DEPTH + 1);
+        assert_eq!(stream_verdict(&[deeper.as_bytes()]), Verdict::TooDeep);
+    }
+
+    fn json_bytes() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just(b"[".to_vec()),
+            Just(b"]".to_vec()),
+            Just(b"{".to_vec()),
+            Just(b"}".to_vec()),
+            Just(b"\"k\":".to_vec()),
+            Just(b"\"".to_vec()),
+            Just(b"\\".to_vec()),
+            Just(b"\\u00e9".to_vec()),
+            Just(b",".to_vec()),
+            Just(b" ".to_vec()),
+            Just(b"true".to_vec()),
+            Just(b"nul".to_vec()),
+            Just(b"-0.5e+3".to_vec()),
+            Just(b"12".to_vec()),
+            Just(b"e".to_vec()),
+            Just(b".".to_vec()),
+            Just("é".as_bytes().to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..3),
+        ];
+        proptest::collection::vec(piece, 0..30).prop_map(|v| v.concat())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_checker_agrees_with_the_scanner_however_cut(
+            b in json_bytes(),
+            cuts in proptest::collection::vec(proptest::prelude::any::<usize>(), 0..5),
+        ) {
+            let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (b.len() + 1)).collect();
+            cuts.sort_unstable();
+            let mut pieces = Vec::new();
+            let mut at = 0;
+            for c in cuts {
+                pieces.push(&b[at..c]);
+                at = c;
+            }
+            pieces.push(&b[at..]);
+            proptest::prop_assert_eq!(stream_verdict(&pieces), slice_verdict(&b));
+        }
     }
 
     #[test]

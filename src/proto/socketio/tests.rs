@@ -213,7 +213,7 @@ fn targets() {
 
 /// Splits `body` fed in `pieces` (cut points) and finishes it.
 fn split(eio: u8, cap: usize, body: &[u8], cuts: &[usize]) -> Vec<Item> {
-    let mut s = PayloadSplitter::new(eio, cap);
+    let mut s = PayloadSplitter::new(eio, cap, u64::MAX);
     let mut c = Codec::new(eio, PREVIEW);
     let mut out = Vec::new();
     let mut at = 0;
@@ -222,7 +222,7 @@ fn split(eio: u8, cap: usize, body: &[u8], cuts: &[usize]) -> Vec<Item> {
         at = cut;
     }
     s.feed(&body[at..], &mut c, &mut out);
-    s.finish(&mut c, &mut out);
+    s.finish(false, &mut c, &mut out);
     out
 }
 
@@ -249,12 +249,15 @@ fn v4_payloads() {
     assert!(p.iter().all(|p| p.transport == "polling"));
     assert_eq!(p[3].binary_len, Some(6));
     assert!(split(4, 4096, b"", &[]).is_empty());
-    // Packets larger than the cap are cut, the next separator still ends them.
+    // Packets larger than the kept bytes are whole: only their previews come from the
+    // kept bytes (8 here, too few for the event name).
     let out = split(4, 8, V4_BODY, &[]);
     let p = packets(&out);
     assert_eq!(p.len(), 4);
-    assert!(p[0].incomplete && p[1].incomplete && !p[2].incomplete);
+    assert!(p.iter().all(|p| !p.incomplete));
+    assert!(problems(&out).is_empty(), "{out:?}");
     assert_eq!(p[1].event, None);
+    assert_eq!(p[3].binary_len, Some(6));
 }
 
 #[test]
@@ -337,24 +340,24 @@ fn v3_lengths_over_invalid_utf8() {
 #[test]
 fn gaps() {
     let mut c = Codec::new(3, PREVIEW);
-    let mut s = PayloadSplitter::new(3, 4096);
+    let mut s = PayloadSplitter::new(3, 4096, u64::MAX);
     let mut out = Vec::new();
     s.feed(b"2:40", &mut c, &mut out);
     s.feed(b"11:42[\"a", &mut c, &mut out);
     s.gap(&mut c, &mut out);
     s.feed(b"1:6", &mut c, &mut out);
-    s.finish(&mut c, &mut out);
+    s.finish(false, &mut c, &mut out);
     let p = packets(&out);
     assert_eq!(p.len(), 2);
     assert!(p[1].incomplete);
     assert_eq!(problems(&out).len(), 1);
     let mut c = Codec::new(4, PREVIEW);
-    let mut s = PayloadSplitter::new(4, 4096);
+    let mut s = PayloadSplitter::new(4, 4096, u64::MAX);
     let mut out = Vec::new();
     s.feed(b"40\x1e42[\"a", &mut c, &mut out);
     s.gap(&mut c, &mut out);
     s.feed(b"b\"]\x1e2", &mut c, &mut out);
-    s.finish(&mut c, &mut out);
+    s.finish(false, &mut c, &mut out);
     let p = packets(&out);
     assert_eq!(p.len(), 3);
     assert!(!p[0].incomplete && p[1].incomplete && !p[2].incomplete);
