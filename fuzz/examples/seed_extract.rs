@@ -125,7 +125,7 @@ fn subproto_seeds(out: &Path, name: &str, bytes: &[u8], conns: &[Vec<(Dir, Vec<u
             }
             EventBody::WsMessage(m) if matches!(m.opcode, Opcode::Text | Opcode::Binary) => {
                 let binary = m.opcode == Opcode::Binary;
-                c.messages.push((dir, binary, m.data.kept.clone()));
+                c.messages.push((dir, binary, m.data.kept.to_vec()));
             }
             EventBody::SseEvent(_) => c.sse = true,
             EventBody::Stomp(_) => c.stomp = true,

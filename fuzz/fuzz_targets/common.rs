@@ -81,6 +81,7 @@ pub fn small_limits() -> Limits {
         max_kept_payload: 16,
         max_text_preview: 8,
         max_message: 64,
+        max_subprotocol_message: 40,
         max_connections: 4,
         max_upgrade_hold: 32,
         max_pending_requests: 3,

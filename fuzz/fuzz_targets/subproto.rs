@@ -7,20 +7,23 @@
 //! | target | input | flags |
 //! |---|---|---|
 //! | 0 SSE parser | pieces and gaps (`common::ops`, directions ignored) | |
-//! | 1 `stomp::parse_message` | one message | bits 0-1 version (1.0, 1.1, 1.2), bit 2 cut |
+//! | 1 `stomp::Stream` | one message, fed whole, in two pieces and a byte at a time | bits 0-1 version (1.0, 1.1, 1.2), bit 2 cut |
 //! | 2, 3 `PayloadSplitter` protocol 3, 4 | pieces and gaps | |
-//! | 4 `Codec::packet` | one packet per data piece, s2c pieces binary | bit 0 protocol 3/4, bit 1 WebSocket, bit 2 cut |
+//! | 4 `Codec::packet`, `Packet` | one packet per data piece, s2c pieces binary; also fed to a `Packet` in two pieces | bit 0 protocol 3/4, bit 1 WebSocket, bit 2 cut |
 //! | 5 JSON scanner | one text | |
 //! | 6 `Session` | pieces and gaps, from the first byte | |
 //! | 7 `Session` after a prelude | pieces and gaps after `PRELUDES[f % 12]` | |
 //!
 //! Besides "no panic": previews within `max_text_preview` characters and every other event
 //! invariant of `common::check_event`; held bytes within `SseParser::max_held`, the
-//! splitter's cap, `Session::max_held` and `Subprotocols::max_held` after every call; events proportional to the bytes
-//! (at most `2 x stomp::MAX_FRAMES + 1` items per STOMP message); and for the streaming SSE
-//! parser and payload splitter the same output however the bytes between two gaps are cut
-//! (as given, in one piece, and a byte at a time for inputs up to 4 KB). JSON: a value that
-//! scans to `end` scans the same from `b[..end]`, and offsets stay within the input.
+//! splitter's cap, `stomp::Stream::max_held`, `Session::max_held` and
+//! `Subprotocols::max_held` after every call; events proportional to the bytes (at most
+//! `2 x stomp::MAX_FRAMES + 1` items per STOMP message); and for every streaming decoder (SSE
+//! parser, STOMP stream, payload splitter, Engine.IO packet) the same output however the bytes
+//! between two gaps are cut (as given, in one piece, and a byte at a time for inputs up to
+//! 4 KB), the size limit (`Limits::max_subprotocol_message`, 40 bytes with the small limits)
+//! included. JSON: a value that scans to `end` scans the same from `b[..end]`, offsets stay
+//! within the input, and the streaming checker agrees with the scanner however cut.
 #![no_main]
 
 #[path = "common.rs"]
@@ -30,7 +33,7 @@ use common::{check_detail, check_event, check_socketio, check_sse, check_stomp, 
 use libfuzzer_sys::fuzz_target;
 use synscope::flow::{Cx, StreamSink};
 use synscope::model::{Dir, EventBody, Layer, Limits, SseEvent, Stamp};
-use synscope::proto::socketio::{self, json, Codec, PayloadSplitter, Transport};
+use synscope::proto::socketio::{self, json, Codec, Packet, PayloadSplitter, Transport};
 use synscope::proto::sse::SseParser;
 use synscope::proto::{stomp, Session, Subprotocols};
 
@@ -87,7 +90,7 @@ fn cuts(ops: &[Op]) -> Vec<Cut> {
 
 fn sse_run(limits: &Limits, ops: &[Op], cut: Cut) -> Vec<SseEvent> {
     let max = limits.max_text_preview;
-    let mut p = SseParser::new(max);
+    let mut p = SseParser::new(max, limits.max_subprotocol_message as u64);
     let mut out = Vec::new();
     each_piece(ops, cut, |piece| {
         match piece {
@@ -115,22 +118,42 @@ fn sse(limits: &Limits, ops: &[Op]) {
     }
 }
 
-fn stomp(limits: &Limits, f: u8, msg: &[u8]) {
+/// One STOMP message through a `stomp::Stream` fed in pieces cut at `cuts`.
+fn stomp_run(limits: &Limits, f: u8, msg: &[u8], cuts: &[usize]) -> Vec<stomp::Item> {
     let mut version = match f & 3 {
         0 => stomp::Version::V10,
         1 => stomp::Version::V11,
         _ => stomp::Version::V12,
     };
     let cut = f & 4 != 0;
-    let total = msg.len() as u64 + if cut { 1 + u64::from(f >> 3) * 1000 } else { 0 };
     let max = limits.max_text_preview;
+    let mut s = stomp::Stream::new(max, limits.max_subprotocol_message as u64);
     let mut out = Vec::new();
-    stomp::parse_message(msg, total, cut, &mut version, max, &mut out);
+    s.start();
+    let mut at = 0;
+    for &c in cuts.iter().chain(std::iter::once(&msg.len())) {
+        s.feed(&msg[at..c], &mut version, &mut out);
+        let held = s.held_bytes();
+        assert!(held <= stomp::Stream::max_held(max), "STOMP held {held}");
+        at = c;
+    }
+    s.finish(cut, &mut out);
+    out
+}
+
+fn stomp(limits: &Limits, f: u8, msg: &[u8]) {
+    let max = limits.max_text_preview;
+    let out = stomp_run(limits, f, msg, &[]);
     assert!(
         out.len() <= 2 * stomp::MAX_FRAMES + 1,
         "{} items",
         out.len()
     );
+    assert_eq!(stomp_run(limits, f, msg, &[msg.len() / 2]), out, "halves");
+    if msg.len() <= BYTEWISE_MAX {
+        let bytes: Vec<usize> = (1..msg.len()).collect();
+        assert_eq!(stomp_run(limits, f, msg, &bytes), out, "bytes");
+    }
     for item in &out {
         match item {
             stomp::Item::Frame(f) => check_stomp(f, max),
@@ -150,7 +173,7 @@ fn check_items(items: &[socketio::Item], max: usize) {
 
 fn splitter_run(limits: &Limits, eio: u8, ops: &[Op], cut: Cut) -> Vec<socketio::Item> {
     let cap = limits.max_kept_payload;
-    let mut s = PayloadSplitter::new(eio, cap);
+    let mut s = PayloadSplitter::new(eio, cap, limits.max_subprotocol_message as u64);
     let mut c = Codec::new(eio, limits.max_text_preview);
     let mut out = Vec::new();
     each_piece(ops, cut, |piece| {
@@ -160,7 +183,7 @@ fn splitter_run(limits: &Limits, eio: u8, ops: &[Op], cut: Cut) -> Vec<socketio:
         }
         assert!(s.held_bytes() <= cap, "splitter held {}", s.held_bytes());
     });
-    s.finish(&mut c, &mut out);
+    s.finish(false, &mut c, &mut out);
     out
 }
 
@@ -191,10 +214,26 @@ fn codec(limits: &Limits, f: u8, ops: &[Op]) {
     let mut out = Vec::new();
     for op in ops {
         if let Op::Data(dir, d) = *op {
+            let binary = dir == Dir::S2c;
             let total = d.len() as u64 + u64::from(cut) * 1000;
             let before = out.len();
-            c.packet(transport, d, dir == Dir::S2c, total, cut, &mut out);
+            c.packet(transport, d, binary, total, cut, &mut out);
             assert!(out.len() - before <= 2);
+            if !cut {
+                // The same packet streamed in two pieces, its first bytes kept: the same
+                // items, from a codec in the same state.
+                let mut whole = Codec::new(eio, limits.max_text_preview);
+                let mut a = Vec::new();
+                whole.packet(transport, d, binary, d.len() as u64, false, &mut a);
+                let mut streamed = Codec::new(eio, limits.max_text_preview);
+                let mut p = Packet::new(d.len(), u64::MAX);
+                let mut b = Vec::new();
+                p.start(binary);
+                p.feed(&d[..d.len() / 2], &mut streamed, transport, &mut b);
+                p.feed(&d[d.len() / 2..], &mut streamed, transport, &mut b);
+                p.finish(false, &mut streamed, transport, &mut b);
+                assert_eq!(a, b);
+            }
         }
     }
     check_items(&out, limits.max_text_preview);
@@ -218,6 +257,26 @@ fn json(limits: &Limits, b: &[u8]) {
     }
     if let Some(sid) = json::field(b, 0, "sid", max) {
         assert!(sid.chars().count() <= max);
+    }
+    // The streaming checker: the scanner's verdict, however the bytes are cut.
+    let want = match json::skip_value(b, 0) {
+        json::Scan::Done(end) if json::skip_ws(b, end) == b.len() => json::Verdict::Ok,
+        json::Scan::Done(end) => json::Verdict::Trailing(end as u64),
+        json::Scan::Short => json::Verdict::Short,
+        json::Scan::Bad(at) => json::Verdict::Bad(at as u64),
+        json::Scan::TooDeep => json::Verdict::TooDeep,
+    };
+    let mut whole = json::Checker::new();
+    whole.feed(b);
+    assert_eq!(whole.verdict(), want);
+    let mut halves = json::Checker::new();
+    halves.feed(&b[..b.len() / 2]);
+    halves.feed(&b[b.len() / 2..]);
+    assert_eq!(halves.verdict(), want);
+    if b.len() <= BYTEWISE_MAX {
+        let mut bytes = json::Checker::new();
+        b.chunks(1).for_each(|c| bytes.feed(c));
+        assert_eq!(bytes.verdict(), want);
     }
 }
 
