@@ -7,7 +7,8 @@
 # (Debian: wireshark-common, comes with tshark) to turn tcpdump's classic pcap into pcapng;
 # python3 with `websockets` (pip install websockets) for the
 # permessage-deflate peers, which tungstenite does not implement; node and npm for the Socket.IO
-# and STOMP peers (scripts/peers/socketio, scripts/peers/stomp: `npm ci` installs the versions
+# STOMP and SSE peers (scripts/peers/socketio, scripts/peers/stomp, scripts/peers/sse: `npm ci`
+# installs the versions
 # their package-lock.json pins); cargo to build
 # `examples/traffic.rs`. Each capture: pick a free port, start the capture filtered on that
 # port, wait until it says it is capturing, run the peers once (the demo server and a client
@@ -69,7 +70,9 @@ wait_for() {
 start_capture() {
     local file="$1" port="$2" precision="$3" log="$WORK/capture.log"
     : >"$log"
-    tcpdump -i lo -U --immediate-mode --time-stamp-precision="$precision" -w "$file" \
+    # -B: a 64 MiB kernel buffer, so that bursts of 64 KiB loopback segments are not dropped
+    # while the machine is busy.
+    tcpdump -i lo -U --immediate-mode -B 65536 --time-stamp-precision="$precision" -w "$file" \
         "tcp port $port" 2>"$log" &
     CAPTURE_PID=$!
     wait_for "$log" "listening on"
@@ -126,12 +129,23 @@ scenario() {
         --pace-ms "${SCENARIO_PACE_MS:-$PACE_MS}" "$@"
 }
 
-# deflate NAME MODE: Python websockets server and client with permessage-deflate.
+# deflate NAME MODE [ARGS...]: Python websockets server and client with permessage-deflate.
 deflate() {
-    local port
+    local name="$1" mode="$2" port
+    shift 2
     port="$(free_port)"
-    record "$1" "$port" python3 "$PEERS/deflate.py" --port "$port" --mode "$2" \
-        --pace-ms "$PACE_MS"
+    record "$name" "$port" python3 "$PEERS/deflate.py" --port "$port" --mode "$mode" \
+        --pace-ms "$PACE_MS" "$@"
+}
+
+# with_manifest NAME.EXT FUNCTION ARGS...: runs `FUNCTION NAME.EXT ARGS... --manifest TMP`;
+# the peer writes there what it sent (sizes, SHA-1), moved to assets/captures/NAME.peer.jsonl
+# once the recording succeeded (tests/subproto_captures.rs checks the decoded events with it).
+with_manifest() {
+    local name="$1" fn="$2" manifest="$WORK/${1%.*}.peer.jsonl"
+    shift 2
+    "$fn" "$name" "$@" --manifest "$manifest"
+    mv "$manifest" "$OUT/${name%.*}.peer.jsonl"
 }
 
 # npm_peer DIR: installs a Node peer's dependencies from its lock file, once per run.
@@ -152,12 +166,23 @@ socketio() {
     record "$name" "$port" node "$PEERS/socketio/peer.js" --port "$port" --pace-ms "$PACE_MS" "$@"
 }
 
-# stomp NAME: a STOMP broker over ws and a @stomp/stompjs client (scripts/peers/stomp/peer.js).
+# stomp NAME [ARGS...]: a STOMP broker over ws and a @stomp/stompjs client
+# (scripts/peers/stomp/peer.js).
 stomp() {
-    local port
+    local name="$1" port
+    shift
     npm_peer stomp
     port="$(free_port)"
-    record "$1" "$port" node "$PEERS/stomp/peer.js" --port "$port" --pace-ms "$PACE_MS"
+    record "$name" "$port" node "$PEERS/stomp/peer.js" --port "$port" --pace-ms "$PACE_MS" "$@"
+}
+
+# sse NAME [ARGS...]: a better-sse server and an eventsource client (scripts/peers/sse/peer.js).
+sse_peer() {
+    local name="$1" port
+    shift
+    npm_peer sse
+    port="$(free_port)"
+    record "$name" "$port" node "$PEERS/sse/peer.js" --port "$port" --pace-ms "$PACE_MS" "$@"
 }
 
 # pipelined NAME: the demo server alone, and a raw socket client that pipelines 3 requests.
@@ -179,7 +204,8 @@ ALL=(
     ws_chat ws_chat_nano ws_ipv6 ws_large ws_deflate ws_deflate_no_context
     http_keepalive http_keepalive_usec http_pipelined polling polling_keepalive
     long_polling streaming_chunked sse refused lesson_all socketio_v4 socketio_polling
-    socketio_v3 stomp
+    socketio_v3 stomp sse_large stomp_large stomp_large_deflate socketio_large_ws
+    socketio_large_polling socketio_large_v3_polling ws_deflate_large
 )
 WANT=("$@")
 [[ ${#WANT[@]} -eq 0 ]] && WANT=("${ALL[@]}")
@@ -209,6 +235,17 @@ for name in "${WANT[@]}"; do
     socketio_polling) socketio socketio_polling.pcapng --polling-only ;;
     socketio_v3) socketio socketio_v3.pcapng --v2 ;;
     stomp) stomp stomp.pcapng ;;
+    # Messages of 12 KB and of 64 KiB and more, from independent peers; each peer also writes
+    # what it sent (NAME.peer.jsonl).
+    sse_large) with_manifest sse_large.pcapng sse_peer ;;
+    stomp_large) with_manifest stomp_large.pcapng stomp --large ;;
+    stomp_large_deflate) with_manifest stomp_large_deflate.pcapng stomp --large --deflate ;;
+    socketio_large_ws) with_manifest socketio_large_ws.pcapng socketio --large ;;
+    socketio_large_polling) with_manifest socketio_large_polling.pcapng socketio --large --polling-only ;;
+    socketio_large_v3_polling)
+        with_manifest socketio_large_v3_polling.pcapng socketio --large --v2 --polling-only
+        ;;
+    ws_deflate_large) with_manifest ws_deflate_large.pcapng deflate large ;;
     *)
         echo "record-captures: unknown capture '$name' (one of: ${ALL[*]})" >&2
         exit 2

@@ -438,6 +438,68 @@ fn ws_large() {
     assert_eq!(ends(ev)[0].1.state, ConnState::Closed);
 }
 
+#[test]
+fn ws_deflate_large() {
+    // Python websockets with permessage-deflate (context takeover), messages of 64 KiB and
+    // more (scripts/peers/deflate.py --mode large), each echoed; what the peer sent is in
+    // ws_deflate_large.peer.jsonl: every message inflates to its length, and, with a kept
+    // payload large enough, to its bytes.
+    let d = snap!("ws_deflate_large", "ws_deflate_large.pcapng");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/captures/ws_deflate_large.peer.jsonl");
+    let sent: Vec<serde_json::Value> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut whole = Vec::new();
+    let mut r = open_path(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/captures/ws_deflate_large.pcapng"),
+    )
+    .unwrap();
+    let mut engine = Engine::new(Limits {
+        max_kept_payload: 1 << 20,
+        ..Limits::default()
+    });
+    while let Some(f) = r.next_frame().unwrap() {
+        engine.ingest(&f, &mut whole);
+    }
+    engine.finish(&mut whole);
+    for dir in [Dir::C2s, Dir::S2c] {
+        let m: Vec<&WsMessage> = data_messages(&d.events, dir)
+            .into_iter()
+            .filter(|m| matches!(m.opcode, Opcode::Text | Opcode::Binary))
+            .collect();
+        let w: Vec<&WsMessage> = data_messages(&whole, dir)
+            .into_iter()
+            .filter(|m| matches!(m.opcode, Opcode::Text | Opcode::Binary))
+            .collect();
+        assert_eq!(m.len(), sent.len(), "{dir:?}");
+        for (i, want) in sent.iter().enumerate() {
+            let ctx = format!("{dir:?} message {i}");
+            assert!(m[i].compressed && !m[i].incomplete, "{ctx}");
+            assert_eq!(Some(m[i].len), want["len"].as_u64(), "{ctx}");
+            let kind = if m[i].opcode == Opcode::Text {
+                "text"
+            } else {
+                "binary"
+            };
+            assert_eq!(Some(kind), want["opcode"].as_str(), "{ctx}");
+            use sha1::{Digest, Sha1};
+            let hex: String = Sha1::digest(&w[i].data.kept)
+                .iter()
+                .map(|x| format!("{x:02x}"))
+                .collect();
+            assert_eq!(Some(hex.as_str()), want["sha1"].as_str(), "{ctx}");
+        }
+        // The last one came as four fragments from the client, and Python's compressor
+        // flushes a fifth, empty-ish continuation frame (as in ws_deflate).
+        if dir == Dir::C2s {
+            assert_eq!(m[4].frames, 5);
+        }
+    }
+}
+
 const SENTENCE: &str = "WebSocket messages that repeat compress well when the context is kept. ";
 
 /// The permessage-deflate scenario (README "permessage-deflate"); `sizes` are the compressed

@@ -261,7 +261,7 @@ fn check_json_lines(name: &str, stdout: &str) -> usize {
 #[test]
 fn json_lines_keep_their_contract_on_every_capture() {
     let files = captures();
-    assert_eq!(files.len(), 20);
+    assert_eq!(files.len(), 27);
     for f in &files {
         let (code, stdout, stderr) = run(&["--format", "json", f.to_str().unwrap()], None);
         assert_eq!((code, stderr.as_str()), (0, ""), "{f:?}");

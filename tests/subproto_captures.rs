@@ -459,3 +459,261 @@ fn json_of_the_new_kinds() {
         (&serde_json::json!(3000), &serde_json::json!(false))
     );
 }
+
+// Messages of 12 KB and of 64 KiB and more, from independent peers (`*_large*` captures,
+// assets/captures/README.md). Each peer wrote what it sent to `NAME.peer.jsonl` (sizes,
+// SHA-1 of the content): the decoded events are checked against it, twice: with the default
+// limits (lengths count every byte, nothing incomplete, nothing malformed, the previews are
+// the start of the content), and with previews large enough to hold every message whole, whose
+// SHA-1 must be the peer's (so the bytes the decoders read are the bytes that were sent).
+
+/// The peer's record of what it sent.
+fn manifest(name: &str) -> Vec<serde_json::Value> {
+    let stem = name.trim_end_matches(".pcapng");
+    let path = support::capture_path(&format!("{stem}.peer.jsonl"));
+    std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Limits whose previews hold a whole message of these captures.
+fn whole_previews() -> synscope::model::Limits {
+    synscope::model::Limits {
+        max_kept_payload: 1 << 20,
+        max_text_preview: 1 << 20,
+        ..synscope::model::Limits::default()
+    }
+}
+
+fn decode_with(name: &str, limits: synscope::model::Limits) -> Vec<Event> {
+    let path = support::capture_path(name);
+    support::run_engine(&mut synscope::capture::open_path(&path).unwrap(), limits)
+}
+
+fn sha1_hex(b: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    Sha1::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The first `n` characters of `s`.
+fn head(s: &str, n: usize) -> &str {
+    s.char_indices().nth(n).map_or(s, |(i, _)| &s[..i])
+}
+
+/// No violation, malformed event or gap, except the ones listed (layer, detail).
+fn clean_but(events: &[Event], allowed: &[(Layer, &str)]) {
+    for e in events {
+        match &e.body {
+            EventBody::Malformed(m) if allowed.contains(&(m.layer, m.detail.as_str())) => {}
+            EventBody::Violation(_) | EventBody::Malformed(_) | EventBody::Gap(_) => {
+                panic!("{e:?}")
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A decoded event comes after the event that carried its last byte (a body piece, a chunk, a
+/// message), or after the events of the packet that completed it: in any case with that
+/// packet's frame, connection and direction.
+fn in_their_packet(events: &[Event]) {
+    for (i, e) in events.iter().enumerate() {
+        if !is_subprotocol(e) {
+            continue;
+        }
+        let carrier = events[..i].iter().rev().find(|p| {
+            matches!(p.body, EventBody::HttpBody(_) | EventBody::WsMessage(_))
+                && p.conn == e.conn
+                && p.dir == e.dir
+        });
+        let prev = &events[i - 1];
+        assert_eq!(
+            (prev.frame, prev.conn),
+            (e.frame, e.conn),
+            "{e:?} after {prev:?}"
+        );
+        assert!(carrier.is_some(), "{e:?}");
+    }
+}
+
+fn sse_events(events: &[Event]) -> Vec<&SseEvent> {
+    events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::SseEvent(s) => Some(&**s),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn sse_events_of_12_kb_and_64_kib_and_more() {
+    let sent = manifest("sse_large");
+    // The server closes the stream while it is open: the chunked body never ends.
+    let allowed = [(Layer::Http, "chunked response body cut short")];
+    let events = decode_capture("sse_large.pcapng");
+    clean_but(&events, &allowed);
+    in_their_packet(&events);
+    let whole_events = decode_with("sse_large.pcapng", whole_previews());
+    clean_but(&whole_events, &allowed);
+    let (sse, whole) = (sse_events(&events), sse_events(&whole_events));
+    // better-sse starts with `retry:` alone, a block a browser does not dispatch.
+    assert_eq!(
+        (sse[0].retry, sse[0].dispatched, sse[0].data_len),
+        (Some(3000), false, 0)
+    );
+    assert_eq!(sse.len(), sent.len() + 1, "{sse:#?}");
+    for (i, want) in sent.iter().enumerate() {
+        let (e, w) = (sse[i + 1], whole[i + 1]);
+        let ctx = format!("event {}", i + 1);
+        assert_eq!(e.event.as_deref(), want["event"].as_str(), "{ctx}");
+        assert_eq!(e.id.as_deref(), want["id"].as_str(), "{ctx}");
+        assert_eq!(Some(e.data_len), want["data_len"].as_u64(), "{ctx}");
+        assert!(e.dispatched && !e.incomplete, "{ctx}: {e:?}");
+        assert_eq!(
+            e.data.chars().count().min(256),
+            e.data.chars().count(),
+            "{ctx}"
+        );
+        assert_eq!(e.data, head(&w.data, 256), "{ctx}");
+        assert_eq!(w.data.len() as u64, e.data_len, "{ctx}");
+        assert_eq!(
+            Some(sha1_hex(w.data.as_bytes()).as_str()),
+            want["sha1"].as_str(),
+            "{ctx}"
+        );
+        assert!(!w.incomplete, "{ctx}");
+    }
+    // Five of 12 KB (the size a user saw decoded as one empty, incomplete event of five),
+    // three of 64 KiB and more (one of four lines, one of 2-byte characters).
+    let sizes: Vec<u64> = sse[1..].iter().map(|e| e.data_len).collect();
+    assert_eq!(
+        sizes,
+        [12000, 12000, 12000, 12000, 12000, 70000, 100000, 65536, 3]
+    );
+    assert_eq!(whole[7].data.matches('\n').count(), 3);
+    insta::assert_snapshot!("sse_large", transcript(&events));
+}
+
+fn stomp_large(name: &str) {
+    let sent = manifest(name);
+    let events = decode_capture(name);
+    clean_run(&events);
+    in_their_packet(&events);
+    let whole_events = decode_with(name, whole_previews());
+    clean_run(&whole_events);
+    let frames = stomp(&events);
+    let whole = stomp(&whole_events);
+    assert_eq!(frames.len(), whole.len());
+    assert!(frames.iter().all(|(_, _, f)| !f.incomplete));
+    // After the first SEND/MESSAGE pair (`hello`): the large ones, each SEND answered by a
+    // MESSAGE with the same body.
+    let big = |cmd: &str| -> Vec<usize> {
+        frames
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, _, f))| f.command == cmd && f.body_len > 5)
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let (sends, messages) = (big("SEND"), big("MESSAGE"));
+    assert_eq!((sends.len(), messages.len()), (sent.len(), sent.len()));
+    for (k, want) in sent.iter().enumerate() {
+        for (i, dir) in [(sends[k], Dir::C2s), (messages[k], Dir::S2c)] {
+            let (d, _, f) = frames[i];
+            let w = whole[i].2;
+            let ctx = format!("{name}: {} {k}", f.command);
+            assert_eq!(d, dir, "{ctx}");
+            assert_eq!(Some(f.body_len), want["body_len"].as_u64(), "{ctx}");
+            let body = w.body.as_deref().unwrap();
+            assert_eq!(body.len() as u64, f.body_len, "{ctx}");
+            assert_eq!(f.body.as_deref(), Some(head(body, 256)), "{ctx}");
+            assert_eq!(
+                Some(sha1_hex(body.as_bytes()).as_str()),
+                want["sha1"].as_str(),
+                "{ctx}"
+            );
+            let has_length = f.headers.iter().any(|(k, _)| k == "content-length");
+            assert_eq!(Some(has_length), want["content_length"].as_bool(), "{ctx}");
+        }
+    }
+    insta::assert_snapshot!(name.trim_end_matches(".pcapng"), transcript(&events));
+}
+
+#[test]
+fn stomp_bodies_of_20_kb_and_64_kib_and_more() {
+    stomp_large("stomp_large.pcapng");
+}
+
+#[test]
+fn stomp_bodies_of_64_kib_and_more_compressed() {
+    // The same conversation with permessage-deflate (ws's implementation on both ends): the
+    // decoders read the inflated messages.
+    let events = decode_capture("stomp_large_deflate.pcapng");
+    let compressed = events
+        .iter()
+        .filter(|e| matches!(&e.body, EventBody::WsMessage(m) if m.compressed))
+        .count();
+    assert!(compressed >= 8, "{compressed} compressed messages");
+    stomp_large("stomp_large_deflate.pcapng");
+}
+
+fn socketio_large(name: &str, transport: &str) {
+    let sent = manifest(name);
+    let events = decode_capture(name);
+    clean_run(&events);
+    in_their_packet(&events);
+    let whole_events = decode_with(name, whole_previews());
+    clean_run(&whole_events);
+    let p = socketio(&events);
+    let w = socketio(&whole_events);
+    assert_eq!(p.len(), w.len());
+    assert!(p.iter().all(|(_, _, x)| !x.incomplete), "{p:#?}");
+    let named: Vec<usize> = p
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, _, x))| matches!(x.event.as_deref(), Some("big" | "send-back")))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(named.len(), sent.len(), "{name}");
+    for (k, want) in sent.iter().enumerate() {
+        let (d, _, x) = p[named[k]];
+        let whole = w[named[k]].2;
+        let ctx = format!("{name}: event {k}");
+        let dir = if want["dir"] == "c2s" {
+            Dir::C2s
+        } else {
+            Dir::S2c
+        };
+        assert_eq!(d, dir, "{ctx}");
+        assert_eq!(x.event.as_deref(), want["event"].as_str(), "{ctx}");
+        assert_eq!(x.transport, transport, "{ctx}");
+        let data = whole.data.as_deref().unwrap();
+        assert_eq!(Some(data.len() as u64), want["args_len"].as_u64(), "{ctx}");
+        assert_eq!(
+            Some(sha1_hex(data.as_bytes()).as_str()),
+            want["args_sha1"].as_str(),
+            "{ctx}"
+        );
+        assert_eq!(x.data.as_deref(), Some(head(data, 256)), "{ctx}");
+    }
+    insta::assert_snapshot!(name.trim_end_matches(".pcapng"), transcript(&events));
+}
+
+#[test]
+fn socketio_events_of_15_kb_and_64_kib_and_more_over_websocket() {
+    socketio_large("socketio_large_ws.pcapng", "websocket");
+}
+
+#[test]
+fn socketio_events_of_15_kb_and_64_kib_and_more_over_polling() {
+    socketio_large("socketio_large_polling.pcapng", "polling");
+}
+
+#[test]
+fn socketio_v2_events_of_64_kib_and_more_over_polling() {
+    // Engine.IO 3: packets framed by their length in UTF-16 code units.
+    socketio_large("socketio_large_v3_polling.pcapng", "polling");
+}

@@ -1,7 +1,7 @@
 // A minimal STOMP 1.2 broker over WebSocket (ws) and a @stomp/stompjs client, in one process,
 // for scripts/record-captures.sh.
 //
-//   node peer.js --port P [--pace-ms N]
+//   node peer.js --port P [--pace-ms N] [--large [--deflate] [--manifest FILE]]
 //
 // Broker: subprotocols v12.stomp, v11.stomp, v10.stomp (the first the client offers);
 // CONNECT/STOMP -> CONNECTED with version and heart-beat; SUBSCRIBE; SEND -> MESSAGE to every
@@ -11,8 +11,18 @@
 // /topic/chat, sends a text with a receipt, a JSON body with content-type and content-length,
 // a header that needs STOMP 1.2 escaping, lets heart-beats run, then disconnects.
 // Everything stays on 127.0.0.1.
+//
+// --large: instead, the client sends SEND frames with bodies of 20,000, 70,000 and 100,000
+// bytes (stompjs sets content-length), the first with a receipt, and one of 65,536 bytes
+// without content-length (skipContentLengthHeader: the body runs to the NUL); the broker
+// answers each with a MESSAGE carrying the same body. --deflate: both ends negotiate
+// permessage-deflate (ws's implementation), so the large frames travel compressed.
+// --manifest writes what was sent, one JSON object per SEND (`body_len`, `sha1`), for the
+// tests.
 "use strict";
 
+const crypto = require("crypto");
+const fs = require("fs");
 const { WebSocketServer, WebSocket } = require("ws");
 const { Client } = require("@stomp/stompjs");
 
@@ -23,6 +33,17 @@ const value = (name, dflt) => {
 };
 const port = Number(value("--port", "0"));
 const pace = Number(value("--pace-ms", "20"));
+const large = args.includes("--large");
+const deflate = args.includes("--deflate");
+const manifestPath = value("--manifest", "");
+const sha1 = (s) => crypto.createHash("sha1").update(s, "utf8").digest("hex");
+// Deterministic ASCII text of `n` characters.
+function text(n, seed) {
+  let s = "";
+  let i = 0;
+  while (s.length < n) s += `${seed}:${i++};`;
+  return s.slice(0, n);
+}
 const HEARTBEAT_MS = 100;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -116,6 +137,8 @@ async function main() {
     port,
     path: "/stomp",
     handleProtocols: (offered) => [...offered].find((p) => /^v1[012]\.stomp$/.test(p)) || false,
+    // Compress every message (ws's default threshold is 1024 bytes).
+    perMessageDeflate: deflate ? { threshold: 0 } : false,
   });
   await new Promise((r) => wss.once("listening", r));
   broker(wss);
@@ -124,7 +147,10 @@ async function main() {
   const received = [];
   const client = new Client({
     brokerURL: url,
-    webSocketFactory: () => new WebSocket(url, ["v12.stomp", "v11.stomp", "v10.stomp"]),
+    webSocketFactory: () =>
+      new WebSocket(url, ["v12.stomp", "v11.stomp", "v10.stomp"], {
+        perMessageDeflate: deflate ? { threshold: 0 } : false,
+      }),
     heartbeatIncoming: HEARTBEAT_MS,
     heartbeatOutgoing: HEARTBEAT_MS,
     reconnectDelay: 0,
@@ -140,6 +166,14 @@ async function main() {
     });
     client.publish({ destination: "/topic/chat", body: "hello", headers: { receipt: "r-1" } });
   });
+  if (large) {
+    await bigFrames(client, received);
+    await client.deactivate();
+    wss.close();
+    console.log(`stomp peer: done (large${deflate ? ", deflate" : ""})`);
+    setTimeout(() => process.exit(0), 50);
+    return;
+  }
   await sleep(pace);
   const receipt = new Promise((r) => client.watchForReceipt("r-2", r));
   client.publish({
@@ -163,6 +197,36 @@ async function main() {
   wss.close();
   console.log("stomp peer: done");
   setTimeout(() => process.exit(0), 50);
+}
+
+// The --large scenario: each SEND comes back as a MESSAGE with the same body.
+async function bigFrames(client, received) {
+  const manifest = [];
+  const sends = [
+    { n: 20000, receipt: "big-1" },
+    { n: 70000 },
+    { n: 100000 },
+    { n: 65536, noLength: true },
+  ];
+  for (const [i, s] of sends.entries()) {
+    await sleep(pace);
+    const body = text(s.n, `stomp${i}`);
+    const before = received.length;
+    const headers = s.receipt ? { receipt: s.receipt } : {};
+    client.publish({
+      destination: "/topic/chat",
+      body,
+      headers,
+      skipContentLengthHeader: Boolean(s.noLength),
+    });
+    manifest.push({ body_len: s.n, sha1: sha1(body), content_length: !s.noLength });
+    for (let t = 0; received.length === before && t < 500; t++) await sleep(10);
+    const got = received[received.length - 1];
+    if (received.length === before || sha1(got) !== sha1(body)) fail(`big frame ${i} not echoed`);
+  }
+  if (manifestPath) {
+    fs.writeFileSync(manifestPath, manifest.map((m) => JSON.stringify(m)).join("\n") + "\n");
+  }
 }
 
 main().catch((e) => fail(e.stack || String(e)));
