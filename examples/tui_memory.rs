@@ -87,6 +87,9 @@ fn heap(e: &Event) -> usize {
         EventBody::Violation(v) => string(&v.detail),
         EventBody::Malformed(m) => string(&m.detail),
         EventBody::Note(n) => boxed::<model::Note>(size_of_val(n)) + string(&n.detail),
+        EventBody::Data(d) => {
+            boxed::<model::Data>(size_of_val(d)) + payload(&d.data) + opt(&d.text)
+        }
         EventBody::ConnectionEnd(c) => boxed::<model::ConnectionEnd>(size_of_val(c)),
         EventBody::SseEvent(s) => {
             boxed::<model::SseEvent>(size_of_val(s))

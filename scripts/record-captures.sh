@@ -24,7 +24,7 @@ PEERS="$ROOT/scripts/peers"
 # that each step is its own burst of packets in the timeline.
 PACE_MS=20
 
-for tool in tcpdump editcap capinfos python3 cargo node npm; do
+for tool in tcpdump editcap capinfos python3 cargo node npm curl; do
     command -v "$tool" >/dev/null || { echo "record-captures: $tool not found" >&2; exit 1; }
 done
 python3 -c 'import websockets' 2>/dev/null ||
@@ -200,12 +200,30 @@ pipelined() {
     SERVER_PID=""
 }
 
+# sse_client_closed NAME: the demo server alone, and curl reading a stream of Server-Sent Events
+# that it closes after 0.45 s (the stream runs for 2 s): a client that stops reading a stream,
+# as a closed EventSource does.
+sse_client_closed() {
+    local port log="$WORK/server.log"
+    port="$(free_port)"
+    : >"$log"
+    "$TRAFFIC" --serve-only 60 --port "$port" --pace-ms "$PACE_MS" >"$log" 2>&1 &
+    SERVER_PID=$!
+    wait_for "$log" "listening on"
+    # curl exits 28 when --max-time ends the transfer: that is the point here.
+    record "$1" "$port" sh -c "curl -sN --max-time 0.45 \
+        'http://127.0.0.1:$port/events?n=20&every_ms=100' >/dev/null; [ \$? -eq 28 ] && sleep 0.3"
+    kill -INT "$SERVER_PID"
+    wait "$SERVER_PID"
+    SERVER_PID=""
+}
+
 ALL=(
     ws_chat ws_chat_nano ws_ipv6 ws_large ws_deflate ws_deflate_no_context
     http_keepalive http_keepalive_usec http_pipelined polling polling_keepalive
     long_polling streaming_chunked sse refused lesson_all socketio_v4 socketio_polling
     socketio_v3 stomp sse_large stomp_large stomp_large_deflate socketio_large_ws
-    socketio_large_polling socketio_large_v3_polling ws_deflate_large
+    socketio_large_polling socketio_large_v3_polling ws_deflate_large sse_client_closed
 )
 WANT=("$@")
 [[ ${#WANT[@]} -eq 0 ]] && WANT=("${ALL[@]}")
@@ -246,6 +264,7 @@ for name in "${WANT[@]}"; do
         with_manifest socketio_large_v3_polling.pcapng socketio --large --v2 --polling-only
         ;;
     ws_deflate_large) with_manifest ws_deflate_large.pcapng deflate large ;;
+    sse_client_closed) sse_client_closed sse_client_closed.pcapng ;;
     *)
         echo "record-captures: unknown capture '$name' (one of: ${ALL[*]})" >&2
         exit 2

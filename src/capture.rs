@@ -41,6 +41,53 @@ impl LinkType {
     pub const IPV4: LinkType = LinkType(228);
     pub const IPV6: LinkType = LinkType(229);
     pub const LINUX_SLL2: LinkType = LinkType(276);
+
+    /// The link type's name (tcpdump.org's LINKTYPE_ list), where synscope knows it.
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self.0 {
+            0 => "BSD loopback",
+            1 => "Ethernet",
+            6 => "Token Ring",
+            8 => "SLIP",
+            9 => "PPP",
+            10 => "FDDI",
+            12 | 14 | 101 => "raw IP",
+            50 => "PPP in HDLC framing",
+            51 => "PPPoE",
+            104 => "Cisco HDLC",
+            105 => "IEEE 802.11 Wi-Fi",
+            107 => "Frame Relay",
+            108 => "OpenBSD loopback",
+            113 => "Linux cooked (SLL)",
+            119 => "Prism 802.11",
+            127 => "802.11 with radiotap",
+            147..=162 => "user-defined",
+            187 => "Bluetooth HCI",
+            189 => "Linux USB",
+            192 => "PPI",
+            195 | 215 | 230 | 283 => "IEEE 802.15.4",
+            201 => "Bluetooth HCI with direction",
+            220 => "Linux USB (mmapped)",
+            227 => "SocketCAN",
+            228 => "raw IPv4",
+            229 => "raw IPv6",
+            239 => "Linux netfilter log (NFLOG)",
+            249 => "USBPcap",
+            251 => "Bluetooth LE link layer",
+            253 => "Linux netlink",
+            263 => "Zigbee",
+            276 => "Linux cooked v2 (SLL2)",
+            _ => return None,
+        })
+    }
+
+    /// `239 (Linux netfilter log (NFLOG))`, or the number alone when the name is unknown.
+    pub fn describe(self) -> String {
+        match self.name() {
+            Some(n) => format!("{} ({n})", self.0),
+            None => self.0.to_string(),
+        }
+    }
 }
 
 /// One captured frame, borrowed from the reader's buffer until the next call.
@@ -106,6 +153,9 @@ const NG_SHB_PEEK: usize = 12;
 /// EPB: type, len, interface id, ts high, ts low, captured len, original len, then data.
 const EPB_DATA: usize = 28;
 const EPB_MIN_LEN: usize = 32;
+/// The smallest section header block: type, length, byte-order magic, versions, section
+/// length, length.
+const NG_MIN_SHB: usize = 28;
 /// SPB: type, len, original len, then data.
 const SPB_DATA: usize = 12;
 const SPB_MIN_LEN: usize = 16;
@@ -191,6 +241,8 @@ enum State {
         nanos: bool,
         modified: bool,
         link: LinkType,
+        /// The file header's snap length: no record captures more (0: no limit).
+        snaplen: u32,
     },
     PcapNg {
         endian: Endian,
@@ -203,6 +255,8 @@ struct FrameAt {
     at: usize,
     len: usize,
     ts: Timestamp,
+    /// The timestamp is within its fields' range.
+    ts_ok: bool,
     link: LinkType,
     orig_len: u32,
 }
@@ -226,6 +280,23 @@ pub struct CaptureReader<R: Read> {
     state: State,
     /// Timestamp of the previous frame: a Simple Packet Block has none of its own.
     last_ts: Timestamp,
+    /// Frames returned so far.
+    frames: u64,
+    /// The stream ended inside the file header (`Some(bytes it held)`).
+    header_cut: Option<usize>,
+    /// Records whose timestamp fraction is a second or more, and the first one's frame number.
+    bad_ts: u64,
+    first_bad_ts: Option<u64>,
+}
+
+/// Where a capture stream that ended early was cut ([`CaptureReader::cut`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Inside the file header: `have` of its `need` bytes (pcap: 24; pcapng: the section
+    /// header block).
+    FileHeader { have: usize, need: usize },
+    /// Inside a packet record or block, after every frame before it was read.
+    Packet,
 }
 
 impl<R: Read> CaptureReader<R> {
@@ -249,6 +320,10 @@ impl<R: Read> CaptureReader<R> {
                 interfaces: Vec::new(),
             },
             last_ts: Timestamp(0),
+            frames: 0,
+            header_cut: None,
+            bad_ts: 0,
+            first_bad_ts: None,
         };
         let full = rd.fill(4)?;
         let head = rd.available();
@@ -264,6 +339,7 @@ impl<R: Read> CaptureReader<R> {
         };
         rd.format = format;
         if !full {
+            rd.header_cut = Some(rd.end - rd.start);
             rd.end_of_input();
             return Ok(rd);
         }
@@ -275,6 +351,9 @@ impl<R: Read> CaptureReader<R> {
                     rd.section_header(len, endian)?;
                 }
             }
+        }
+        if rd.truncated && rd.header_cut.is_none() {
+            rd.header_cut = Some(rd.end - rd.start);
         }
         Ok(rd)
     }
@@ -303,6 +382,11 @@ impl<R: Read> CaptureReader<R> {
                 return Err(e);
             }
         };
+        self.frames += 1;
+        if !f.ts_ok {
+            self.bad_ts += 1;
+            self.first_bad_ts.get_or_insert(self.frames);
+        }
         // `next_*` checked that the block, and so the frame inside it, is in the buffer.
         let data = self.buf.get(f.at..f.at + f.len).unwrap_or(&[]);
         Ok(Some(RawFrame {
@@ -319,6 +403,42 @@ impl<R: Read> CaptureReader<R> {
     /// when its writer stopped). Frames before the cut were all returned; this is a warning.
     pub fn truncated_tail(&self) -> bool {
         self.truncated
+    }
+
+    /// Where the stream was cut, when it ended inside its file header or a block.
+    pub fn cut(&self) -> Option<Cut> {
+        if !self.truncated {
+            return None;
+        }
+        Some(match self.header_cut {
+            Some(have) => Cut::FileHeader {
+                have,
+                need: match self.format {
+                    Format::Pcap => PCAP_HEADER_LEN,
+                    // The section header block says how long it is, once 8 bytes are there.
+                    Format::PcapNg => self.ng_header_len().unwrap_or(NG_MIN_SHB).max(have + 1),
+                },
+            },
+            None => Cut::Packet,
+        })
+    }
+
+    /// Packet records whose timestamp is out of range (pcap: a fraction of a second that is a
+    /// second or more, which no writer makes; the frame's time then runs on into the next
+    /// seconds), and the frame number of the first one.
+    pub fn timestamps_out_of_range(&self) -> (u64, Option<u64>) {
+        (self.bad_ts, self.first_bad_ts)
+    }
+
+    /// The length the first block (an SHB) claims, when its header is in the buffer.
+    fn ng_header_len(&self) -> Option<usize> {
+        let b = self.buf.get(..self.end)?;
+        let len = u32_at(b, 4)?;
+        let v = match u32::from_le_bytes(u32_at(b, 8)?) {
+            BOM_MAGIC => u32::from_le_bytes(len),
+            _ => u32::from_be_bytes(len),
+        };
+        Some(v as usize)
     }
 
     /// Whether the next `next_frame` call has to read from the source: the buffer holds no
@@ -463,6 +583,7 @@ impl<R: Read> CaptureReader<R> {
             nanos: h.is_nanosecond_precision(),
             modified: h.magic_number == PCAP_MAGIC_MODIFIED,
             link,
+            snaplen: h.snaplen,
         };
         self.consume(PCAP_HEADER_LEN);
         Ok(())
@@ -474,6 +595,7 @@ impl<R: Read> CaptureReader<R> {
             nanos,
             modified,
             link,
+            snaplen,
         } = self.state
         else {
             return Ok(None);
@@ -491,6 +613,17 @@ impl<R: Read> CaptureReader<R> {
             return Ok(None);
         };
         let caplen = endian.u32([h[8], h[9], h[10], h[11]]) as usize;
+        // A record never holds more than the snap length (libpcap: "bigger than snaplen"):
+        // one that says it does is corrupt, not a packet cut short.
+        if snaplen != 0 && caplen > snaplen as usize {
+            return Err(self.corrupt(
+                8,
+                format!(
+                    "packet record claims {caplen} captured bytes, more than the file's snap \
+                     length {snaplen}"
+                ),
+            ));
+        }
         if caplen > MAX_BLOCK - hdr_len {
             return Err(self.corrupt(
                 8,
@@ -518,6 +651,8 @@ impl<R: Read> CaptureReader<R> {
             at: self.start + hdr_len,
             len: caplen,
             ts,
+            // pcap(5): the fraction is below a second (10^6 µs, or 10^9 ns).
+            ts_ok: frac < 1_000_000_000,
             link,
             orig_len: p.origlen,
         };
@@ -726,6 +861,18 @@ impl<R: Read> CaptureReader<R> {
             }
         };
         let caplen = epb.caplen as usize;
+        if let Some(iface) = self.interface(epb.if_id) {
+            if iface.snaplen != 0 && caplen > iface.snaplen as usize {
+                return Err(self.corrupt(
+                    20,
+                    format!(
+                        "packet claims {caplen} captured bytes, more than its interface's snap \
+                         length {}",
+                        iface.snaplen
+                    ),
+                ));
+            }
+        }
         if caplen > len - EPB_MIN_LEN {
             return Err(self.corrupt(
                 20,
@@ -747,6 +894,7 @@ impl<R: Read> CaptureReader<R> {
             at: self.start + EPB_DATA,
             len: caplen,
             ts,
+            ts_ok: true,
             link: iface.link,
             orig_len: epb.origlen,
         };
@@ -782,6 +930,7 @@ impl<R: Read> CaptureReader<R> {
             len: caplen,
             // It carries no timestamp: reuse the previous packet's.
             ts: self.last_ts,
+            ts_ok: true,
             link: iface.link,
             orig_len: spb.origlen,
         };

@@ -47,9 +47,31 @@ pub struct TcpPacket<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decoded<'a> {
     Tcp(TcpPacket<'a>),
-    /// Not TCP over IP (ARP, UDP, ICMP, IP fragments, unsupported link types...): counted, not
-    /// shown.
-    Other,
+    /// Not a TCP segment the engine can place on a connection, and why: counted by reason
+    /// (`--stats`), shown as an event where that helps.
+    Other(Skipped),
+}
+
+/// Why a frame is not placed on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skipped {
+    /// Not IP: ARP, LLDP, spanning tree, a netlink message, MPLS carrying Ethernet...
+    NotIp,
+    /// IP carrying another protocol than TCP: UDP, ICMP...
+    NotTcp {
+        /// The IP protocol number.
+        protocol: u8,
+    },
+    /// A fragment of an IP packet: synscope does not reassemble IP.
+    Fragment {
+        /// It carries (the start of) a TCP segment.
+        tcp: bool,
+    },
+    /// A link type synscope does not decode.
+    Link,
+    /// More VLAN tags or MPLS labels than synscope follows ([`MAX_VLAN_TAGS`],
+    /// [`MAX_MPLS_LABELS`]).
+    TooDeep,
 }
 
 /// A frame that could not be decoded.
@@ -62,6 +84,15 @@ pub struct DecodeError {
 
 /// Most VLAN tags peeled off one frame (802.1Q, QinQ and one more); deeper stacks are `Other`.
 pub const MAX_VLAN_TAGS: usize = 3;
+
+/// Most MPLS label stack entries followed to the packet under them (RFC 3032 §2.1); deeper
+/// stacks are `Other`.
+pub const MAX_MPLS_LABELS: usize = 8;
+
+/// MPLS unicast and multicast EtherTypes (RFC 5332 §4).
+const ETHERTYPE_MPLS: [u16; 2] = [0x8847, 0x8848];
+/// One MPLS label stack entry: label (20 bits), traffic class (3), bottom of stack (1), TTL.
+const MPLS_ENTRY_LEN: usize = 4;
 
 // Link header layouts.
 const ETHERNET_LEN: usize = 14;
@@ -88,8 +119,8 @@ enum Net {
     V6,
     /// Raw IP: the version nibble decides.
     Any,
-    /// Not IP (ARP, LLDP, ...).
-    None,
+    /// Nothing the engine places (ARP, LLDP, an unknown link type...).
+    Skip(Skipped),
 }
 
 /// Whether `decode` understands a link type; frames of other types decode to `Other`, so a
@@ -103,8 +134,8 @@ pub fn is_supported(link: LinkType) -> bool {
 /// or with a header that contradicts itself, is a `DecodeError` of that layer.
 pub fn decode<'a>(frame: &RawFrame<'a>) -> Result<Decoded<'a>, DecodeError> {
     let (net, ip) = link(frame.link, frame.data)?;
-    if net == Net::None {
-        return Ok(Decoded::Other);
+    if let Net::Skip(why) = net {
+        return Ok(Decoded::Other(why));
     }
     // Bytes the capture cut off the end of the frame (snap length); 0 for a whole frame.
     let cut = (frame.orig_len as usize).saturating_sub(frame.data.len());
@@ -157,7 +188,7 @@ fn link(link: LinkType, data: &[u8]) -> Result<(Net, &[u8]), DecodeError> {
                 ));
             };
             if arphrd == ARPHRD_NETLINK {
-                return Ok((Net::None, &[]));
+                return Ok((Net::Skip(Skipped::NotIp), &[]));
             }
             ether_payload(proto, data.get(SLL_LEN..).unwrap_or(&[]))
         }
@@ -180,7 +211,7 @@ fn link(link: LinkType, data: &[u8]) -> Result<(Net, &[u8]), DecodeError> {
                 ));
             };
             if arphrd == ARPHRD_NETLINK {
-                return Ok((Net::None, &[]));
+                return Ok((Net::Skip(Skipped::NotIp), &[]));
             }
             ether_payload(proto, data.get(SLL2_LEN..).unwrap_or(&[]))
         }
@@ -211,7 +242,7 @@ fn link(link: LinkType, data: &[u8]) -> Result<(Net, &[u8]), DecodeError> {
         101 | 12 | 14 => Ok((Net::Any, data)),
         228 => Ok((Net::V4, data)),
         229 => Ok((Net::V6, data)),
-        _ => Ok((Net::None, &[])),
+        _ => Ok((Net::Skip(Skipped::Link), &[])),
     }
 }
 
@@ -221,7 +252,7 @@ fn af_net(family: u32) -> Net {
     } else if AF_INET6.contains(&family) {
         Net::V6
     } else {
-        Net::None
+        Net::Skip(Skipped::NotIp)
     }
 }
 
@@ -238,7 +269,7 @@ fn ether_payload(mut ethertype: u16, mut rest: &[u8]) -> Result<(Net, &[u8]), De
             | EtherType::PROVIDER_BRIDGING
             | EtherType::VLAN_DOUBLE_TAGGED_FRAME => {
                 if tags == MAX_VLAN_TAGS {
-                    return Ok((Net::None, &[]));
+                    return Ok((Net::Skip(Skipped::TooDeep), &[]));
                 }
                 let Some(next) = be16(rest, 2) else {
                     return Err(short(Layer::Link, "VLAN tag", VLAN_TAG_LEN, rest.len()));
@@ -247,9 +278,32 @@ fn ether_payload(mut ethertype: u16, mut rest: &[u8]) -> Result<(Net, &[u8]), De
                 rest = rest.get(VLAN_TAG_LEN..).unwrap_or(&[]);
                 tags += 1;
             }
-            _ => return Ok((Net::None, &[])),
+            EtherType(t) if ETHERTYPE_MPLS.contains(&t) => return mpls(rest),
+            _ => return Ok((Net::Skip(Skipped::NotIp), &[])),
         }
     }
+}
+
+/// Follows an MPLS label stack (RFC 3032 §2.1) to the packet under its bottom entry. MPLS
+/// does not say what it carries: IPv4 and IPv6 are told by their version nibble (RFC 4928
+/// §2 makes sure a pseudowire's control word never starts with 4 or 6); anything else
+/// (Ethernet over a pseudowire...) is not placed.
+fn mpls(mut rest: &[u8]) -> Result<(Net, &[u8]), DecodeError> {
+    for _ in 0..MAX_MPLS_LABELS {
+        let Some(entry) = rest.get(..MPLS_ENTRY_LEN) else {
+            return Err(short(Layer::Link, "MPLS label", MPLS_ENTRY_LEN, rest.len()));
+        };
+        let bottom = entry.get(2).is_some_and(|b| b & 0x01 != 0);
+        rest = rest.get(MPLS_ENTRY_LEN..).unwrap_or(&[]);
+        if bottom {
+            return Ok(match rest.first().map(|b| b >> 4) {
+                Some(4) => (Net::V4, rest),
+                Some(6) => (Net::V6, rest),
+                _ => (Net::Skip(Skipped::NotIp), &[]),
+            });
+        }
+    }
+    Ok((Net::Skip(Skipped::TooDeep), &[]))
 }
 
 fn len_detail(what: &str, e: &LenError) -> String {
@@ -300,7 +354,7 @@ fn decode_ip(net: Net, bytes: &[u8], cut: usize) -> Result<Decoded<'_>, DecodeEr
     let expected = match net {
         Net::V4 => Some(4),
         Net::V6 => Some(6),
-        Net::Any | Net::None => None,
+        Net::Any | Net::Skip(_) => None,
     };
     if let Some(v) = expected {
         if version != v {
@@ -344,8 +398,15 @@ fn decode_ip(net: Net, bytes: &[u8], cut: usize) -> Result<Decoded<'_>, DecodeEr
     };
     let p = ip.payload();
     // A fragment other than a whole packet cannot be decoded alone (no reassembly of IP).
-    if p.fragmented || p.ip_number != IpNumber::TCP {
-        return Ok(Decoded::Other);
+    if p.fragmented {
+        return Ok(Decoded::Other(Skipped::Fragment {
+            tcp: p.ip_number == IpNumber::TCP,
+        }));
+    }
+    if p.ip_number != IpNumber::TCP {
+        return Ok(Decoded::Other(Skipped::NotTcp {
+            protocol: p.ip_number.0,
+        }));
     }
     // The IP payload on the wire: what the IP length says when the capture cut the packet,
     // else exactly the payload slice (bounded by the IP length, or the capture where the IP

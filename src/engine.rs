@@ -8,9 +8,9 @@
 
 use crate::capture::LinkType;
 use crate::capture::RawFrame;
-use crate::decode::{decode, is_supported, Decoded};
+use crate::decode::{decode, Decoded, Skipped, MAX_MPLS_LABELS, MAX_VLAN_TAGS};
 use crate::flow::{EventSink, FlowTable, Held};
-use crate::model::{Event, EventBody, Layer, Limits, Malformed, Nanos, Stamp, Timestamp};
+use crate::model::{Event, EventBody, Layer, Limits, Malformed, Nanos, Note, Stamp, Timestamp};
 use crate::pattern::PatternDetector;
 use crate::proto::Session;
 
@@ -20,14 +20,41 @@ pub struct Stats {
     pub frames: u64,
     pub bytes: u64,
     pub tcp_segments: u64,
-    /// Frames that were not TCP over IP.
+    /// Frames that were not TCP over IP: the sum of the reasons below.
     pub other: u64,
     pub malformed: u64,
     /// TCP segments the [`Filter`] left out.
     pub filtered: u64,
     /// Frames of a link type synscope cannot decode (also counted in `other`).
     pub unsupported_link: u64,
+    /// Frames that are not IP: ARP, LLDP, netlink, MPLS over Ethernet... (in `other`).
+    pub not_ip: u64,
+    /// IP packets of another protocol: UDP, ICMP... (in `other`).
+    pub not_tcp: u64,
+    /// IP fragments, which synscope does not reassemble (in `other`).
+    pub ip_fragments: u64,
+    /// Frames under more VLAN tags or MPLS labels than synscope follows (in `other`).
+    pub too_deep: u64,
     pub events: u64,
+}
+
+impl Stats {
+    /// Why the `other` frames were not placed, as `ARP and the like 3, UDP/ICMP 5, ...`:
+    /// the reasons with a count, in words; empty when there are none.
+    pub fn other_reasons(&self) -> String {
+        [
+            (self.not_ip, "not IP"),
+            (self.not_tcp, "not TCP"),
+            (self.ip_fragments, "IP fragments"),
+            (self.unsupported_link, "unsupported link type"),
+            (self.too_deep, "too many VLAN/MPLS headers"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{what} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
 }
 
 /// Which TCP segments to decode, as tcpdump's `tcp port N or ...` and `host ADDR` would pick
@@ -57,9 +84,13 @@ impl Filter {
     }
 }
 
-/// Most unsupported link types reported (one `malformed` each); a capture cycling through
-/// more gets no further warnings, so the list stays small.
+/// Most unsupported link types reported (one `note` each); a capture cycling through more
+/// gets no further notes, so the list stays small.
 pub const MAX_LINK_WARNINGS: usize = 64;
+
+/// Most notes about frames the engine cannot place (IP fragments carrying TCP, stacks too
+/// deep to follow) given one by one; the rest are counted in [`Stats`] only.
+pub const MAX_UNPLACED_NOTES: u64 = 64;
 
 /// Shows each event passed on to the pattern detector first.
 struct Observed<'p, 'o> {
@@ -96,6 +127,9 @@ pub struct Engine {
     warned_links: Vec<LinkType>,
     patterns: PatternDetector,
     filter: Filter,
+    /// Notes given about frames the engine could not place (bounded by
+    /// [`MAX_UNPLACED_NOTES`]).
+    unplaced_notes: u64,
 }
 
 impl Engine {
@@ -108,6 +142,7 @@ impl Engine {
             warned_links: Vec::new(),
             patterns: PatternDetector::new(limits),
             filter: Filter::default(),
+            unplaced_notes: 0,
         }
     }
 
@@ -141,25 +176,73 @@ impl Engine {
                 self.stats.tcp_segments += 1;
                 self.flows.ingest(&pkt, stamp, &mut out);
             }
-            Ok(Decoded::Other) => {
+            Ok(Decoded::Other(why)) => {
                 self.stats.other += 1;
-                if !is_supported(frame.link) {
-                    self.stats.unsupported_link += 1;
-                    if !self.warned_links.contains(&frame.link)
-                        && self.warned_links.len() < MAX_LINK_WARNINGS
-                    {
-                        self.warned_links.push(frame.link);
-                        self.stats.malformed += 1;
+                let note = match why {
+                    Skipped::NotIp => {
+                        self.stats.not_ip += 1;
+                        None
+                    }
+                    Skipped::NotTcp { .. } => {
+                        self.stats.not_tcp += 1;
+                        None
+                    }
+                    Skipped::Fragment { tcp } => {
+                        self.stats.ip_fragments += 1;
+                        tcp.then_some((
+                            Layer::Ip,
+                            "ip_fragment",
+                            "a fragment of an IP packet carrying TCP: synscope does not \
+                             reassemble IP, so that segment is missing from its connection"
+                                .to_string(),
+                        ))
+                    }
+                    Skipped::TooDeep => {
+                        self.stats.too_deep += 1;
+                        Some((
+                            Layer::Link,
+                            "too_deep",
+                            format!(
+                                "a frame under more than {MAX_VLAN_TAGS} VLAN tags or \
+                                 {MAX_MPLS_LABELS} MPLS labels: not followed, skipped"
+                            ),
+                        ))
+                    }
+                    Skipped::Link => {
+                        self.stats.unsupported_link += 1;
+                        (!self.warned_links.contains(&frame.link)
+                            && self.warned_links.len() < MAX_LINK_WARNINGS)
+                            .then(|| {
+                                self.warned_links.push(frame.link);
+                                (
+                                    Layer::Link,
+                                    "link_not_supported",
+                                    format!(
+                                        "link type {} is not supported: its frames are skipped",
+                                        frame.link.describe()
+                                    ),
+                                )
+                            })
+                    }
+                };
+                if let Some((layer, name, detail)) = note {
+                    // Link types get one note each (bounded by their list); the others a
+                    // note each up to a bound, then only their count.
+                    let room =
+                        name == "link_not_supported" || self.unplaced_notes < MAX_UNPLACED_NOTES;
+                    if room {
+                        if name != "link_not_supported" {
+                            self.unplaced_notes += 1;
+                        }
                         out.push(stamp.event(
                             None,
                             None,
-                            EventBody::Malformed(Malformed {
-                                layer: Layer::Link,
-                                detail: format!(
-                                    "link type {} is not supported: its frames are skipped",
-                                    frame.link.0
-                                ),
-                            }),
+                            EventBody::Note(Box::new(Note {
+                                layer,
+                                note: name,
+                                detail,
+                                bytes: Some(frame.data.len() as u64),
+                            })),
                         ));
                     }
                 }

@@ -236,6 +236,18 @@ pub const KEYS: &[&str] = &[
     "violation.transfer_encoding_not_chunked",
     "malformed",
     "note",
+    "note.not_http",
+    "note.upgrade_not_captured",
+    "note.joined_mid_frame",
+    "note.deflate_history_not_captured",
+    "note.capture_ended_in_body",
+    "note.capture_ended_in_head",
+    "note.capture_ended_in_frame",
+    "note.peer_closed_in_body",
+    "note.link_not_supported",
+    "note.ip_fragment",
+    "note.too_deep",
+    "data",
     // connection end
     "connection_end",
     "connection_end.closed",
@@ -326,6 +338,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "destination",
     "transport",
     "namespace",
+    "bytes",
     "requests",
     "conns",
     "interval",
@@ -378,7 +391,7 @@ pub fn key_chain(e: &Event, cx: Context) -> Vec<&'static str> {
             }
         }
         EventBody::Tcp(s) => tcp_keys(s, cx, &mut k),
-        EventBody::Handshake(_) | EventBody::Malformed(_) => {}
+        EventBody::Handshake(_) | EventBody::Malformed(_) | EventBody::Data(_) => {}
         EventBody::ConnectionState(c) => k.push(match c.state {
             _ if c.websocket && c.from == c.state => "connection_state.websocket",
             ConnState::Established => "connection_state.established",
@@ -729,6 +742,7 @@ pub fn values(e: &Event) -> Values {
         }
         EventBody::Violation(x) => v.set("rule", x.rule),
         EventBody::Malformed(_) => {}
+        EventBody::Data(b) => v.set("len", b.len.to_string()),
         EventBody::Note(n) => {
             if let Some(b) = n.bytes {
                 v.set("bytes", b.to_string());

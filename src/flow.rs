@@ -13,7 +13,9 @@
 //! Rules chosen (the tests in `flow/tests.rs` pin each one down):
 //! - A connection is keyed by its 4-tuple, either direction. The client is the sender of the
 //!   SYN; if the first segment seen is a SYN-ACK, its receiver. Otherwise the capture joined
-//!   late (`joined_late`) and the server is guessed from the ports: a port below 1024, else a
+//!   late (`joined_late`): the first segment's payload decides when it shows its sender's role
+//!   ([`StreamSink::sender_role`]: an HTTP request or status line, masked or unmasked
+//!   WebSocket frames); else the server is guessed from the ports: a port below 1024, else a
 //!   port outside the Linux ephemeral range 32768-60999, else the lower port (equal ports: the
 //!   receiver of the first segment).
 //! - A SYN or SYN-ACK whose sequence number is not the sender's known ISN (or, with the SYN
@@ -123,18 +125,47 @@ impl Cx<'_> {
     }
 }
 
+/// Why a direction's byte stream ended ([`StreamSink::on_end`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndCause {
+    /// Its sender's FIN: every byte before it was delivered (holes as gaps).
+    Fin,
+    /// An RST, sent by the endpoint that sends in `by`.
+    Reset { by: Dir },
+    /// The capture holds no more of the connection: it ended, or the connection was replaced
+    /// by a new one on its 4-tuple or forgotten to make room, before this direction closed.
+    NotCaptured,
+}
+
+/// Which end of a connection sent a segment, as its payload shows ([`StreamSink::sender_role`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Client,
+    Server,
+}
+
 /// The application layer riding on a connection: receives each direction's in-order bytes.
 ///
 /// Per direction the calls are `on_data`/`on_gap` in stream order, then at most one
 /// `on_end`, after which that direction gets nothing more.
 pub trait StreamSink {
     fn new(limits: &Limits) -> Self;
+    /// For a connection whose handshake the capture did not hold: what the payload of its
+    /// first segment says of its sender (an HTTP request line, masked WebSocket frames...),
+    /// `None` when it says nothing. The roles then come from the ports.
+    fn sender_role(_payload: &[u8]) -> Option<Role> {
+        None
+    }
+    /// Called once, before any byte, when the capture joined the connection after its
+    /// handshake: the streams may begin in the middle of the application's conversation.
+    fn joined_late(&mut self) {}
     /// The next in-order bytes of `dir`.
     fn on_data(&mut self, dir: Dir, data: &[u8], cx: &mut Cx);
     /// `len` bytes of `dir` are missing; the next `on_data` continues after them.
     fn on_gap(&mut self, dir: Dir, len: u32, cx: &mut Cx);
-    /// `dir` will carry no more bytes (FIN, RST, or the capture ended).
-    fn on_end(&mut self, dir: Dir, cx: &mut Cx);
+    /// `dir` will carry no more bytes, for the reason `cause` (FIN, RST, or the capture
+    /// ended).
+    fn on_end(&mut self, dir: Dir, cause: EndCause, cx: &mut Cx);
     /// Whether the connection switched to WebSocket (reported in `connection_end`).
     fn is_websocket(&self) -> bool;
     /// Bytes the sink buffers now (for memory-bound tests and fuzzing).
@@ -463,6 +494,11 @@ impl<S: StreamSink> Conn<S> {
                 );
             }
         }
+        let cause = if rst {
+            EndCause::Reset { by: dir }
+        } else {
+            EndCause::Fin
+        };
         let end = if rst {
             let state = match self.state {
                 ConnState::Handshaking
@@ -490,13 +526,13 @@ impl<S: StreamSink> Conn<S> {
             }
         };
         if end {
-            self.end(stamp, limits, out);
+            self.end(stamp, cause, limits, out);
         }
     }
 
     /// Ends the connection: flushes both streams (holes become gaps), ends them in the sink,
     /// emits `connection_end`, and frees the sink and buffers. No-op once ended.
-    fn end(&mut self, stamp: Stamp, limits: &Limits, out: &mut dyn EventSink) {
+    fn end(&mut self, stamp: Stamp, cause: EndCause, limits: &Limits, out: &mut dyn EventSink) {
         if self.ended {
             return;
         }
@@ -516,7 +552,7 @@ impl<S: StreamSink> Conn<S> {
                     dir,
                     cx: &mut cx,
                 };
-                self.half[dir.idx()].stream.finish(&mut to);
+                self.half[dir.idx()].stream.finish(cause, &mut to);
             }
             websocket = sink.is_websocket();
         }
@@ -689,18 +725,29 @@ impl<S: StreamSink> FlowTable<S> {
         self.make_room(stamp, out);
         let syn = pkt.flags & tcp_flags::SYN != 0;
         let ack = pkt.flags & tcp_flags::ACK != 0;
+        let role = || match pkt.payload {
+            [] => None,
+            p => S::sender_role(p),
+        };
         let (client, server, joined_late) = if syn && !ack {
             (pkt.src, pkt.dst, false)
         } else if syn {
             (pkt.dst, pkt.src, false)
-        } else if dst_is_server(pkt.src, pkt.dst) {
-            (pkt.src, pkt.dst, true)
         } else {
-            (pkt.dst, pkt.src, true)
+            let src_is_client = match role() {
+                Some(Role::Client) => true,
+                Some(Role::Server) => false,
+                None => dst_is_server(pkt.src, pkt.dst),
+            };
+            if src_is_client {
+                (pkt.src, pkt.dst, true)
+            } else {
+                (pkt.dst, pkt.src, true)
+            }
         };
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
-        let conn = Conn {
+        let mut conn = Conn {
             id,
             key,
             client,
@@ -718,6 +765,11 @@ impl<S: StreamSink> FlowTable<S> {
             last_fin: None,
             sink: Some(Box::new(S::new(&self.limits))),
         };
+        if joined_late {
+            if let Some(sink) = conn.sink.as_deref_mut() {
+                sink.joined_late();
+            }
+        }
         let info = ConnectionInfo {
             client,
             server,
@@ -781,7 +833,7 @@ impl<S: StreamSink> FlowTable<S> {
         if let Some(Some(c)) = self.slots.get_mut(slot) {
             if !c.ended {
                 let before = c.held_cost();
-                c.end(stamp, &self.limits, out);
+                c.end(stamp, EndCause::NotCaptured, &self.limits, out);
                 self.held_cost = (self.held_cost - before.min(self.held_cost)) + c.held_cost();
                 let id = c.id;
                 self.ended.push_back((slot, id));

@@ -153,6 +153,9 @@ pub enum EventBody {
     /// Something worth knowing that is not damage: a stream synscope does not decode, a part
     /// of the conversation the capture does not hold, a secret it lacks. Decoding goes on.
     Note(Box<Note>),
+    /// Bytes of a stream synscope does not decode (another protocol than HTTP, a tunnel), as
+    /// they arrive: Wireshark's `data`. The `note` that said what the stream is comes first.
+    Data(Box<Data>),
     /// The connection ended (FIN both ways, RST, or the end of the capture): the closing
     /// record, complete alone (endpoints, final `state`, counters).
     ConnectionEnd(Box<ConnectionEnd>),
@@ -186,6 +189,7 @@ impl EventBody {
             EventBody::Violation(_) => "violation",
             EventBody::Malformed(_) => "malformed",
             EventBody::Note(_) => "note",
+            EventBody::Data(_) => "data",
             EventBody::ConnectionEnd(_) => "connection_end",
             EventBody::SseEvent(_) => "sse_event",
             EventBody::Stomp(_) => "stomp",
@@ -210,6 +214,7 @@ pub const EVENT_KINDS: &[&str] = &[
     "violation",
     "malformed",
     "note",
+    "data",
     "connection_end",
     "sse_event",
     "stomp",
@@ -857,6 +862,22 @@ pub struct Note {
     pub bytes: Option<u64>,
 }
 
+/// Bytes of an undecoded stream (see [`EventBody::Data`]): one event per piece of the
+/// in-order stream, normally one per segment, so that the `len` of a direction's `data`
+/// events add up to the bytes it carried undecoded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Data {
+    /// Bytes in this piece.
+    pub len: u64,
+    /// A UTF-8 preview of the kept bytes (at most `Limits::max_text_preview` characters) when
+    /// they are text: UTF-8 without control characters other than tab, CR and LF.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Kept bytes of the piece (at most the display limit); not in JSON.
+    #[serde(skip)]
+    pub data: Payload,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnState {
@@ -1329,6 +1350,6 @@ mod tests {
             reason: GapReason::NotCaptured,
         });
         assert!(EVENT_KINDS.contains(&b.kind()));
-        assert_eq!(EVENT_KINDS.len(), 18);
+        assert_eq!(EVENT_KINDS.len(), 19);
     }
 }

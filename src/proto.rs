@@ -29,20 +29,30 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::mem;
 
-use crate::flow::{Cx, EventSink, StreamSink};
+use crate::flow::{Cx, EndCause, EventSink, Role, StreamSink};
 use crate::model::{
     BodyKind, ConnId, Dir, Event, EventBody, Headers, HttpRequest, HttpResponse, Layer, Limits,
-    Malformed, Opcode, SseEvent, Stamp,
+    Malformed, Note, Opcode, SseEvent, Stamp,
 };
 
 /// One connection's application state: HTTP until a WebSocket upgrade, then WebSocket; and
 /// the subprotocols they carry.
+///
+/// A connection the capture joined after its handshake ([`StreamSink::joined_late`]) may
+/// already be a WebSocket: the first bytes of each direction are checked for frames first
+/// ([`ws::sniff`]). Frames from either direction (masked ones show which side is the client,
+/// whatever the ports suggested) switch the connection to WebSocket from there, with a note
+/// `upgrade_not_captured`; a direction whose first bytes were not frames looks for its first
+/// frame boundary as after a gap. Otherwise the bytes go to HTTP, which skips what precedes
+/// the first message start.
 pub struct Session {
     http: http::Conversation,
     /// Boxed: most connections never upgrade, and a WebSocket session is three times the
     /// size of the HTTP state.
     ws: Option<Box<ws::WsSession>>,
     sub: Subprotocols,
+    /// Joined late: whether each direction's first bytes were seen yet.
+    late: Option<[bool; 2]>,
 }
 
 impl StreamSink for Session {
@@ -51,11 +61,31 @@ impl StreamSink for Session {
             http: http::Conversation::new(limits),
             ws: None,
             sub: Subprotocols::new(limits),
+            late: None,
         }
     }
 
+    fn sender_role(payload: &[u8]) -> Option<Role> {
+        ws::sniff(payload).or_else(|| http::sender_role(payload))
+    }
+
+    fn joined_late(&mut self) {
+        self.late = Some([false; 2]);
+        self.http.joined_late();
+    }
+
     fn on_data(&mut self, dir: Dir, data: &[u8], cx: &mut Cx) {
+        let first = match &mut self.late {
+            Some(seen) if !seen[dir.idx()] => {
+                seen[dir.idx()] = true;
+                true
+            }
+            _ => false,
+        };
         self.through(cx, |http, ws_slot, cx| {
+            if first {
+                join_late(dir, data, ws_slot, cx);
+            }
             if let Some(ws) = ws_slot {
                 ws.feed(dir, data, cx);
             } else if let Some(up) = http.feed(dir, data, cx) {
@@ -82,10 +112,10 @@ impl StreamSink for Session {
         });
     }
 
-    fn on_end(&mut self, dir: Dir, cx: &mut Cx) {
+    fn on_end(&mut self, dir: Dir, cause: EndCause, cx: &mut Cx) {
         self.through(cx, |http, ws, cx| match ws {
-            Some(ws) => ws.end(dir, cx),
-            None => http.end(dir, cx),
+            Some(ws) => ws.end_by(dir, cause, cx),
+            None => http.end_by(dir, cause, cx),
         });
         self.sub.end(dir, cx);
     }
@@ -97,6 +127,47 @@ impl StreamSink for Session {
     fn held_bytes(&self) -> usize {
         self.held_by_layer().iter().sum()
     }
+}
+
+/// The first bytes of `dir` on a connection joined late: frames make it a WebSocket (or,
+/// when it is one already, put this direction in step with them).
+fn join_late(dir: Dir, data: &[u8], ws_slot: &mut Option<Box<ws::WsSession>>, cx: &mut Cx) {
+    let role = ws::sniff(data);
+    if let Some(ws) = ws_slot {
+        if role.is_some() {
+            ws.in_step(dir);
+        }
+        return;
+    }
+    let Some(role) = role else {
+        return;
+    };
+    let client = match role {
+        Role::Client => dir,
+        Role::Server => dir.rev(),
+    };
+    let mut ws = ws::WsSession::joined_late(client, cx.limits);
+    ws.in_step(dir);
+    let mut detail = "the capture began after the WebSocket upgrade: frames are decoded from \
+                      here, with what the handshake negotiated unknown"
+        .to_string();
+    if client == Dir::S2c {
+        detail.push_str(
+            "; the masked frames come from the side the ports suggested was the server: it is \
+             the client",
+        );
+    }
+    cx.emit(
+        Some(dir),
+        EventBody::Note(Box::new(Note {
+            layer: Layer::Websocket,
+            note: "upgrade_not_captured",
+            detail,
+            bytes: None,
+        })),
+    );
+    cx.switched_to_websocket();
+    *ws_slot = Some(Box::new(ws));
 }
 
 impl Session {
@@ -182,6 +253,65 @@ pub enum Content<'a> {
     /// Bytes of the data message in progress are missing or cannot be decoded (a capture
     /// gap, an inflation error or limit): the rest of it is not decoded.
     MessageGap,
+}
+
+/// A text preview of `kept` (at most `max_chars` characters) when it is text: UTF-8 (a
+/// character cut at its end left out) without control characters other than tab, CR and LF.
+pub(crate) fn text_of(kept: &[u8], max_chars: usize) -> Option<String> {
+    let valid = match std::str::from_utf8(kept) {
+        Ok(s) => s,
+        Err(e) if e.error_len().is_none() => kept
+            .get(..e.valid_up_to())
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .unwrap_or_default(),
+        Err(_) => return None,
+    };
+    if valid.is_empty()
+        || valid
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
+    {
+        return None;
+    }
+    Some(preview(valid.as_bytes(), max_chars))
+}
+
+/// Bytes of a stream looked at by [`looks_like`].
+const HINT_BYTES: usize = 64;
+
+/// Characters of a text stream's first line quoted by [`looks_like`].
+const HINT_LINE: usize = 40;
+
+/// A cheap guess at what the first bytes of a stream that is not HTTP are (`head`, bytes
+/// buffered earlier, then `rest`), for the `not_http` note: `looks like TLS (a ClientHello)`,
+/// `text: "+PONG"`, `binary (00 00 00 08 04 d2 16 2f)`.
+pub(crate) fn looks_like(head: &[u8], rest: &[u8]) -> String {
+    let mut b = Vec::with_capacity(HINT_BYTES);
+    b.extend(head.iter().chain(rest).take(HINT_BYTES));
+    // RFC 8446 §5.1: content type 20-23, legacy version 3.x, then a length; a handshake
+    // record's first message type follows the 5-byte header.
+    if let [ct @ 0x14..=0x17, 3, 0..=4, ..] = b[..] {
+        let what = match (ct, b.get(5)) {
+            (0x16, Some(1)) => "a ClientHello",
+            (0x16, Some(2)) => "a ServerHello",
+            (0x16, _) => "a handshake record",
+            (0x15, _) => "an alert",
+            (0x14, _) => "a ChangeCipherSpec",
+            _ => "application data",
+        };
+        return format!("looks like TLS ({what})");
+    }
+    if text_of(&b, HINT_BYTES).is_some() {
+        let line = b.split(|&c| c == b'\n').next().unwrap_or_default();
+        let line = String::from_utf8_lossy(line);
+        let line = line.trim_end_matches('\r');
+        return match line.char_indices().nth(HINT_LINE) {
+            Some((i, _)) => format!("text: \"{}\"…", line.get(..i).unwrap_or_default()),
+            None => format!("text: \"{line}\""),
+        };
+    }
+    let hex: Vec<String> = b.iter().take(8).map(|x| format!("{x:02x}")).collect();
+    format!("binary ({})", hex.join(" "))
 }
 
 /// The HTTP and WebSocket layers' event sink: each event goes on to `out` with the

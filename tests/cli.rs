@@ -171,10 +171,102 @@ fn a_file_cut_mid_packet_prints_the_frames_before_and_warns_once() {
         stderr2,
         "synscope: warning: standard input ends inside a packet (cut short)\n"
     );
-    // A cut inside the file header: nothing to print, still a warning, not an error.
+    // A cut inside the file header: nothing to print, still a warning, not an error, and it
+    // says where the file ends.
     let (code, stdout, stderr) = run(&["-"], Some(whole[..10].to_vec()));
     assert_eq!((code, stdout.as_str()), (0, ""), "{stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    assert_eq!(
+        stderr,
+        "synscope: warning: standard input ends inside its file header (10 of 24 bytes): it \
+         holds no packet\n"
+    );
+}
+
+#[test]
+fn a_record_longer_than_the_snap_length_is_corrupt() {
+    // The file header says 65535 bytes at most; the second record claims 100,000.
+    let mut p = Pcap::new(1);
+    p.record(1_700_000_000_000_000, &[0; 60], None);
+    let mut bytes = p.bytes();
+    let at = bytes.len();
+    for v in [1_700_000_001u32, 0, 100_000, 100_000] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    bytes.extend_from_slice(&[0; 500]);
+    let f = scratch("snaplen.pcap", &bytes);
+    let (code, _, stderr) = run(&[f.to_str().unwrap()], None);
+    assert_eq!(code, 1);
+    assert_eq!(
+        stderr,
+        format!(
+            "synscope: in {}: corrupt capture at byte {}: packet record claims 100000 captured \
+             bytes, more than the file's snap length 65535\n",
+            f.display(),
+            at + 8
+        )
+    );
+}
+
+#[test]
+fn timestamps_out_of_range_get_a_warning() {
+    // The second packet's microseconds field says 2^31: 2147 s later, as tcpdump would
+    // show it; synscope keeps the time but warns that it is not to be trusted.
+    let mut c = Conv::new("10.0.0.1:40000", "10.0.0.2:80");
+    c.handshake();
+    let mut bytes = c.bytes();
+    let second = 24 + 16 + c.pcap.records[0].data.len();
+    bytes[second + 4..second + 8].copy_from_slice(&0x8000_0000u32.to_le_bytes());
+    let f = scratch("badts.pcap", &bytes);
+    let (code, stdout, stderr) = run(&[f.to_str().unwrap()], None);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("iRTT"), "{stdout}");
+    assert_eq!(
+        stderr,
+        format!(
+            "synscope: warning: 1 packet in {} has a timestamp out of range (its fraction of a \
+             second is a second or more), the first at frame 2: times from there on are not \
+             reliable\n",
+            f.display()
+        )
+    );
+}
+
+#[test]
+fn stats_name_why_frames_were_not_placed() {
+    // An ARP frame, a UDP datagram and an IP fragment around a TCP handshake.
+    let mut c = Conv::new("10.0.0.1:40000", "10.0.0.2:80");
+    c.handshake();
+    let mut arp = vec![0xff; 6];
+    arp.extend_from_slice(&[2, 0, 0, 0, 0, 1, 0x08, 0x06]);
+    arp.extend_from_slice(&[0; 28]);
+    c.push(&arp, None);
+    let mut udp = Vec::new();
+    etherparse::PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .udp(5353, 5353)
+        .write(&mut udp, b"q")
+        .unwrap();
+    c.push(&Link::Ethernet.wrap(&udp), None);
+    let mut frag = c.ip_packet(true, 0x18, 7, b"fragment");
+    frag[6] = 0x20; // more fragments
+    c.push(&Link::Ethernet.wrap(&frag), None);
+    let f = scratch("other.pcap", &c.bytes());
+    let (code, stdout, stderr) = run(&["--stats", f.to_str().unwrap()], None);
+    assert_eq!((code, stdout.as_str()), (0, ""), "{stderr}");
+    assert!(
+        stderr.contains("other 3 (not IP 1, not TCP 1, IP fragments 1)"),
+        "{stderr}"
+    );
+    // The fragment of a TCP packet is an event too: its segment is missing.
+    let (_, json, _) = run(&["--format", "json", f.to_str().unwrap()], None);
+    let notes: Vec<Value> = json
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| v["kind"] == "note")
+        .collect();
+    assert_eq!(notes.len(), 1, "{json}");
+    assert_eq!(notes[0]["note"], "ip_fragment");
+    assert_eq!(notes[0]["layer"], "ip");
+    assert_eq!(notes[0]["frame"], 6);
 }
 
 #[test]
@@ -205,6 +297,7 @@ fn check_json_lines(name: &str, stdout: &str) -> usize {
         "sse_event",
         "stomp",
         "socketio",
+        "data",
     ];
     let mut announced = HashSet::new();
     let mut ended = HashSet::new();
@@ -249,7 +342,7 @@ fn check_json_lines(name: &str, stdout: &str) -> usize {
                 *last = frame;
             }
             None => assert!(
-                matches!(kind, "malformed" | "pattern"),
+                matches!(kind, "malformed" | "note" | "pattern"),
                 "{name}: {kind} without conn: {line}"
             ),
         }
@@ -261,7 +354,7 @@ fn check_json_lines(name: &str, stdout: &str) -> usize {
 #[test]
 fn json_lines_keep_their_contract_on_every_capture() {
     let files = captures();
-    assert_eq!(files.len(), 27);
+    assert_eq!(files.len(), 28);
     for f in &files {
         let (code, stdout, stderr) = run(&["--format", "json", f.to_str().unwrap()], None);
         assert_eq!((code, stderr.as_str()), (0, ""), "{f:?}");

@@ -194,6 +194,13 @@ pub fn check_event(e: &Event, limits: &Limits) {
             assert!(r.head_len as usize <= limits.max_http_head.max(1));
             assert!(r.headers.len() <= limits.max_http_headers);
         }
+        EventBody::Data(d) => {
+            kept_ok(&d.data, limits);
+            assert_eq!(d.data.total, d.len);
+            if let Some(t) = &d.text {
+                assert!(t.chars().count() <= limits.max_text_preview);
+            }
+        }
         EventBody::SseEvent(s) => check_sse(s, limits.max_text_preview),
         EventBody::Stomp(f) => check_stomp(f, limits.max_text_preview),
         EventBody::Socketio(p) => check_socketio(p, limits.max_text_preview),
@@ -226,7 +233,10 @@ impl ConnOrder {
     pub fn check(&mut self, e: &Event) {
         let Some(id) = e.conn else {
             assert!(
-                matches!(e.body, EventBody::Malformed(_) | EventBody::Pattern(_)),
+                matches!(
+                    e.body,
+                    EventBody::Malformed(_) | EventBody::Note(_) | EventBody::Pattern(_)
+                ),
                 "event without a connection: {e:?}"
             );
             return;

@@ -31,7 +31,7 @@ mod common;
 
 use common::{check_detail, check_event, check_socketio, check_sse, check_stomp, ops, Op};
 use libfuzzer_sys::fuzz_target;
-use synscope::flow::{Cx, StreamSink};
+use synscope::flow::{Cx, EndCause, StreamSink};
 use synscope::model::{Dir, EventBody, Layer, Limits, SseEvent, Stamp};
 use synscope::proto::socketio::{self, json, Codec, Packet, PayloadSplitter, Transport};
 use synscope::proto::sse::SseParser;
@@ -350,8 +350,8 @@ fn session(limits: &Limits, prelude: Option<(String, String)>, ops: &[Op]) {
         let sub = s.held_by_layer()[2];
         assert!(sub <= max_sub, "subprotocols held {sub} > {max_sub}");
     }
-    s.on_end(Dir::C2s, &mut cx);
-    s.on_end(Dir::S2c, &mut cx);
+    s.on_end(Dir::C2s, EndCause::Fin, &mut cx);
+    s.on_end(Dir::S2c, EndCause::Fin, &mut cx);
     assert!(s.held_bytes() <= max);
     // STOMP items follow their message.
     let mut stomp_run = 0;

@@ -712,3 +712,89 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------- flaws named for what they are
+
+#[test]
+fn a_record_longer_than_the_snap_length_is_corrupt_not_cut_short() {
+    // The header says 65535; the record claims 70,000 and the file ends long before.
+    let mut v = pcap_header(false, false, 1);
+    pcap_record(&mut v, false, 1, 0, &[1, 2, 3], 3);
+    let at = v.len();
+    put32(&mut v, false, 2);
+    put32(&mut v, false, 0);
+    put32(&mut v, false, 70_000);
+    put32(&mut v, false, 70_000);
+    v.extend_from_slice(&[0; 100]);
+    let (frames, truncated, err) = read_all(&v[..]);
+    assert_eq!(frames.len(), 1);
+    assert!(!truncated);
+    match err {
+        Some(CaptureError::Corrupt { offset, detail }) => {
+            assert_eq!(offset, at as u64 + 8);
+            assert_eq!(
+                detail,
+                "packet record claims 70000 captured bytes, more than the file's snap length 65535"
+            );
+        }
+        e => panic!("expected Corrupt, got {e:?}"),
+    }
+    // pcapng: an EPB beyond its interface's snap length.
+    let mut v = shb(false);
+    v.extend(idb(false, 1, 64, &[]));
+    v.extend(epb(false, 0, 1, &[7; 80], 80));
+    let (frames, _, err) = read_all(&v[..]);
+    assert!(frames.is_empty());
+    assert!(
+        matches!(&err, Some(CaptureError::Corrupt { detail, .. }) if detail.contains("snap length 64")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_file_shorter_than_its_header_says_so() {
+    let full = pcap_header(false, false, 1);
+    for n in 1..full.len() {
+        let rd = CaptureReader::new(&full[..n]).unwrap();
+        assert_eq!(rd.cut(), Some(Cut::FileHeader { have: n, need: 24 }), "{n}");
+    }
+    let rd = CaptureReader::new(&full[..]).unwrap();
+    assert_eq!(rd.cut(), None);
+    let ng = shb(false);
+    for n in 1..ng.len() {
+        let rd = CaptureReader::new(&ng[..n]).unwrap();
+        assert_eq!(
+            rd.cut(),
+            Some(Cut::FileHeader {
+                have: n,
+                // The block's length and byte order are known from its 12th byte.
+                need: if n < 12 { 28 } else { ng.len() },
+            }),
+            "{n}"
+        );
+    }
+    // Cut inside a packet: said so, not as a header.
+    let (bytes, ends) = pcap_file(false, false);
+    let mut rd = CaptureReader::new(&bytes[..ends[1] + 3]).unwrap();
+    while rd.next_frame().unwrap().is_some() {}
+    assert_eq!(rd.cut(), Some(Cut::Packet));
+}
+
+#[test]
+fn timestamps_out_of_range_are_counted_with_the_first_frame() {
+    for nanos in [false, true] {
+        let one = if nanos { 1_000_000_000 } else { 1_000_000 };
+        let mut v = pcap_header(false, nanos, 1);
+        pcap_record(&mut v, false, 10, one - 1, &[1], 1);
+        pcap_record(&mut v, false, 10, one, &[2], 1);
+        pcap_record(&mut v, false, 10, u32::MAX, &[3], 1);
+        let mut rd = CaptureReader::new(&v[..]).unwrap();
+        let mut ts = Vec::new();
+        while let Some(f) = rd.next_frame().unwrap() {
+            ts.push(f.ts.0);
+        }
+        assert_eq!(rd.timestamps_out_of_range(), (2, Some(2)), "nanos {nanos}");
+        // The time is kept as the fields say (it is what tcpdump shows), only flagged.
+        assert_eq!(ts[1], 11_000_000_000);
+    }
+}

@@ -175,12 +175,12 @@ fn every_link_type() {
     );
     assert_eq!(
         dec(LinkType::LOOP, &with_link(&2u32.to_le_bytes(), &v4)),
-        Ok(Decoded::Other)
+        Ok(Decoded::Other(Skipped::NotIp))
     );
     // Another family (AF_UNIX = 1) is not IP.
     assert_eq!(
         dec(LinkType::NULL, &with_link(&1u32.to_le_bytes(), &v4)),
-        Ok(Decoded::Other)
+        Ok(Decoded::Other(Skipped::NotIp))
     );
 }
 
@@ -214,7 +214,10 @@ fn link_and_ip_version_must_agree() {
 fn unsupported_link_types_are_other() {
     assert!(!is_supported(LinkType(105)));
     assert!(is_supported(LinkType::LINUX_SLL2));
-    assert_eq!(dec(LinkType(105), &ipv4_tcp(b"x")), Ok(Decoded::Other));
+    assert_eq!(
+        dec(LinkType(105), &ipv4_tcp(b"x")),
+        Ok(Decoded::Other(Skipped::Link))
+    );
 }
 
 #[test]
@@ -253,7 +256,7 @@ fn vlan_tags() {
     // Deeper than MAX_VLAN_TAGS: not followed.
     assert_eq!(
         dec(LinkType::ETHERNET, &ethernet(0x8100, &tags(4))),
-        Ok(Decoded::Other)
+        Ok(Decoded::Other(Skipped::TooDeep))
     );
     // Cut inside a tag.
     let cut = ethernet(0x8100, &[0, 1, 8]);
@@ -476,11 +479,17 @@ fn fragments_are_other() {
     // IPv4: more fragments.
     let mut p = ipv4_tcp(b"frag");
     p[6] = 0x20;
-    assert_eq!(dec(LinkType::RAW, &p), Ok(Decoded::Other));
+    assert_eq!(
+        dec(LinkType::RAW, &p),
+        Ok(Decoded::Other(Skipped::Fragment { tcp: true }))
+    );
     // IPv4: a later fragment.
     let mut p = ipv4_tcp(b"frag");
     p[6..8].copy_from_slice(&[0x00, 0x10]);
-    assert_eq!(dec(LinkType::RAW, &p), Ok(Decoded::Other));
+    assert_eq!(
+        dec(LinkType::RAW, &p),
+        Ok(Decoded::Other(Skipped::Fragment { tcp: true }))
+    );
     // IPv4: don't-fragment is a whole packet.
     let mut p = ipv4_tcp(b"frag");
     p[6] = 0x40;
@@ -498,7 +507,7 @@ fn fragments_are_other() {
     };
     assert_eq!(
         dec(LinkType::RAW, &ipv6_with_exts(exts, b"x")),
-        Ok(Decoded::Other)
+        Ok(Decoded::Other(Skipped::Fragment { tcp: true }))
     );
     // IPv6: an atomic fragment (offset 0, no more) is a whole packet (RFC 6946).
     let exts = Ipv6Extensions {
@@ -516,29 +525,38 @@ fn fragments_are_other() {
 #[test]
 fn non_tcp_is_other() {
     let udp = PacketBuilder::ipv4(A4, B4, 64).udp(53, 53).bytes(b"q");
-    assert_eq!(dec(LinkType::RAW, &udp), Ok(Decoded::Other));
+    assert_eq!(
+        dec(LinkType::RAW, &udp),
+        Ok(Decoded::Other(Skipped::NotTcp { protocol: 17 }))
+    );
     let icmp = PacketBuilder::ipv6(A6, B6, 64)
         .icmpv6_echo_request(1, 2)
         .bytes(b"");
-    assert_eq!(dec(LinkType::RAW, &icmp), Ok(Decoded::Other));
+    assert_eq!(
+        dec(LinkType::RAW, &icmp),
+        Ok(Decoded::Other(Skipped::NotTcp { protocol: 58 }))
+    );
     // ARP, LLDP.
     assert_eq!(
         dec(LinkType::ETHERNET, &ethernet(0x0806, &[0; 28])),
-        Ok(Decoded::Other)
+        Ok(Decoded::Other(Skipped::NotIp))
     );
     assert_eq!(
         dec(LinkType::ETHERNET, &ethernet(0x88cc, &[])),
-        Ok(Decoded::Other)
+        Ok(Decoded::Other(Skipped::NotIp))
     );
     // 802.3 length field, not an EtherType.
     assert_eq!(
         dec(LinkType::ETHERNET, &ethernet(46, &[0; 46])),
-        Ok(Decoded::Other)
+        Ok(Decoded::Other(Skipped::NotIp))
     );
     // Netlink over SLL: the protocol field is not an EtherType.
     let mut nl = sll(0x0800, &ipv4_tcp(b""));
     nl[2..4].copy_from_slice(&824u16.to_be_bytes());
-    assert_eq!(dec(LinkType::LINUX_SLL, &nl), Ok(Decoded::Other));
+    assert_eq!(
+        dec(LinkType::LINUX_SLL, &nl),
+        Ok(Decoded::Other(Skipped::NotIp))
+    );
 }
 
 fn options_of(opts: &[TcpOptionElement]) -> TcpOptions {
@@ -663,4 +681,75 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn mpls_label_stacks_are_followed_to_ip() {
+    let p = b"mpls";
+    // RFC 3032 §2.1: label 20 bits, TC 3, S 1 (bottom of stack), TTL 8.
+    let entry = |label: u32, bottom: bool| {
+        let v = (label << 12) | (u32::from(bottom) << 8) | 64;
+        v.to_be_bytes()
+    };
+    let stack = |n: usize, under: &[u8]| {
+        let mut v = Vec::new();
+        for i in 0..n {
+            v.extend_from_slice(&entry(16 + i as u32, i + 1 == n));
+        }
+        v.extend_from_slice(under);
+        v
+    };
+    let v4 = ipv4_tcp(p);
+    check_v4(
+        &tcp(LinkType::ETHERNET, &ethernet(0x8847, &stack(1, &v4))),
+        p,
+    );
+    check_v4(
+        &tcp(LinkType::ETHERNET, &ethernet(0x8848, &stack(3, &v4))),
+        p,
+    );
+    // Under VLAN tags, and over SLL.
+    let mut tagged = vec![0, 7, 0x88, 0x47];
+    tagged.extend(stack(2, &v4));
+    check_v4(&tcp(LinkType::ETHERNET, &ethernet(0x8100, &tagged)), p);
+    check_v4(&tcp(LinkType::LINUX_SLL, &sll(0x8847, &stack(2, &v4))), p);
+    // IPv6 under the stack.
+    let v6 = PacketBuilder::ipv6(A6, B6, 64)
+        .tcp(40000, 443, 5, 100)
+        .syn()
+        .bytes(p);
+    assert!(matches!(
+        dec(LinkType::ETHERNET, &ethernet(0x8847, &stack(2, &v6))),
+        Ok(Decoded::Tcp(_))
+    ));
+    // Ethernet over a pseudowire (a control word starting with 0): not IP.
+    let pw = [0u8; 18];
+    assert_eq!(
+        dec(LinkType::ETHERNET, &ethernet(0x8847, &stack(1, &pw))),
+        Ok(Decoded::Other(Skipped::NotIp))
+    );
+    // Deeper than MAX_MPLS_LABELS: not followed.
+    assert_eq!(
+        dec(
+            LinkType::ETHERNET,
+            &ethernet(0x8847, &stack(MAX_MPLS_LABELS + 1, &v4))
+        ),
+        Ok(Decoded::Other(Skipped::TooDeep))
+    );
+    check_v4(
+        &tcp(
+            LinkType::ETHERNET,
+            &ethernet(0x8847, &stack(MAX_MPLS_LABELS, &v4)),
+        ),
+        p,
+    );
+    // Cut inside a label, or with nothing under the bottom label.
+    assert_eq!(
+        err_layer(LinkType::ETHERNET, &ethernet(0x8847, &[0, 1])).0,
+        Layer::Link
+    );
+    assert_eq!(
+        dec(LinkType::ETHERNET, &ethernet(0x8847, &stack(1, &[]))),
+        Ok(Decoded::Other(Skipped::NotIp))
+    );
 }

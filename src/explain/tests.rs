@@ -215,7 +215,31 @@ fn every_case() -> Vec<(Event, Context)> {
     };
     let c2s = Some(Dir::C2s);
     let s2c = Some(Dir::S2c);
-    let mut v = vec![
+    let mut v: Vec<(Event, Context)> = [
+        "not_http",
+        "upgrade_not_captured",
+        "joined_mid_frame",
+        "deflate_history_not_captured",
+        "capture_ended_in_body",
+        "capture_ended_in_head",
+        "capture_ended_in_frame",
+        "peer_closed_in_body",
+        "link_not_supported",
+        "ip_fragment",
+        "too_deep",
+    ]
+    .into_iter()
+    .map(|note| {
+        let n = Note {
+            layer: Layer::Http,
+            note,
+            detail: "said".into(),
+            bytes: Some(3),
+        };
+        (ev(c2s, EventBody::Note(Box::new(n))), est)
+    })
+    .collect();
+    v.extend([
         (
             ev(
                 None,
@@ -354,6 +378,17 @@ fn every_case() -> Vec<(Event, Context)> {
             est,
         ),
         (ev(None, violation("a_rule_with_no_text")), est),
+        (
+            ev(
+                c2s,
+                EventBody::Data(Box::new(crate::model::Data {
+                    len: 3,
+                    text: Some("abc".into()),
+                    data: Payload::capped(b"abc", 10),
+                })),
+            ),
+            est,
+        ),
         (ev(None, end(ConnState::Closed, true)), est),
         (
             ev(None, end(ConnState::Reset, true)),
@@ -407,7 +442,7 @@ fn every_case() -> Vec<(Event, Context)> {
         (ev(s2c, sse(None, None, Some("keep-alive"), 0, false)), est),
         (ev(s2c, sse(None, None, None, 4, false)), est),
         (ev(s2c, socketio("bogus", None, None)), est),
-    ];
+    ]);
     for code in [
         1000, 1001, 1002, 1003, 1004, 1006, 1007, 1008, 1009, 1011, 3000, 4999, 1010,
     ] {
@@ -880,12 +915,22 @@ fn every_violation_rule_in_the_decoders_has_a_text() {
         .filter_map(|k| k.strip_prefix("violation."))
         .map(str::to_string)
         .collect();
-    let missing: Vec<_> = rules.difference(&keyed).collect();
+    // The decoders' note names are snake_case names too: each has its own text.
+    let notes: BTreeSet<String> = KEYS
+        .iter()
+        .filter_map(|k| k.strip_prefix("note."))
+        .map(str::to_string)
+        .collect();
+    let missing: Vec<_> = rules
+        .iter()
+        .filter(|r| !keyed.contains(*r) && !notes.contains(*r))
+        .collect();
     assert!(
         missing.is_empty(),
-        "violation rules without a text (add violation.RULE to KEYS and both assets, or to \
-         NOT_RULES if it is not a rule): {missing:?}"
+        "violation rules or note names without a text (add violation.RULE or note.NAME to \
+         KEYS and both assets, or to NOT_RULES if it is not one): {missing:?}"
     );
+    let rules: BTreeSet<String> = rules.difference(&notes).cloned().collect();
     // The scan finds two-word names and more: so must every rule be named.
     assert!(keyed.iter().all(|r| r.contains('_')), "{keyed:?}");
     // And no text for a rule nothing emits.

@@ -23,7 +23,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Cx, StreamSink};
+use super::{Cx, EndCause, StreamSink};
 use crate::model::{Dir, EventBody, Gap, GapReason};
 
 /// Most pieces one stream holds out of order. Real holes are followed by segments of MSS
@@ -227,7 +227,7 @@ impl Stream {
 
     /// The stream is over (RST, connection end, end of capture): every hole becomes a gap,
     /// held bytes are delivered, and the sink hears `on_end`.
-    pub fn finish<S: StreamSink>(&mut self, out: &mut Sinks<S>) {
+    pub fn finish<S: StreamSink>(&mut self, cause: EndCause, out: &mut Sinks<S>) {
         if self.ended {
             return;
         }
@@ -246,7 +246,7 @@ impl Stream {
         if target > self.next {
             self.gap(target - self.next, GapReason::NotCaptured, out);
         }
-        self.end(out);
+        self.end(cause, out);
     }
 
     /// Delivers from `next` on: held pieces that start at or before it, and `seg`'s bytes,
@@ -421,15 +421,20 @@ impl Stream {
     fn check_end<S: StreamSink>(&mut self, out: &mut Sinks<S>) {
         if let Some(f) = self.fin {
             if self.next >= f && !self.ended {
-                self.end(out);
+                self.end(EndCause::Fin, out);
             }
         }
     }
 
-    fn end<S: StreamSink>(&mut self, out: &mut Sinks<S>) {
+    /// Ends the stream; `cause` unless its FIN was reached (then the FIN ended it).
+    fn end<S: StreamSink>(&mut self, cause: EndCause, out: &mut Sinks<S>) {
         self.ended = true;
         self.held = BTreeMap::new();
         self.held_bytes = 0;
-        out.sink.on_end(out.dir, out.cx);
+        let cause = match self.fin {
+            Some(f) if self.next >= f => EndCause::Fin,
+            _ => cause,
+        };
+        out.sink.on_end(out.dir, cause, out.cx);
     }
 }

@@ -49,11 +49,11 @@ impl StreamSink for Rec {
         };
         cx.emit(Some(dir), EventBody::Violation(v));
     }
-    fn on_end(&mut self, dir: Dir, cx: &mut Cx) {
+    fn on_end(&mut self, dir: Dir, cause: EndCause, cx: &mut Cx) {
         let v = Violation {
             layer: Layer::Tcp,
             rule: "sink_end",
-            detail: String::new(),
+            detail: format!("{cause:?}"),
         };
         cx.emit(Some(dir), EventBody::Violation(v));
     }
@@ -250,6 +250,8 @@ fn lines(events: &[Event]) -> Vec<String> {
                 EventBody::HttpBody(b) => {
                     format!("data {dir} {}", String::from_utf8_lossy(&b.data.kept))
                 }
+                // The end's cause is checked apart (`ends_say_why`).
+                EventBody::Violation(v) if v.rule == "sink_end" => format!("sink_end {dir}"),
                 EventBody::Violation(v) => format!("{} {dir} {}", v.rule, v.detail)
                     .trim_end()
                     .to_string(),
@@ -404,6 +406,49 @@ fn connection_end_waits_for_the_ack_of_the_last_fin_or_the_capture_end() {
     let ev = run(&ps);
     assert_eq!(ends(&ev)[0].state, ConnState::Closed);
     assert_eq!(ev.last().map(|e| e.frame), Some(5));
+}
+
+/// The cause each direction's end is given: the sender's FIN, an RST and who sent it, or
+/// the end of the capture.
+fn end_causes(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Violation(v) if v.rule == "sink_end" => {
+                Some(format!("{} {}", e.dir.map_or("", |d| d.as_str()), v.detail))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn ends_say_why() {
+    // FIN both ways.
+    let (c, s) = (CI, SI);
+    let mut ps = hs(c, s, 0.0, 0.02, None);
+    ps.push(p(0.1, C, c + 1, s + 1, ACK | FIN, 1000, b""));
+    ps.push(p(0.2, S, s + 1, c + 2, ACK | FIN, 1000, b""));
+    ps.push(p(0.3, C, c + 2, s + 2, ACK, 1000, b""));
+    assert_eq!(end_causes(&run(&ps)), ["c2s Fin", "s2c Fin"]);
+    // The client's FIN, then an RST from the server: the server's side ends by that RST.
+    let mut ps = hs(c, s, 0.0, 0.02, None);
+    ps.push(p(0.1, C, c + 1, s + 1, ACK | FIN, 1000, b""));
+    ps.push(p(0.2, S, s + 1, c + 2, RST | ACK, 0, b""));
+    assert_eq!(end_causes(&run(&ps)), ["c2s Fin", "s2c Reset { by: S2c }"]);
+    // An RST from the client cuts both ways.
+    let mut ps = hs(c, s, 0.0, 0.02, None);
+    ps.push(p(0.1, C, c + 1, s + 1, RST | ACK, 0, b""));
+    assert_eq!(
+        end_causes(&run(&ps)),
+        ["c2s Reset { by: C2s }", "s2c Reset { by: C2s }"]
+    );
+    // The capture ends first.
+    let ps = hs(c, s, 0.0, 0.02, None);
+    assert_eq!(
+        end_causes(&run(&ps)),
+        ["c2s NotCaptured", "s2c NotCaptured"]
+    );
 }
 
 /// tshark (r3): the RST-ACK is seq 1 ack 1 with no flag.
@@ -1443,7 +1488,7 @@ impl StreamSink for Count {
     fn on_gap(&mut self, dir: Dir, len: u32, _: &mut Cx) {
         self.gaps[dir.idx()] += u64::from(len);
     }
-    fn on_end(&mut self, dir: Dir, cx: &mut Cx) {
+    fn on_end(&mut self, dir: Dir, _: EndCause, cx: &mut Cx) {
         let v = Violation {
             layer: Layer::Tcp,
             rule: "count",

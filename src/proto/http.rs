@@ -43,11 +43,20 @@ use std::mem;
 
 use self::head::{Blank, Framing, Note, StartCheck};
 use super::Content;
-use crate::flow::Cx;
+use crate::flow::{Cx, EndCause};
 use crate::model::{
     DeflateParams, Dir, EventBody, HttpBody, HttpResponse, Layer, Limits, Malformed, Payload,
     Violation, WsUpgrade,
 };
+
+/// Bytes of one piece not parsed as HTTP, on an opaque direction, not reported yet.
+struct Opaque {
+    /// Where they lie in the piece.
+    from: usize,
+    to: usize,
+    /// How many they are, with bytes of earlier pieces given up with them.
+    len: u64,
+}
 
 /// A switch to WebSocket: what was negotiated and the bytes of each direction that followed
 /// the heads (they belong to the WebSocket stream).
@@ -60,6 +69,24 @@ pub struct Upgraded {
     /// `Limits::max_upgrade_hold` before the 101): the WebSocket stream has a gap of this size
     /// there.
     pub lost_c2s: u64,
+}
+
+/// What the first bytes of a segment say about its sender, on a connection whose handshake
+/// was not captured: a request line (a known method and SP) comes from the client, a status
+/// line (`HTTP/1.`) from the server.
+pub fn sender_role(payload: &[u8]) -> Option<crate::flow::Role> {
+    use crate::flow::Role;
+    if payload.starts_with(b"HTTP/1.") {
+        return Some(Role::Server);
+    }
+    let n = payload.len().min(head::MAX_CANDIDATE);
+    (1..=n)
+        .any(|k| {
+            payload
+                .get(..k)
+                .is_some_and(|c| head::candidate(Dir::C2s, c) == Some(true))
+        })
+        .then_some(Role::Client)
 }
 
 /// Chunk size lines and chunk data limits (RFC 9112 §7.1).
@@ -85,6 +112,10 @@ pub struct Conversation {
     pending: VecDeque<Pending>,
     /// Set when a 101 to a WebSocket upgrade completes; taken by `feed`.
     upgraded: Option<Upgraded>,
+    /// The capture joined the connection after its handshake: a direction's first bytes may
+    /// be the middle of a message, so bytes that are not HTTP are skipped while looking for a
+    /// message start rather than given up on.
+    late: bool,
 }
 
 /// A request awaiting its response.
@@ -144,6 +175,14 @@ struct Side {
     textual: bool,
     /// Bytes not parsed as HTTP: opaque, skipped while resynchronising, tunnelled.
     unparsed: u64,
+    /// The direction carries something other than HTTP (or tunnelled bytes): the bytes it
+    /// does not parse are reported as `data` events.
+    opaque: bool,
+    /// How the direction ended, once it did.
+    ended: Option<EndCause>,
+    /// The first bytes of a head given up as not HTTP, from earlier pieces: they lead the
+    /// first `data` event.
+    given_up: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -245,6 +284,9 @@ impl Side {
             kept_open: true,
             textual: false,
             unparsed: 0,
+            opaque: false,
+            ended: None,
+            given_up: Vec::new(),
         }
     }
 
@@ -263,6 +305,18 @@ fn malformed(cx: &mut Cx, dir: Dir, detail: String) {
             layer: Layer::Http,
             detail,
         }),
+    );
+}
+
+fn note(cx: &mut Cx, dir: Dir, name: &'static str, detail: String, bytes: Option<u64>) {
+    cx.emit(
+        Some(dir),
+        EventBody::Note(Box::new(crate::model::Note {
+            layer: Layer::Http,
+            note: name,
+            detail,
+            bytes,
+        })),
     );
 }
 
@@ -300,6 +354,31 @@ fn text_preview(kept: &[u8], max_chars: usize) -> Option<String> {
     (!t.is_empty()).then_some(t)
 }
 
+/// The first line of a head given up on (`head` buffered from earlier pieces, then `rest`),
+/// quoted, at most [`SHOWN_LINE`] characters: what the user needs to see of a rejected line.
+fn first_line(head: &[u8], rest: &[u8]) -> String {
+    let mut line = Vec::with_capacity(SHOWN_LINE + 4);
+    for &b in head.iter().chain(rest) {
+        if b == b'\n' || line.len() >= SHOWN_LINE * 4 {
+            break;
+        }
+        line.push(b);
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    let text = String::from_utf8_lossy(&line);
+    let cut = text.char_indices().nth(SHOWN_LINE).map(|(i, _)| i);
+    // Typographic quotes: the views escape ASCII ones, which would clutter the line.
+    match cut {
+        Some(i) => format!("“{}”…", text.get(..i).unwrap_or_default()),
+        None => format!("“{text}”"),
+    }
+}
+
+/// Characters of a rejected start line shown in its `malformed` event.
+const SHOWN_LINE: usize = 120;
+
 fn notes(cx: &mut Cx, dir: Dir, notes: Vec<Note>) {
     for n in notes {
         match n {
@@ -317,7 +396,13 @@ impl Conversation {
             sides: [Side::new(Dir::C2s), Side::new(Dir::S2c)],
             pending: VecDeque::new(),
             upgraded: None,
+            late: false,
         }
+    }
+
+    /// The capture joined the connection after its handshake: its first bytes may be the middle of a message.
+    pub fn joined_late(&mut self) {
+        self.late = true;
     }
 
     /// Feeds in-order bytes of `dir`; returns `Some` once a 101 answer to a WebSocket upgrade
@@ -342,31 +427,109 @@ impl Conversation {
         self.lose(dir.idx(), u64::from(len), cx);
     }
 
-    /// `dir` ended: completes a read-until-close body, reports a message cut short.
+    /// `dir` ended by its sender's FIN: completes a read-until-close body, reports a message
+    /// cut short ([`Conversation::end_by`] with [`EndCause::Fin`]).
     pub fn end(&mut self, dir: Dir, cx: &mut Cx) {
-        let side = &mut self.sides[dir.idx()];
+        self.end_by(dir, EndCause::Fin, cx);
+    }
+
+    /// `dir` ended, for the reason `cause`. A message it was sending is then:
+    /// - complete, for a read-until-close body ended by its sender (FIN or RST);
+    /// - left unfinished without damage when the capture ended first (a note
+    ///   `capture_ended_in_body` or `capture_ended_in_head`), or when the other side had closed
+    ///   (or reset) the connection first: a client that stops reading a stream (an SSE
+    ///   `EventSource.close()`) ends it this way (a note `peer_closed_in_body`);
+    /// - cut short (`malformed`) when its own sender closed or reset the connection inside it.
+    pub fn end_by(&mut self, dir: Dir, cause: EndCause, cx: &mut Cx) {
+        let d = dir.idx();
+        self.drop_candidate(d, cx);
+        let peer_ended = self.sides[1 - d].ended;
+        self.sides[d].ended = Some(cause);
+        let side = &mut self.sides[d];
         let what = side.what();
+        let peer = match dir {
+            Dir::C2s => "server",
+            Dir::S2c => "client",
+        };
+        let by_peer = peer_ended.is_some() || matches!(cause, EndCause::Reset { by } if by != dir);
+        let sender = match dir {
+            Dir::C2s => "client",
+            Dir::S2c => "server",
+        };
+        let how = match cause {
+            EndCause::Reset { .. } => format!("a reset from the {sender}"),
+            _ => format!("the {sender} closing the connection"),
+        };
+        let missing = match side.state {
+            State::Length { remaining, total } => Some(format!("{remaining} of {total} bytes")),
+            State::Chunked(_) => Some(format!("chunk #{} and what follows", side.chunk_no)),
+            _ => None,
+        };
         match side.state {
             State::Head if !side.head.is_empty() => {
                 let n = side.head.len();
                 side.head = Vec::new();
-                malformed(
+                if cause == EndCause::NotCaptured {
+                    note(
+                        cx,
+                        dir,
+                        "capture_ended_in_head",
+                        format!("capture ended before the end of the {what} head ({n} bytes seen)"),
+                        Some(n as u64),
+                    );
+                } else {
+                    malformed(
+                        cx,
+                        dir,
+                        format!("{what} head cut short by {how} ({n} bytes)"),
+                    );
+                }
+            }
+            State::Length { .. } | State::Chunked(_) => {
+                let missing = missing.unwrap_or_default();
+                side.state = State::Head;
+                if cause == EndCause::NotCaptured {
+                    note(
+                        cx,
+                        dir,
+                        "capture_ended_in_body",
+                        format!(
+                            "capture ended before the end of the {what} body ({missing} not \
+                             captured)"
+                        ),
+                        None,
+                    );
+                } else if by_peer {
+                    note(
+                        cx,
+                        dir,
+                        "peer_closed_in_body",
+                        format!(
+                            "the {peer} closed the connection before the end of the {what} \
+                             body, which stops there ({missing} never sent)"
+                        ),
+                        None,
+                    );
+                } else {
+                    malformed(
+                        cx,
+                        dir,
+                        format!("{what} body cut short by {how}: {missing} missing"),
+                    );
+                }
+            }
+            State::Close if cause == EndCause::NotCaptured => {
+                side.state = State::Head;
+                note(
                     cx,
                     dir,
-                    format!("{what} head cut short by the end of the stream ({n} bytes)"),
+                    "capture_ended_in_body",
+                    format!(
+                        "capture ended before the end of the {what} body (it runs until the \
+                         {sender} closes the connection)"
+                    ),
+                    None,
                 );
-            }
-            State::Length { remaining, total } => {
-                side.state = State::Head;
-                malformed(
-                    cx,
-                    dir,
-                    format!("{what} body cut short: {remaining} of {total} bytes missing"),
-                );
-            }
-            State::Chunked(_) => {
-                side.state = State::Head;
-                malformed(cx, dir, format!("chunked {what} body cut short"));
             }
             State::Close => {
                 side.state = State::Head;
@@ -437,11 +600,62 @@ impl Conversation {
     /// upgrade completed.
     fn run(&mut self, d: usize, data: &[u8], cx: &mut Cx) -> usize {
         let mut rest = data;
+        // Opaque bytes of this piece not reported yet: from `data[from..]`, `len` bytes in
+        // all (a head buffered from earlier pieces and given up counts too).
+        let mut opaque: Option<Opaque> = None;
         while !rest.is_empty() && self.upgraded.is_none() {
+            let at = data.len() - rest.len();
+            let side = &self.sides[d];
+            let (before, was_opaque, given) = (side.unparsed, side.opaque, side.given_up.len());
             let used = self.step(d, rest, cx);
             rest = rest.get(used..).unwrap_or_default();
+            let side = &self.sides[d];
+            let counted = side.unparsed.saturating_sub(before);
+            if counted > 0 && (was_opaque || side.opaque) {
+                // Bytes of this piece counted: a prefix of what the step took (a candidate
+                // message start it kept is counted when it fails); the rest of `counted`
+                // came from earlier pieces, through `given_up`.
+                let earlier = side.given_up.len().saturating_sub(given) as u64;
+                let here = usize::try_from(counted.saturating_sub(earlier)).unwrap_or(usize::MAX);
+                let o = opaque.get_or_insert(Opaque {
+                    from: at,
+                    to: at,
+                    len: 0,
+                });
+                o.to = at.saturating_add(here).min(data.len());
+                o.len += counted;
+            }
+            if !side.opaque {
+                if let Some(o) = opaque.take() {
+                    self.opaque_data(d, data.get(o.from..o.to).unwrap_or_default(), o.len, cx);
+                }
+            }
+        }
+        if let Some(o) = opaque {
+            self.opaque_data(d, data.get(o.from..o.to).unwrap_or_default(), o.len, cx);
         }
         data.len() - rest.len()
+    }
+
+    /// A `data` event: `len` bytes of side `d` that are not HTTP, ending with `last`.
+    fn opaque_data(&mut self, d: usize, last: &[u8], len: u64, cx: &mut Cx) {
+        let max = self.limits.max_kept_payload;
+        let given_up = mem::take(&mut self.sides[d].given_up);
+        let kept: Box<[u8]> = if given_up.is_empty() {
+            last.get(..max).unwrap_or(last).into()
+        } else {
+            given_up.iter().chain(last).take(max).copied().collect()
+        };
+        let kept = Payload { kept, total: len };
+        let text = super::text_of(&kept.kept, self.limits.max_text_preview);
+        cx.emit(
+            Some(self.sides[d].dir),
+            EventBody::Data(Box::new(crate::model::Data {
+                len,
+                text,
+                data: kept,
+            })),
+        );
     }
 
     /// One step of side `d`'s state machine over `rest` (not empty): returns the bytes
@@ -557,7 +771,7 @@ impl Conversation {
         let end = side.blank.scan(window);
         let checked = window.get(..end.unwrap_or(window.len())).unwrap_or(window);
         if let Err(bad) = side.check.run(checked) {
-            side.head = Vec::new();
+            let head = mem::take(&mut side.head);
             let what = side.what();
             let detail = format!(
                 "{}: byte 0x{:02x} at offset {}",
@@ -565,19 +779,41 @@ impl Conversation {
                 bad.byte,
                 buffered + bad.at
             );
-            if side.synced {
-                malformed(cx, side.dir, format!("not an HTTP {what}: {detail}"));
-                side.state = Resync::state(bad.byte == b'\n');
-            } else {
+            if side.synced || bad.in_line {
+                // It began like a message: a bad message, its line shown.
+                // Up to the offending byte: all of it has arrived, whatever the segmentation.
+                let line = first_line(&head, rest.get(..=bad.at).unwrap_or(rest));
                 malformed(
                     cx,
                     side.dir,
-                    format!("not HTTP: {detail}; the rest of this direction is not parsed"),
+                    format!("not an HTTP {what}: {detail} in {line}"),
                 );
-                side.state = State::NotHttp;
+                side.state = Resync::state(bad.byte == b'\n');
+                side.unparsed += (buffered + bad.at + 1) as u64;
+                return bad.at + 1;
             }
-            side.unparsed += (buffered + bad.at + 1) as u64;
-            return bad.at + 1;
+            // Another protocol: said once, neutrally; its bytes become `data` events.
+            let hint = super::looks_like(&head, rest);
+            side.given_up = head;
+            let n = buffered + rest.len();
+            let detail = if self.late {
+                format!(
+                    "not HTTP: {n} bytes of payload, {hint} (the capture joined this connection \
+                     late: its messages, if any, are decoded from the next start of one)"
+                )
+            } else {
+                format!("not HTTP: {n} bytes of payload, {hint}")
+            };
+            note(cx, side.dir, "not_http", detail, Some(n as u64));
+            side.opaque = true;
+            if self.late {
+                side.state = Resync::state(bad.byte == b'\n');
+                side.unparsed += (buffered + bad.at + 1) as u64;
+                return bad.at + 1;
+            }
+            side.state = State::NotHttp;
+            side.unparsed += n as u64;
+            return rest.len();
         }
         match end {
             Some(end) => {
@@ -621,7 +857,8 @@ impl Conversation {
             let side = &mut self.sides[d];
             side.unparsed += buf.len() as u64;
             side.state = Resync::state(true);
-            malformed(cx, side.dir, format!("{detail}; resynchronising"));
+            let line = first_line(buf, &[]);
+            malformed(cx, side.dir, format!("{detail} in {line}; resynchronising"));
             self.bad_request_head(d, cx);
         }
     }
@@ -711,8 +948,7 @@ impl Conversation {
         cx.emit(Some(Dir::S2c), EventBody::HttpResponse(Box::new(resp)));
         notes(cx, Dir::S2c, problems);
         if tunnel {
-            self.sides[0].state = State::Tunnel;
-            self.sides[1].state = State::Tunnel;
+            self.tunnel();
         } else {
             self.start_body(s, framing);
         }
@@ -727,8 +963,7 @@ impl Conversation {
         let answers_ws = upgrade::has_token(&resp.headers, "upgrade", "websocket");
         if ws_key.is_none() && !answers_ws {
             cx.emit(Some(Dir::S2c), EventBody::HttpResponse(Box::new(resp)));
-            self.sides[0].state = State::Tunnel;
-            self.sides[1].state = State::Tunnel;
+            self.tunnel();
             return;
         }
         let mut problems = Vec::new();
@@ -804,6 +1039,15 @@ impl Conversation {
             leftover: [c2s, Vec::new()],
             lost_c2s: lost,
         });
+    }
+
+    /// Both directions carry another protocol from here (h2c, a CONNECT tunnel): their bytes
+    /// become `data` events.
+    fn tunnel(&mut self) {
+        for side in &mut self.sides {
+            side.state = State::Tunnel;
+            side.opaque = true;
+        }
     }
 
     /// The answer to a WebSocket upgrade request was not a 101 (or was lost): the client's
@@ -1059,6 +1303,9 @@ impl Conversation {
 
     fn step_resync(&mut self, d: usize, mut r: Resync, rest: &[u8], cx: &mut Cx) -> usize {
         let dir = self.sides[d].dir;
+        // Bytes of the candidate in progress that came in earlier pieces: not counted as
+        // unparsed yet (they may start a message).
+        let mut carried = usize::from(r.len);
         for (i, &b) in rest.iter().enumerate() {
             if r.len == 0 && !r.line_start {
                 r.line_start = b == b'\n';
@@ -1066,6 +1313,7 @@ impl Conversation {
             }
             let len = usize::from(r.len);
             let Some(slot) = r.cand.get_mut(len) else {
+                self.drop_carried(d, &r, &mut carried);
                 r.len = 0;
                 r.line_start = b == b'\n';
                 continue;
@@ -1075,12 +1323,14 @@ impl Conversation {
             match head::candidate(dir, cand) {
                 Some(false) => r.len += 1,
                 None => {
+                    self.drop_carried(d, &r, &mut carried);
                     r.len = 0;
                     r.line_start = b == b'\n';
                 }
                 Some(true) => {
                     let side = &mut self.sides[d];
                     side.state = State::Head;
+                    side.opaque = false;
                     side.head.clear();
                     // The candidate's bytes before this piece, if any, were seen earlier.
                     let earlier = cand.len().saturating_sub(i + 1);
@@ -1094,10 +1344,46 @@ impl Conversation {
                 }
             }
         }
+        // The candidate in progress (its bytes in this piece) is counted once it fails.
+        let pending = usize::from(r.len) - carried;
         let side = &mut self.sides[d];
-        side.unparsed += rest.len() as u64;
+        side.unparsed += (rest.len() - pending) as u64;
         side.state = State::Resync(r);
         rest.len()
+    }
+
+    /// The candidate in progress failed: its bytes from earlier pieces (`carried`) are
+    /// unparsed after all (and lead the next `data` event of an opaque direction).
+    fn drop_carried(&mut self, d: usize, r: &Resync, carried: &mut usize) {
+        if *carried == 0 {
+            return;
+        }
+        let side = &mut self.sides[d];
+        side.unparsed += *carried as u64;
+        if side.opaque {
+            side.given_up
+                .extend_from_slice(r.cand.get(..*carried).unwrap_or_default());
+        }
+        *carried = 0;
+    }
+
+    /// A direction resynchronising stops (a gap, its end): the bytes of a candidate in
+    /// progress are unparsed, and reported as data if the direction is opaque.
+    fn drop_candidate(&mut self, d: usize, cx: &mut Cx) {
+        let side = &mut self.sides[d];
+        let State::Resync(r) = side.state else {
+            return;
+        };
+        if r.len == 0 {
+            return;
+        }
+        side.state = Resync::state(r.line_start);
+        side.unparsed += u64::from(r.len);
+        if side.opaque {
+            side.given_up
+                .extend_from_slice(r.cand.get(..usize::from(r.len)).unwrap_or_default());
+            self.opaque_data(d, &[], u64::from(r.len), cx);
+        }
     }
 
     /// `len` bytes of side `d` are missing from the capture.
@@ -1105,6 +1391,7 @@ impl Conversation {
         if len == 0 {
             return;
         }
+        self.drop_candidate(d, cx);
         let side = &mut self.sides[d];
         match side.state {
             State::Length { remaining, total } => {

@@ -97,8 +97,8 @@ fn run(script: &Script, cuts: &[usize], limits: &Limits) -> Vec<(Option<Dir>, Ev
         limits,
         out: &mut out,
     };
-    session.on_end(C2s, &mut cx);
-    session.on_end(S2c, &mut cx);
+    session.on_end(C2s, crate::flow::EndCause::Fin, &mut cx);
+    session.on_end(S2c, crate::flow::EndCause::Fin, &mut cx);
     out.into_iter()
         .filter(|e| match &e.body {
             EventBody::SseEvent(_) | EventBody::Stomp(_) | EventBody::Socketio(_) => true,

@@ -55,8 +55,8 @@ impl Harness {
 
     fn end(&mut self) {
         self.cx_do(|s, cx| {
-            s.on_end(C2s, cx);
-            s.on_end(S2c, cx);
+            s.on_end(C2s, EndCause::Fin, cx);
+            s.on_end(S2c, EndCause::Fin, cx);
         });
     }
 

@@ -59,10 +59,10 @@ mod tests;
 use std::cell::Cell;
 
 use super::{preview, Content};
-use crate::flow::Cx;
+use crate::flow::{Cx, EndCause};
 use crate::model::{
-    close_code_name, DeflateParams, Dir, EventBody, Layer, Limits, Malformed, Opcode, Payload,
-    Violation, WsFrame, WsMessage,
+    close_code_name, DeflateParams, Dir, EventBody, Layer, Limits, Malformed, Note, Opcode,
+    Payload, Violation, WsFrame, WsMessage,
 };
 
 use frame::{Head, HEAD_MAX};
@@ -98,8 +98,51 @@ impl WsSession {
     /// (permessage-deflate), `None` when no extension is in force.
     pub fn new(deflate: Option<DeflateParams>, limits: &Limits) -> Self {
         WsSession {
-            c2s: Half::new(Dir::C2s, deflate, limits),
-            s2c: Half::new(Dir::S2c, deflate, limits),
+            c2s: Half::new(Dir::C2s, true, deflate, limits),
+            s2c: Half::new(Dir::S2c, false, deflate, limits),
+        }
+    }
+
+    /// A session the capture joined after its upgrade, whose client (the side that masks)
+    /// sends in `client`. Nothing of the handshake is known: permessage-deflate is assumed
+    /// possible (RSV1 is accepted on data frames and inflation is tried, with the
+    /// compression history from before the capture missing), and each direction looks for
+    /// its first frame boundary as after a gap, without calling it damage, until
+    /// [`WsSession::in_step`] says its bytes start at one.
+    pub fn joined_late(client: Dir, limits: &Limits) -> Self {
+        let deflate = Some(DeflateParams::default());
+        let half = |dir: Dir| {
+            let mut h = Half::new(dir, dir == client, deflate, limits);
+            h.late = true;
+            if let Some(inf) = &mut h.infl {
+                inf.reset(true);
+            }
+            h.lost = Some(Lost {
+                gap: 0,
+                skipped: 0,
+                at_gap: true,
+                need: 0,
+            });
+            h
+        };
+        WsSession {
+            c2s: half(Dir::C2s),
+            s2c: half(Dir::S2c),
+        }
+    }
+
+    /// The next bytes of `dir` start at a frame boundary (they were seen to be frames):
+    /// decode them in step. Only before the direction's first byte.
+    pub fn in_step(&mut self, dir: Dir) {
+        let h = self.half(dir);
+        if h.lost
+            .as_ref()
+            .is_some_and(|l| l.gap == 0 && l.skipped == 0)
+            && h.scan.is_empty()
+        {
+            h.lost = None;
+            // Its first frame may continue a message begun before the capture.
+            h.resynced = true;
         }
     }
 
@@ -117,7 +160,13 @@ impl WsSession {
     /// `dir` ended; a frame or message cut short is reported (as an `incomplete` frame or
     /// message, or a `malformed` for a cut header).
     pub fn end(&mut self, dir: Dir, cx: &mut Cx) {
-        self.half(dir).end(cx);
+        self.half(dir).end(EndCause::Fin, cx);
+    }
+
+    /// `dir` ended for the reason `cause`: as [`WsSession::end`], but a header cut by the end
+    /// of the capture is a note (`capture_ended_in_frame`), not damage.
+    pub fn end_by(&mut self, dir: Dir, cause: EndCause, cx: &mut Cx) {
+        self.half(dir).end(cause, cx);
     }
 
     /// Bytes buffered now: kept payloads, message starts, resynchronisation look-ahead (for
@@ -271,6 +320,11 @@ struct Lost {
 /// One direction's parser.
 struct Half {
     dir: Dir,
+    /// The sender is the client, which masks (RFC 6455 §5.1); normally the sender of c2s,
+    /// but a session joined late learns it from the frames.
+    client: bool,
+    /// The capture joined after the upgrade: the stream begins mid-conversation.
+    late: bool,
     limits: Limits,
     deflate: bool,
     head_cap: usize,
@@ -292,15 +346,20 @@ struct Half {
 }
 
 impl Half {
-    fn new(dir: Dir, deflate: Option<DeflateParams>, limits: &Limits) -> Half {
+    fn new(dir: Dir, client: bool, deflate: Option<DeflateParams>, limits: &Limits) -> Half {
         // RFC 7692 §7.1.1/§7.1.2: the no_context_takeover and max_window_bits parameters
         // named after an endpoint constrain what that endpoint sends.
-        let infl = deflate.map(|d| match dir {
-            Dir::C2s => Inflater::new(d.client_max_window_bits, d.client_no_context_takeover),
-            Dir::S2c => Inflater::new(d.server_max_window_bits, d.server_no_context_takeover),
+        let infl = deflate.map(|d| {
+            if client {
+                Inflater::new(d.client_max_window_bits, d.client_no_context_takeover)
+            } else {
+                Inflater::new(d.server_max_window_bits, d.server_no_context_takeover)
+            }
         });
         Half {
             dir,
+            client,
+            late: false,
             limits: *limits,
             deflate: deflate.is_some(),
             head_cap: head_cap(limits),
@@ -345,6 +404,27 @@ impl Half {
                 detail,
             }),
         );
+    }
+
+    fn note(&self, cx: &mut Cx, note: &'static str, detail: String, bytes: Option<u64>) {
+        cx.emit(
+            Some(self.dir),
+            EventBody::Note(Box::new(Note {
+                layer: Layer::Websocket,
+                note,
+                detail,
+                bytes,
+            })),
+        );
+    }
+
+    /// The direction the frame rules of this sender are those of: c2s for the client.
+    fn role(&self) -> Dir {
+        if self.client {
+            Dir::C2s
+        } else {
+            Dir::S2c
+        }
     }
 
     fn feed(&mut self, data: &[u8], cx: &mut Cx) {
@@ -462,7 +542,7 @@ impl Half {
     /// Reports every rule of RFC 6455 §5 and RFC 7692 §6 the header breaks.
     fn check_header(&mut self, head: &Head, cx: &mut Cx) {
         let control = head.opcode.is_control();
-        match (self.dir, head.mask.is_some()) {
+        match (self.role(), head.mask.is_some()) {
             (Dir::C2s, false) => self.violation(
                 cx,
                 "unmasked_client_frame",
@@ -678,7 +758,16 @@ impl Half {
                 self.data.inflating = false;
                 self.data.incomplete = true;
                 cx.content(self.dir, Content::MessageGap);
-                if lost {
+                if lost && self.late {
+                    self.note(
+                        cx,
+                        "deflate_history_not_captured",
+                        "cannot inflate this compressed message: it refers to compression \
+                         history from before the capture began"
+                            .into(),
+                        None,
+                    );
+                } else if lost {
                     self.malformed(
                         cx,
                         "cannot inflate message: it may refer to compression history lost at an \
@@ -935,6 +1024,7 @@ impl Half {
     /// Looks for a frame boundary in the held bytes followed by `data`. Returns the part of
     /// `data` left to decode in step, or `None` when all of it was skipped or held.
     fn resync<'d>(&mut self, data: &'d [u8], at_end: bool, cx: &mut Cx) -> Option<&'d [u8]> {
+        let role = self.role();
         let lost = self.lost.as_mut()?;
         if !at_end && self.scan.len() + data.len() < lost.need {
             // `need` < RESYNC_LOOKAHEAD: the scan stays within it.
@@ -951,7 +1041,7 @@ impl Half {
             let mut i = 0;
             let found = loop {
                 let at_gap = i == 0 && lost.at_gap;
-                match judge(&view, i, at_gap, at_end, self.dir, self.deflate) {
+                match judge(&view, i, at_gap, at_end, role, self.deflate) {
                     Judge::Accept => break Ok(i),
                     Judge::Reject => i += 1,
                     Judge::More(need) => break Err((i, need)),
@@ -963,14 +1053,29 @@ impl Half {
         match found {
             Ok(i) => {
                 lost.skipped += i as u64;
-                let detail = format!(
-                    "frame boundaries lost at a gap of {} bytes; {} more bytes skipped before \
-                     a plausible frame header",
-                    lost.gap, lost.skipped
-                );
+                let (gap, skipped) = (lost.gap, lost.skipped);
                 self.lost = None;
                 self.resynced = true;
-                self.malformed(cx, detail);
+                if gap > 0 || !self.late {
+                    self.malformed(
+                        cx,
+                        format!(
+                            "frame boundaries lost at a gap of {gap} bytes; {skipped} more \
+                             bytes skipped before a plausible frame header"
+                        ),
+                    );
+                } else if skipped > 0 {
+                    // The capture began inside a frame: not damage.
+                    self.note(
+                        cx,
+                        "joined_mid_frame",
+                        format!(
+                            "the capture began inside a frame: {skipped} bytes skipped before \
+                             the first frame header"
+                        ),
+                        Some(skipped),
+                    );
+                }
                 if i < held {
                     let scan = std::mem::take(&mut self.scan);
                     self.feed_sync(scan.get(i..).unwrap_or(&[]), cx);
@@ -1001,20 +1106,32 @@ impl Half {
         }
     }
 
-    fn end(&mut self, cx: &mut Cx) {
+    fn end(&mut self, cause: EndCause, cx: &mut Cx) {
         if self.lost.is_some() {
             let _ = self.resync(&[], true, cx);
             if let Some(lost) = self.lost.take() {
                 let skipped = lost.skipped + self.scan.len() as u64;
                 self.scan.clear();
-                self.malformed(
-                    cx,
-                    format!(
-                        "frame boundaries lost at a gap of {} bytes; no frame header found in \
-                         the {skipped} bytes before the end of the stream",
-                        lost.gap
-                    ),
-                );
+                if lost.gap > 0 || !self.late {
+                    self.malformed(
+                        cx,
+                        format!(
+                            "frame boundaries lost at a gap of {} bytes; no frame header found \
+                             in the {skipped} bytes before the end of the stream",
+                            lost.gap
+                        ),
+                    );
+                } else if skipped > 0 {
+                    self.note(
+                        cx,
+                        "joined_mid_frame",
+                        format!(
+                            "the capture began inside a frame: no frame header found in the \
+                             {skipped} bytes before the end of the stream"
+                        ),
+                        Some(skipped),
+                    );
+                }
             }
         }
         if let Some(cur) = &mut self.cur {
@@ -1035,16 +1152,100 @@ impl Half {
             };
             let fill = self.fill;
             self.fill = 0;
-            self.malformed(
-                cx,
-                format!("the stream ended inside a frame header ({fill} of {need} bytes)"),
-            );
+            if cause == EndCause::NotCaptured {
+                self.note(
+                    cx,
+                    "capture_ended_in_frame",
+                    format!(
+                        "capture ended inside a frame header ({fill} of {need} bytes captured)"
+                    ),
+                    None,
+                );
+            } else {
+                self.malformed(
+                    cx,
+                    format!("the stream ended inside a frame header ({fill} of {need} bytes)"),
+                );
+            }
         }
         if self.data.open {
             self.data.incomplete = true;
             self.finish_data(cx);
         }
     }
+}
+
+/// Smallest piece of a stream in which one frame too long for it (a large message cut into
+/// segments) is taken as evidence of WebSocket by [`sniff`]: a full-sized segment.
+const SNIFF_LONE_FRAME: usize = 1000;
+
+/// What the first bytes of a stream the capture joined late say about WebSocket: `Some(Client)`
+/// when they are frames a client sends (masked), `Some(Server)` for a server's (unmasked),
+/// `None` when they are not frames. They must be frames from their first byte: one or more
+/// whole frames that each pass the resynchronisation checks (module documentation; with
+/// permessage-deflate possible, since the handshake is unknown), the first one starting a
+/// message (text, binary or a control frame), all masked or all unmasked, then at most the
+/// beginning of the next header. A first frame that runs past the piece is taken only when
+/// it is a text frame whose payload starts as UTF-8, or a binary frame of the 16- or 64-bit
+/// length forms filling a full-sized segment ([`SNIFF_LONE_FRAME`]).
+pub fn sniff(data: &[u8]) -> Option<crate::flow::Role> {
+    use crate::flow::Role;
+    let b1 = *data.get(1)?;
+    let masked = b1 & 0x80 != 0;
+    let role = if masked { Dir::C2s } else { Dir::S2c };
+    let view = View {
+        a: &[],
+        b: data,
+        work: Cell::new(0),
+    };
+    let mut pos = 0;
+    let mut frames = 0;
+    while pos < data.len() {
+        let rest = data.get(pos..).unwrap_or(&[]);
+        let (Some(&b0), Some(&b1)) = (rest.first(), rest.get(1)) else {
+            // One byte of the next header.
+            break;
+        };
+        if !frame::plausible_start(b0, b1, role, true) {
+            return None;
+        }
+        let Some(head) = frame::parse(rest) else {
+            // The next header is cut by the end of the piece.
+            if frames == 0 {
+                return None;
+            }
+            break;
+        };
+        if !frame::plausible(&head, b0, b1, role, true)
+            || (frames == 0 && head.opcode == Opcode::Continuation)
+        {
+            return None;
+        }
+        let start = pos + usize::from(head.header_len);
+        let end = (start as u64).saturating_add(head.len);
+        if end > data.len() as u64 {
+            let lone_ok = frames > 0
+                || match head.opcode {
+                    Opcode::Text if !head.rsv1 => {
+                        data.len() > start && payload_plausible(&view, start, &head)
+                    }
+                    Opcode::Binary | Opcode::Text => {
+                        head.header_len >= 4 && data.len() >= SNIFF_LONE_FRAME
+                    }
+                    _ => false,
+                };
+            if !lone_ok {
+                return None;
+            }
+            break;
+        }
+        if !payload_plausible(&view, start, &head) {
+            return None;
+        }
+        frames += 1;
+        pos = end as usize;
+    }
+    Some(if masked { Role::Client } else { Role::Server })
 }
 
 /// RFC 6455 §7.4.1/§7.4.2: codes an endpoint may put in a close frame. Below 1000 is unused,

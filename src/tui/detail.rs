@@ -346,6 +346,11 @@ fn event(d: &mut Doc, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix, e: &Event
             d.field("detail", clean(&m.detail).into_owned());
             d.why(e, cx);
         }
+        EventBody::Data(b) => {
+            d.field("length", format!("{} B", b.len));
+            d.why(e, cx);
+            payload(d, "Data", &b.data, "");
+        }
         EventBody::Note(n) => {
             d.field("layer", format!("{:?}", n.layer));
             d.field("note", n.note);

@@ -122,6 +122,13 @@ pub fn arrow(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix) 
         EventBody::Note(n) => {
             let _ = write!(out, "{}", clean(&n.detail));
         }
+        EventBody::Data(b) => {
+            let _ = write!(out, "data {}", bytes(b.len));
+            if let Some(t) = &b.text {
+                out.push(' ');
+                preview(out, t, !b.data.is_cut());
+            }
+        }
         EventBody::Connection(c) => {
             let _ = write!(out, "connection {} → {}", c.client, c.server);
             if c.joined_late {

@@ -223,6 +223,7 @@ pub fn class(e: &Event) -> Class {
         EventBody::Stomp(_) | EventBody::Socketio(_) => Class::WsData,
         EventBody::Gap(_) | EventBody::Violation(_) | EventBody::Malformed(_) => Class::Problem,
         EventBody::Note(_) => Class::Note,
+        EventBody::Data(_) => Class::TcpData,
         EventBody::HttpBody(b) if b.missing > 0 => Class::Problem,
         EventBody::HttpRequest(_) | EventBody::HttpBody(_) => Class::Http,
         EventBody::HttpResponse(r) => match &r.upgrade {

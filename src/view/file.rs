@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::capture::{open_path, CaptureError, CaptureReader, RawFrame};
+use crate::capture::{open_path, CaptureError, CaptureReader, Cut, RawFrame};
 use crate::engine::{Engine, Filter};
 use crate::explain::Lang;
 use crate::flow::EventSink;
@@ -101,8 +101,10 @@ impl FrameBatch {
 #[derive(Default)]
 struct ReadEnd {
     error: Option<CaptureError>,
-    /// It ended inside a packet (cut short).
-    truncated: bool,
+    /// Where it was cut, if it ended inside its file header or a packet.
+    cut: Option<Cut>,
+    /// Packets with a timestamp out of range, and the first one's frame number.
+    bad_timestamps: (u64, Option<u64>),
 }
 
 /// What the reader sends the engine.
@@ -147,7 +149,8 @@ fn read_frames<R: std::io::Read>(
         if let Some(error) = end {
             let _ = tx.send(FromReader::End(ReadEnd {
                 error,
-                truncated: reader.truncated_tail(),
+                cut: reader.cut(),
+                bad_timestamps: reader.timestamps_out_of_range(),
             }));
             return;
         }
@@ -199,7 +202,7 @@ impl Input<'_> {
             error: Some(CaptureError::Io(io::Error::other(
                 "the reader thread panicked",
             ))),
-            truncated: false,
+            ..ReadEnd::default()
         }
     }
 }
@@ -304,20 +307,26 @@ fn decode_with<W: Write, F: FnOnce() -> W + Send>(opts: &DecodeOptions, out: F) 
     if let Some(e) = end.error {
         return Err(anyhow::Error::new(e).context(format!("in {name}")));
     }
-    if end.truncated {
-        eprintln!("synscope: warning: {name} ends inside a packet (cut short)");
+    for w in reader_warnings(end.cut, end.bad_timestamps, &name) {
+        eprintln!("synscope: warning: {w}");
     }
     if opts.stats {
         let s = engine.stats();
         let secs = started.elapsed().as_secs_f64();
+        let reasons = s.other_reasons();
         eprintln!(
-            "frames {}  bytes {}  tcp {}  filtered out {}  other {}  malformed {}  events {}  \
+            "frames {}  bytes {}  tcp {}  filtered out {}  other {}{}  malformed {}  events {}  \
              time {:.3} s  {:.0} frames/s  {:.1} MB/s",
             s.frames,
             s.bytes,
             s.tcp_segments,
             s.filtered,
             s.other,
+            if reasons.is_empty() {
+                String::new()
+            } else {
+                format!(" ({reasons})")
+            },
             s.malformed,
             s.events,
             secs,
@@ -326,6 +335,33 @@ fn decode_with<W: Write, F: FnOnce() -> W + Send>(opts: &DecodeOptions, out: F) 
         );
     }
     Ok(())
+}
+
+/// What a capture that was read to its end has to warn about, one line each: a cut (in the
+/// file header, or in a packet), and timestamps out of range
+/// ([`CaptureReader::timestamps_out_of_range`]).
+pub fn reader_warnings(
+    cut: Option<Cut>,
+    bad_timestamps: (u64, Option<u64>),
+    name: &str,
+) -> Vec<String> {
+    let mut w = Vec::new();
+    match cut {
+        Some(Cut::FileHeader { have, need }) => w.push(format!(
+            "{name} ends inside its file header ({have} of {need} bytes): it holds no packet"
+        )),
+        Some(Cut::Packet) => w.push(format!("{name} ends inside a packet (cut short)")),
+        None => {}
+    }
+    if let (n @ 1.., Some(first)) = bad_timestamps {
+        w.push(format!(
+            "{} in {name} {} a timestamp out of range (its fraction of a second is a second or \
+             more), the first at frame {first}: times from there on are not reliable",
+            crate::view::text::plural(n, "packet", "packets"),
+            if n == 1 { "has" } else { "have" }
+        ));
+    }
+    w
 }
 
 /// The batch the engine pushes into: sent to the writer's thread when full.

@@ -159,6 +159,7 @@ impl MermaidWriter {
                 writeln!(w, "    {from}-->>{to}: {}", label(&text))?;
             }
             EventBody::HttpRequest(_)
+            | EventBody::Data(_)
             | EventBody::WsMessage(_)
             | EventBody::SseEvent(_)
             | EventBody::Stomp(_)

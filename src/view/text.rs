@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use crate::model::{
-    BodyKind, ConnState, Dir, Event, EventBody, HttpResponse, Opcode, SocketIoPacket, SseEvent,
-    StateChange, StompFrame, TcpSegment, WsFrame, WsMessage,
+    BodyKind, ConnState, Dir, Event, EventBody, GapReason, HttpResponse, Layer, Opcode,
+    SocketIoPacket, SseEvent, StateChange, StompFrame, TcpSegment, WsFrame, WsMessage,
 };
 
 /// Writes `event` as one line of text.
@@ -61,7 +61,7 @@ pub fn describe(out: &mut String, body: &EventBody) {
         EventBody::Connection(c) => {
             let _ = write!(out, "connection {} → {}", c.client, c.server);
             if c.joined_late {
-                out.push_str("  (joined late: roles guessed from ports)");
+                out.push_str("  (joined late: the handshake was not captured)");
             }
         }
         EventBody::Tcp(s) => tcp(out, s),
@@ -77,8 +77,10 @@ pub fn describe(out: &mut String, body: &EventBody) {
         EventBody::Gap(g) => {
             let _ = write!(
                 out,
-                "GAP {} bytes missing at seq={} ({:?})",
-                g.len, g.seq, g.reason
+                "GAP {} missing at seq={} ({})",
+                plural(u64::from(g.len), "byte", "bytes"),
+                g.seq,
+                gap_reason(g.reason)
             );
         }
         EventBody::HttpRequest(r) => {
@@ -113,8 +115,20 @@ pub fn describe(out: &mut String, body: &EventBody) {
                     out.push('…');
                 }
             }
+            if b.missing > 0 {
+                let _ = write!(out, " ({} B missing: not captured)", b.missing);
+            }
             if b.end {
                 out.push_str(" (end)");
+            }
+        }
+        EventBody::Data(b) => {
+            let _ = write!(out, "data {} B", b.len);
+            if let Some(t) = &b.text {
+                let _ = write!(out, " \"{}\"", escape(t));
+                if (t.len() as u64) < b.len {
+                    out.push('…');
+                }
             }
         }
         EventBody::WsFrame(f) => frame(out, f),
@@ -122,17 +136,28 @@ pub fn describe(out: &mut String, body: &EventBody) {
         EventBody::Violation(v) => {
             let _ = write!(
                 out,
-                "VIOLATION {:?} {}: {}",
-                v.layer,
+                "VIOLATION {} {}: {}",
+                layer_name(v.layer),
                 v.rule,
                 escape(&v.detail)
             );
         }
         EventBody::Malformed(m) => {
-            let _ = write!(out, "MALFORMED {:?}: {}", m.layer, escape(&m.detail));
+            let _ = write!(
+                out,
+                "MALFORMED {}: {}",
+                layer_name(m.layer),
+                escape(&m.detail)
+            );
         }
         EventBody::Note(n) => {
-            let _ = write!(out, "NOTE {:?} {}: {}", n.layer, n.note, escape(&n.detail));
+            let _ = write!(
+                out,
+                "NOTE {} {}: {}",
+                layer_name(n.layer),
+                n.note,
+                escape(&n.detail)
+            );
         }
         EventBody::SseEvent(ev) => sse(out, ev),
         EventBody::Stomp(f) => stomp(out, f),
@@ -534,6 +559,34 @@ fn opcode(o: Opcode) -> String {
         Opcode::Reserved(n) => format!("reserved 0x{n:x}"),
         o => o.name().to_string(),
     }
+}
+
+/// The name a person calls a layer by: `HTTP`, `WebSocket`, `Socket.IO`.
+pub fn layer_name(l: Layer) -> &'static str {
+    match l {
+        Layer::Capture => "capture",
+        Layer::Link => "link",
+        Layer::Ip => "IP",
+        Layer::Tcp => "TCP",
+        Layer::Http => "HTTP",
+        Layer::Websocket => "WebSocket",
+        Layer::Sse => "SSE",
+        Layer::Stomp => "STOMP",
+        Layer::Socketio => "Socket.IO",
+    }
+}
+
+/// Why bytes are missing, in words: `not captured`, `cut by the snap length`.
+pub fn gap_reason(r: GapReason) -> &'static str {
+    match r {
+        GapReason::NotCaptured => "not captured",
+        GapReason::Truncated => "cut by the snap length",
+    }
+}
+
+/// `1 event`, `2 events`: a count with its noun in the right number.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// `0.000512`: seconds since the first packet, with microseconds (the transcript pads it to

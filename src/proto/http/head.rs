@@ -80,6 +80,9 @@ pub(super) struct NotStart {
     pub at: usize,
     pub byte: u8,
     pub what: &'static str,
+    /// The bytes began as a start line does (a method and SP, or `HTTP/1.`): a bad message
+    /// rather than another protocol.
+    pub in_line: bool,
 }
 
 impl StartCheck {
@@ -93,10 +96,12 @@ impl StartCheck {
     /// Checks the next bytes of the head (each byte is checked once across calls).
     pub(super) fn run(&mut self, data: &[u8]) -> Result<(), NotStart> {
         for (i, &b) in data.iter().enumerate() {
+            let in_line = *self == StartCheck::Line;
             let bad = |what| NotStart {
                 at: i,
                 byte: b,
                 what,
+                in_line,
             };
             *self = match *self {
                 StartCheck::Done => return Ok(()),

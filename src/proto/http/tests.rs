@@ -85,6 +85,17 @@ impl Harness {
         self.conv.end(dir, &mut cx);
     }
 
+    fn end_by(&mut self, dir: Dir, cause: EndCause) {
+        let mut cx = Cx {
+            stamp: Stamp::default(),
+            conn: 0,
+            state: crate::model::ConnState::Established,
+            limits: &self.limits,
+            out: &mut self.out,
+        };
+        self.conv.end_by(dir, cause, &mut cx);
+    }
+
     fn play(
         limits: Limits,
         ops: &[Op],
@@ -150,7 +161,33 @@ impl Harness {
                     continue;
                 }
             }
-            v.push((e.dir, e.body.clone()));
+            // Undecoded bytes: one event per piece, so merged; the note that a direction is
+            // not HTTP says how many bytes the piece that showed it held, and its hint comes
+            // from them: only its name is split-invariant.
+            if let (Some((d, EventBody::Data(prev))), EventBody::Data(b)) = (v.last_mut(), &e.body)
+            {
+                if *d == e.dir {
+                    if !prev.data.is_cut() {
+                        let mut kept = [&prev.data.kept[..], &b.data.kept[..]].concat();
+                        kept.truncate(self.limits.max_kept_payload);
+                        prev.data.kept = kept.into();
+                    }
+                    prev.data.total += b.data.total;
+                    prev.len += b.len;
+                    prev.text = super::super::text_of(&prev.data.kept, max_text);
+                    continue;
+                }
+            }
+            let mut body = e.body.clone();
+            match &mut body {
+                EventBody::Note(n) if n.note == "not_http" => {
+                    n.detail.clear();
+                    n.bytes = None;
+                }
+                EventBody::Data(b) => b.text = super::super::text_of(&b.data.kept, max_text),
+                _ => {}
+            }
+            v.push((e.dir, body));
         }
         v
     }
@@ -200,6 +237,27 @@ impl Harness {
                 _ => None,
             })
             .collect()
+    }
+
+    fn notes(&self) -> Vec<(Dir, &'static str, &str)> {
+        self.out
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Note(n) => Some((e.dir?, n.note, n.detail.as_str())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Bytes the `data` events of `dir` report, and how many events.
+    fn data(&self, dir: Dir) -> (u64, usize) {
+        self.out
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Data(b) if e.dir == Some(dir) => Some(b.len),
+                _ => None,
+            })
+            .fold((0, 0), |(sum, n), len| (sum + len, n + 1))
     }
 
     fn violations(&self) -> Vec<&'static str> {
@@ -795,9 +853,19 @@ fn h2c_switch_makes_the_connection_opaque() {
     let (_, _, ops) = samples().swap_remove(8);
     let h = whole(&ops);
     assert!(h.upgraded.is_none());
-    assert_eq!(h.kinds(), ["c2s:http_request", "s2c:http_response"]);
+    // What follows the 101 is another protocol: its bytes are reported as data, not parsed.
+    assert_eq!(
+        h.kinds(),
+        [
+            "c2s:http_request",
+            "s2c:http_response",
+            "s2c:data",
+            "c2s:data"
+        ]
+    );
     assert_eq!(h.conv.unparsed(S2c), 4);
     assert_eq!(h.conv.unparsed(C2s), 24);
+    assert_eq!((h.data(S2c), h.data(C2s)), ((4, 1), (24, 1)));
 }
 
 #[test]
@@ -904,27 +972,130 @@ fn gap_longer_than_the_body_resyncs_after_it() {
 }
 
 #[test]
-fn random_bytes_one_malformed_then_opaque_until_a_gap() {
+fn another_protocol_gets_one_note_then_data_until_a_gap() {
     let (_, _, ops) = samples().swap_remove(11);
     let h = whole(&ops);
-    let m = h.malformed();
-    assert_eq!(m.len(), 2, "{m:?}");
-    assert_eq!(m[0].0, C2s);
-    assert!(m[0].1.starts_with("not HTTP"), "{m:?}");
-    assert_eq!(m[1].0, S2c);
-    // After the c2s gap, resynchronisation finds the request.
+    assert!(h.malformed().is_empty(), "{:?}", h.malformed());
+    let n = h.notes();
+    assert_eq!(n.len(), 2, "{n:?}");
+    assert_eq!(
+        n[0],
+        (
+            C2s,
+            "not_http",
+            "not HTTP: 29 bytes of payload, looks like TLS (a ClientHello)"
+        )
+    );
+    assert_eq!(
+        n[1],
+        (
+            S2c,
+            "not_http",
+            "not HTTP: 9 bytes of payload, looks like TLS (a ServerHello)"
+        )
+    );
+    // After the c2s gap, resynchronisation finds the request; the 4 bytes skipped before it
+    // are data too.
     assert_eq!(h.requests().len(), 1);
     assert_eq!(h.requests()[0].target, "/found");
     assert_eq!(h.conv.unparsed(S2c), 9);
+    assert_eq!(h.data(S2c), (9, 1));
+    assert_eq!(h.data(C2s), (29 + 4, 2));
 }
 
 #[test]
-fn random_bytes_across_many_pieces_give_one_event() {
+fn another_protocol_in_many_pieces_gives_one_note_and_counts_every_byte() {
     let mut h = Harness::new(Limits::default());
     for i in 0..1000u32 {
-        h.feed(C2s, &i.to_le_bytes());
+        h.feed(C2s, &(i | 0x8000_0000).to_be_bytes());
     }
-    assert_eq!(h.out.len(), 1);
+    assert_eq!(h.notes().len(), 1);
+    assert_eq!(h.data(C2s), (4000, 1000));
+    assert_eq!(h.out.len(), 1001);
+    assert!(
+        h.notes()[0].2.contains("binary (80 00 00 00)"),
+        "{:?}",
+        h.notes()
+    );
+}
+
+#[test]
+fn a_text_protocol_is_quoted_and_previewed() {
+    let mut h = Harness::new(Limits::default());
+    h.feed(C2s, b"*1\r\n$4\r\nPING\r\n");
+    h.feed(S2c, b"+PONG\r\n");
+    let n = h.notes();
+    assert_eq!(n[0].2, "not HTTP: 14 bytes of payload, text: \"*1\"");
+    assert_eq!(n[1].2, "not HTTP: 7 bytes of payload, text: \"+PONG\"");
+    let texts: Vec<_> = h
+        .out
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Data(b) => b.text.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["*1\r\n$4\r\nPING\r\n", "+PONG\r\n"]);
+}
+
+#[test]
+fn a_request_line_that_goes_wrong_is_a_bad_message_shown() {
+    let mut h = Harness::new(Limits::default());
+    h.feed(C2s, b"GET /a\x1b[31m HTTP/1.1\r\n\r\n");
+    let m = h.malformed();
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(
+        m[0].1,
+        "not an HTTP request: control byte in start line: byte 0x1b at offset 6 in “GET /a\u{1b}”"
+    );
+    assert!(h.notes().is_empty());
+    // A head that httparse refuses names its line too.
+    let mut h = Harness::new(Limits::default());
+    h.feed(C2s, b"GET /a HTTP/9.1\r\nHost: x\r\n\r\n");
+    let m = h.malformed();
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(
+        m[0].1.ends_with("in “GET /a HTTP/9.1”; resynchronising"),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn how_a_direction_ends_decides_what_an_unfinished_body_is() {
+    let resp = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\
+                 Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+    let play = |causes: &[(Dir, EndCause)]| {
+        let mut h = Harness::new(Limits::default());
+        h.feed(C2s, b"GET /events HTTP/1.1\r\n\r\n");
+        h.feed(S2c, resp);
+        for (dir, cause) in causes {
+            h.end_by(*dir, *cause);
+        }
+        (
+            h.notes().iter().map(|n| n.1).collect::<Vec<_>>(),
+            h.malformed().len(),
+        )
+    };
+    // The capture ends while the stream runs.
+    assert_eq!(
+        play(&[(C2s, EndCause::NotCaptured), (S2c, EndCause::NotCaptured)]),
+        (vec!["capture_ended_in_body"], 0)
+    );
+    // The client closes (EventSource.close()), then the server.
+    assert_eq!(
+        play(&[(C2s, EndCause::Fin), (S2c, EndCause::Fin)]),
+        (vec!["peer_closed_in_body"], 0)
+    );
+    // The client resets.
+    let rst = EndCause::Reset { by: C2s };
+    assert_eq!(
+        play(&[(C2s, rst), (S2c, rst)]),
+        (vec!["peer_closed_in_body"], 0)
+    );
+    // The server stops mid-body on its own: that body is cut short.
+    assert_eq!(play(&[(S2c, EndCause::Fin)]), (vec![], 1));
+    let rst = EndCause::Reset { by: S2c };
+    assert_eq!(play(&[(S2c, rst), (C2s, rst)]), (vec![], 1));
 }
 
 #[test]
