@@ -137,8 +137,11 @@ enum Command {
         #[arg(long, value_name = "MS", default_value_t = 1000)]
         pace_ms: u64,
         /// Run each scenario once, then stop capturing (the TUI stays open; headless exits).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "rounds")]
         once: bool,
+        /// Run this many rounds, then stop capturing (as --once does after one).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        rounds: Option<u32>,
         /// Also write every captured frame to this pcapng file.
         #[arg(short = 'w', long = "write", value_name = "FILE.pcapng")]
         write: Option<PathBuf>,
@@ -210,6 +213,7 @@ fn main() -> ExitCode {
             part,
             pace_ms,
             once,
+            rounds,
             write,
             format,
             explain,
@@ -217,7 +221,7 @@ fn main() -> ExitCode {
         } => synscope::demo::show::run(&synscope::demo::show::DemoOptions {
             part,
             pace: std::time::Duration::from_millis(pace_ms),
-            once,
+            rounds: if once { Some(1) } else { rounds },
             write,
             format,
             explain: explain.then_some(lang),

@@ -27,8 +27,11 @@ type Result<T> = std::result::Result<T, DemoError>;
 
 /// Requests made by the short-polling scenarios.
 pub const POLLS: u32 = 6;
-/// Requests made by the long-polling scenario (the last one asks for a short timeout).
-pub const LONG_POLLS: u32 = 4;
+/// Requests made by the long-polling scenario: the first gets the news already there at once,
+/// the next four are each held until news comes (the first of them for part of the news
+/// period, the others for a whole one, so that the median hold is the news period in every
+/// round), and the last asks for a short timeout.
+pub const LONG_POLLS: u32 = 6;
 /// Lines asked of `/stream` and events asked of `/events`.
 pub const STREAM_ITEMS: u32 = 5;
 /// Size of the one message of [`Scenario::WebSocketLarge`]: above 65535, so its frame uses

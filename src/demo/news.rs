@@ -10,7 +10,9 @@ use tokio::sync::watch;
 /// Items kept for late pollers; older ones are forgotten (a poller that fell behind by more
 /// sees a jump in ids, which is what a real news feed does too).
 pub const KEPT_ITEMS: usize = 64;
-/// Items returned by one answer at most, so one response stays small.
+/// Items returned by one answer at most, so one response stays small: the newest ones, so
+/// that a poller that fell behind (a new round of the demo asks from 0) catches up in one
+/// answer and its next long poll waits for news.
 pub const MAX_ITEMS_PER_ANSWER: usize = 16;
 /// Longest news text kept (bytes); `POST /send` bodies are cut to this.
 pub const MAX_TEXT: usize = 1024;
@@ -66,13 +68,15 @@ impl News {
         id
     }
 
-    /// Items with an id greater than `since`, oldest first, at most [`MAX_ITEMS_PER_ANSWER`].
+    /// The newest [`MAX_ITEMS_PER_ANSWER`] items with an id greater than `since`, oldest
+    /// first.
     pub fn since(&self, since: u64) -> Vec<Item> {
         let items = self.items.lock().unwrap_or_else(PoisonError::into_inner);
+        let newer = items.iter().filter(|i| i.id > since).count();
         items
             .iter()
             .filter(|i| i.id > since)
-            .take(MAX_ITEMS_PER_ANSWER)
+            .skip(newer.saturating_sub(MAX_ITEMS_PER_ANSWER))
             .cloned()
             .collect()
     }
@@ -107,7 +111,11 @@ mod tests {
         }
         let all = news.since(0);
         assert_eq!(all.len(), MAX_ITEMS_PER_ANSWER);
-        assert_eq!(all[0].id, 4, "the three oldest were dropped");
+        // The newest ones: a poller that fell behind catches up in one answer.
+        let newest = (KEPT_ITEMS + 3) as u64;
+        assert_eq!(all[0].id, newest + 1 - MAX_ITEMS_PER_ANSWER as u64);
+        assert_eq!(all.last().map(|i| i.id), Some(newest));
+        assert_eq!(news.since(newest - 2).len(), 2);
         assert_eq!(news.since(KEPT_ITEMS as u64 + 2).len(), 1);
         assert!(news.since(KEPT_ITEMS as u64 + 3).is_empty());
     }

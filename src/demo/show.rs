@@ -49,8 +49,11 @@ pub const RECORDING_PACE: Duration = Duration::from_millis(250);
 pub const SETTLE: Duration = Duration::from_millis(300);
 /// How long the server may take to close its connections when the user quits mid-scenario.
 const QUIT_GRACE: Duration = Duration::from_secs(2);
-/// Pause between two rounds, in steps of `pace`.
-const ROUND_PAUSE_STEPS: u32 = 3;
+/// Pause between two rounds, in steps of `pace`. Long enough that the pattern detector sees
+/// the rounds as separate conversations: inside a round client and server are never silent
+/// for much more than one pace, and a silence of [`crate::pattern::PAUSE_RATIO`] times the
+/// longest one before it ends the conversations of one request.
+pub const ROUND_PAUSE_STEPS: u32 = 6;
 
 /// The part of the lesson to act out (the command line's names are [`Part::name`]s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -125,8 +128,9 @@ pub struct DemoOptions {
     pub part: Part,
     /// Time between two steps of a client.
     pub pace: Duration,
-    /// Run each scenario once, then stop capturing (headless: exit; TUI: stay open).
-    pub once: bool,
+    /// Run this many rounds of the part's scenarios, then stop capturing (headless: exit;
+    /// TUI: stay open); `None`: round after round until the user quits.
+    pub rounds: Option<u32>,
     /// Also write every captured frame to this pcapng file.
     pub write: Option<PathBuf>,
     /// Headless output instead of the TUI.
@@ -138,7 +142,7 @@ pub struct DemoOptions {
     pub tui: tui::Options,
 }
 
-/// Runs the demo until the user quits (or, with `once`, until every scenario ran).
+/// Runs the demo until the user quits (or, with `rounds`, until the last round ran).
 pub fn run(opts: &DemoOptions) -> Result<()> {
     if opts.format.is_none() && !io::stdout().is_terminal() {
         bail!("the demo draws on a terminal; use --format text or --format json for a transcript");
@@ -204,7 +208,7 @@ fn headless(
         listener,
         opts.part,
         opts.pace,
-        opts.once,
+        opts.rounds,
         Box::new(|note: Note| {
             if let Note::Failed { .. } = note {
                 eprintln!("synscope: {note}");
@@ -236,7 +240,7 @@ fn with_tui(
         listener,
         opts.part,
         opts.pace,
-        opts.once,
+        opts.rounds,
         Box::new(move |note: Note| {
             let _ = notes_tx.send(note.to_string());
         }),
@@ -266,7 +270,7 @@ const CONDUCTOR_POLL: Duration = Duration::from_millis(50);
 
 /// Starts the thread that ends the traffic and then the capture, in that order, so that the
 /// capture holds every connection to its end: it waits until `quit()` (a signal), `stop` (the
-/// UI quit, or the capture ended on its own) or the traffic's natural end (`--once`); stops
+/// UI quit, or the capture ended on its own) or the traffic's natural end (`--rounds`); stops
 /// and joins the traffic; waits [`SETTLE`] for the last packets unless `stop` was already
 /// set; then sets `stop`, which ends the capture.
 fn conduct(
@@ -308,7 +312,7 @@ pub enum Note {
         scenario: Scenario,
         why: String,
     },
-    /// Every scenario ran once (`--once`).
+    /// Every round ran (`--once`, `--rounds`).
     Done,
 }
 
@@ -358,14 +362,14 @@ pub struct Traffic {
 
 impl Traffic {
     /// Serves the demo on `listener` (bound to loopback, non-blocking) and runs the clients of
-    /// `part` against it, round after round until [`Traffic::stop`], or once; `note` hears of
-    /// each scenario. With `once` the thread ends when every scenario ran and the server has
-    /// closed every connection.
+    /// `part` against it, round after round until [`Traffic::stop`], or `rounds` times; `note`
+    /// hears of each scenario. With `rounds` the thread ends when the last round ran and the
+    /// server has closed every connection.
     pub fn spawn(
         listener: TcpListener,
         part: Part,
         pace: Duration,
-        once: bool,
+        rounds: Option<u32>,
         note: OnNote,
     ) -> Result<Traffic> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -378,7 +382,7 @@ impl Traffic {
         let handle = std::thread::Builder::new()
             .name("synscope-traffic".into())
             .spawn(move || {
-                let outcome = runtime.block_on(act(listener, part, pace, once, note, stopped));
+                let outcome = runtime.block_on(act(listener, part, pace, rounds, note, stopped));
                 // Whatever is left (a client cut short by quitting) is dropped here.
                 runtime.shutdown_timeout(Duration::from_millis(500));
                 outcome
@@ -397,12 +401,12 @@ impl Traffic {
         }
     }
 
-    /// Whether the thread has ended (with `once`, the demo is over).
+    /// Whether the thread has ended (with `rounds`, the demo is over).
     pub fn is_finished(&self) -> bool {
         self.handle.is_finished()
     }
 
-    /// Waits for the thread; [`Traffic::stop`] it first unless it runs `once`.
+    /// Waits for the thread; [`Traffic::stop`] it first unless it runs a number of `rounds`.
     pub fn join(self) -> Result<Outcome> {
         self.handle
             .join()
@@ -415,7 +419,7 @@ async fn act(
     listener: TcpListener,
     part: Part,
     pace: Duration,
-    once: bool,
+    rounds: Option<u32>,
     mut note: OnNote,
     mut stopped: oneshot::Receiver<()>,
 ) -> Result<Outcome> {
@@ -451,7 +455,7 @@ async fn act(
                     }
                 }
             }
-            if once {
+            if rounds.is_some_and(|n| round >= n) {
                 break;
             }
             tokio::time::sleep(pace.saturating_mul(ROUND_PAUSE_STEPS)).await;
@@ -476,7 +480,7 @@ async fn act(
         Err(_) if finished => bail!("the demo server did not close its connections"),
         Err(_) => {}
     }
-    if finished && once {
+    if finished && rounds.is_some() {
         note(Note::Done);
     }
     Ok(outcome)
@@ -641,7 +645,7 @@ mod tests {
             listener,
             part,
             Duration::from_millis(2),
-            once,
+            once.then_some(1),
             Box::new(move |n| {
                 let _ = tx.send(n);
             }),
