@@ -8,9 +8,10 @@
 # python3 with `websockets` (pip install websockets) for the
 # permessage-deflate peers, which tungstenite does not implement; node and npm for the Socket.IO
 # STOMP and SSE peers (scripts/peers/socketio, scripts/peers/stomp, scripts/peers/sse: `npm ci`
-# installs the versions
-# their package-lock.json pins); cargo to build
-# `examples/traffic.rs`. Each capture: pick a free port, start the capture filtered on that
+# installs the versions their package-lock.json pins) and the long-poll peer
+# (scripts/peers/longpoll.js, Node's own http module only); curl for the visits by hand; cargo
+# to build `examples/traffic.rs` and synscope (whose own capture records the demo's rounds).
+# Each capture: pick a free port, start the capture filtered on that
 # port, wait until it says it is capturing, run the peers once (the demo server and a client
 # scenario of src/demo.rs, or a script of scripts/peers/), stop the capture with SIGINT.
 # Re-runnable: every file is written to a temporary directory and moved into place only when
@@ -27,11 +28,10 @@ PACE_MS=20
 for tool in tcpdump editcap capinfos python3 cargo node npm curl; do
     command -v "$tool" >/dev/null || { echo "record-captures: $tool not found" >&2; exit 1; }
 done
-python3 -c 'import websockets' 2>/dev/null ||
-    { echo "record-captures: python3 websockets missing (pip install websockets)" >&2; exit 1; }
 
-cargo build --quiet --manifest-path "$ROOT/Cargo.toml" --example traffic
+cargo build --quiet --manifest-path "$ROOT/Cargo.toml" --example traffic --bin synscope
 TRAFFIC="$ROOT/target/debug/examples/traffic"
+SYNSCOPE="$ROOT/target/debug/synscope"
 
 WORK="$(mktemp -d)"
 CAPTURE_PID=""
@@ -131,6 +131,8 @@ scenario() {
 
 # deflate NAME MODE [ARGS...]: Python websockets server and client with permessage-deflate.
 deflate() {
+    python3 -c 'import websockets' 2>/dev/null ||
+        { echo "record-captures: python3 websockets missing (pip install websockets)" >&2; return 1; }
     local name="$1" mode="$2" port
     shift 2
     port="$(free_port)"
@@ -218,12 +220,64 @@ sse_client_closed() {
     SERVER_PID=""
 }
 
+# longpoll NAME MODE: the Node long-poll peer (scripts/peers/longpoll.js), server and client.
+longpoll() {
+    local port
+    port="$(free_port)"
+    record "$1" "$port" node "$PEERS/longpoll.js" --port "$port" --mode "$2"
+}
+
+# three_visits PORT: what a person does with a browser or curl: open the page, again 2 s
+# later, and again 5 s after that.
+three_visits() {
+    local url="http://127.0.0.1:$1/"
+    curl --silent --show-error --fail --output /dev/null "$url" && sleep 2 &&
+        curl --silent --show-error --fail --output /dev/null "$url" && sleep 5 &&
+        curl --silent --show-error --fail --output /dev/null "$url"
+}
+
+# visits NAME: the demo server alone, and three visits of `GET /` by hand (not polling).
+visits() {
+    local port log="$WORK/server.log"
+    port="$(free_port)"
+    : >"$log"
+    "$TRAFFIC" --serve-only 60 --port "$port" --pace-ms "$PACE_MS" >"$log" 2>&1 &
+    SERVER_PID=$!
+    wait_for "$log" "listening on"
+    record "$1" "$port" three_visits "$port"
+    kill -INT "$SERVER_PID"
+    wait "$SERVER_PID"
+    SERVER_PID=""
+}
+
+# demo_rounds NAME: `synscope demo all --rounds 5` at a fast pace, recorded by synscope's own
+# capture (as scripts/record-demo.sh records the built-in demo): its -w file is the capture.
+DEMO_ROUNDS_PACE_MS=50
+demo_rounds() {
+    local log="$WORK/demo.log" tmp="$WORK/$1"
+    if ! "$SYNSCOPE" demo all --rounds 5 --pace-ms "$DEMO_ROUNDS_PACE_MS" -w "$tmp" \
+        --format json >/dev/null 2>"$log"; then
+        cat "$log" >&2
+        echo "record-captures: $1: the demo failed" >&2
+        return 1
+    fi
+    if grep -q "built-in recording" "$log" ||
+        ! grep -q "kernel: [0-9]* received, 0 dropped; userspace: 0 dropped" "$log"; then
+        cat "$log" >&2
+        echo "record-captures: $1: not captured live, or packets were dropped" >&2
+        return 1
+    fi
+    mv "$tmp" "$OUT/$1"
+    echo "$1: $(capinfos -M -c "$OUT/$1" 2>/dev/null | awk -F': *' '/Number of packets/ {print $2}') packets, $(stat -c %s "$OUT/$1") bytes"
+}
+
 ALL=(
     ws_chat ws_chat_nano ws_ipv6 ws_large ws_deflate ws_deflate_no_context
     http_keepalive http_keepalive_usec http_pipelined polling polling_keepalive
     long_polling streaming_chunked sse refused lesson_all socketio_v4 socketio_polling
     socketio_v3 stomp sse_large stomp_large stomp_large_deflate socketio_large_ws
     socketio_large_polling socketio_large_v3_polling ws_deflate_large sse_client_closed
+    long_poll_fixed long_poll_random slow_server visits_by_hand demo_rounds
 )
 WANT=("$@")
 [[ ${#WANT[@]} -eq 0 ]] && WANT=("${ALL[@]}")
@@ -265,6 +319,12 @@ for name in "${WANT[@]}"; do
         ;;
     ws_deflate_large) with_manifest ws_deflate_large.pcapng deflate large ;;
     sse_client_closed) sse_client_closed sse_client_closed.pcapng ;;
+    # The pattern rules pinned down (src/pattern.rs, tests/pattern_captures.rs).
+    long_poll_fixed) longpoll long_poll_fixed.pcapng fixed ;;
+    long_poll_random) longpoll long_poll_random.pcapng random ;;
+    slow_server) longpoll slow_server.pcapng slow ;;
+    visits_by_hand) visits visits_by_hand.pcapng ;;
+    demo_rounds) demo_rounds demo_rounds.pcapng ;;
     *)
         echo "record-captures: unknown capture '$name' (one of: ${ALL[*]})" >&2
         exit 2

@@ -18,7 +18,9 @@ head (as synscope does), and every TCP port that carries HTTP in the capture dec
      "ws":[[1,true,true,5]]}
 
 `ack` only when the ACK flag is set; `analysis`, `http`, `ws` only when present; `ws` entries are
-[opcode, fin, masked, payload length].
+[opcode, fin, masked, payload length]; `http` response entries are ["resp", status, version],
+followed by the frame of the request it answers and the time since that request in
+nanoseconds (`http.request_in`, `http.time`) when tshark matched one.
 """
 import json
 import os
@@ -77,6 +79,12 @@ def one(layer, key):
     return found[0][1] if found else None
 
 
+def nanoseconds(seconds):
+    """'0.057843337' (tshark's http.time) as an exact integer of nanoseconds."""
+    whole, _, frac = seconds.partition(".")
+    return int(whole) * 1_000_000_000 + int((frac + "000000000")[:9])
+
+
 def reduce_frame(layers):
     tcp = layers.get("tcp")
     if tcp is None:
@@ -105,7 +113,11 @@ def reduce_frame(layers):
             http.append(["req", method, one(h, "http.request.uri"), one(h, "http.request.version")])
         code = one(h, "http.response.code")
         if code is not None:
-            http.append(["resp", int(code), one(h, "http.response.version")])
+            resp = ["resp", int(code), one(h, "http.response.version")]
+            request_in, time = one(h, "http.request_in"), one(h, "http.time")
+            if request_in is not None and time is not None:
+                resp += [int(request_in), nanoseconds(time)]
+            http.append(resp)
     if http:
         out["http"] = http
     ws = []

@@ -1,10 +1,11 @@
 //! The decode engine: frames in, events out. Synchronous, owns no thread; time comes from the
 //! frames' timestamps.
 //!
-//! Every event the engine emits also goes through a [`PatternDetector`]; [`Engine::finish`]
-//! appends the `pattern` events after everything else (live capture calls it when it stops,
-//! so they come there too). A `pattern` event can also come mid-stream, when the detector
-//! forgets a conversation to stay within `Limits::max_conversations`.
+//! Every event the engine emits also goes through a [`PatternDetector`]; the `pattern` events
+//! it makes for an event (a conversation shows a pattern, its report changed, it ended) come
+//! right after that event, stamped with its time and frame. [`Engine::finish`] ends the
+//! conversations still going, so their final reports come last (live capture calls it when
+//! it stops, so they come there too).
 
 use crate::capture::LinkType;
 use crate::capture::RawFrame;
@@ -92,7 +93,8 @@ pub const MAX_LINK_WARNINGS: usize = 64;
 /// deep to follow) given one by one; the rest are counted in [`Stats`] only.
 pub const MAX_UNPLACED_NOTES: u64 = 64;
 
-/// Shows each event passed on to the pattern detector first.
+/// Shows each event passed on to the pattern detector first, and passes on the pattern
+/// reports it made for the event right after it.
 struct Observed<'p, 'o> {
     patterns: &'p mut PatternDetector,
     out: Counted<'o>,
@@ -101,7 +103,13 @@ struct Observed<'p, 'o> {
 impl EventSink for Observed<'_, '_> {
     fn push(&mut self, event: Event) {
         self.patterns.observe(&event);
+        let stamp = Stamp {
+            ts: event.ts,
+            t: event.t,
+            frame: event.frame,
+        };
         self.out.push(event);
+        self.patterns.take_reports(stamp, &mut self.out);
     }
 }
 
@@ -140,7 +148,7 @@ impl Engine {
             last: Stamp::default(),
             stats: Stats::default(),
             warned_links: Vec::new(),
-            patterns: PatternDetector::new(limits),
+            patterns: PatternDetector::reporting(limits),
             filter: Filter::default(),
             unplaced_notes: 0,
         }
@@ -259,13 +267,11 @@ impl Engine {
                 ));
             }
         }
-        let Observed { mut out, .. } = out;
-        self.patterns.take_forgotten(stamp, &mut out);
-        self.stats.events += out.n;
+        self.stats.events += out.out.n;
     }
 
-    /// End of input: flushes what is held, ends every open connection, then passes on one
-    /// `pattern` event per conversation that shows a pattern (see [`crate::pattern`]).
+    /// End of input: flushes what is held, ends every open connection, then passes on the
+    /// final `pattern` reports of the conversations still going (see [`crate::pattern`]).
     pub fn finish(&mut self, out: &mut dyn EventSink) {
         let mut out = Observed {
             patterns: &mut self.patterns,
@@ -273,7 +279,6 @@ impl Engine {
         };
         self.flows.finish(self.last, &mut out);
         let Observed { mut out, .. } = out;
-        self.patterns.take_forgotten(self.last, &mut out);
         self.patterns.finish(self.last, &mut out);
         self.stats.events += out.n;
     }

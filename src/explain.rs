@@ -167,6 +167,7 @@ pub const KEYS: &[&str] = &[
     "http_response.101_bad_accept",
     "http_response.event_stream",
     "http_response.chunked",
+    "http_response.held",
     "http_response.204",
     "http_response.304",
     "http_response.1xx",
@@ -302,6 +303,8 @@ pub const KEYS: &[&str] = &[
     "pattern.long-polling",
     "pattern.streaming",
     "pattern.websocket",
+    "pattern.none",
+    "pattern.update",
 ];
 
 /// Every placeholder a text may use. [`values`] fills the ones an event has.
@@ -431,6 +434,14 @@ pub fn key_chain(e: &Event, cx: Context) -> Vec<&'static str> {
             if success && r.body == BodyKind::Chunked {
                 k.push("http_response.chunked");
             }
+            // The server kept the request a while: what long polling (or a slow server)
+            // looks like, worth more than the status class.
+            let held = r
+                .time_since_request
+                .is_some_and(|t| t.0 >= crate::pattern::HOLD_FLOOR_NS);
+            if held && r.status >= 200 {
+                k.push("http_response.held");
+            }
             match r.status {
                 204 => k.push("http_response.204"),
                 304 => k.push("http_response.304"),
@@ -549,11 +560,15 @@ pub fn key_chain(e: &Event, cx: Context) -> Vec<&'static str> {
             }
             k.extend(known("socketio.engine.", p.engine_type));
         }
+        EventBody::Pattern(r) if !r.is_final && r.pattern != Pattern::None => {
+            k.push("pattern.update")
+        }
         EventBody::Pattern(r) => k.push(match r.pattern {
             Pattern::ShortPolling => "pattern.short-polling",
             Pattern::LongPolling => "pattern.long-polling",
             Pattern::Streaming => "pattern.streaming",
             Pattern::Websocket => "pattern.websocket",
+            Pattern::None => "pattern.none",
         }),
     }
     k.push(e.body.kind());
@@ -709,6 +724,9 @@ pub fn values(e: &Event) -> Values {
         EventBody::HttpResponse(r) => {
             v.set("status", r.status.to_string());
             v.wire("reason", &r.reason);
+            if let Some(t) = r.time_since_request {
+                v.set("held", duration(t.0));
+            }
             if let Some(u) = &r.upgrade {
                 v.wire("key", &u.key);
                 v.wire("accept", &u.accept);

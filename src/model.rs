@@ -570,6 +570,11 @@ pub struct HttpResponse {
     /// Method of the request this answers, when known ("GET", "HEAD"...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_method: Option<String>,
+    /// How long the server took: from the request this answers (its last byte: the end of
+    /// its head, or of its body) to this response's head, as Wireshark's `http.time`
+    /// (pipelined requests are matched in order). `None` when the request was not captured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_since_request: Option<Nanos>,
     /// For a 101 answer to `Upgrade: websocket`: the handshake's details.
     #[serde(skip_serializing_if = "Option::is_none", flatten)]
     pub upgrade: Option<WsUpgrade>,
@@ -1068,6 +1073,9 @@ pub enum Pattern {
     LongPolling,
     Streaming,
     Websocket,
+    /// A conversation reported earlier no longer shows a pattern (only in a report that
+    /// replaces an earlier one: see [`PatternReport::conversation`]).
+    None,
 }
 
 /// min / median / max of a set of durations, in seconds in JSON.
@@ -1079,10 +1087,19 @@ pub struct Spread {
 }
 
 /// A conversation (client host -> server address + request target, across connections)
-/// classified as a pattern, with the figures that justified it.
+/// classified as a pattern, with the figures that justified it. A conversation is reported
+/// while it goes on (updates) and once more when it ends (`is_final`); each report of a
+/// conversation replaces the previous one (see [`crate::pattern`] for when they come).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PatternReport {
     pub pattern: Pattern,
+    /// Stable id of the conversation: increases in order of each conversation's start; every
+    /// report of one conversation carries the same id.
+    pub conversation: u32,
+    /// The last report of this conversation (it ended, or the capture did); `false` for an
+    /// update while it goes on.
+    #[serde(rename = "final")]
+    pub is_final: bool,
     /// Client host (address without port).
     pub client: String,
     /// Server address and port.
@@ -1090,7 +1107,8 @@ pub struct PatternReport {
     pub server: SocketAddr,
     /// Request target without its query string (e.g. "/poll"), cut at 256 characters.
     pub target: String,
-    /// When the conversation's first request was seen (time since the first packet).
+    /// When the conversation began (time since the first packet): its first request; for a
+    /// WebSocket, its connection's first packet.
     pub start: Nanos,
     /// Connections the conversation used.
     pub conns: Vec<ConnId>,
@@ -1100,7 +1118,9 @@ pub struct PatternReport {
     /// long polling: near zero).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interval: Option<Spread>,
-    /// Time the server held each request before its response began.
+    /// Time the server took before each response began (from the request's last byte). For
+    /// long polling: over the requests it held (see [`crate::pattern`]); otherwise over every
+    /// answered request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub held: Option<Spread>,
     /// Streaming: body pieces carrying data (chunks of a chunked body, or the segments of a
@@ -1117,7 +1137,8 @@ pub struct PatternReport {
     /// WebSocket: messages each way [c2s, s2c].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub messages: Option<[u64; 2]>,
-    /// From the first request to the last byte of the conversation.
+    /// From `start` to the last thing seen of the conversation (so far, in an update); for a
+    /// WebSocket, its connection's lifetime.
     pub duration: Nanos,
     /// Bytes of the conversation's HTTP messages (heads and bodies, chunk-size lines not
     /// counted) and WebSocket frames (headers and payloads) each way [c2s, s2c], and how many

@@ -1,23 +1,55 @@
 //! Pattern detection: which of the lesson's pictures (short polling, long polling, streaming,
-//! WebSocket) the HTTP traffic of a capture draws.
+//! WebSocket) the HTTP traffic of a capture draws, reported while the capture runs.
 //!
 //! [`PatternDetector::observe`] takes in every event the engine emits and groups HTTP
-//! exchanges into *conversations*: one client host (address without port) asking one server
-//! (address and port) for one request target (without its query string), across connections.
-//! [`PatternDetector::finish`] classifies each conversation and appends one `pattern` event per
-//! conversation that shows a pattern; the engine calls it at the end of the input, so pattern
-//! events come last, after every `connection_end`. [`PatternDetector::refresh`] classifies
-//! what has been seen so far, for views that show patterns while events still arrive.
+//! exchanges into *conversations*. The engine passes each event to the detector, then the
+//! `pattern` events the detector has for it ([`PatternDetector::take_reports`]), so live
+//! capture, replay and the demo all see a conversation's report as soon as it shows a
+//! pattern, its updates, and a final report when it ends; [`PatternDetector::finish`] ends
+//! the conversations still going at the end of the input.
+//!
+//! # Conversations
+//!
+//! - A conversation is one client host (address without port) asking one server (address
+//!   and port) for one request target (without its query string), across connections.
+//!   Requests that send (anything but GET and HEAD) are their own conversation, keyed
+//!   `"POST /path"`: Engine.IO answers its POSTs at once while its GETs are held, and mixed
+//!   together neither shape would show.
+//! - A WebSocket conversation is its upgraded connection: a request that asks for
+//!   `Upgrade: websocket` starts a conversation of its own connection, which ends with the
+//!   connection. Its `start` is the connection's first packet and its `duration` the
+//!   connection's lifetime ("open 3.2 s"), whatever else the client asked of that target.
+//! - A conversation ends at a pause much longer than its own rhythm, and a new one starts
+//!   with the next request (the demo's rounds come out as separate conversations):
+//!   - Its *rhythm* is the median time between its requests (request to next request: a
+//!     poll's period, a long poll's hold plus re-ask). It ends when its next request comes
+//!     [`PAUSE_RATIO`] times its rhythm or more after the last thing it saw (and at least
+//!     [`NOISE_FLOOR_NS`]).
+//!   - A conversation of one request has no rhythm yet: it ends at a *pause* of its client
+//!     host and server. The pair is *silent* while no request of theirs awaits an answer, no
+//!     body is arriving and no WebSocket is open; a silence shorter than [`NOISE_FLOOR_NS`]
+//!     is not one (requests back to back, a long poll asked again). A silence is a pause when
+//!     it lasts [`PAUSE_RATIO`] times the median of the pair's last [`SILENCES_KEPT`]
+//!     silences or more: the pair's own rhythm. Its first silence is never one: nothing tells
+//!     its scale yet. A pause also ends every conversation of the pair whose own rule above
+//!     says so. (A median, not the longest: one pause missed must not hide the next ones,
+//!     and pauses, kept among the silences, stay few of them; a pause seen where there was
+//!     none costs little, as only conversations without a rhythm end at it.)
+//!
+//!   So a page fetched once per demo round ends at the pause between rounds, and three visits
+//!   by hand stay one conversation whose irregular intervals are not polling (below). The
+//!   demo pauses [`crate::demo::show`]'s `ROUND_PAUSE_STEPS` paces between rounds; inside a
+//!   round the pair is never silent for much more than one pace.
 //!
 //! # Figures
 //!
 //! For each exchange (a request and its response, matched in order per connection):
 //! - **held** (the server's time): from the request's last byte (the head, or the end of its
-//!   body) to the response head.
-//! - **interval** (the client's time): from the previous exchange's response end (its last
+//!   body) to the response head (the `http_response`'s `time_since_request`).
+//! - **interval** (the client's wait): from the previous exchange's response end (its last
 //!   body byte, or its head when it has no body) to the next request's head, in the order the
 //!   requests were seen, across connections (so it includes closing and reopening a
-//!   connection).
+//!   connection). The **period** is request head to next request head.
 //! - **arrivals**: the packets that carried data of the response body (chunks that came in one
 //!   packet count once); their spacing is the time between consecutive arrivals.
 //! - **RTT**: the handshake's iRTT (SYN to the handshake's ACK), the smallest over the
@@ -25,38 +57,70 @@
 //!
 //! # Rules, first match wins
 //!
-//! The captures in `assets/captures/` were recorded at a fast pace (client steps 20 ms apart,
-//! news every 60 ms), so every rule compares figures with each other (ratios), with a small
-//! absolute [`NOISE_FLOOR_NS`] below which times are scheduling jitter rather than intent.
+//! Loopback captures are fast (the committed ones step every 20 ms), so the rules compare
+//! figures with each other (ratios), above small absolute floors: [`NOISE_FLOOR_NS`] (below
+//! it a time is scheduling jitter, not intent) and [`HOLD_FLOOR_NS`].
 //!
-//! 1. **websocket**: a request of the conversation was answered `101` with a WebSocket
-//!    upgrade. Figures: messages each way, duration.
+//! 1. **websocket**: the conversation's upgrade request was answered `101` with a WebSocket
+//!    upgrade. Figures: messages each way, the connection's lifetime.
 //! 2. **streaming**: a response is `text/event-stream`, or its body arrived in at least
 //!    [`STREAM_MIN_ARRIVALS`] packets whose mean spacing is at least [`NOISE_FLOOR_NS`] and
 //!    [`STREAM_RTT_RATIO`] times the RTT: data trickling in as the server has it, not a
 //!    download that the network delivers back to back. Figures: chunks, their spacing.
-//! 3. **long-polling**: at least [`LONG_POLL_MIN_REQUESTS`] answered requests, at least half
-//!    of them *held*, and the median hold at least [`REASK_RATIO`] times the median interval
-//!    (the client asks again right after each answer). A response is held when it took at
-//!    least [`NOISE_FLOOR_NS`] and either [`HOLD_RATIO`] times the conversation's fastest
-//!    answer, or, for an empty answer (204, 304, or no body bytes: a timeout), [`HOLD_RATIO`]
-//!    times the RTT. A slow server is not long polling: its answers are all alike (none is ten
-//!    times the fastest), and its client still waits between requests.
-//! 4. **short-polling**: at least [`POLL_MIN_REQUESTS`] answered requests, and the median
-//!    interval is at least [`NOISE_FLOOR_NS`] and at least the median hold: the client waits
-//!    between requests at least as long as the server takes to answer. Over new connections or
-//!    one kept-alive connection alike (see `conns`).
+//! 3. **long-polling**: the server holds requests and the client asks again at once. A
+//!    response is *held* when the server took at least [`HOLD_FLOOR_NS`] and at least
+//!    [`HOLD_RTT_RATIO`] times the RTT: well above jitter and the network's own time. Long
+//!    polling needs at least [`LONG_POLL_MIN_REQUESTS`] requests, at least half of the
+//!    answered ones held, and the client's median wait after a held answer at most
+//!    1/[`REASK_RATIO`] of the median hold. Whether the holds vary (news at random times)
+//!    or are all alike (a server-side timeout or tick) does not matter. A slow server whose
+//!    client waits between requests is not long polling: its client's wait is not much
+//!    smaller than the server's time (it is short polling when regular). `held` is over the
+//!    held requests.
+//! 4. **short-polling**: at least [`POLL_MIN_REQUESTS`] requests at roughly regular
+//!    intervals, and the client waits (median interval at least [`NOISE_FLOOR_NS`]).
+//!    *Regular*: all intervals but one in [`IRREGULAR_ONE_IN`] (none of fewer than five) lie
+//!    within ±[`REGULAR_SPREAD_PERCENT`] % of their median or within [`JITTER_NS`] of it,
+//!    for the waits (a client that waits a fixed time after each answer) or for the periods
+//!    (a timer that fires every so often). Over new connections or one kept-alive
+//!    connection alike (see `conns`). Three visits by hand 2 s and 5 s apart are not
+//!    regular; three visits 3.0 s and 3.1 s apart are, and look like polling on the wire.
 //!
-//! Anything else (a single request, requests sent back to back) shows no pattern.
+//! Anything else (a single request, requests sent back to back, irregular visits) shows no
+//! pattern.
+//!
+//! # Reports while the capture runs
+//!
+//! Every report carries its conversation's id (`conversation`) and whether it is the last
+//! (`final`); a view keeps the latest report per id. To keep the volume low whatever the
+//! load, the detector re-classifies a conversation only every so often (after each of its
+//! first 8 events, then each time its event count has grown by an eighth, and when
+//! [`UPDATE_GAP_NS`] of capture time passed since), and emits:
+//! - an update as soon as a conversation first shows a pattern;
+//! - an update when its pattern changed (to [`Pattern::None`] if it no longer shows one), its
+//!   count grew [`COUNT_GROWTH`]-fold (requests; messages for a WebSocket; chunks for a
+//!   stream) or a median figure (interval, held, chunk spacing) moved by
+//!   [`FIGURE_CHANGE_PERCENT`] % or more (and by [`NOISE_FLOOR_NS`] at least) since the last
+//!   report, and at most one such update
+//!   per [`UPDATE_GAP_NS`] of capture time per conversation (a change within that time is
+//!   reported once it has passed, or in the final report);
+//! - a final report when it ends (see above; at the end of the input for the others), if it
+//!   showed a pattern at any time: its pattern then, or `none`.
+//!
+//! A conversation of n requests gives at most about log2(n) + (its duration / 1 s) + 2
+//! reports. The report's `conns`, `target`, `start` and `duration` tell a view which events
+//! belong to it: the `http_request`s on those connections whose target without query is
+//! `target` (for a send: `METHOD target`), from `start` to `start + duration`, and their
+//! responses; for a WebSocket, every event of its one connection.
 //!
 //! # Bounds
 //!
-//! [`Limits::max_conversations`] conversations at once (the least recently active is reported,
-//! if it shows a pattern, and forgotten to make room; its report is handed out by
-//! [`PatternDetector::take_forgotten`]); [`Limits::max_pattern_samples`] timing samples per
-//! conversation (exchanges and arrivals; beyond it they are counted, not kept, and the
-//! spreads are over the kept ones); [`Limits::max_connections`] connections followed;
-//! [`Limits::max_pending_requests`] unanswered requests per connection.
+//! [`Limits::max_conversations`] conversations kept at once (the least recently active is
+//! ended, reported and forgotten to make room; ended ones stay for views until then);
+//! [`Limits::max_pattern_samples`] timing samples per conversation (exchanges and arrivals;
+//! beyond it they are counted, not kept, and the figures are over the kept ones);
+//! [`Limits::max_connections`] connections followed; [`Limits::max_pending_requests`]
+//! unanswered requests per connection. A pause ends at most the conversations of its pair.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -68,23 +132,45 @@ use crate::model::{
 
 /// Below this, a time is scheduling jitter, not a wait anyone chose (1 ms).
 pub const NOISE_FLOOR_NS: u64 = 1_000_000;
-/// A held response took at least this many times the conversation's fastest answer (or, when
-/// empty, this many times the RTT).
-pub const HOLD_RATIO: u64 = 10;
-/// Long polling: the median hold is at least this many times the median interval.
+/// A held response took at least this long (10 ms, ten noise floors)...
+pub const HOLD_FLOOR_NS: u64 = 10 * NOISE_FLOOR_NS;
+/// ...and at least this many times the RTT.
+pub const HOLD_RTT_RATIO: u64 = 10;
+/// Long polling: the median hold is at least this many times the client's median wait after
+/// a held answer.
 pub const REASK_RATIO: u64 = 4;
-/// Answered requests a long-polling conversation needs at least.
+/// Requests a long-polling conversation needs at least (a held answer and the next request).
 pub const LONG_POLL_MIN_REQUESTS: usize = 2;
-/// Answered requests a short-polling conversation needs at least.
+/// Requests a short-polling conversation needs at least.
 pub const POLL_MIN_REQUESTS: usize = 3;
+/// Short polling: intervals lie within this many percent of their median...
+pub const REGULAR_SPREAD_PERCENT: u64 = 25;
+/// ...or within this much of it (a loaded machine's timers are that coarse: 10 ms)...
+pub const JITTER_NS: u64 = 10_000_000;
+/// ...all but one in this many (none of fewer).
+pub const IRREGULAR_ONE_IN: usize = 5;
 /// A streamed body arrived in at least this many packets.
 pub const STREAM_MIN_ARRIVALS: u32 = 3;
 /// A streamed body's arrivals are spaced at least this many RTTs apart on average.
 pub const STREAM_RTT_RATIO: u64 = 4;
+/// A pause ends a conversation when it is this many times longer than its rhythm.
+pub const PAUSE_RATIO: u64 = 4;
+/// At most one update per conversation per this much capture time (1 s), apart from the
+/// first; also how often a busy conversation is re-classified at least.
+pub const UPDATE_GAP_NS: u64 = 1_000_000_000;
+/// A median figure moved by this many percent since the last report: worth an update.
+pub const FIGURE_CHANGE_PERCENT: u64 = 25;
+/// A count grew this many times since the last report: worth an update.
+pub const COUNT_GROWTH: u64 = 2;
 /// Characters of a request target kept as a conversation's name.
 pub const MAX_TARGET: usize = 256;
+/// Silences of a client host and server kept to tell a pause (their median is the pair's
+/// rhythm).
+pub const SILENCES_KEPT: usize = 16;
+/// Events of a conversation classified one by one before the schedule thins out.
+const CLASSIFY_EVERY_EVENT: u64 = 8;
 
-/// Identifies a conversation; increases in order of first request.
+/// Identifies a conversation; increases in order of each conversation's start.
 pub type ConvId = u32;
 
 /// One request and its response, as times since the first packet (nanoseconds).
@@ -129,10 +215,12 @@ impl Exchange {
         self.response_end.or(self.response)
     }
 
-    /// An answer that carries nothing: 204, 304, or no body bytes (what a long-poll timeout
-    /// looks like).
-    pub fn is_empty_answer(&self) -> bool {
-        matches!(self.status, Some(204) | Some(304)) || self.body_bytes == 0
+    /// The server held this request: it took at least [`HOLD_FLOOR_NS`] and
+    /// [`HOLD_RTT_RATIO`] times `rtt` to answer.
+    pub fn is_held(&self, rtt: Option<u64>) -> bool {
+        self.held().is_some_and(|h| {
+            h >= HOLD_FLOOR_NS && h >= rtt.unwrap_or(0).saturating_mul(HOLD_RTT_RATIO)
+        })
     }
 
     fn is_streamed(&self, rtt: Option<u64>) -> bool {
@@ -161,7 +249,69 @@ pub struct Tick {
     pub exchange: Option<u32>,
 }
 
-/// One client host talking to one server address about one request target.
+/// What the last report of a conversation said, to tell whether a new one is worth sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shown {
+    pattern: Pattern,
+    /// Capture time of the report.
+    at: u64,
+    count: u64,
+    /// Medians of interval, held, chunk spacing.
+    medians: [Option<u64>; 3],
+}
+
+impl Shown {
+    fn of(r: &PatternReport, at: u64) -> Shown {
+        Shown {
+            pattern: r.pattern,
+            at,
+            count: count(r),
+            medians: medians(r),
+        }
+    }
+
+    /// Whether `r` (`None`: no pattern) says enough more than this to be reported.
+    fn differs(&self, r: Option<&PatternReport>) -> bool {
+        let Some(r) = r else {
+            return self.pattern != Pattern::None;
+        };
+        if r.pattern != self.pattern {
+            return true;
+        }
+        let n = count(r);
+        if n >= self.count.max(1).saturating_mul(COUNT_GROWTH) {
+            return true;
+        }
+        self.medians
+            .iter()
+            .zip(medians(r))
+            .any(|(&was, now)| match (was, now) {
+                (Some(a), Some(b)) => {
+                    let d = a.abs_diff(b);
+                    d >= NOISE_FLOOR_NS
+                        && u128::from(d) * 100
+                            >= u128::from(a.max(1)) * u128::from(FIGURE_CHANGE_PERCENT)
+                }
+                (a, b) => a.is_some() != b.is_some(),
+            })
+    }
+}
+
+/// What a pattern counts: requests, a WebSocket's messages, a stream's chunks.
+fn count(r: &PatternReport) -> u64 {
+    match r.pattern {
+        Pattern::Websocket => r.messages.map_or(0, |[a, b]| a.saturating_add(b)),
+        Pattern::Streaming => u64::from(r.chunks.unwrap_or(0)),
+        _ => u64::from(r.requests),
+    }
+}
+
+fn medians(r: &PatternReport) -> [Option<u64>; 3] {
+    [r.interval, r.held, r.chunk_spacing].map(|s| s.map(|s| s.median.0))
+}
+
+/// One client host talking to one server address about one request target (or over one
+/// upgraded connection).
 #[derive(Debug, Clone)]
 pub struct Conversation {
     pub id: ConvId,
@@ -176,7 +326,11 @@ pub struct Conversation {
     pub ticks: Vec<Tick>,
     /// WebSocket messages each way [c2s, s2c].
     pub ws_messages: [u64; 2],
+    /// Its upgrade request was answered 101: a WebSocket.
     pub websocket: bool,
+    /// The connection of a conversation started by a WebSocket upgrade request: the
+    /// conversation is that connection.
+    pub ws_conn: Option<ConnId>,
     /// Its requests fetch (GET, HEAD): only fetches can be short or long polling; a
     /// conversation of requests that send (POST...) is keyed `"POST /path"`.
     pub fetch: bool,
@@ -184,63 +338,120 @@ pub struct Conversation {
     pub first: u64,
     /// Last thing seen of the conversation.
     pub last: u64,
+    /// The first packet of a WebSocket conversation's connection.
+    pub opened: Option<u64>,
     pub bytes: [u64; 2],
     pub overhead: u64,
     /// Smallest handshake iRTT of its connections.
     pub rtt: Option<u64>,
+    /// It ended (a pause, its connection's end, or the end of the input): later requests
+    /// start a new conversation.
+    pub ended: bool,
     /// The classification as of the last [`PatternDetector::refresh`].
     pub report: Option<PatternReport>,
+    /// Changed since the last [`PatternDetector::refresh`].
     dirty: bool,
+    /// Median period between its requests, as of the last classification.
+    rhythm: Option<u64>,
+    /// Events that touched it, and their count and time at the last classification.
+    changes: u64,
+    classified_changes: u64,
+    classified_at: u64,
+    /// The last report sent, if any.
+    shown: Option<Shown>,
+    /// A change worth reporting waits for [`UPDATE_GAP_NS`] to pass.
+    update_waiting: bool,
     /// Activity counter value at the last event (least recently active goes first).
     touched: u64,
 }
 
 impl Conversation {
+    fn new(id: ConvId, client: IpAddr, server: SocketAddr, target: &str, t: u64) -> Self {
+        Conversation {
+            id,
+            client,
+            server,
+            target: target.to_string(),
+            conns: Vec::new(),
+            requests: 0,
+            exchanges: Vec::new(),
+            ticks: Vec::new(),
+            ws_messages: [0; 2],
+            websocket: false,
+            ws_conn: None,
+            fetch: !target.contains(' '),
+            first: t,
+            last: t,
+            opened: None,
+            bytes: [0; 2],
+            overhead: 0,
+            rtt: None,
+            ended: false,
+            report: None,
+            dirty: true,
+            rhythm: None,
+            changes: 0,
+            classified_changes: 0,
+            classified_at: t,
+            shown: None,
+            update_waiting: false,
+            touched: 0,
+        }
+    }
+
     /// Samples kept (exchanges and ticks).
     fn samples(&self) -> usize {
         self.exchanges.len() + self.ticks.len()
     }
 
-    /// Classifies the conversation as it stands (see the module docs for the rules).
-    pub fn classify(&self) -> Option<PatternReport> {
-        let answered: Vec<&Exchange> = self
-            .exchanges
-            .iter()
-            .filter(|x| x.response.is_some())
-            .collect();
-        let held_all: Vec<u64> = answered.iter().filter_map(|x| x.held()).collect();
-        let intervals = intervals(&self.exchanges);
-        let mut report = PatternReport {
-            pattern: Pattern::ShortPolling,
+    /// Its figures, whatever it shows (`pattern` is [`Pattern::None`]).
+    fn figures(&self) -> PatternReport {
+        let held: Vec<u64> = self.exchanges.iter().filter_map(Exchange::held).collect();
+        let start = self.opened.unwrap_or(self.first);
+        PatternReport {
+            pattern: Pattern::None,
+            conversation: self.id,
+            is_final: false,
             client: self.client.to_string(),
             server: self.server,
             target: self.target.clone(),
-            start: Nanos(self.first),
+            start: Nanos(start),
             conns: self.conns.clone(),
             requests: self.requests,
-            interval: spread(&intervals),
-            held: spread(&held_all),
+            interval: spread(&intervals(&self.exchanges)),
+            held: spread(&held),
             chunks: None,
             chunk_spacing: None,
             sse_events: None,
             messages: None,
-            duration: Nanos(self.last.saturating_sub(self.first)),
+            duration: Nanos(self.last.saturating_sub(start)),
             bytes: self.bytes,
             overhead_bytes: self.overhead,
-        };
+        }
+    }
+
+    /// Classifies the conversation as it stands (see the module docs for the rules).
+    pub fn classify(&self) -> Option<PatternReport> {
         if self.websocket {
+            let mut report = self.figures();
             report.pattern = Pattern::Websocket;
             report.messages = Some(self.ws_messages);
             report.interval = None;
             return Some(report);
         }
+        if self.ws_conn.is_some() {
+            // An upgrade that was refused, or not answered yet.
+            return None;
+        }
+        let rtt = self.rtt;
         let streamed: Vec<(usize, &Exchange)> = self
             .exchanges
             .iter()
             .enumerate()
-            .filter(|(_, x)| x.is_streamed(self.rtt))
+            .filter(|(_, x)| x.is_streamed(rtt))
             .collect();
         if !streamed.is_empty() {
+            let mut report = self.figures();
             report.pattern = Pattern::Streaming;
             report.chunks = Some(streamed.iter().map(|(_, x)| x.pieces).sum());
             let mut spacing = Vec::new();
@@ -262,36 +473,88 @@ impl Conversation {
         if !self.fetch {
             return None;
         }
-        let held_median = median(&held_all);
-        let interval_median = median(&intervals);
-        if answered.len() >= LONG_POLL_MIN_REQUESTS {
-            let fastest = held_all.iter().copied().min().unwrap_or(0);
-            let held = answered
-                .iter()
-                .filter(|x| {
-                    let Some(h) = x.held() else { return false };
-                    h >= NOISE_FLOOR_NS
-                        && (h >= fastest.saturating_mul(HOLD_RATIO)
-                            || (x.is_empty_answer()
-                                && h >= self.rtt.unwrap_or(0).saturating_mul(HOLD_RATIO)))
-                })
-                .count();
-            if let (Some(hm), Some(im)) = (held_median, interval_median) {
-                if held * 2 >= answered.len() && hm >= im.saturating_mul(REASK_RATIO) {
+        let xs = &self.exchanges;
+        // Long polling: held answers, each followed at once by the next request.
+        let answered = xs.iter().filter(|x| x.response.is_some()).count();
+        let holds: Vec<u64> = xs
+            .iter()
+            .filter(|x| x.is_held(rtt))
+            .filter_map(Exchange::held)
+            .collect();
+        let reasks: Vec<u64> = xs
+            .windows(2)
+            .filter_map(|w| match w {
+                [a, b] if a.is_held(rtt) => a.answered_at().map(|e| b.request.saturating_sub(e)),
+                _ => None,
+            })
+            .collect();
+        if xs.len() >= LONG_POLL_MIN_REQUESTS && holds.len() * 2 >= answered {
+            if let (Some(h), Some(w)) = (median(&holds), median(&reasks)) {
+                if w.saturating_mul(REASK_RATIO) <= h {
+                    let mut report = self.figures();
                     report.pattern = Pattern::LongPolling;
+                    report.held = spread(&holds);
                     return Some(report);
                 }
             }
         }
-        if answered.len() >= POLL_MIN_REQUESTS {
-            if let (Some(hm), Some(im)) = (held_median, interval_median) {
-                if im >= NOISE_FLOOR_NS && im >= hm {
-                    report.pattern = Pattern::ShortPolling;
-                    return Some(report);
-                }
+        // Short polling: regular requests, the client waiting in between.
+        if xs.len() >= POLL_MIN_REQUESTS {
+            let waits = intervals(xs);
+            let periods: Vec<u64> = xs
+                .windows(2)
+                .filter_map(|w| match w {
+                    [a, b] => Some(b.request.saturating_sub(a.request)),
+                    _ => None,
+                })
+                .collect();
+            let waits_floor = median(&waits).is_some_and(|m| m >= NOISE_FLOOR_NS);
+            if waits_floor && (regular(&waits) || regular(&periods)) {
+                let mut report = self.figures();
+                report.pattern = Pattern::ShortPolling;
+                return Some(report);
             }
         }
         None
+    }
+
+    /// The median period between its requests, once it has two.
+    fn compute_rhythm(&self) -> Option<u64> {
+        let periods: Vec<u64> = self
+            .exchanges
+            .windows(2)
+            .filter_map(|w| match w {
+                [a, b] => Some(b.request.saturating_sub(a.request)),
+                _ => None,
+            })
+            .collect();
+        median(&periods)
+    }
+
+    /// Whether a classification is due at `t` (see the module docs: the schedule).
+    fn due(&self, t: u64) -> bool {
+        let step = (self.classified_changes / CLASSIFY_EVERY_EVENT).max(1);
+        let gap_passed = t >= self.classified_at.saturating_add(UPDATE_GAP_NS);
+        let waiting = self.update_waiting
+            && self
+                .shown
+                .is_some_and(|s| t >= s.at.saturating_add(UPDATE_GAP_NS));
+        self.changes >= self.classified_changes.saturating_add(step) || gap_passed || waiting
+    }
+
+    /// Whether a request at `t` comes after a pause much longer than its rhythm.
+    fn paused_before(&self, t: u64) -> bool {
+        self.rhythm.is_some_and(|r| {
+            let wait = t.saturating_sub(self.last);
+            wait >= NOISE_FLOOR_NS && wait >= r.saturating_mul(PAUSE_RATIO)
+        })
+    }
+
+    fn touch(&mut self, t: u64, clock: u64) {
+        self.last = self.last.max(t);
+        self.touched = clock;
+        self.dirty = true;
+        self.changes = self.changes.saturating_add(1);
     }
 }
 
@@ -304,6 +567,22 @@ fn intervals(xs: &[Exchange]) -> Vec<u64> {
             _ => None,
         })
         .collect()
+}
+
+/// At least two values, all but one in [`IRREGULAR_ONE_IN`] within
+/// ±[`REGULAR_SPREAD_PERCENT`] % of their median or [`JITTER_NS`] of it.
+fn regular(v: &[u64]) -> bool {
+    if v.len() < 2 {
+        return false;
+    }
+    let Some(m) = median(v) else { return false };
+    let tolerance =
+        (u128::from(m) * u128::from(REGULAR_SPREAD_PERCENT) / 100).max(u128::from(JITTER_NS));
+    let off = v
+        .iter()
+        .filter(|&&x| u128::from(x.abs_diff(m)) > tolerance)
+        .count();
+    off <= v.len() / IRREGULAR_ONE_IN
 }
 
 /// Median of `v` (the mean of the two middle values for an even count).
@@ -347,12 +626,33 @@ struct Slot {
     exchange: Option<u32>,
 }
 
+/// A client host and a server address.
+type PairKey = (IpAddr, SocketAddr);
+
+/// What the detector follows of a client host and a server: their live conversations by
+/// target, and their silences (see the module docs: pauses).
+#[derive(Debug, Clone, Default)]
+struct Pair {
+    /// Live (not ended) fetch and send conversations by target.
+    targets: HashMap<String, ConvId>,
+    /// Connections followed.
+    conns: u32,
+    /// Connections with something in flight.
+    busy: u32,
+    /// When the pair last fell silent (`None` while busy, or before its first request).
+    quiet_since: Option<u64>,
+    /// Its last silences (pauses too), at most [`SILENCES_KEPT`].
+    silences: VecDeque<u64>,
+}
+
 /// What the detector follows of one connection.
 #[derive(Debug, Clone)]
 struct ConnTrack {
     client: SocketAddr,
     server: SocketAddr,
     rtt: Option<u64>,
+    /// Its first packet.
+    opened: u64,
     /// Requests awaiting their response, oldest first.
     pending: VecDeque<Slot>,
     /// The request whose body is arriving.
@@ -361,8 +661,25 @@ struct ConnTrack {
     response: Option<Slot>,
     /// The last response begun (Server-Sent Events may be dispatched after its body ended).
     last_response: Option<Slot>,
-    /// After a 101: the WebSocket's conversation.
-    ws: Option<ConvId>,
+    /// The conversation of its WebSocket upgrade request.
+    ws_conv: Option<ConvId>,
+    /// The upgrade was answered 101: the connection is a WebSocket.
+    upgraded: bool,
+    /// Something is in flight (counted in its pair's `busy`).
+    busy: bool,
+}
+
+impl ConnTrack {
+    fn pair(&self) -> PairKey {
+        (self.client.ip(), self.server)
+    }
+
+    fn in_flight(&self) -> bool {
+        !self.pending.is_empty()
+            || self.request.is_some()
+            || self.response.is_some()
+            || self.upgraded
+    }
 }
 
 /// Groups HTTP exchanges into conversations and classifies them. Bounded by [`Limits`]
@@ -371,34 +688,46 @@ struct ConnTrack {
 pub struct PatternDetector {
     limits: Limits,
     conns: HashMap<ConnId, ConnTrack>,
-    /// By id: iteration in order of first request.
+    /// By id: iteration in order of start.
     convs: BTreeMap<ConvId, Conversation>,
-    /// (client host, server) -> target -> conversation.
-    index: HashMap<(IpAddr, SocketAddr), HashMap<String, ConvId>>,
+    pairs: HashMap<PairKey, Pair>,
     next_id: ConvId,
     /// Activity counter: bumped by every event that touches a conversation.
     clock: u64,
-    /// Reports of conversations forgotten to make room, waiting for [`Self::take_forgotten`].
-    forgotten: Vec<PatternReport>,
+    /// Whether reports are made (see [`PatternDetector::reporting`]).
+    reporting: bool,
+    /// Reports waiting for [`Self::take_reports`].
+    out: Vec<PatternReport>,
     /// Conversations forgotten so far.
     evicted: u64,
 }
 
 impl PatternDetector {
+    /// A detector that groups and classifies (see [`Self::refresh`]) but makes no reports.
     pub fn new(limits: Limits) -> PatternDetector {
         PatternDetector {
             limits,
             conns: HashMap::new(),
             convs: BTreeMap::new(),
-            index: HashMap::new(),
+            pairs: HashMap::new(),
             next_id: 0,
             clock: 0,
-            forgotten: Vec::new(),
+            reporting: false,
+            out: Vec::new(),
             evicted: 0,
         }
     }
 
-    /// The conversations tracked now, in order of first request.
+    /// A detector that also makes the `pattern` reports (the engine's): take them with
+    /// [`Self::take_reports`] after each event.
+    pub fn reporting(limits: Limits) -> PatternDetector {
+        PatternDetector {
+            reporting: true,
+            ..PatternDetector::new(limits)
+        }
+    }
+
+    /// The conversations kept now (ended ones too), in order of start.
     pub fn conversations(&self) -> impl Iterator<Item = &Conversation> {
         self.convs.values()
     }
@@ -416,157 +745,274 @@ impl PatternDetector {
     pub fn observe(&mut self, e: &Event) {
         let t = e.t.0;
         let Some(conn) = e.conn else { return };
-        match &e.body {
-            EventBody::Connection(info) if self.conns.len() < self.limits.max_connections => {
-                let track = ConnTrack {
-                    client: info.client,
-                    server: info.server,
-                    rtt: None,
-                    pending: VecDeque::new(),
-                    request: None,
-                    response: None,
-                    last_response: None,
-                    ws: None,
-                };
-                self.conns.insert(conn, track);
+        let touched = match &e.body {
+            EventBody::Connection(info) => {
+                if self.conns.len() < self.limits.max_connections && !self.conns.contains_key(&conn)
+                {
+                    let track = ConnTrack {
+                        client: info.client,
+                        server: info.server,
+                        rtt: None,
+                        opened: t,
+                        pending: VecDeque::new(),
+                        request: None,
+                        response: None,
+                        last_response: None,
+                        ws_conv: None,
+                        upgraded: false,
+                        busy: false,
+                    };
+                    let pair = self.pairs.entry(track.pair()).or_default();
+                    pair.conns = pair.conns.saturating_add(1);
+                    self.conns.insert(conn, track);
+                }
+                return;
             }
             EventBody::Handshake(h) => {
                 if let Some(c) = self.conns.get_mut(&conn) {
                     c.rtt = Some(h.irtt.0);
                 }
+                return;
             }
             EventBody::HttpRequest(r) => self.request(conn, t, r),
             EventBody::HttpResponse(r) => self.response(conn, t, r),
-            EventBody::HttpBody(b) => {
-                let Some(c) = self.conns.get_mut(&conn) else {
-                    return;
-                };
-                let (slot, dir) = match e.dir {
-                    Some(Dir::C2s) => (c.request, Dir::C2s),
-                    Some(Dir::S2c) => (c.response, Dir::S2c),
-                    None => return,
-                };
-                if b.end {
-                    match dir {
-                        Dir::C2s => c.request = None,
-                        Dir::S2c => c.response = None,
-                    }
-                }
-                let Some(slot) = slot else { return };
-                let budget = self.limits.max_pattern_samples;
-                self.clock += 1;
-                let clock = self.clock;
-                let Some(v) = self.convs.get_mut(&slot.conv) else {
-                    return;
-                };
-                v.touch(t, clock);
-                v.bytes[dir.idx()] = v.bytes[dir.idx()].saturating_add(b.len);
-                let has_room = v.samples() < budget;
-                let Some(x) = slot.exchange.and_then(|i| v.exchanges.get_mut(i as usize)) else {
-                    return;
-                };
-                match dir {
-                    Dir::C2s => {
-                        if b.end {
-                            x.request_end = t;
-                        }
-                    }
-                    Dir::S2c => {
-                        x.body_bytes = x.body_bytes.saturating_add(b.len);
-                        if b.len > 0 {
-                            x.pieces = x.pieces.saturating_add(1);
-                            if x.arrivals == 0 || x.last_frame != e.frame {
-                                x.arrivals = x.arrivals.saturating_add(1);
-                                x.last_frame = e.frame;
-                                x.first_arrival.get_or_insert(t);
-                                x.last_arrival = Some(t);
-                                if has_room {
-                                    v.ticks.push(Tick {
-                                        t,
-                                        dir: Dir::S2c,
-                                        exchange: slot.exchange,
-                                    });
-                                }
-                            }
-                        }
-                        if b.end {
-                            x.response_end = Some(t);
-                        }
-                    }
-                }
-            }
+            EventBody::HttpBody(b) => self.body(conn, e, b),
             // A block that only set `retry:` or held comments dispatches no event.
             EventBody::SseEvent(ev) if ev.dispatched => {
-                let Some(slot) = self
-                    .conns
-                    .get(&conn)
-                    .and_then(|c| c.response.or(c.last_response))
-                else {
-                    return;
-                };
-                if let Some(x) = self
-                    .convs
-                    .get_mut(&slot.conv)
-                    .and_then(|v| slot.exchange.and_then(|i| v.exchanges.get_mut(i as usize)))
-                {
-                    x.sse_events = x.sse_events.saturating_add(1);
-                }
+                self.sse_event(conn);
+                None
             }
             EventBody::WsFrame(f) => {
-                let Some(id) = self.conns.get(&conn).and_then(|c| c.ws) else {
-                    return;
-                };
-                let Some(dir) = e.dir else { return };
-                if let Some(v) = self.convs.get_mut(&id) {
-                    let n = u64::from(f.header_len);
-                    v.bytes[dir.idx()] = v.bytes[dir.idx()]
-                        .saturating_add(n)
-                        .saturating_add(f.payload_len);
-                    v.overhead = v.overhead.saturating_add(n);
-                }
+                self.ws_frame(conn, e.dir, f);
+                None
             }
-            EventBody::WsMessage(_) => {
-                let Some(id) = self.conns.get(&conn).and_then(|c| c.ws) else {
-                    return;
-                };
-                let Some(dir) = e.dir else { return };
-                self.clock += 1;
-                let clock = self.clock;
-                let budget = self.limits.max_pattern_samples;
-                if let Some(v) = self.convs.get_mut(&id) {
-                    v.touch(t, clock);
-                    v.ws_messages[dir.idx()] = v.ws_messages[dir.idx()].saturating_add(1);
-                    if v.samples() < budget {
-                        v.ticks.push(Tick {
-                            t,
-                            dir,
-                            exchange: None,
-                        });
-                    }
-                }
-            }
+            EventBody::WsMessage(_) => self.ws_message(conn, e.dir, t),
             EventBody::ConnectionEnd(_) => {
-                let Some(c) = self.conns.remove(&conn) else {
-                    return;
-                };
-                // A WebSocket lasts until its connection ends.
-                if let Some(id) = c.ws {
-                    self.clock += 1;
-                    let clock = self.clock;
-                    if let Some(v) = self.convs.get_mut(&id) {
-                        v.touch(t, clock);
-                    }
-                }
+                self.connection_end(conn, t);
+                return;
             }
-            _ => {}
+            _ => return,
+        };
+        self.update_busy(conn, t);
+        if let Some(id) = touched {
+            self.changed(id, t);
         }
     }
 
-    fn request(&mut self, conn: ConnId, t: u64, r: &crate::model::HttpRequest) {
-        let Some(c) = self.conns.get(&conn) else {
+    /// The WebSocket conversation of an upgraded connection.
+    fn ws_of(&self, conn: ConnId) -> Option<ConvId> {
+        self.conns
+            .get(&conn)
+            .filter(|c| c.upgraded)
+            .and_then(|c| c.ws_conv)
+    }
+
+    fn sse_event(&mut self, conn: ConnId) {
+        let Some(slot) = self
+            .conns
+            .get(&conn)
+            .and_then(|c| c.response.or(c.last_response))
+        else {
             return;
         };
-        let (client, server, rtt) = (c.client, c.server, c.rtt);
+        if let Some(x) = self
+            .convs
+            .get_mut(&slot.conv)
+            .and_then(|v| slot.exchange.and_then(|i| v.exchanges.get_mut(i as usize)))
+        {
+            x.sse_events = x.sse_events.saturating_add(1);
+        }
+    }
+
+    fn ws_frame(&mut self, conn: ConnId, dir: Option<Dir>, f: &crate::model::WsFrame) {
+        let (Some(id), Some(dir)) = (self.ws_of(conn), dir) else {
+            return;
+        };
+        if let Some(v) = self.convs.get_mut(&id) {
+            let n = u64::from(f.header_len);
+            v.bytes[dir.idx()] = v.bytes[dir.idx()]
+                .saturating_add(n)
+                .saturating_add(f.payload_len);
+            v.overhead = v.overhead.saturating_add(n);
+        }
+    }
+
+    fn ws_message(&mut self, conn: ConnId, dir: Option<Dir>, t: u64) -> Option<ConvId> {
+        let id = self.ws_of(conn)?;
+        let dir = dir?;
+        self.clock += 1;
+        let clock = self.clock;
+        let budget = self.limits.max_pattern_samples;
+        let v = self.convs.get_mut(&id)?;
+        v.touch(t, clock);
+        v.ws_messages[dir.idx()] = v.ws_messages[dir.idx()].saturating_add(1);
+        if v.samples() < budget {
+            v.ticks.push(Tick {
+                t,
+                dir,
+                exchange: None,
+            });
+        }
+        Some(id)
+    }
+
+    fn body(&mut self, conn: ConnId, e: &Event, b: &crate::model::HttpBody) -> Option<ConvId> {
+        let t = e.t.0;
+        let c = self.conns.get_mut(&conn)?;
+        let (slot, dir) = match e.dir? {
+            Dir::C2s => (c.request, Dir::C2s),
+            Dir::S2c => (c.response, Dir::S2c),
+        };
+        if b.end {
+            match dir {
+                Dir::C2s => c.request = None,
+                Dir::S2c => c.response = None,
+            }
+        }
+        let slot = slot?;
+        let budget = self.limits.max_pattern_samples;
+        self.clock += 1;
+        let clock = self.clock;
+        let v = self.convs.get_mut(&slot.conv)?;
+        v.touch(t, clock);
+        v.bytes[dir.idx()] = v.bytes[dir.idx()].saturating_add(b.len);
+        let has_room = v.samples() < budget;
+        let Some(x) = slot.exchange.and_then(|i| v.exchanges.get_mut(i as usize)) else {
+            return Some(slot.conv);
+        };
+        match dir {
+            Dir::C2s => {
+                if b.end {
+                    x.request_end = t;
+                }
+            }
+            Dir::S2c => {
+                x.body_bytes = x.body_bytes.saturating_add(b.len);
+                if b.len > 0 {
+                    x.pieces = x.pieces.saturating_add(1);
+                    if x.arrivals == 0 || x.last_frame != e.frame {
+                        x.arrivals = x.arrivals.saturating_add(1);
+                        x.last_frame = e.frame;
+                        x.first_arrival.get_or_insert(t);
+                        x.last_arrival = Some(t);
+                        if has_room {
+                            v.ticks.push(Tick {
+                                t,
+                                dir: Dir::S2c,
+                                exchange: slot.exchange,
+                            });
+                        }
+                    }
+                }
+                if b.end {
+                    x.response_end = Some(t);
+                }
+            }
+        }
+        Some(slot.conv)
+    }
+
+    fn connection_end(&mut self, conn: ConnId, t: u64) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        let key = c.pair();
+        if let Some(pair) = self.pairs.get_mut(&key) {
+            pair.conns = pair.conns.saturating_sub(1);
+            if c.busy {
+                pair.busy = pair.busy.saturating_sub(1);
+                if pair.busy == 0 {
+                    pair.quiet_since = Some(t);
+                }
+            }
+            if pair.conns == 0 && pair.targets.is_empty() {
+                self.pairs.remove(&key);
+            }
+        }
+        // A WebSocket conversation is its connection: it lasts until the connection ends.
+        if let Some(id) = c.ws_conv {
+            self.clock += 1;
+            let clock = self.clock;
+            if let Some(v) = self.convs.get_mut(&id) {
+                v.touch(t, clock);
+            }
+            self.end(id, t);
+        }
+    }
+
+    /// Keeps the pair's count of busy connections in step with `conn`.
+    fn update_busy(&mut self, conn: ConnId, t: u64) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let busy = c.in_flight();
+        if busy == c.busy {
+            return;
+        }
+        c.busy = busy;
+        let Some(pair) = self.pairs.get_mut(&c.pair()) else {
+            return;
+        };
+        if busy {
+            pair.busy = pair.busy.saturating_add(1);
+            pair.quiet_since = None;
+        } else {
+            pair.busy = pair.busy.saturating_sub(1);
+            if pair.busy == 0 {
+                pair.quiet_since = Some(t);
+            }
+        }
+    }
+
+    /// A request of `key` comes at `t`: if the pair was silent, measure the silence, and at a
+    /// pause end the conversations it ends (see the module docs).
+    fn silence_ends(&mut self, key: PairKey, t: u64) {
+        let Some(pair) = self.pairs.get_mut(&key) else {
+            return;
+        };
+        if pair.busy > 0 {
+            return;
+        }
+        let Some(quiet) = pair.quiet_since.take() else {
+            return;
+        };
+        let silence = t.saturating_sub(quiet);
+        if silence < NOISE_FLOOR_NS {
+            // Back to back: a burst, or a long poll asked again, not a silence.
+            return;
+        }
+        let pause = median(pair.silences.make_contiguous())
+            .is_some_and(|m| silence >= m.saturating_mul(PAUSE_RATIO));
+        if pair.silences.len() >= SILENCES_KEPT {
+            pair.silences.pop_front();
+        }
+        pair.silences.push_back(silence);
+        if !pause {
+            return;
+        }
+        let mut ids: Vec<ConvId> = pair.targets.values().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let ends = self
+                .convs
+                .get(&id)
+                .is_some_and(|v| v.rhythm.is_none() || v.paused_before(t));
+            if ends {
+                self.end(id, t);
+            }
+        }
+    }
+
+    fn request(&mut self, conn: ConnId, t: u64, r: &crate::model::HttpRequest) -> Option<ConvId> {
+        let c = self.conns.get(&conn)?;
+        let (client, server, rtt, key, opened, ws_conv) =
+            (c.client, c.server, c.rtt, c.pair(), c.opened, c.ws_conv);
+        self.silence_ends(key, t);
+        let upgrade = r.headers.iter().any(|(n, v)| {
+            n.eq_ignore_ascii_case("upgrade")
+                && v.split(',')
+                    .any(|p| p.trim().eq_ignore_ascii_case("websocket"))
+        });
         // Fetches (GET, HEAD) are the polls the lesson compares; a request that sends (POST,
         // PUT...) to the same target is another conversation: Engine.IO's long-polling
         // transport answers its POSTs at once while its GETs are held, and mixed together
@@ -582,15 +1028,41 @@ impl PatternDetector {
             keyed = format!("{} {path}", r.method.get(..16).unwrap_or(&r.method));
             keyed.as_str()
         };
-        let Some(id) = self.conversation_for(client.ip(), server, target, t) else {
-            return;
+        let id = if upgrade {
+            match ws_conv.filter(|id| self.convs.get(id).is_some_and(|v| !v.ended)) {
+                Some(id) => id,
+                None => {
+                    let id = self.create(client.ip(), server, target, t, None)?;
+                    if let Some(v) = self.convs.get_mut(&id) {
+                        v.ws_conn = Some(conn);
+                        v.opened = Some(opened);
+                    }
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.ws_conv = Some(id);
+                    }
+                    id
+                }
+            }
+        } else {
+            let live = self
+                .pairs
+                .get(&key)
+                .and_then(|p| p.targets.get(target))
+                .copied();
+            match live {
+                Some(id) if !self.convs.get(&id).is_some_and(|v| v.paused_before(t)) => id,
+                live => {
+                    if let Some(id) = live {
+                        self.end(id, t);
+                    }
+                    self.create(client.ip(), server, target, t, Some(key))?
+                }
+            }
         };
         self.clock += 1;
         let clock = self.clock;
         let budget = self.limits.max_pattern_samples;
-        let Some(v) = self.convs.get_mut(&id) else {
-            return;
-        };
+        let v = self.convs.get_mut(&id)?;
         v.touch(t, clock);
         v.requests = v.requests.saturating_add(1);
         let head = u64::from(r.head_len);
@@ -599,7 +1071,7 @@ impl PatternDetector {
         if let Some(rtt) = rtt {
             v.rtt = Some(v.rtt.map_or(rtt, |m| m.min(rtt)));
         }
-        if v.conns.last() != Some(&conn) && !v.conns.contains(&conn) && v.conns.len() < budget {
+        if !v.conns.contains(&conn) && v.conns.len() < budget {
             v.conns.push(conn);
         }
         let exchange = (v.samples() < budget).then(|| {
@@ -631,12 +1103,11 @@ impl PatternDetector {
             c.pending.push_back(slot);
             c.request = (r.body != BodyKind::None).then_some(slot);
         }
+        Some(id)
     }
 
-    fn response(&mut self, conn: ConnId, t: u64, r: &crate::model::HttpResponse) {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
+    fn response(&mut self, conn: ConnId, t: u64, r: &crate::model::HttpResponse) -> Option<ConvId> {
+        let c = self.conns.get_mut(&conn)?;
         // RFC 9110 §15.2: 1xx answers are interim; the final answer is still to come (101
         // is final for HTTP: the connection switches protocols).
         let interim = (100..200).contains(&r.status) && r.status != 101;
@@ -644,33 +1115,30 @@ impl PatternDetector {
             c.pending.front().copied()
         } else {
             c.pending.pop_front()
-        };
-        let Some(slot) = slot else { return };
+        }?;
         let upgrade = r.status == 101 && r.upgrade.is_some();
         if !interim {
             c.response = (r.body != BodyKind::None).then_some(slot);
             c.last_response = Some(slot);
-            if upgrade {
-                c.ws = Some(slot.conv);
+            if upgrade && c.ws_conv == Some(slot.conv) {
+                c.upgraded = true;
             }
         }
         self.clock += 1;
         let clock = self.clock;
-        let Some(v) = self.convs.get_mut(&slot.conv) else {
-            return;
-        };
+        let v = self.convs.get_mut(&slot.conv)?;
         v.touch(t, clock);
         let head = u64::from(r.head_len);
         v.bytes[1] = v.bytes[1].saturating_add(head);
         v.overhead = v.overhead.saturating_add(head);
         if interim {
-            return;
+            return Some(slot.conv);
         }
-        if upgrade {
+        if upgrade && v.ws_conn == Some(conn) {
             v.websocket = true;
         }
         let Some(x) = slot.exchange.and_then(|i| v.exchanges.get_mut(i as usize)) else {
-            return;
+            return Some(slot.conv);
         };
         x.response = Some(t);
         x.status = Some(r.status);
@@ -685,91 +1153,125 @@ impl PatternDetector {
         if r.body == BodyKind::None || upgrade {
             x.response_end = Some(t);
         }
+        Some(slot.conv)
     }
 
-    /// The conversation of (client, server, target), created if new (forgetting the least
-    /// recently active one when the table is full).
-    fn conversation_for(
+    /// A new conversation (forgetting the least recently active one when the table is
+    /// full); `pair`: listed there by target (not for a WebSocket conversation).
+    fn create(
         &mut self,
         client: IpAddr,
         server: SocketAddr,
         target: &str,
         t: u64,
+        pair: Option<PairKey>,
     ) -> Option<ConvId> {
-        if let Some(&id) = self
-            .index
-            .get(&(client, server))
-            .and_then(|m| m.get(target))
-        {
-            return Some(id);
-        }
         if self.limits.max_conversations == 0 {
             return None;
         }
-        if self.convs.len() >= self.limits.max_conversations {
-            self.forget_oldest();
+        while self.convs.len() >= self.limits.max_conversations {
+            self.forget_oldest(t);
         }
         let id = self.next_id;
         self.next_id = self.next_id.checked_add(1)?;
-        self.index
-            .entry((client, server))
-            .or_default()
-            .insert(target.to_string(), id);
-        self.convs.insert(
-            id,
-            Conversation {
-                id,
-                client,
-                server,
-                target: target.to_string(),
-                conns: Vec::new(),
-                requests: 0,
-                exchanges: Vec::new(),
-                ticks: Vec::new(),
-                ws_messages: [0; 2],
-                websocket: false,
-                fetch: !target.contains(' '),
-                first: t,
-                last: t,
-                bytes: [0; 2],
-                overhead: 0,
-                rtt: None,
-                report: None,
-                dirty: true,
-                touched: 0,
-            },
-        );
+        if let Some(key) = pair {
+            self.pairs
+                .entry(key)
+                .or_default()
+                .targets
+                .insert(target.to_string(), id);
+        }
+        self.convs
+            .insert(id, Conversation::new(id, client, server, target, t));
         Some(id)
     }
 
-    fn forget_oldest(&mut self) {
+    /// Ends (and reports) the least recently active conversation and forgets it.
+    fn forget_oldest(&mut self, t: u64) {
         let Some(id) = self
             .convs
             .values()
-            .min_by_key(|v| (v.touched, v.id))
+            .min_by_key(|v| (!v.ended, v.touched, v.id))
             .map(|v| v.id)
         else {
             return;
         };
-        let Some(v) = self.convs.remove(&id) else {
-            return;
-        };
-        self.evicted += 1;
-        if let Some(m) = self.index.get_mut(&(v.client, v.server)) {
-            m.remove(&v.target);
-            if m.is_empty() {
-                self.index.remove(&(v.client, v.server));
-            }
-        }
-        if let Some(r) = v.classify() {
-            self.forgotten.push(r);
+        self.end(id, t);
+        if self.convs.remove(&id).is_some() {
+            self.evicted += 1;
         }
     }
 
-    /// Appends a `pattern` event (stamped `stamp`) for each conversation forgotten to make
-    /// room since the last call that showed a pattern.
-    pub fn take_forgotten(&mut self, stamp: Stamp, out: &mut dyn EventSink) {
-        for r in self.forgotten.drain(..) {
+    /// Something touched conversation `id` at `t`: re-classify when due, and report what is
+    /// worth reporting (see the module docs).
+    fn changed(&mut self, id: ConvId, t: u64) {
+        let reporting = self.reporting;
+        let Some(v) = self.convs.get_mut(&id) else {
+            return;
+        };
+        if v.ended || !v.due(t) {
+            return;
+        }
+        v.classified_changes = v.changes;
+        v.classified_at = t;
+        v.rhythm = v.compute_rhythm();
+        if !reporting {
+            return;
+        }
+        let report = v.classify();
+        let send = match &v.shown {
+            None => report.is_some(),
+            Some(s) if s.differs(report.as_ref()) => {
+                let ready = t >= s.at.saturating_add(UPDATE_GAP_NS);
+                v.update_waiting = !ready;
+                ready
+            }
+            Some(_) => {
+                v.update_waiting = false;
+                false
+            }
+        };
+        if send {
+            let r = report.unwrap_or_else(|| v.figures());
+            v.shown = Some(Shown::of(&r, t));
+            v.update_waiting = false;
+            self.out.push(r);
+        }
+    }
+
+    /// Conversation `id` ended at `t`: later requests start a new one; its final report goes
+    /// out if it showed a pattern at any time.
+    fn end(&mut self, id: ConvId, t: u64) {
+        let reporting = self.reporting;
+        let Some(v) = self.convs.get_mut(&id) else {
+            return;
+        };
+        if v.ended {
+            return;
+        }
+        v.ended = true;
+        v.dirty = true;
+        v.rhythm = v.compute_rhythm();
+        if let Some(pair) = self.pairs.get_mut(&(v.client, v.server)) {
+            if pair.targets.get(&v.target) == Some(&id) {
+                pair.targets.remove(&v.target);
+            }
+        }
+        if !reporting {
+            return;
+        }
+        let report = v.classify();
+        if report.is_some() || v.shown.is_some() {
+            let mut r = report.unwrap_or_else(|| v.figures());
+            r.is_final = true;
+            v.shown = Some(Shown::of(&r, t));
+            self.out.push(r);
+        }
+    }
+
+    /// Appends the reports made since the last call as `pattern` events stamped `stamp`.
+    pub fn take_reports(&mut self, stamp: Stamp, out: &mut dyn EventSink) {
+        for r in self.out.drain(..) {
             out.push(stamp.event(None, None, EventBody::Pattern(Box::new(r))));
         }
     }
@@ -790,26 +1292,24 @@ impl PatternDetector {
         changed
     }
 
-    /// The patterns shown so far, in order of each conversation's first request.
+    /// The patterns shown so far (ended conversations' too), in order of start.
     pub fn snapshot(&self) -> Vec<PatternReport> {
         self.convs.values().filter_map(|v| v.classify()).collect()
     }
 
-    /// End of input: appends one `pattern` event per conversation that shows a pattern (and
-    /// those of conversations forgotten earlier and not yet taken), stamped `stamp`.
+    /// End of input: ends every conversation still going (their final reports) and appends
+    /// the reports not yet taken, stamped `stamp`.
     pub fn finish(&mut self, stamp: Stamp, out: &mut dyn EventSink) {
-        self.take_forgotten(stamp, out);
-        for r in self.snapshot() {
-            out.push(stamp.event(None, None, EventBody::Pattern(Box::new(r))));
+        let live: Vec<ConvId> = self
+            .convs
+            .values()
+            .filter(|v| !v.ended)
+            .map(|v| v.id)
+            .collect();
+        for id in live {
+            self.end(id, stamp.t.0);
         }
-    }
-}
-
-impl Conversation {
-    fn touch(&mut self, t: u64, clock: u64) {
-        self.last = self.last.max(t);
-        self.touched = clock;
-        self.dirty = true;
+        self.take_reports(stamp, out);
     }
 }
 

@@ -354,7 +354,7 @@ fn check_json_lines(name: &str, stdout: &str) -> usize {
 #[test]
 fn json_lines_keep_their_contract_on_every_capture() {
     let files = captures();
-    assert_eq!(files.len(), 28);
+    assert_eq!(files.len(), 33);
     for f in &files {
         let (code, stdout, stderr) = run(&["--format", "json", f.to_str().unwrap()], None);
         assert_eq!((code, stderr.as_str()), (0, ""), "{f:?}");
@@ -579,7 +579,7 @@ fn port_and_host_filters_pick_connections_like_tcpdump() {
     );
     let (_, none, stderr) = run(&[demo, "--stats", "--host", "::1"], None);
     assert!(none.is_empty());
-    assert!(stderr.contains("tcp 0  filtered out 210"), "{stderr}");
+    assert!(stderr.contains("tcp 0  filtered out 217"), "{stderr}");
     let (code, _, stderr) = run(&[demo, "-r", demo], None);
     assert_ne!(code, 0, "FILE and -r FILE together are refused: {stderr}");
 }

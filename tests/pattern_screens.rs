@@ -32,7 +32,7 @@ fn lesson_all_patterns_120x40() {
         "stream    /events",
         "WebSocket /ws",
         "13 req on 8 conn · every 102 ms",
-        "4 req · held 130 ms · re-ask 418 µs",
+        "4 req · held 158 ms · re-ask 418 µs",
         "5 chunks · every 101 ms",
         "11↑ 11↓ msg",
     ] {

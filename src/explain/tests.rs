@@ -53,6 +53,15 @@ fn request(upgrade: bool) -> EventBody {
     }))
 }
 
+/// A response the server took `ns` to give.
+fn held_response(status: u16, ns: u64) -> EventBody {
+    let mut r = response(status, &[], BodyKind::Length, None);
+    if let EventBody::HttpResponse(r) = &mut r {
+        r.time_since_request = Some(Nanos(ns));
+    }
+    r
+}
+
 fn response(status: u16, headers: &[(&str, &str)], body: BodyKind, ws: Option<bool>) -> EventBody {
     EventBody::HttpResponse(Box::new(HttpResponse {
         status,
@@ -65,6 +74,7 @@ fn response(status: u16, headers: &[(&str, &str)], body: BodyKind, ws: Option<bo
         head_len: 60,
         body,
         request_method: Some("GET".into()),
+        time_since_request: None,
         upgrade: ws.map(|valid| WsUpgrade {
             key: "dGhlIHNhbXBsZSBub25jZQ==".into(),
             accept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".into(),
@@ -179,6 +189,8 @@ fn pattern(p: Pattern) -> EventBody {
     };
     EventBody::Pattern(Box::new(PatternReport {
         pattern: p,
+        conversation: 3,
+        is_final: true,
         client: "127.0.0.1".into(),
         server: "127.0.0.1:8080".parse().unwrap(),
         target: "/poll".into(),
@@ -337,6 +349,7 @@ fn every_case() -> Vec<(Event, Context)> {
         ),
         (ev(s2c, response(200, &[], BodyKind::Chunked, None)), est),
         (ev(s2c, response(204, &[], BodyKind::None, None)), est),
+        (ev(s2c, held_response(200, 1_200_000_000)), est),
         (ev(s2c, response(304, &[], BodyKind::None, None)), est),
         (ev(s2c, response(404, &[], BodyKind::Length, None)), est),
         (ev(s2c, response(503, &[], BodyKind::Length, None)), est),
@@ -513,11 +526,19 @@ fn every_case() -> Vec<(Event, Context)> {
         Pattern::LongPolling,
         Pattern::Streaming,
         Pattern::Websocket,
+        Pattern::None,
     ] {
         let mut e = ev(None, pattern(p));
         e.conn = None;
         v.push((e, none));
     }
+    // An update while the conversation goes on.
+    let mut e = ev(None, pattern(Pattern::LongPolling));
+    e.conn = None;
+    if let EventBody::Pattern(r) = &mut e.body {
+        r.is_final = false;
+    }
+    v.push((e, none));
     v
 }
 

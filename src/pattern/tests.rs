@@ -92,6 +92,7 @@ impl Stream {
             head_len: 120,
             body,
             request_method: Some("GET".into()),
+            time_since_request: None,
             upgrade: None,
         };
         self.push(
@@ -171,6 +172,47 @@ fn detect_with(events: &[Event], limits: Limits) -> Vec<PatternReport> {
         d.observe(e);
     }
     d.snapshot()
+}
+
+/// Every report the engine would emit for `events`, in order, with the time of the event
+/// that triggered each (the end of the input for those `finish` makes).
+fn reports(events: &[Event]) -> Vec<(u64, PatternReport)> {
+    let mut d = PatternDetector::reporting(Limits::default());
+    let mut out: Vec<Event> = Vec::new();
+    for e in events {
+        d.observe(e);
+        d.take_reports(
+            Stamp {
+                ts: e.ts,
+                t: e.t,
+                frame: e.frame,
+            },
+            &mut out,
+        );
+    }
+    let last = events.last().map_or(0, |e| e.t.0);
+    d.finish(
+        Stamp {
+            t: Nanos(last),
+            ..Stamp::default()
+        },
+        &mut out,
+    );
+    out.into_iter()
+        .map(|e| match e.body {
+            EventBody::Pattern(r) => (e.t.0, *r),
+            other => panic!("not a pattern: {other:?}"),
+        })
+        .collect()
+}
+
+/// The final reports among `reports`.
+fn finals(reports: &[(u64, PatternReport)]) -> Vec<&PatternReport> {
+    reports
+        .iter()
+        .map(|(_, r)| r)
+        .filter(|r| r.is_final)
+        .collect()
 }
 
 fn only(reports: &[PatternReport]) -> &PatternReport {
@@ -440,6 +482,7 @@ fn an_upgraded_connection_is_a_websocket() {
         head_len: 129,
         body: BodyKind::None,
         request_method: Some("GET".into()),
+        time_since_request: None,
         upgrade: Some(WsUpgrade {
             key: String::new(),
             accept: String::new(),
@@ -468,7 +511,8 @@ fn an_upgraded_connection_is_a_websocket() {
     assert_eq!(r.messages, Some([3, 4]));
     assert_eq!(r.requests, 1);
     assert_eq!(r.target, "/ws");
-    assert_eq!(r.duration, Nanos(99 * MS), "until the connection ended");
+    // Its open time is the connection's lifetime, from its first packet to its end.
+    assert_eq!((r.start, r.duration), (Nanos(0), Nanos(100 * MS)));
     assert_eq!(r.interval, None);
 }
 
@@ -499,7 +543,7 @@ fn conversations_are_per_client_host_server_and_target() {
 #[test]
 fn limits_bound_conversations_and_samples() {
     // Three polled targets, room for two conversations: the least recently active one is
-    // forgotten, and its pattern handed out as an event.
+    // ended (its final report goes out) and forgotten.
     let mut s = Stream::default();
     s.open(0, 0, 40000, Some(25_000));
     let mut t = MS;
@@ -515,25 +559,38 @@ fn limits_bound_conversations_and_samples() {
         max_pattern_samples: 5,
         ..Limits::default()
     };
-    let mut d = PatternDetector::new(limits);
+    let mut d = PatternDetector::reporting(limits);
+    let mut out = Vec::new();
     for e in &s.events {
         d.observe(e);
+        d.take_reports(Stamp::default(), &mut out);
     }
     assert_eq!(d.evicted(), 1);
-    let mut out = Vec::new();
-    d.take_forgotten(Stamp::default(), &mut out);
-    assert_eq!(out.len(), 1);
-    let EventBody::Pattern(p) = &out[0].body else {
-        panic!("{out:?}")
+    let reported = |out: &[Event]| -> Vec<(String, bool)> {
+        out.iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Pattern(p) => Some((p.target.clone(), p.is_final)),
+                _ => None,
+            })
+            .collect()
     };
-    assert_eq!(p.target, "/one");
+    // "/one" was reported when it showed a pattern, and finally when it was forgotten.
+    let r = reported(&out);
+    assert!(r.contains(&("/one".into(), false)), "{r:?}");
+    assert!(r.contains(&("/one".into(), true)), "{r:?}");
     let kept: Vec<usize> = d
         .conversations()
         .map(|c| c.exchanges.len() + c.ticks.len())
         .collect();
     assert_eq!(kept, [5, 5]);
     d.finish(Stamp::default(), &mut out);
-    assert_eq!(out.len(), 3);
+    let r = reported(&out);
+    let finals: Vec<&str> = r
+        .iter()
+        .filter(|(_, f)| *f)
+        .map(|(t, _)| t.as_str())
+        .collect();
+    assert_eq!(finals, ["/one", "/two", "/three"]);
     // Each answer's body arrival is a sample too: the third one found no room, but every
     // request is still counted.
     assert!(d.conversations().all(|c| c.requests == 3));
@@ -543,7 +600,13 @@ fn limits_bound_conversations_and_samples() {
 fn refresh_caches_the_classification() {
     let s = polls_on_new_connections(3, 300_000, 20 * MS, 200);
     let mut d = PatternDetector::new(Limits::default());
-    let (a, b) = s.events.split_at(s.events.len() - 3);
+    // Up to the third request: two requests are not polling yet.
+    let third = s
+        .events
+        .iter()
+        .rposition(|e| e.body.kind() == "http_request")
+        .unwrap();
+    let (a, b) = s.events.split_at(third);
     for e in a {
         d.observe(e);
     }
@@ -611,6 +674,367 @@ fn events_without_their_connection_are_ignored() {
     }
     assert_eq!(d.conversations().count(), 0);
     assert_eq!(d.snapshot(), vec![]);
+}
+
+/// `n` long polls on one connection: each held `hold(i)`, the client asking again `reask`
+/// after each answer (with news: 45 body bytes in the answer's packet).
+fn long_polls(n: u32, rtt: u64, reask: u64, hold: impl Fn(u32) -> u64) -> Stream {
+    let mut s = Stream::default();
+    s.open(0, 0, 40000, Some(rtt));
+    let mut t = rtt + 100_000;
+    for i in 0..n {
+        s.get(t, 0, &format!("/updates?since={i}"));
+        t += hold(i);
+        s.answer(t, 0, 200, 45);
+        t += reask;
+    }
+    s
+}
+
+#[test]
+fn equal_holds_are_long_polling() {
+    // A server-side timeout or tick: every answer after the same second, asked again within
+    // half a millisecond. No answer is faster than another, and that does not matter.
+    let s = long_polls(6, 50_000, 500_000, |_| S);
+    let r = only(&s.detect()).clone();
+    assert_eq!(r.pattern, Pattern::LongPolling, "{r:#?}");
+    assert_eq!(r.held.unwrap().median, Nanos(S));
+    assert_eq!(r.interval.unwrap().median, Nanos(500_000));
+    // Holds that vary (news at random times) are long polling too.
+    let holds = [60, 1500, 340, 900, 75, 1210];
+    let s = long_polls(6, 50_000, 500_000, |i| holds[i as usize] * MS);
+    assert_eq!(only(&s.detect()).pattern, Pattern::LongPolling);
+}
+
+#[test]
+fn a_hold_must_clear_the_floor_and_ten_rtts() {
+    // 5 ms is under the 10 ms floor: the server answers quickly, the client asks at once.
+    let s = long_polls(6, 50_000, 500_000, |_| 5 * MS);
+    assert_eq!(s.detect(), vec![]);
+    // 500 ms over a 100 ms RTT is five round trips, not a hold.
+    let s = long_polls(6, 100 * MS, 500_000, |_| 500 * MS);
+    assert_eq!(s.detect(), vec![]);
+    // Just above both.
+    let s = long_polls(6, 100 * MS, 500_000, |_| S);
+    assert_eq!(only(&s.detect()).pattern, Pattern::LongPolling);
+    let s = long_polls(6, 50_000, 500_000, |_| HOLD_FLOOR_NS);
+    assert_eq!(only(&s.detect()).pattern, Pattern::LongPolling);
+}
+
+#[test]
+fn a_client_that_waits_a_quarter_of_the_hold_is_not_long_polling() {
+    // Held 1 s; asked again 250 ms later is the bound; 300 ms later it is a slow server
+    // polled regularly.
+    let s = long_polls(5, 50_000, 250 * MS, |_| S);
+    assert_eq!(only(&s.detect()).pattern, Pattern::LongPolling);
+    let s = long_polls(5, 50_000, 300 * MS, |_| S);
+    assert_eq!(only(&s.detect()).pattern, Pattern::ShortPolling);
+}
+
+/// One `GET target` on its own connection at each time of `at` (ms), answered in 0.4 ms.
+fn visits(s: &mut Stream, first_conn: ConnId, target: &str, at: &[u64]) {
+    for (i, &ms) in at.iter().enumerate() {
+        let c = first_conn + i as ConnId;
+        let t = ms * MS;
+        s.open(t, c, 41000 + c as u16, Some(40_000));
+        s.get(t + 100_000, c, target);
+        s.answer(t + 500_000, c, 200, 391);
+        s.close(t + 700_000, c, ConnState::Closed);
+    }
+}
+
+#[test]
+fn visits_by_hand_are_not_polling() {
+    // Three visits 2 s then 5 s apart: one conversation whose intervals are far from regular.
+    let mut s = Stream::default();
+    visits(&mut s, 0, "/", &[0, 2000, 7000]);
+    assert_eq!(s.detect(), vec![]);
+    let mut d = PatternDetector::new(Limits::default());
+    s.events.iter().for_each(|e| d.observe(e));
+    assert_eq!(
+        d.conversations().map(|c| c.requests).collect::<Vec<_>>(),
+        [3]
+    );
+    // Three visits 3.0 s and 3.1 s apart look like polling on the wire, and are taken as
+    // such (documented): within 25 % of their median.
+    let mut s = Stream::default();
+    visits(&mut s, 0, "/", &[0, 3000, 6100]);
+    assert_eq!(only(&s.detect()).pattern, Pattern::ShortPolling);
+}
+
+#[test]
+fn one_interval_in_five_may_be_off() {
+    // Polls 100 ms apart, one of them late by half a period.
+    let at = [0, 100, 200, 350, 450, 550];
+    let mut s = Stream::default();
+    visits(&mut s, 0, "/poll", &at);
+    assert_eq!(only(&s.detect()).pattern, Pattern::ShortPolling);
+    // With four intervals none may be off.
+    let mut s = Stream::default();
+    visits(&mut s, 0, "/poll", &at[..5]);
+    assert_eq!(s.detect(), vec![]);
+    // Within 10 ms of the median is regular whatever the period (a busy machine's timers).
+    let mut s = Stream::default();
+    visits(&mut s, 0, "/poll", &[0, 20, 48, 68]);
+    assert_eq!(only(&s.detect()).pattern, Pattern::ShortPolling);
+}
+
+/// The demo's rounds, in miniature: each round fetches `/` once, polls `/poll` six times 50 ms
+/// apart and `/missing` once, then the client pauses `pause` before the next round.
+fn rounds(n: u64, pause: u64) -> Stream {
+    let mut s = Stream::default();
+    let mut t = 0;
+    let mut conn = 0;
+    for _ in 0..n {
+        let mut at = vec![t];
+        at.extend((1..=6).map(|i| t + i * 50));
+        at.push(t + 350);
+        for (i, &ms) in at.iter().enumerate() {
+            let target = match i {
+                0 => "/",
+                7 => "/missing",
+                _ => "/poll",
+            };
+            visits(&mut s, conn, target, &[ms]);
+            conn += 1;
+        }
+        t += 350 + pause;
+    }
+    s
+}
+
+#[test]
+fn a_pause_ends_the_conversations_and_rounds_come_out_separate() {
+    let s = rounds(3, 300);
+    let r = reports(&s.events);
+    let f = finals(&r);
+    // One polling conversation per round; `/` and `/missing`, once per round, are not
+    // polling, however regular the rounds are.
+    let shown: Vec<(u32, Pattern, &str, u32)> = f
+        .iter()
+        .map(|r| (r.conversation, r.pattern, r.target.as_str(), r.requests))
+        .collect();
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    assert!(
+        shown
+            .iter()
+            .all(|(_, p, t, n)| (*p, *t, *n) == (Pattern::ShortPolling, "/poll", 6)),
+        "{shown:?}"
+    );
+    let ids: Vec<u32> = shown.iter().map(|s| s.0).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    // Each round's final report comes when the next round starts (the pause is known then),
+    // the last one's at the end.
+    let at: Vec<u64> = r
+        .iter()
+        .filter(|(_, r)| r.is_final)
+        .map(|(t, _)| *t / MS)
+        .collect();
+    assert_eq!(at, [650, 1300, 1650]);
+    // Without a pause much longer than the rounds' own silences (50 ms), `/` and `/missing`
+    // come back every 400 ms as regularly as a poll: that is what polling looks like.
+    let s = rounds(3, 50);
+    let targets: Vec<String> = s.detect().iter().map(|r| r.target.clone()).collect();
+    assert!(targets.contains(&"/".to_string()), "{targets:?}");
+}
+
+#[test]
+fn a_poll_that_stops_and_starts_again_is_two_conversations() {
+    // Six polls 20 ms apart, nothing for 1 s, then six more: the wait is 50 periods.
+    let at: Vec<u64> = (0..6)
+        .map(|i| i * 20)
+        .chain((0..6).map(|i| 1100 + i * 20))
+        .collect();
+    let mut s = Stream::default();
+    visits(&mut s, 0, "/poll", &at);
+    let r = reports(&s.events);
+    let f = finals(&r);
+    assert_eq!(f.len(), 2, "{f:#?}");
+    assert_eq!(
+        f.iter()
+            .map(|r| (r.requests, r.conns.len()))
+            .collect::<Vec<_>>(),
+        [(6, 6), (6, 6)]
+    );
+    assert_eq!(f[1].conns[0], 6);
+    // A pause of three periods is part of the rhythm's spread, not an end.
+    let mut s = Stream::default();
+    visits(&mut s, 0, "/poll", &[0, 20, 40, 60, 80, 140, 160, 180]);
+    assert_eq!(finals(&reports(&s.events)).len(), 1);
+}
+
+/// A WebSocket upgrade on connection `id` at `t`, answered 101 1 ms later.
+fn upgrade(s: &mut Stream, t: u64, id: ConnId, target: &str) {
+    s.request(t, id, target, vec![("Upgrade".into(), "websocket".into())]);
+    let r = HttpResponse {
+        status: 101,
+        reason: "Switching Protocols".into(),
+        version: "HTTP/1.1".into(),
+        headers: vec![],
+        head_len: 129,
+        body: BodyKind::None,
+        request_method: Some("GET".into()),
+        time_since_request: None,
+        upgrade: Some(WsUpgrade {
+            key: String::new(),
+            accept: String::new(),
+            accept_expected: String::new(),
+            accept_valid: true,
+            subprotocol: None,
+            extensions: None,
+            deflate: None,
+        }),
+    };
+    s.push(
+        t + MS,
+        id,
+        Some(Dir::S2c),
+        EventBody::HttpResponse(Box::new(r)),
+        true,
+    );
+}
+
+#[test]
+fn each_upgraded_connection_is_a_websocket_of_its_own() {
+    // Two rounds, each opening /ws for 300 ms with a message a round trip, 2 s apart: two
+    // conversations, each open as long as its connection.
+    let mut s = Stream::default();
+    for (round, id) in [(0u64, 0), (1, 1)] {
+        let t0 = round * 2 * S;
+        s.open(t0, id, 40000 + id as u16, Some(30_000));
+        upgrade(&mut s, t0 + MS, id, "/ws");
+        s.ws_message(t0 + 100 * MS, id, Dir::C2s);
+        s.ws_message(t0 + 101 * MS, id, Dir::S2c);
+        s.close(t0 + 300 * MS, id, ConnState::Closed);
+    }
+    // A plain GET of the same target in between is another conversation.
+    s.open(S, 5, 45000, Some(30_000));
+    s.get(S + MS, 5, "/ws");
+    s.answer(S + 2 * MS, 5, 426, 0);
+    let r = reports(&s.events);
+    let f = finals(&r);
+    let ws: Vec<(Pattern, Vec<ConnId>, Nanos, Nanos)> = f
+        .iter()
+        .map(|r| (r.pattern, r.conns.clone(), r.start, r.duration))
+        .collect();
+    assert_eq!(
+        ws,
+        [
+            (Pattern::Websocket, vec![0], Nanos(0), Nanos(300 * MS)),
+            (Pattern::Websocket, vec![1], Nanos(2 * S), Nanos(300 * MS)),
+        ]
+    );
+    // Each was reported as soon as the 101 came, then at its connection's end.
+    let first: Vec<(u64, bool)> = r.iter().map(|(t, r)| (*t, r.is_final)).collect();
+    assert_eq!(
+        first,
+        [
+            (2 * MS, false),
+            (300 * MS, true),
+            (2 * S + 2 * MS, false),
+            (2 * S + 300 * MS, true)
+        ]
+    );
+}
+
+#[test]
+fn a_refused_upgrade_shows_no_pattern() {
+    let mut s = Stream::default();
+    s.open(0, 0, 40000, Some(30_000));
+    s.request(MS, 0, "/ws", vec![("Upgrade".into(), "websocket".into())]);
+    s.answer(2 * MS, 0, 400, 10);
+    s.close(3 * MS, 0, ConnState::Closed);
+    assert_eq!(reports(&s.events), vec![]);
+}
+
+#[test]
+fn updates_come_at_classification_then_at_most_once_a_second() {
+    // Polls every 100 ms for 10 s on one connection: 100 requests.
+    let mut s = Stream::default();
+    s.open(0, 0, 40000, Some(30_000));
+    for i in 0..100 {
+        let t = MS + i * 100 * MS;
+        s.get(t, 0, "/poll");
+        s.answer(t + 300_000, 0, 204, 0);
+    }
+    let r = reports(&s.events);
+    let seen: Vec<(u64, u32, bool)> = r
+        .iter()
+        .map(|(t, r)| (*t / MS, r.requests, r.is_final))
+        .collect();
+    // Classified at the third request; then when the count has at least doubled and a
+    // second has passed since the last report: 6 is too soon, 13 at 1.2 s, 26, 52; the final
+    // with all 100.
+    assert_eq!(
+        seen,
+        [
+            (201, 3, false),
+            (1201, 13, false),
+            (2501, 26, false),
+            (5101, 52, false),
+            (9901, 100, true)
+        ]
+    );
+    assert!(r.iter().all(|(_, r)| r.conversation == 0));
+}
+
+#[test]
+fn a_conversation_that_stops_showing_its_pattern_is_reported_none() {
+    // Three regular polls, then the client's waits go all over the place.
+    let mut s = Stream::default();
+    // Three regular polls, then waits all over the place (never four times the median
+    // period, so it stays one conversation), and a last one 1.5 s later.
+    visits(
+        &mut s,
+        0,
+        "/poll",
+        &[0, 100, 200, 450, 500, 800, 850, 1000, 1050, 1350, 1400],
+    );
+    let r = reports(&s.events);
+    let seen: Vec<(u64, Pattern, bool)> = r
+        .iter()
+        .map(|(t, r)| (*t / MS, r.pattern, r.is_final))
+        .collect();
+    // Polling at the third request; at the fourth it no longer is, reported once a second
+    // has passed since the first report (at the next request after it), and at the end.
+    assert_eq!(
+        seen,
+        [
+            (200, Pattern::ShortPolling, false),
+            (1350, Pattern::None, false),
+            (1400, Pattern::None, true)
+        ]
+    );
+}
+
+#[test]
+fn a_load_of_many_connections_gives_few_reports() {
+    // 40 connections, each polling /api every 10 ms for 5 s and opening a WebSocket with a
+    // message each way every 10 ms: 20,000 requests and 40,000 messages.
+    let mut s = Stream::default();
+    for c in 0..40u32 {
+        s.open(0, c, 30000 + c as u16, Some(30_000));
+        s.open(0, 100 + c, 31000 + c as u16, Some(30_000));
+        upgrade(&mut s, MS, 100 + c, "/live");
+    }
+    for i in 0..500u64 {
+        for c in 0..40u32 {
+            let t = 10 * MS + i * 10 * MS + u64::from(c) * 1000;
+            s.get(t, c, "/api");
+            s.answer(t + 200_000, c, 200, 20);
+            s.ws_message(t + 300_000, 100 + c, Dir::C2s);
+            s.ws_message(t + 400_000, 100 + c, Dir::S2c);
+        }
+    }
+    let r = reports(&s.events);
+    // Each WebSocket is its own conversation: its first report, a few updates (messages
+    // doubling, at most one a second) and a final one. /api is one conversation (one client
+    // host) whose requests overlap: no one client's rhythm, no pattern.
+    let ids: std::collections::BTreeSet<u32> = r.iter().map(|(_, r)| r.conversation).collect();
+    assert_eq!(ids.len(), 40);
+    assert!(r.iter().all(|(_, r)| r.pattern == Pattern::Websocket));
+    assert!(r.len() <= 40 * 7, "{} reports", r.len());
+    assert_eq!(finals(&r).len(), 40);
 }
 
 mod any_order {
@@ -698,6 +1122,33 @@ mod any_order {
             let mut out = Vec::new();
             d.finish(Stamp::default(), &mut out);
             prop_assert!(out.iter().all(|e| e.body.kind() == "pattern"));
+            // Reporting: each conversation reported ends with exactly one final report,
+            // and nothing comes after it.
+            let mut d = PatternDetector::reporting(limits);
+            let mut out = Vec::new();
+            for e in &s.events {
+                d.observe(e);
+                d.take_reports(Stamp::default(), &mut out);
+            }
+            d.finish(Stamp::default(), &mut out);
+            let mut ended = std::collections::BTreeSet::new();
+            for e in &out {
+                let EventBody::Pattern(r) = &e.body else {
+                    return Err(TestCaseError::fail("not a pattern event"));
+                };
+                prop_assert!(!ended.contains(&r.conversation), "{r:?} after its final");
+                if r.is_final {
+                    ended.insert(r.conversation);
+                }
+            }
+            let reported: std::collections::BTreeSet<u32> = out
+                .iter()
+                .filter_map(|e| match &e.body {
+                    EventBody::Pattern(r) => Some(r.conversation),
+                    _ => None,
+                })
+                .collect();
+            prop_assert_eq!(reported, ended);
         }
     }
 }

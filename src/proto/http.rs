@@ -116,6 +116,8 @@ pub struct Conversation {
     /// be the middle of a message, so bytes that are not HTTP are skipped while looking for a
     /// message start rather than given up on.
     late: bool,
+    /// Capture time of the bytes being parsed (ns since the first packet).
+    now: u64,
 }
 
 /// A request awaiting its response.
@@ -125,6 +127,9 @@ struct Pending {
     method: Option<String>,
     /// What the answer to a WebSocket upgrade request is checked against.
     ws_key: Option<WsKey>,
+    /// When the request's last byte came so far (its head, then the end of its body); `None`
+    /// for a request lost in a gap.
+    t: Option<u64>,
 }
 
 /// The Sec-WebSocket-Key of a pending upgrade request: at most [`MAX_WS_KEY`] bytes of it
@@ -397,6 +402,7 @@ impl Conversation {
             pending: VecDeque::new(),
             upgraded: None,
             late: false,
+            now: 0,
         }
     }
 
@@ -411,6 +417,7 @@ impl Conversation {
     /// `leftover[1]`, the client bytes that followed the request head in `leftover[0]`. The
     /// conversation parses nothing after that.
     pub fn feed(&mut self, dir: Dir, data: &[u8], cx: &mut Cx) -> Option<Upgraded> {
+        self.now = cx.stamp.t.0;
         let d = dir.idx();
         let used = self.run(d, data, cx);
         let mut up = self.upgraded.take()?;
@@ -424,6 +431,7 @@ impl Conversation {
     /// counted; elsewhere the partial message is dropped and the direction resynchronises at
     /// the next message start.
     pub fn gap(&mut self, dir: Dir, len: u32, cx: &mut Cx) {
+        self.now = cx.stamp.t.0;
         self.lose(dir.idx(), u64::from(len), cx);
     }
 
@@ -441,6 +449,7 @@ impl Conversation {
     ///   `EventSource.close()`) ends it this way (a note `peer_closed_in_body`);
     /// - cut short (`malformed`) when its own sender closed or reset the connection inside it.
     pub fn end_by(&mut self, dir: Dir, cause: EndCause, cx: &mut Cx) {
+        self.now = cx.stamp.t.0;
         let d = dir.idx();
         self.drop_candidate(d, cx);
         let peer_ended = self.sides[1 - d].ended;
@@ -879,6 +888,7 @@ impl Conversation {
             Pending {
                 method: Some(method),
                 ws_key,
+                t: Some(self.now),
             },
             cx,
         );
@@ -893,6 +903,7 @@ impl Conversation {
                 Pending {
                     method: None,
                     ws_key: None,
+                    t: None,
                 },
                 cx,
             );
@@ -918,11 +929,13 @@ impl Conversation {
         // RFC 9110 §15.2: interim responses precede the final one to the same request.
         if (100..200).contains(&resp.status) && resp.status != 101 {
             resp.request_method = self.pending.front().and_then(|p| p.method.clone());
+            resp.time_since_request = self.since(self.pending.front());
             cx.emit(Some(Dir::S2c), EventBody::HttpResponse(Box::new(resp)));
             self.message_done(s);
             return;
         }
         let pending = self.pending.pop_front();
+        resp.time_since_request = self.since(pending.as_ref());
         let (method, ws_key) = match pending {
             Some(p) => (p.method, p.ws_key),
             None => (None, None),
@@ -1084,7 +1097,21 @@ impl Conversation {
         }
     }
 
+    /// The server's time for an answer to `p` given now: from the request's last byte.
+    fn since(&self, p: Option<&Pending>) -> Option<crate::model::Nanos> {
+        let t = p?.t?;
+        Some(crate::model::Nanos(self.now.saturating_sub(t)))
+    }
+
     fn message_done(&mut self, d: usize) {
+        if d == Dir::C2s.idx() {
+            // The request's last byte: the newest pending request is the one whose body (or
+            // head) just ended, unless its answer already came (then nothing is pending
+            // after it).
+            if let Some(p) = self.pending.back_mut().filter(|p| p.t.is_some()) {
+                p.t = Some(self.now);
+            }
+        }
         let side = &mut self.sides[d];
         side.state = if mem::take(&mut side.hold_after) {
             State::Hold
@@ -1475,6 +1502,7 @@ impl Conversation {
                 Pending {
                     method: None,
                     ws_key: None,
+                    t: None,
                 },
                 cx,
             );

@@ -42,6 +42,7 @@ pub fn short_name(p: Pattern) -> &'static str {
         Pattern::LongPolling => "long-poll",
         Pattern::Streaming => "stream",
         Pattern::Websocket => "WebSocket",
+        Pattern::None => "none",
     }
 }
 
@@ -98,6 +99,7 @@ pub fn figures(r: &PatternReport) -> String {
             let [up, down] = r.messages.unwrap_or([0, 0]);
             format!("{up}↑ {down}↓ msg · open {}", short_duration(r.duration.0))
         }
+        Pattern::None => format!("{} req", r.requests),
     }
 }
 
@@ -113,6 +115,7 @@ fn pattern_style(t: &Theme, p: Pattern) -> Style {
         Pattern::LongPolling => Class::WsControl,
         Pattern::Streaming => Class::TcpControl,
         Pattern::Websocket => Class::WsData,
+        Pattern::None => Class::Http,
     })
 }
 

@@ -262,6 +262,7 @@ impl Script {
             head_len,
             body: BodyKind::None,
             request_method: Some("GET".into()),
+            time_since_request: None,
             upgrade: Some(WsUpgrade {
                 key: SAMPLE_KEY.into(),
                 accept: SAMPLE_ACCEPT.into(),
@@ -327,6 +328,7 @@ impl Script {
             head_len,
             body: BodyKind::Length,
             request_method: Some("GET".into()),
+            time_since_request: None,
             upgrade: None,
         };
         let total = head_len as usize + body.len();

@@ -95,6 +95,10 @@ impl MermaidWriter {
     pub fn write_event<W: Write>(&mut self, w: &mut W, e: &Event) -> io::Result<()> {
         self.start(w)?;
         if let EventBody::Pattern(r) = &e.body {
+            // A note per conversation: its final report (updates come before it).
+            if !r.is_final || r.pattern == Pattern::None {
+                return Ok(());
+            }
             return self.pattern(w, r);
         }
         let Some(conn) = e.conn else {
@@ -228,6 +232,7 @@ pub fn pattern_summary(r: &PatternReport) -> String {
         Pattern::LongPolling => "long polling",
         Pattern::Streaming => "streaming",
         Pattern::Websocket => "WebSocket",
+        Pattern::None => "no pattern",
     };
     format!(
         "{name} {}: {}",

@@ -167,7 +167,9 @@ pub fn describe(out: &mut String, body: &EventBody) {
             let name = name.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
             let _ = write!(
                 out,
-                "PATTERN {name}  {} → {}{}  {}",
+                "PATTERN {name} (conversation {}, {})  {} → {}{}  {}",
+                r.conversation,
+                if r.is_final { "final" } else { "update" },
                 escape(&r.client),
                 r.server,
                 escape(&r.target),
@@ -419,10 +421,11 @@ pub fn pattern_figures(r: &crate::model::PatternReport) -> String {
             let [up, down] = r.messages.unwrap_or([0, 0]);
             let _ = write!(
                 s,
-                ", messages {up} up and {down} down in {}",
+                ", messages {up} up and {down} down, open {}",
                 duration(r.duration.0)
             );
         }
+        Pattern::None => {}
     }
     s
 }
@@ -482,7 +485,18 @@ fn response(out: &mut String, r: &HttpResponse) {
             let _ = write!(out, "  extensions={}", escape(x));
         }
     }
+    if let Some(held) = server_time(r) {
+        let _ = write!(out, "  {held}");
+    }
     body_kind(out, r.body);
+}
+
+/// `held 1.200 s`: how long the server took to answer (`time_since_request`), when it held
+/// the request: at least [`crate::pattern::HOLD_FLOOR_NS`] (10 ms; quicker is an answer at
+/// once, not worth a word on every line).
+pub fn server_time(r: &HttpResponse) -> Option<String> {
+    let t = r.time_since_request?.0;
+    (t >= crate::pattern::HOLD_FLOOR_NS).then(|| format!("held {}", duration(t)))
 }
 
 fn frame(out: &mut String, f: &WsFrame) {

@@ -222,6 +222,7 @@ pub(super) fn parse_response(buf: &[u8], max_headers: usize) -> Result<HttpRespo
             head_len: u32::try_from(buf.len()).unwrap_or(u32::MAX),
             body: BodyKind::None,
             request_method: None,
+            time_since_request: None,
             upgrade: None,
         }),
         Ok(httparse::Status::Partial) => Err("response head does not parse".to_string()),
