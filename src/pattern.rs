@@ -122,6 +122,7 @@
 //! [`Limits::max_connections`] connections followed; [`Limits::max_pending_requests`]
 //! unanswered requests per connection. A pause ends at most the conversations of its pair.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
@@ -587,7 +588,11 @@ fn regular(v: &[u64]) -> bool {
 
 /// Median of `v` (the mean of the two middle values for an even count).
 fn median(v: &[u64]) -> Option<u64> {
-    let mut s = v.to_vec();
+    median_sorted(&mut v.to_vec())
+}
+
+/// [`median`] of `s`, sorting it in place.
+fn median_sorted(s: &mut [u64]) -> Option<u64> {
     s.sort_unstable();
     let n = s.len();
     match n {
@@ -607,6 +612,31 @@ pub fn spread(v: &[u64]) -> Option<Spread> {
         median: Nanos(median(v)?),
         max: Nanos(*v.iter().max()?),
     })
+}
+
+/// The conversation key of a request: a fetch (GET, HEAD) by its target without the query
+/// ([`conversation_target`]); any other method as `"METHOD /path"` (a send is never a poll:
+/// Engine.IO answers its POSTs at once while its GETs are held, and mixed together neither
+/// shape would show). A report's `target` is this key.
+pub fn request_key<'a>(method: &str, target: &'a str) -> Cow<'a, str> {
+    let path = conversation_target(target);
+    if ["GET", "HEAD"]
+        .iter()
+        .any(|m| method.eq_ignore_ascii_case(m))
+    {
+        Cow::Borrowed(path)
+    } else {
+        Cow::Owned(format!("{} {path}", method.get(..16).unwrap_or(method)))
+    }
+}
+
+/// Whether a request (`method`, `target`, seen at `t`) on one of `r.conns` belongs to the
+/// conversation `r` reports: same key ([`request_key`]) and within `start..=start +
+/// duration`. Its response and body are the ones answering it on its connection; for a
+/// WebSocket conversation, every later event of its one connection belongs to it too.
+pub fn belongs(r: &PatternReport, method: &str, target: &str, t: Nanos) -> bool {
+    let end = r.start.0.saturating_add(r.duration.0);
+    (r.start.0..=end).contains(&t.0) && request_key(method, target) == r.target.as_str()
 }
 
 /// The target without its query string or fragment, cut at [`MAX_TARGET`] characters.
@@ -981,8 +1011,15 @@ impl PatternDetector {
             // Back to back: a burst, or a long poll asked again, not a silence.
             return;
         }
-        let pause = median(pair.silences.make_contiguous())
-            .is_some_and(|m| silence >= m.saturating_mul(PAUSE_RATIO));
+        // The median of at most SILENCES_KEPT values, sorted on the stack: no allocation per
+        // request.
+        let mut kept = [0u64; SILENCES_KEPT];
+        let n = pair.silences.len().min(SILENCES_KEPT);
+        for (k, s) in kept.iter_mut().zip(&pair.silences) {
+            *k = *s;
+        }
+        let pause =
+            median_sorted(&mut kept[..n]).is_some_and(|m| silence >= m.saturating_mul(PAUSE_RATIO));
         if pair.silences.len() >= SILENCES_KEPT {
             pair.silences.pop_front();
         }
@@ -1013,21 +1050,8 @@ impl PatternDetector {
                 && v.split(',')
                     .any(|p| p.trim().eq_ignore_ascii_case("websocket"))
         });
-        // Fetches (GET, HEAD) are the polls the lesson compares; a request that sends (POST,
-        // PUT...) to the same target is another conversation: Engine.IO's long-polling
-        // transport answers its POSTs at once while its GETs are held, and mixed together
-        // neither shape would show.
-        let path = conversation_target(&r.target);
-        let keyed;
-        let target = if ["GET", "HEAD"]
-            .iter()
-            .any(|m| r.method.eq_ignore_ascii_case(m))
-        {
-            path
-        } else {
-            keyed = format!("{} {path}", r.method.get(..16).unwrap_or(&r.method));
-            keyed.as_str()
-        };
+        let keyed = request_key(&r.method, &r.target);
+        let target: &str = &keyed;
         let id = if upgrade {
             match ws_conv.filter(|id| self.convs.get(id).is_some_and(|v| !v.ended)) {
                 Some(id) => id,

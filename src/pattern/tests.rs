@@ -653,6 +653,16 @@ fn figures() {
             max: Nanos(3)
         })
     );
+    assert_eq!(request_key("GET", "/poll?since=1"), "/poll");
+    assert_eq!(request_key("head", "/poll"), "/poll");
+    assert_eq!(request_key("POST", "/send?x=1"), "POST /send");
+    let mut r = polls_on_new_connections(3, 300_000, 20 * MS, 200).detect()[0].clone();
+    r.duration = Nanos(10 * MS);
+    assert!(belongs(&r, "GET", "/poll?since=9", r.start));
+    assert!(belongs(&r, "GET", "/poll", Nanos(r.start.0 + 10 * MS)));
+    assert!(!belongs(&r, "GET", "/poll", Nanos(r.start.0 + 10 * MS + 1)));
+    assert!(!belongs(&r, "POST", "/poll", r.start));
+    assert!(!belongs(&r, "GET", "/poll", Nanos(r.start.0 - 1)));
     assert_eq!(conversation_target("/poll?since=1"), "/poll");
     assert_eq!(conversation_target("/a#x?y"), "/a");
     assert_eq!(conversation_target("*"), "*");

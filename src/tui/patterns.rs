@@ -15,8 +15,6 @@
 //! the timeline. Only the rows on screen are drawn, and a row costs a few binary searches per
 //! column, however many messages its conversation had.
 
-use std::borrow::Cow;
-
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -179,20 +177,6 @@ impl Axis {
     }
 }
 
-/// The conversation key of a request, as the engine groups them (`pattern::request`):
-/// fetches (GET, HEAD) by their target without the query, other methods as `METHOD /path`.
-fn request_key<'a>(method: &str, target: &'a str) -> Cow<'a, str> {
-    let path = crate::pattern::conversation_target(target);
-    if ["GET", "HEAD"]
-        .iter()
-        .any(|m| method.eq_ignore_ascii_case(m))
-    {
-        Cow::Borrowed(path)
-    } else {
-        Cow::Owned(format!("{} {path}", method.get(..16).unwrap_or(method)))
-    }
-}
-
 /// Marks `cell` with a request or an answer: `Up` and `Down` in one cell make `Both`.
 fn mark(cells: &mut [Cell], col: usize, m: Cell) {
     if let Some(cell) = cells.get_mut(col) {
@@ -241,9 +225,10 @@ struct Exchange {
     until: Ix,
 }
 
-/// The exchanges of connection `c` that belong to the conversation `target`: requests and
-/// final responses matched in order, as HTTP/1.1 answers them.
-fn exchanges(tl: &Timeline, c: &ConnTrack, target: &str) -> Vec<Exchange> {
+/// The exchanges of connection `c` that belong to the conversation `r` reports
+/// ([`crate::pattern::belongs`]): requests and final responses matched in order, as HTTP/1.1
+/// answers them.
+fn exchanges(tl: &Timeline, c: &ConnTrack, r: &PatternReport) -> Vec<Exchange> {
     let finals: Vec<Ix> = c
         .responses
         .iter()
@@ -258,7 +243,8 @@ fn exchanges(tl: &Timeline, c: &ConnTrack, target: &str) -> Vec<Exchange> {
     let mut out = Vec::new();
     for (k, &request) in c.requests.iter().enumerate() {
         let ours = tl.event(request).is_some_and(|e| {
-            matches!(&e.body, EventBody::HttpRequest(r) if request_key(&r.method, &r.target) == target)
+            matches!(&e.body, EventBody::HttpRequest(q)
+                if crate::pattern::belongs(r, &q.method, &q.target, e.t))
         });
         if ours {
             out.push(Exchange {
@@ -285,7 +271,7 @@ fn paint(tl: &Timeline, r: &PatternReport, axis: &Axis) -> Vec<Cell> {
         .collect();
     let mut marks: Vec<(usize, Cell)> = Vec::new();
     for c in &conns {
-        for x in exchanges(tl, c, &r.target) {
+        for x in exchanges(tl, c, r) {
             let Some(t_req) = tl.time(x.request) else {
                 continue;
             };

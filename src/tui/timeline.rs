@@ -433,12 +433,12 @@ impl ConnTrack {
     }
 }
 
-/// Which conversation a pattern report is about: a later report with the same key replaces
-/// the earlier one.
-type ConvKey = (String, SocketAddr, String);
+/// Which conversation a pattern report is about: a later report with the same id replaces
+/// the earlier one (`PatternReport::conversation`).
+type ConvKey = u32;
 
 fn conversation_key(r: &PatternReport) -> ConvKey {
-    (r.client.clone(), r.server, r.target.clone())
+    r.conversation
 }
 
 /// Every event received, and per-connection indices into them.
@@ -672,9 +672,27 @@ impl Timeline {
     }
 
     /// Takes in a `pattern` report: it replaces the conversation's previous one, and marks
-    /// its connections with its pattern.
+    /// its connections with its pattern; a conversation that no longer shows one (`none`)
+    /// leaves the list.
     fn report(&mut self, r: &PatternReport) {
         let key = conversation_key(r);
+        if r.pattern == Pattern::None {
+            if let Some(at) = self.report_at.remove(&key) {
+                let old = self.reports.remove(at);
+                for conn in &old.conns {
+                    if let Some(c) = self.by_id.get(conn).and_then(|&p| self.conns.get_mut(p)) {
+                        if c.pattern == Some(old.pattern) {
+                            c.pattern = None;
+                        }
+                    }
+                }
+                self.report_at.clear();
+                for (i, x) in self.reports.iter().enumerate() {
+                    self.report_at.insert(conversation_key(x), i);
+                }
+            }
+            return;
+        }
         match self.report_at.get(&key) {
             Some(&at) => {
                 if let Some(old) = self.reports.get_mut(at) {
