@@ -85,7 +85,9 @@ def nanoseconds(seconds):
     return int(whole) * 1_000_000_000 + int((frac + "000000000")[:9])
 
 
-def reduce_frame(layers):
+def reduce_frame(layers, http_time=False):
+    """One frame's line. `http_time`: response entries also carry the request frame and the
+    time since it (off by default: scripts/tshark-dissect-tls.py's references do without)."""
     tcp = layers.get("tcp")
     if tcp is None:
         return None
@@ -115,7 +117,7 @@ def reduce_frame(layers):
         if code is not None:
             resp = ["resp", int(code), one(h, "http.response.version")]
             request_in, time = one(h, "http.request_in"), one(h, "http.time")
-            if request_in is not None and time is not None:
+            if http_time and request_in is not None and time is not None:
                 resp += [int(request_in), nanoseconds(time)]
             http.append(resp)
     if http:
@@ -142,7 +144,7 @@ def dissect(path):
     packets = json.loads(tshark(args) or "[]")
     lines = []
     for p in packets:
-        r = reduce_frame(p["_source"]["layers"])
+        r = reduce_frame(p["_source"]["layers"], http_time=True)
         if r is not None:
             lines.append(json.dumps(r, separators=(",", ":")))
     return "\n".join(lines) + "\n"
