@@ -4,7 +4,10 @@
 //! demo's built-in recording), written by `scripts/tshark-dissect.py`
 //! from `tshark -T json` (HTTP body reassembly off, HTTP ports decoded as HTTP). For every frame
 //! tshark dissects we compare: TCP flags, relative seq/ack, payload length, scaled window, the
-//! sequence-analysis flags; the HTTP requests and responses the frame completes; and the
+//! sequence-analysis flags; the HTTP requests and responses the frame completes, and for each
+//! response the frame of the request it answers and the time since it (`http.request_in`,
+//! `http.time`, where tshark matched one; synscope's `time_since_request` runs from the
+//! request's last byte and is checked against its own events); and the
 //! WebSocket frames it completes (opcode, FIN, mask, payload length). Connections must map one to
 //! one onto tshark's `tcp.stream` numbers. When tshark is installed (CI installs it) the test also
 //! re-runs the script in `--check` mode, so a reference cannot silently go stale.
@@ -48,8 +51,9 @@ fn reduce(events: &[Event]) -> (BTreeMap<u64, Value>, HashMap<u64, ConnId>) {
     let mut ports: HashMap<ConnId, (u16, u16)> = HashMap::new();
     let mut frames: BTreeMap<u64, Value> = BTreeMap::new();
     let mut conn_of_frame = HashMap::new();
-    // Frames of the requests awaiting an answer, per connection.
-    let mut requests: HashMap<ConnId, VecDeque<u64>> = HashMap::new();
+    // The requests awaiting an answer, per connection: the frame and time of each one's head,
+    // and the time of its last byte (the end of its body).
+    let mut requests: HashMap<ConnId, VecDeque<(u64, u64, u64)>> = HashMap::new();
     for e in events {
         match &e.body {
             EventBody::Connection(c) => {
@@ -85,7 +89,12 @@ fn reduce(events: &[Event]) -> (BTreeMap<u64, Value>, HashMap<u64, ConnId>) {
                 requests
                     .entry(e.conn.unwrap())
                     .or_default()
-                    .push_back(e.frame);
+                    .push_back((e.frame, e.t.0, e.t.0));
+            }
+            EventBody::HttpBody(b) if b.end && e.dir == Some(Dir::C2s) => {
+                if let Some(last) = requests.entry(e.conn.unwrap()).or_default().back_mut() {
+                    last.2 = e.t.0;
+                }
             }
             EventBody::HttpResponse(r) => {
                 let v = frames.get_mut(&e.frame).expect("http event on a tcp frame");
@@ -97,10 +106,14 @@ fn reduce(events: &[Event]) -> (BTreeMap<u64, Value>, HashMap<u64, ConnId>) {
                 } else {
                     fifo.pop_front()
                 };
-                if let (Some(frame), Some(t)) = (request, r.time_since_request) {
+                if let (Some((frame, head, end)), Some(t)) = (request, r.time_since_request) {
+                    // The server's time runs from the request's last byte, as Wireshark's
+                    // http.time does with body reassembly on (its default); the references
+                    // are made with it off, so tshark counts from the frame of the head.
+                    assert_eq!(t.0, e.t.0.saturating_sub(end), "frame {}: {r:?}", e.frame);
                     let a = resp.as_array_mut().unwrap();
                     a.push(json!(frame));
-                    a.push(json!(t.0));
+                    a.push(json!(e.t.0.saturating_sub(head)));
                 }
                 push(v, "http", resp);
             }
