@@ -3,15 +3,21 @@
 //!
 //! ```text
 //! cargo run --release --example wsload -- [--connections 40] [--messages 5000] [--size 32]
-//!     [--window 8] [--port 0] [--demo-server]
+//!     [--window 8] [--port 0] [--demo-server | --tls]
 //! ```
 //!
 //! The echo server is a minimal tokio-tungstenite one in this process (or, with
 //! `--demo-server`, `synscope::demo::serve`). Every message is sent and flushed on its own, so
 //! each is its own TCP segment: the point is many small packets, the load a live capture of
 //! chat-like traffic sees. `scripts/bench-capture.sh` records this for benchmarks.
+//!
+//! `--tls`: the same load as `wss`: rustls on both sides (TLS 1.3, rustls's first suite,
+//! TLS_AES_256_GCM_SHA384), with a self-signed certificate for `localhost` made at start
+//! (rcgen); each message is its own TLS record. The client writes the NSS key log to the file
+//! `SSLKEYLOGFILE` names, when set (rustls's `KeyLogFile`), so a capture of it can be
+//! decrypted (`TLS=1 scripts/bench-capture.sh`).
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,11 +25,15 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
+use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use synscope::demo::{self, ServerConfig};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::{TlsAcceptor, TlsConnector};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
 
 #[derive(Parser)]
 #[command(about = "WebSocket echo load on loopback")]
@@ -45,8 +55,12 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     port: u16,
     /// Echo with the demo server's `/ws` instead of the minimal echo server.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tls")]
     demo_server: bool,
+    /// wss: TLS 1.3 (rustls) on every connection; the client writes the key log to
+    /// SSLKEYLOGFILE when it is set.
+    #[arg(long)]
+    tls: bool,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 300)]
     timeout_secs: u64,
@@ -79,16 +93,35 @@ async fn main() -> Result<()> {
             std::future::pending(),
         ));
     } else {
-        tokio::spawn(echo_server(listener, counts.clone()));
+        let acceptor = args.tls.then(tls_acceptor).transpose()?;
+        tokio::spawn(echo_server(listener, acceptor, counts.clone()));
     }
+    let connector = args.tls.then(tls_connector).transpose()?;
 
     let started = Instant::now();
     let mut clients = Vec::with_capacity(args.connections as usize);
     for _ in 0..args.connections {
         let counts = counts.clone();
+        let connector = connector.clone();
         let (messages, size, window) = (args.messages, args.size, args.window);
         clients.push(tokio::spawn(async move {
-            client(addr, messages, size, window, &counts).await
+            let tcp = TcpStream::connect(addr).await?;
+            tcp.set_nodelay(true)?;
+            match connector {
+                None => {
+                    let (ws, _) =
+                        tokio_tungstenite::client_async(format!("ws://{addr}/ws"), tcp).await?;
+                    client(ws, messages, size, window, &counts).await
+                }
+                Some(connector) => {
+                    let tls = connector
+                        .connect(ServerName::try_from("localhost")?, tcp)
+                        .await?;
+                    let url = format!("wss://localhost:{}/ws", addr.port());
+                    let (ws, _) = tokio_tungstenite::client_async(url, tls).await?;
+                    client(ws, messages, size, window, &counts).await
+                }
+            }
         }));
     }
     let all = futures_util::future::join_all(clients);
@@ -124,40 +157,93 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-async fn echo_server(listener: TcpListener, counts: Arc<Counts>) -> Result<()> {
+/// The server side of `--tls`: a self-signed certificate for `localhost`, made now.
+fn tls_acceptor() -> Result<TlsAcceptor> {
+    let rcgen::CertifiedKey { cert, signing_key } =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+    CERT.set(cert.der().clone()).ok();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(signing_key.serialize_der()));
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], key)?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The certificate the server made, the one the clients trust.
+static CERT: std::sync::OnceLock<rustls::pki_types::CertificateDer<'static>> =
+    std::sync::OnceLock::new();
+
+/// The client side of `--tls`: trusts the server's certificate, logs keys to SSLKEYLOGFILE.
+fn tls_connector() -> Result<TlsConnector> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CERT.get().context("no server certificate")?.clone())?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.key_log = Arc::new(rustls::KeyLogFile::new());
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// rustls with *ring* (classic X25519 key exchange; rustls 0.23.48 deprecates it only for
+/// lacking post-quantum groups): it builds without aws-lc's C toolchain.
+#[allow(deprecated)]
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+async fn echo_server(
+    listener: TcpListener,
+    acceptor: Option<TlsAcceptor>,
+    counts: Arc<Counts>,
+) -> Result<()> {
     loop {
         let (tcp, _) = listener.accept().await?;
         let counts = counts.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
             let _ = tcp.set_nodelay(true);
-            let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
-                return;
-            };
-            while let Some(Ok(msg)) = ws.next().await {
-                counts.server_received.fetch_add(1, Ordering::Relaxed);
-                if matches!(msg, Message::Binary(_) | Message::Text(_)) {
-                    if ws.send(msg).await.is_err() {
-                        break;
+            match acceptor {
+                None => {
+                    if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
+                        echo(ws, &counts).await;
                     }
-                    counts.server_sent.fetch_add(1, Ordering::Relaxed);
                 }
-                // Close: tungstenite queued the reply; the next read sends it and ends.
+                Some(acceptor) => {
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    if let Ok(ws) = tokio_tungstenite::accept_async(tls).await {
+                        echo(ws, &counts).await;
+                    }
+                }
             }
         });
     }
 }
 
+async fn echo<S: AsyncRead + AsyncWrite + Unpin>(mut ws: WebSocketStream<S>, counts: &Counts) {
+    while let Some(Ok(msg)) = ws.next().await {
+        counts.server_received.fetch_add(1, Ordering::Relaxed);
+        if matches!(msg, Message::Binary(_) | Message::Text(_)) {
+            if ws.send(msg).await.is_err() {
+                break;
+            }
+            counts.server_sent.fetch_add(1, Ordering::Relaxed);
+        }
+        // Close: tungstenite queued the reply; the next read sends it and ends.
+    }
+}
+
 /// Sends `messages` messages keeping `window` in flight; returns how many came back.
-async fn client(
-    addr: SocketAddr,
+async fn client<S: AsyncRead + AsyncWrite + Unpin>(
+    mut ws: WebSocketStream<S>,
     messages: u32,
     size: usize,
     window: u32,
     counts: &Counts,
 ) -> Result<u64> {
-    let tcp = TcpStream::connect(addr).await?;
-    tcp.set_nodelay(true)?;
-    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), tcp).await?;
     let payload = bytes::Bytes::from(vec![0x5a; size]);
     let mut sent = 0u32;
     let mut echoed = 0u32;

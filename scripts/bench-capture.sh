@@ -9,6 +9,14 @@
 # --release). Prints wsload's figures, tcpdump's drop count and capinfos' packet rate. Exits
 # non-zero if tcpdump dropped packets, since a benchmark input with holes measures the wrong
 # thing.
+#
+# TLS=1: the same load as wss (wsload --tls: rustls, TLS 1.3 TLS_AES_256_GCM_SHA384, one TLS
+# record per message), and the client's NSS key log beside the capture, OUT.keys (OUT without
+# its extension, then .keys), for the decryption speed figures:
+#
+#   TLS=1 scripts/bench-capture.sh /tmp/wss-load.pcap     # writes /tmp/wss-load.keys too
+#   synscope decode --keylog /tmp/wss-load.keys /tmp/wss-load.pcap
+#   tshark -o tls.keylog_file:/tmp/wss-load.keys -r /tmp/wss-load.pcap -q
 set -euo pipefail
 
 OUT="${1:?usage: bench-capture.sh OUT.pcap}"
@@ -16,6 +24,7 @@ CONNECTIONS="${CONNECTIONS:-40}"
 MESSAGES="${MESSAGES:-25000}"
 SIZE="${SIZE:-32}"
 WINDOW="${WINDOW:-8}"
+TLS="${TLS:-0}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 cargo build --quiet --release --manifest-path "$ROOT/Cargo.toml" --example wsload
@@ -32,8 +41,16 @@ for _ in $(seq 100); do
 done
 grep -q "listening on" "$LOG" || { cat "$LOG" >&2; kill "$CAPTURE_PID"; exit 1; }
 
-"$ROOT/target/release/examples/wsload" --port "$PORT" --connections "$CONNECTIONS" \
-    --messages "$MESSAGES" --size "$SIZE" --window "$WINDOW"
+WSLOAD=("$ROOT/target/release/examples/wsload" --port "$PORT" --connections "$CONNECTIONS"
+    --messages "$MESSAGES" --size "$SIZE" --window "$WINDOW")
+if [[ "$TLS" == 1 ]]; then
+    KEYS="${OUT%.*}.keys"
+    rm -f "$KEYS"
+    SSLKEYLOGFILE="$KEYS" "${WSLOAD[@]}" --tls
+    echo "key log: $KEYS ($(grep -c '^CLIENT_TRAFFIC_SECRET_0 ' "$KEYS") TLS 1.3 sessions)"
+else
+    "${WSLOAD[@]}"
+fi
 # Let tcpdump read what is still in the kernel buffer before it stops.
 sleep 1
 kill -INT "$CAPTURE_PID"
