@@ -335,7 +335,40 @@ impl EventSink for Post<'_> {
             conn: self.conn,
             dir,
         };
-        self.sub.content(o, content, self.limits);
+        // In slices, so that a burst (a piece of thousands of small events, megabytes
+        // released at once after a hole) is passed on as it comes: what waits is bounded by
+        // what one slice can carry, whatever the piece.
+        match content {
+            Content::Body(b) => {
+                for slice in b.chunks(CONTENT_SLICE) {
+                    self.sub.content(o, Content::Body(slice), self.limits);
+                    self.burst();
+                }
+            }
+            Content::Message(b) => {
+                for slice in b.chunks(CONTENT_SLICE) {
+                    self.sub.content(o, Content::Message(slice), self.limits);
+                    self.burst();
+                }
+            }
+            other => {
+                self.sub.content(o, other, self.limits);
+                self.burst();
+            }
+        }
+    }
+}
+
+/// Content bytes decoded per step ([`Post::content`]): a slice carries at most a few hundred
+/// events (an SSE event takes 3 bytes at least).
+const CONTENT_SLICE: usize = 1024;
+
+impl Post<'_> {
+    /// Passes the waiting decoded events on once they are [`SCRATCH_KEEP`] or more.
+    fn burst(&mut self) {
+        if self.sub.held.len() >= SCRATCH_KEEP {
+            self.sub.flush(self.out);
+        }
     }
 }
 
@@ -421,7 +454,8 @@ pub struct Subprotocols {
     msgs: [Option<Box<MsgDecoder>>; 2],
     codecs: [socketio::Codec; 2],
     /// Events decoded from content, waiting for the event that carries them (the body piece
-    /// or message their last byte came in) or the end of the call.
+    /// or message their last byte came in) or the end of the call; [`SCRATCH_KEEP`] or more
+    /// are passed on at once ([`Post::burst`]).
     held: Vec<Event>,
     /// Events decoded when an event passes, after it.
     new: Vec<Event>,

@@ -582,3 +582,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_burst_of_events_in_one_chunk_streams_out() {
+    // 10,000 events in one chunk fed at once: they are not held until the chunk's event, but
+    // passed on as they come (what waits is bounded by what a CONTENT_SLICE carries).
+    let mut h = Harness::new(Limits::default());
+    h.feed(C2s, b"GET /events HTTP/1.1\r\n\r\n");
+    let mut r = SSE_HEAD.to_vec();
+    r.extend(chunk(&"data: x\n\n".repeat(10_000)));
+    h.feed(S2c, &r);
+    let kinds = h.kinds();
+    let first_sse = kinds.iter().position(|k| *k == "sse_event").unwrap();
+    let chunk_at = kinds.iter().position(|k| *k == "http_body").unwrap();
+    assert!(first_sse < chunk_at, "{first_sse} {chunk_at}");
+    assert_eq!(h.sse().len(), 10_000);
+    assert!(kinds[chunk_at + 1..].len() <= CONTENT_SLICE / 3);
+}

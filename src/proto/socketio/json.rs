@@ -371,6 +371,20 @@ enum Num {
 
 const WORDS: [&[u8]; 3] = [b"true", b"false", b"null"];
 
+/// The bytes that end a run inside a string: the quote, the backslash and the control
+/// characters (a table: one load a byte where three comparisons were).
+const STRING_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = true;
+        c += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 fn is_ws(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | b'\r')
 }
@@ -410,7 +424,7 @@ impl Checker {
                     .get(i..)
                     .unwrap_or_default()
                     .iter()
-                    .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                    .position(|&c| STRING_STOP[usize::from(c)])
                     .unwrap_or(b.len() - i);
                 if run > 0 {
                     i += run;
