@@ -26,7 +26,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-OUT="$ROOT/assets/captures/tls"
+# OUT=DIR records somewhere else (to try the script without touching the committed captures).
+OUT="${OUT:-$ROOT/assets/captures/tls}"
 PEERS="$ROOT/scripts/peers/tls"
 
 for tool in tcpdump editcap capinfos python3 openssl gnutls-serv gnutls-cli curl node npm cargo; do
@@ -301,7 +302,9 @@ for name in "${WANT[@]}"; do
 done
 
 # Wireshark's dissection of each capture, decrypted with its key log: the reference the TLS
-# agreement test compares with.
-for name in "${WANT[@]}"; do
-    python3 "$ROOT/scripts/tshark-dissect-tls.py" "$OUT/$name.pcapng"
-done
+# agreement test compares with. Then --verify: fails if tshark left a record encrypted where
+# there are keys, or if a WebSocket accept key is not RFC 6455's.
+files=()
+for name in "${WANT[@]}"; do files+=("$OUT/$name.pcapng"); done
+python3 "$ROOT/scripts/tshark-dissect-tls.py" "${files[@]}"
+python3 "$ROOT/scripts/tshark-dissect-tls.py" --verify "${files[@]}"

@@ -28,9 +28,13 @@ comes from its TLS debug log (`-o tls.debug_file`), matched record by record wit
 
 `--verify` prints, per capture, the records seen, encrypted, decrypted, and what tshark flagged
 (expert warnings such as "Ignored Unknown Record", malformed packets), and exits 1 when a
-capture that has keys still has an encrypted record tshark could not decrypt.
+capture that has keys still has an encrypted record tshark could not decrypt, or when a
+WebSocket 101's Sec-WebSocket-Accept is not the one its request's key asks for (tshark does not
+check it).
 """
+import base64
 import concurrent.futures
+import hashlib
 import importlib.util
 import json
 import os
@@ -288,6 +292,9 @@ class Dissection:
             self.debug = debug_records(dbg) if os.path.exists(dbg) else {}
         self.counts = {"records": 0, "encrypted": 0, "decrypted": 0, "undecrypted": 0}
         self.expert = []
+        # tcp.stream -> Sec-WebSocket-Key, and the Sec-WebSocket-Accept values that came back.
+        self.ws_keys = {}
+        self.ws_accepts = []
         self.lines = []
         # (stream, source port) -> the direction sent ChangeCipherSpec in TLS 1.2 (records after
         # it are encrypted).
@@ -312,6 +319,13 @@ class Dissection:
                     self.expert.append((frame, item.get("_ws.expert.message")))
         if "_ws.malformed" in json.dumps(layers):
             self.expert.append((frame, "malformed"))
+        for h in base.as_list(layers.get("http", [])):
+            for line in all_of(h, "http.request.line") + all_of(h, "http.response.line"):
+                name, _, value = line.partition(":")
+                if name.lower() == "sec-websocket-key":
+                    self.ws_keys[out["stream"]] = value.strip()
+                elif name.lower() == "sec-websocket-accept":
+                    self.ws_accepts.append((out["stream"], value.strip()))
         records = []
         for layer in base.as_list(layers.get("tls", [])):
             if not isinstance(layer, dict):
@@ -398,6 +412,14 @@ def main(argv):
                   f"{[m for _, m in d.expert] or 'none'}")
             if d.keys and c["undecrypted"]:
                 bad.append(f"{capture}: {c['undecrypted']} encrypted records not decrypted")
+            # tshark does not check the accept key (RFC 6455 §4.2.2): do it here.
+            for stream, accept in d.ws_accepts:
+                key = d.ws_keys.get(stream, "")
+                want = base64.b64encode(hashlib.sha1(
+                    (key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+                if accept != want:
+                    bad.append(f"{capture}: tcp.stream {stream}: Sec-WebSocket-Accept {accept} "
+                               f"is not the key's ({want})")
         elif check:
             try:
                 with open(ref, encoding="utf-8") as f:

@@ -28,7 +28,7 @@ import ssl
 import sys
 import threading
 
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC11B85"
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
 PAGE = b"<!doctype html>\n<title>synscope</title>\n<p>hello over https</p>\n"
 TEXT = b"hello over TLS\n"
 
