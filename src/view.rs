@@ -42,6 +42,8 @@ pub struct Writer<W: Write> {
     latch: Latch,
     /// One JSON line, reused: no allocation per event.
     line: Vec<u8>,
+    /// One text line, reused.
+    text: String,
 }
 
 /// The first write error, until it is reported; then only what it was.
@@ -60,6 +62,7 @@ impl<W: Write> Writer<W> {
             mermaid: mermaid::MermaidWriter::new(),
             latch: Latch::Open,
             line: Vec::with_capacity(512),
+            text: String::with_capacity(256),
         }
     }
 
@@ -78,7 +81,10 @@ impl<W: Write> Writer<W> {
     pub fn write(&mut self, e: &Event) -> io::Result<()> {
         match self.format {
             Format::Text => {
-                text::write_event(&mut self.out, e)?;
+                self.text.clear();
+                text::format_event(&mut self.text, e);
+                self.text.push('\n');
+                self.out.write_all(self.text.as_bytes())?;
                 if let Some((lang, transcript)) = &mut self.explain {
                     if let Some(why) = transcript.why(*lang, e) {
                         text::write_why(&mut self.out, crate::explain::why_label(*lang), &why)?;
@@ -255,6 +261,23 @@ mod tests {
         // An empty Mermaid diagram is still a diagram.
         assert_eq!(run_empty(Format::Mermaid), "sequenceDiagram\n");
         assert_eq!(run_empty(Format::Json), "");
+    }
+
+    /// The transcript's time column, padded without a String of its own, as `{:>11}` of
+    /// [`text::time`] pads it.
+    #[test]
+    fn the_time_column_is_padded_as_before() {
+        let sample = crate::tui::sample::demo();
+        for ns in [0, 999, 1_500_000_000, 12_345_678_901_234, u64::MAX] {
+            let mut e = sample[0].clone();
+            e.t = crate::model::Nanos(ns);
+            let mut line = String::new();
+            text::format_event(&mut line, &e);
+            assert!(
+                line.starts_with(&format!("{:>11} ", text::time(ns))),
+                "{ns}: {line}"
+            );
+        }
     }
 
     fn run_empty(format: Format) -> String {

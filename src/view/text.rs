@@ -40,7 +40,11 @@ pub fn write_why<W: Write>(w: &mut W, label: &str, text: &str) -> io::Result<()>
 
 /// Appends the one-line rendering of `event` (without newline) to `out`.
 pub fn format_event(out: &mut String, e: &Event) {
-    let _ = write!(out, "{:>11} ", time(e.t.0));
+    // `time` right-aligned in 11 columns, without a String of its own.
+    let (secs, micros) = (e.t.0 / 1_000_000_000, (e.t.0 % 1_000_000_000) / 1_000);
+    let width = secs.checked_ilog10().unwrap_or(0) as usize + 1 + 7;
+    out.extend(std::iter::repeat_n(' ', 11usize.saturating_sub(width)));
+    let _ = write!(out, "{secs}.{micros:06} ");
     match e.conn {
         Some(c) => {
             let _ = write!(out, "#{c:<3} ");
