@@ -165,13 +165,20 @@ impl<W: Write> Writer<W> {
     }
 }
 
-impl<W: Write> EventSink for Writer<W> {
-    fn push(&mut self, event: Event) {
+impl<W: Write> Writer<W> {
+    /// [`EventSink::push`] by reference: writes `event` unless a write failed before.
+    pub fn push_ref(&mut self, event: &Event) {
         if let Latch::Open = self.latch {
-            if let Err(e) = self.write(&event) {
+            if let Err(e) = self.write(event) {
                 self.latch = Latch::Failed(e);
             }
         }
+    }
+}
+
+impl<W: Write> EventSink for Writer<W> {
+    fn push(&mut self, event: Event) {
+        self.push_ref(&event);
     }
 }
 

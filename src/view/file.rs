@@ -263,12 +263,15 @@ fn decode_with<W: Write, F: FnOnce() -> W + Send>(opts: &DecodeOptions, out: F) 
                 let mut w = Writer::new(out(), format).explain(explain);
                 for msg in rx {
                     match msg {
-                        ToWriter::Events(mut batch) => {
-                            for e in batch.drain(..) {
-                                w.push(e);
+                        ToWriter::Events(batch) => {
+                            for e in &batch {
+                                w.push_ref(e);
                             }
                             w.check()?;
-                            // The engine's thread may have gone: then the batch is dropped.
+                            // The events go back with the batch and are dropped on the
+                            // engine's thread, which allocated them: a free from another
+                            // thread locks the allocating thread's malloc arena. (If the
+                            // engine's thread has gone, the batch is dropped here.)
                             let _ = free_tx.try_send(batch);
                         }
                         ToWriter::Flush => w.flush()?,
@@ -379,10 +382,12 @@ impl Batch<'_> {
         if self.events.is_empty() || self.gone {
             return;
         }
-        let next = self
+        let mut next = self
             .free
             .try_recv()
             .unwrap_or_else(|_| Vec::with_capacity(BATCH_EVENTS));
+        // Written: drop the events here, on the thread that made them.
+        next.clear();
         let full = std::mem::replace(&mut self.events, next);
         self.gone = self.tx.send(ToWriter::Events(full)).is_err();
     }
