@@ -111,6 +111,29 @@ fn heap(e: &Event) -> usize {
                 + opt(&p.data)
                 + opt(&p.sid)
         }
+        EventBody::TlsRecord(_) | EventBody::TlsAlert(_) => 0,
+        EventBody::TlsHandshake(h) => {
+            let list = |v: &Option<Vec<String>>| {
+                v.as_ref().map_or(0, |v| {
+                    chunk(v.capacity() * size_of::<String>())
+                        + v.iter().map(|s| string(s)).sum::<usize>()
+                })
+            };
+            boxed::<model::TlsHandshake>(size_of_val(h))
+                + opt(&h.sni)
+                + list(&h.alpn)
+                + list(&h.san)
+                + opt(&h.subject)
+                + h.cipher_suites
+                    .as_ref()
+                    .map_or(0, |v| chunk(v.capacity() * 2))
+                + h.supported_versions
+                    .as_ref()
+                    .map_or(0, |v| chunk(v.capacity() * 2))
+                + h.key_share_groups
+                    .as_ref()
+                    .map_or(0, |v| chunk(v.capacity() * 2))
+        }
         EventBody::Pattern(p) => {
             boxed::<model::PatternReport>(size_of_val(p))
                 + string(&p.client)

@@ -136,6 +136,12 @@ pub const BUF_SIZE: usize = 256 << 10;
 /// interfaces would otherwise grow with the file).
 pub const MAX_INTERFACES: usize = 4096;
 
+/// Most bytes of TLS key log kept from Decryption Secrets Blocks between two frames.
+pub const MAX_SECRETS: usize = 16 << 20;
+/// pcapng Decryption Secrets Block type, and its TLS key log secrets type ("TLSK").
+const DSB_MAGIC: u32 = 0x0000_000a;
+const DSB_TLS_KEY_LOG: u32 = 0x544c_534b;
+
 /// Bytes shown in `NotACapture`.
 const SNIFF_SHOWN: usize = 16;
 
@@ -287,6 +293,9 @@ pub struct CaptureReader<R: Read> {
     /// Records whose timestamp fraction is a second or more, and the first one's frame number.
     bad_ts: u64,
     first_bad_ts: Option<u64>,
+    /// TLS key log lines from Decryption Secrets Blocks not yet taken (at most
+    /// [`MAX_SECRETS`] bytes).
+    secrets: Vec<u8>,
 }
 
 /// Where a capture stream that ended early was cut ([`CaptureReader::cut`]).
@@ -324,6 +333,7 @@ impl<R: Read> CaptureReader<R> {
             header_cut: None,
             bad_ts: 0,
             first_bad_ts: None,
+            secrets: Vec::new(),
         };
         let full = rd.fill(4)?;
         let head = rd.available();
@@ -364,6 +374,35 @@ impl<R: Read> CaptureReader<R> {
 
     /// The next frame, `Ok(None)` at the end of the stream.
     pub fn next_frame(&mut self) -> Result<Option<RawFrame<'_>>, CaptureError> {
+        let at = self.next_at()?;
+        Ok(at.map(|f| self.frame_of(f)))
+    }
+
+    /// [`CaptureReader::next_frame`], with the TLS key log lines of the pcapng Decryption
+    /// Secrets Blocks read on the way to it (empty when there were none): they come before
+    /// the packets they decrypt, so hand them to the engine before this frame.
+    pub fn next_frame_with_secrets(
+        &mut self,
+    ) -> (Result<Option<RawFrame<'_>>, CaptureError>, Vec<u8>) {
+        let at = self.next_at();
+        let secrets = std::mem::take(&mut self.secrets);
+        (at.map(|a| a.map(|f| self.frame_of(f))), secrets)
+    }
+
+    fn frame_of(&self, f: FrameAt) -> RawFrame<'_> {
+        // `next_*` checked that the block, and so the frame inside it, is in the buffer.
+        let data = self.buf.get(f.at..f.at + f.len).unwrap_or(&[]);
+        RawFrame {
+            ts: f.ts,
+            link: f.link,
+            data,
+            orig_len: f
+                .orig_len
+                .max(u32::try_from(data.len()).unwrap_or(u32::MAX)),
+        }
+    }
+
+    fn next_at(&mut self) -> Result<Option<FrameAt>, CaptureError> {
         if self.done {
             return Ok(None);
         }
@@ -387,16 +426,7 @@ impl<R: Read> CaptureReader<R> {
             self.bad_ts += 1;
             self.first_bad_ts.get_or_insert(self.frames);
         }
-        // `next_*` checked that the block, and so the frame inside it, is in the buffer.
-        let data = self.buf.get(f.at..f.at + f.len).unwrap_or(&[]);
-        Ok(Some(RawFrame {
-            ts: f.ts,
-            link: f.link,
-            data,
-            orig_len: f
-                .orig_len
-                .max(u32::try_from(data.len()).unwrap_or(u32::MAX)),
-        }))
+        Ok(Some(f))
     }
 
     /// The stream ended inside a block (a file cut mid-packet, or a capture still being written
@@ -781,11 +811,45 @@ impl<R: Read> CaptureReader<R> {
                 IDB_MAGIC => self.interface_description(len, endian)?,
                 EPB_MAGIC => return self.enhanced_packet(len, endian).map(Some),
                 SPB_MAGIC => return self.simple_packet(len, endian).map(Some),
-                // NRB, ISB, DSB, custom, obsolete Packet Block and unknown blocks carry nothing
+                DSB_MAGIC => self.decryption_secrets(len, endian),
+                // NRB, ISB, custom, obsolete Packet Block and unknown blocks carry nothing
                 // synscope shows.
                 _ => {}
             }
             self.consume(len);
+        }
+    }
+
+    /// A Decryption Secrets Block (pcapng, draft-ietf-opsawg-pcapng §4.7; written by
+    /// `editcap --inject-secrets tls,KEYS`): a TLS key log is kept for
+    /// [`CaptureReader::next_frame_with_secrets`]; other secret types, a block whose length
+    /// fields disagree, and what would pass [`MAX_SECRETS`] are skipped.
+    fn decryption_secrets(&mut self, len: usize, endian: Endian) {
+        let block = self.available().get(..len).unwrap_or(&[]);
+        let field = |at: usize| {
+            block
+                .get(at..at + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(|b| endian.u32(b))
+        };
+        let (Some(kind), Some(n)) = (field(8), field(12)) else {
+            return;
+        };
+        if kind != DSB_TLS_KEY_LOG {
+            return;
+        }
+        // The data ends before the block's trailing length.
+        let Some(data) = block.get(16..(16 + n as usize).min(len.saturating_sub(4))) else {
+            return;
+        };
+        if self.secrets.len() + data.len() + 1 > MAX_SECRETS {
+            return;
+        }
+        let data = data.to_vec();
+        self.secrets.extend_from_slice(&data);
+        // Lines of two blocks must not run together.
+        if data.last().is_some_and(|b| *b != b'\n') {
+            self.secrets.push(b'\n');
         }
     }
 

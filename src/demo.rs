@@ -20,6 +20,7 @@ mod news;
 mod server;
 #[cfg(target_os = "linux")]
 pub mod show;
+pub mod tls;
 
 pub use clients::{
     run, Report, Scenario, CLOSE_CODE, CLOSE_REASON, KOREAN_TEXT, LARGE_MESSAGE, LONG_POLLS, POLLS,

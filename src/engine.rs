@@ -11,6 +11,7 @@ use crate::capture::LinkType;
 use crate::capture::RawFrame;
 use crate::decode::{decode, Decoded, Skipped, MAX_MPLS_LABELS, MAX_VLAN_TAGS};
 use crate::flow::{EventSink, FlowTable, Held};
+use crate::keylog::{Added, KeyLog, KeyLogFile, KeySource};
 use crate::model::{Event, EventBody, Layer, Limits, Malformed, Nanos, Note, Stamp, Timestamp};
 use crate::pattern::PatternDetector;
 use crate::proto::Session;
@@ -138,7 +139,13 @@ pub struct Engine {
     /// Notes given about frames the engine could not place (bounded by
     /// [`MAX_UNPLACED_NOTES`]).
     unplaced_notes: u64,
+    /// Key log remarks (bad lines, limits) waiting for a frame to be stamped with.
+    key_notes: Vec<Note>,
+    limits: Limits,
 }
+
+/// Most key log remarks waiting for a frame (they come once per source or per read).
+const MAX_KEY_NOTES: usize = 16;
 
 impl Engine {
     pub fn new(limits: Limits) -> Self {
@@ -151,6 +158,146 @@ impl Engine {
             patterns: PatternDetector::reporting(limits),
             filter: Filter::default(),
             unplaced_notes: 0,
+            key_notes: Vec::new(),
+            limits,
+        }
+    }
+
+    /// The TLS secrets known so far.
+    pub fn keys(&self) -> &KeyLog {
+        self.flows.keys()
+    }
+
+    /// Whether secrets may still arrive while frames are decoded (`live`, `demo`): TLS
+    /// connections then wait for missing secrets (see [`crate::proto::tls`]).
+    pub fn set_keys_growing(&mut self, growing: bool) {
+        self.flows.keys_mut().set_growing(growing);
+    }
+
+    /// Takes in the next bytes of an NSS key log (a file's text, a pcapng Decryption Secrets
+    /// Block, what a TLS stack logs). Lines not understood become one `note` (`conn`-less,
+    /// layer `tls`, stamped with the next frame); connections waiting for secrets that
+    /// arrived go on at once, their events going to `out`.
+    pub fn add_keys(&mut self, bytes: &[u8], out: &mut dyn EventSink) {
+        let added = self.flows.keys_mut().add(bytes);
+        self.keys_added(added, out);
+    }
+
+    /// Reads what `file` gained since the last read into the key log (the whole file the
+    /// first time), and goes on as [`Engine::add_keys`] does. A file that does not exist yet
+    /// reads as empty (a browser creates its key log at its first connection).
+    pub fn read_keys(
+        &mut self,
+        file: &mut KeyLogFile,
+        out: &mut dyn EventSink,
+    ) -> std::io::Result<()> {
+        let read = file.read_new(self.flows.keys_mut())?;
+        if read.capped_now {
+            self.key_note(
+                "tls_keylog_too_large",
+                format!(
+                    "the key log {} is larger than synscope reads (Limits::max_keylog_bytes, \
+                     {} bytes): the rest is ignored",
+                    file.path().display(),
+                    self.limits.max_keylog_bytes
+                ),
+            );
+        }
+        self.keys_added(read.added, out);
+        Ok(())
+    }
+
+    /// Loads a whole key log before decoding (`decode`, `replay`): every line, the last one
+    /// even without its newline. An unreadable `--keylog` is an error; an unreadable
+    /// `SSLKEYLOGFILE` is a note (the variable may be set for other programs).
+    pub fn load_keys(&mut self, source: &KeySource) -> std::io::Result<()> {
+        let mut file = KeyLogFile::new(&source.path, self.limits.max_keylog_bytes);
+        let exists = source.path.exists();
+        let mut none = Vec::new();
+        match self.read_keys(&mut file, &mut none) {
+            Ok(()) if exists => {}
+            Ok(()) if source.from_env => self.key_note(
+                "tls_keylog_unreadable",
+                format!(
+                    "{} does not exist: no TLS secrets from it",
+                    source.describe()
+                ),
+            ),
+            Ok(()) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("{}: no such file", source.path.display()),
+                ))
+            }
+            Err(e) if source.from_env => self.key_note(
+                "tls_keylog_unreadable",
+                format!(
+                    "{} cannot be read ({e}): no TLS secrets from it",
+                    source.describe()
+                ),
+            ),
+            Err(e) => return Err(e),
+        }
+        self.end_keys(&mut none);
+        Ok(())
+    }
+
+    /// The end of one key log source: a last line without its newline is taken.
+    pub fn end_keys(&mut self, out: &mut dyn EventSink) {
+        let added = self.flows.keys_mut().finish();
+        self.keys_added(added, out);
+    }
+
+    /// A remark about a key log source as a whole (a file too large, unreadable...): a
+    /// `note` with `name`, stamped with the next frame.
+    pub fn key_note(&mut self, name: &'static str, detail: String) {
+        if self.key_notes.len() < MAX_KEY_NOTES {
+            self.key_notes.push(Note {
+                layer: Layer::Tls,
+                note: name,
+                detail,
+                bytes: None,
+            });
+        }
+    }
+
+    fn keys_added(&mut self, added: Added, out: &mut dyn EventSink) {
+        if let Some((line, why)) = &added.first_bad {
+            self.key_note(
+                "tls_keylog_bad_lines",
+                format!(
+                    "{} key log line(s) are not NSS key log lines and were ignored (first: \
+                     line {line}, {why})",
+                    added.bad_lines
+                ),
+            );
+        }
+        if added.over_limit > 0 {
+            self.key_note(
+                "tls_keylog_full",
+                format!(
+                    "the key log holds secrets for more sessions than synscope keeps \
+                     (Limits::max_keylog_sessions, {}): {} secret(s) ignored",
+                    self.flows.keys().len(),
+                    added.over_limit
+                ),
+            );
+        }
+        if added.secrets > 0 && self.origin.is_some() {
+            let mut out = Observed {
+                patterns: &mut self.patterns,
+                out: Counted { out, n: 0 },
+            };
+            self.flows.keys_changed(self.last, &mut out);
+            let Observed { out, .. } = out;
+            self.stats.events += out.n;
+        }
+    }
+
+    /// Emits the waiting key log remarks with `stamp`.
+    fn flush_key_notes(&mut self, stamp: Stamp, out: &mut dyn EventSink) {
+        for n in self.key_notes.drain(..) {
+            out.push(stamp.event(None, None, EventBody::Note(Box::new(n))));
         }
     }
 
@@ -176,6 +323,9 @@ impl Engine {
             frame: self.stats.frames,
         };
         self.last = stamp;
+        for n in self.key_notes.drain(..) {
+            out.push(stamp.event(None, None, EventBody::Note(Box::new(n))));
+        }
         match decode(frame) {
             Ok(Decoded::Tcp(pkt)) if !self.filter.matches(pkt.src, pkt.dst) => {
                 self.stats.filtered += 1;
@@ -273,6 +423,12 @@ impl Engine {
     /// End of input: flushes what is held, ends every open connection, then passes on the
     /// final `pattern` reports of the conversations still going (see [`crate::pattern`]).
     pub fn finish(&mut self, out: &mut dyn EventSink) {
+        if !self.key_notes.is_empty() {
+            let last = self.last;
+            let mut counted = Counted { out, n: 0 };
+            self.flush_key_notes(last, &mut counted);
+            self.stats.events += counted.n;
+        }
         let mut out = Observed {
             patterns: &mut self.patterns,
             out: Counted { out, n: 0 },

@@ -235,6 +235,9 @@ pub const KEYS: &[&str] = &[
     "violation.invalid_deflate_params",
     "violation.transfer_encoding_with_content_length",
     "violation.transfer_encoding_not_chunked",
+    "violation.tls_record_overflow",
+    "violation.tls_bad_record_header",
+    "violation.tls_bad_alert",
     "malformed",
     "note",
     "note.not_http",
@@ -297,6 +300,33 @@ pub const KEYS: &[&str] = &[
     "socketio.packet.connect_error",
     "socketio.packet.binary_event",
     "socketio.packet.binary_ack",
+    // tls
+    "tls_record",
+    "tls_record.handshake",
+    "tls_record.change_cipher_spec",
+    "tls_record.encrypted",
+    "tls_record.decrypted",
+    "tls_handshake",
+    "tls_handshake.client_hello",
+    "tls_handshake.server_hello",
+    "tls_handshake.server_hello_resumed",
+    "tls_handshake.hello_retry_request",
+    "tls_handshake.encrypted_extensions",
+    "tls_handshake.certificate",
+    "tls_handshake.certificate_request",
+    "tls_handshake.certificate_verify",
+    "tls_handshake.server_key_exchange",
+    "tls_handshake.server_hello_done",
+    "tls_handshake.client_key_exchange",
+    "tls_handshake.finished",
+    "tls_handshake.new_session_ticket",
+    "tls_handshake.key_update",
+    "tls_handshake.end_of_early_data",
+    "tls_alert",
+    "tls_alert.close_notify",
+    "tls_alert.fatal",
+    "note.tls_keys_missing",
+    "note.tls_decrypt_failed",
     // patterns
     "pattern",
     "pattern.short-polling",
@@ -349,6 +379,12 @@ pub const PLACEHOLDERS: &[&str] = &[
     "chunks",
     "messages",
     "overhead",
+    "sni",
+    "version",
+    "suite",
+    "subject",
+    "inner",
+    "alert",
 ];
 
 /// The key of a TCP analysis flag: `tcp.` and the flag's JSON name.
@@ -559,6 +595,33 @@ pub fn key_chain(e: &Event, cx: Context) -> Vec<&'static str> {
                 _ => {}
             }
             k.extend(known("socketio.engine.", p.engine_type));
+        }
+        EventBody::TlsRecord(r) => {
+            use crate::model::TlsContentType;
+            k.push(match (r.encrypted, r.inner_type) {
+                (true, Some(_)) => "tls_record.decrypted",
+                (true, None) => "tls_record.encrypted",
+                (false, _) if r.content_type == TlsContentType::CHANGE_CIPHER_SPEC => {
+                    "tls_record.change_cipher_spec"
+                }
+                (false, _) if r.content_type == TlsContentType::HANDSHAKE => "tls_record.handshake",
+                _ => "tls_record",
+            });
+        }
+        EventBody::TlsHandshake(h) => {
+            if h.resumed {
+                k.push("tls_handshake.server_hello_resumed");
+            }
+            if let Some(n) = h.handshake_type.name() {
+                k.extend(known("tls_handshake.", n));
+            }
+        }
+        EventBody::TlsAlert(a) => {
+            if a.description == crate::model::TlsAlertDescription::CLOSE_NOTIFY {
+                k.push("tls_alert.close_notify");
+            } else if a.level.0 == 2 {
+                k.push("tls_alert.fatal");
+            }
         }
         EventBody::Pattern(r) if !r.is_final && r.pattern != Pattern::None => {
             k.push("pattern.update")
@@ -788,6 +851,35 @@ pub fn values(e: &Event) -> Values {
             if let Some(ev) = &p.event {
                 v.wire("event", ev);
             }
+        }
+        EventBody::TlsRecord(r) => {
+            v.set("len", r.length.to_string());
+            if let Some(t) = r.inner_type {
+                let name = t
+                    .name()
+                    .map_or_else(|| t.0.to_string(), |n| n.replace('_', " "));
+                v.set("inner", name);
+            }
+        }
+        EventBody::TlsHandshake(h) => {
+            v.set("len", h.length.to_string());
+            if let Some(s) = &h.sni {
+                v.wire("sni", s);
+            }
+            if let Some(ver) = h.version {
+                v.set("version", ver.to_string());
+            }
+            if let Some(c) = h.cipher_suite {
+                v.set("suite", c.to_string());
+            }
+            if let Some(s) = &h.subject {
+                v.wire("subject", s);
+            }
+        }
+        EventBody::TlsAlert(a) => {
+            let mut s = String::new();
+            crate::view::tls::alert(&mut s, a);
+            v.set("alert", s.trim_start_matches("Alert ").to_string());
         }
         EventBody::Pattern(r) => {
             v.set("requests", r.requests.to_string());

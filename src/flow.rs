@@ -58,9 +58,10 @@ use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 
 use crate::decode::TcpPacket;
+use crate::keylog::KeyLog;
 use crate::model::{
     tcp_flags, ConnId, ConnState, ConnectionEnd, ConnectionInfo, Dir, Event, EventBody, Handshake,
-    Limits, Nanos, Stamp, StateChange, TcpFlags, TcpSegment, Timestamp,
+    Limits, Nanos, Stamp, StateChange, TcpFlags, TcpSegment, Timestamp, TlsSummary,
 };
 use analysis::{seq_gt, SeqInfo};
 use reassembly::{Cap, Sinks, Stream};
@@ -100,6 +101,8 @@ pub struct Cx<'o> {
     /// for the switch to WebSocket says).
     pub state: ConnState,
     pub limits: &'o Limits,
+    /// TLS secrets known so far (see [`crate::keylog`]).
+    pub keys: &'o KeyLog,
     pub out: &'o mut dyn EventSink,
 }
 
@@ -168,6 +171,14 @@ pub trait StreamSink {
     fn on_end(&mut self, dir: Dir, cause: EndCause, cx: &mut Cx);
     /// Whether the connection switched to WebSocket (reported in `connection_end`).
     fn is_websocket(&self) -> bool;
+    /// What TLS the connection carried, if any (reported in `connection_end`).
+    fn tls(&self) -> Option<TlsSummary> {
+        None
+    }
+    /// The key log gained secrets (`cx.keys`): a sink waiting for them may go on.
+    fn on_keys(&mut self, cx: &mut Cx) {
+        let _ = cx;
+    }
     /// Bytes the sink buffers now (for memory-bound tests and fuzzing).
     #[doc(hidden)]
     fn held_bytes(&self) -> usize {
@@ -334,6 +345,7 @@ impl<S: StreamSink> Conn<S> {
         stamp: Stamp,
         reused: bool,
         limits: &Limits,
+        keys: &KeyLog,
         room: usize,
         out: &mut dyn EventSink,
     ) {
@@ -440,6 +452,7 @@ impl<S: StreamSink> Conn<S> {
                 conn: self.id,
                 state: self.state,
                 limits,
+                keys,
                 out,
             };
             if !rst {
@@ -526,24 +539,26 @@ impl<S: StreamSink> Conn<S> {
             }
         };
         if end {
-            self.end(stamp, cause, limits, out);
+            self.end(stamp, cause, limits, keys, out);
         }
     }
 
     /// Ends the connection: flushes both streams (holes become gaps), ends them in the sink,
     /// emits `connection_end`, and frees the sink and buffers. No-op once ended.
-    fn end(&mut self, stamp: Stamp, cause: EndCause, limits: &Limits, out: &mut dyn EventSink) {
+    fn end(&mut self, stamp: Stamp, cause: EndCause, limits: &Limits, keys: &KeyLog, out: &mut dyn EventSink) {
         if self.ended {
             return;
         }
         self.ended = true;
         let mut websocket = false;
+        let mut tls = None;
         if let Some(mut sink) = self.sink.take() {
             let mut cx = Cx {
                 stamp,
                 conn: self.id,
                 state: self.state,
                 limits,
+                keys,
                 out,
             };
             for dir in [Dir::C2s, Dir::S2c] {
@@ -555,6 +570,7 @@ impl<S: StreamSink> Conn<S> {
                 self.half[dir.idx()].stream.finish(cause, &mut to);
             }
             websocket = sink.is_websocket();
+            tls = sink.tls();
         }
         let server = if self.key.0 == self.client {
             self.key.1
@@ -569,6 +585,7 @@ impl<S: StreamSink> Conn<S> {
             duration: Nanos(self.last_ts.since(self.first_ts)),
             segments: self.segments,
             bytes: self.bytes,
+            tls,
         };
         out.push(stamp.event(Some(self.id), None, EventBody::ConnectionEnd(Box::new(end))));
     }
@@ -623,6 +640,8 @@ fn dst_is_server(src: SocketAddr, dst: SocketAddr) -> bool {
 /// All connections of a capture.
 pub struct FlowTable<S: StreamSink> {
     limits: Limits,
+    /// TLS secrets, handed to the sinks (`Cx::keys`).
+    keys: KeyLog,
     index: HashMap<Key, usize, FxBuild>,
     /// Connections by slot; `None` marks a free slot (listed in `free`).
     slots: Vec<Option<Conn<S>>>,
@@ -641,6 +660,7 @@ impl<S: StreamSink> FlowTable<S> {
         let seed = RandomState::new().build_hasher().finish();
         FlowTable {
             limits,
+            keys: KeyLog::new(limits.max_keylog_sessions),
             index: HashMap::with_hasher(FxBuild { seed }),
             slots: Vec::new(),
             free: Vec::new(),
@@ -672,12 +692,51 @@ impl<S: StreamSink> FlowTable<S> {
         let was_ended = conn.ended;
         let before = conn.held_cost();
         let room = self.limits.max_held_total.saturating_sub(self.held_cost);
-        conn.segment(pkt, stamp, reused, &self.limits, room, out);
+        conn.segment(pkt, stamp, reused, &self.limits, &self.keys, room, out);
         self.held_cost = (self.held_cost - before.min(self.held_cost)) + conn.held_cost();
         if conn.ended && !was_ended {
             let id = conn.id;
             self.ended.push_back((slot, id));
             self.compact();
+        }
+    }
+
+    /// The TLS secrets the sinks see.
+    pub fn keys(&self) -> &KeyLog {
+        &self.keys
+    }
+
+    /// The TLS secrets, to add to; call [`FlowTable::keys_changed`] after adding.
+    pub fn keys_mut(&mut self) -> &mut KeyLog {
+        &mut self.keys
+    }
+
+    /// Tells every open connection's sink that the key log gained secrets
+    /// ([`StreamSink::on_keys`]), in connection order, with `stamp`.
+    pub fn keys_changed(&mut self, stamp: Stamp, out: &mut dyn EventSink) {
+        let mut open: Vec<(ConnId, usize)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, c)| c.as_ref().filter(|c| !c.ended).map(|c| (c.id, slot)))
+            .collect();
+        open.sort_unstable();
+        for (_, slot) in open {
+            let Some(Some(c)) = self.slots.get_mut(slot) else {
+                continue;
+            };
+            let (id, state) = (c.id, c.state);
+            if let Some(sink) = c.sink.as_deref_mut() {
+                let mut cx = Cx {
+                    stamp,
+                    conn: id,
+                    state,
+                    limits: &self.limits,
+                    keys: &self.keys,
+                    out,
+                };
+                sink.on_keys(&mut cx);
+            }
         }
     }
 
@@ -833,7 +892,7 @@ impl<S: StreamSink> FlowTable<S> {
         if let Some(Some(c)) = self.slots.get_mut(slot) {
             if !c.ended {
                 let before = c.held_cost();
-                c.end(stamp, EndCause::NotCaptured, &self.limits, out);
+                c.end(stamp, EndCause::NotCaptured, &self.limits, &self.keys, out);
                 self.held_cost = (self.held_cost - before.min(self.held_cost)) + c.held_cost();
                 let id = c.id;
                 self.ended.push_back((slot, id));

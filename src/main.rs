@@ -60,6 +60,10 @@ struct Input {
     /// Decode only packets from or to this address, like tcpdump's `host ADDR`.
     #[arg(long, value_name = "ADDR")]
     host: Option<std::net::IpAddr>,
+    /// TLS secrets to decrypt with: an NSS key log (SSLKEYLOGFILE format). Default: the file
+    /// SSLKEYLOGFILE names, when set. A pcapng's Decryption Secrets Blocks are read too.
+    #[arg(long, value_name = "FILE")]
+    keylog: Option<PathBuf>,
 }
 
 impl Input {
@@ -174,6 +178,7 @@ fn main() -> ExitCode {
         } => view::file::decode(&view::file::DecodeOptions {
             path: input.path(),
             filter: input.filter(),
+            keylog: synscope::keylog::KeySource::pick(input.keylog.clone()),
             format,
             stats,
             explain: explain.then_some(lang),
@@ -182,6 +187,7 @@ fn main() -> ExitCode {
         Command::Replay { input } => {
             let mut options = tui();
             options.filter = input.filter();
+            options.keylog = synscope::keylog::KeySource::pick(input.keylog.clone());
             synscope::tui::run_replay(&input.path(), options)
         }
         #[cfg(target_os = "linux")]

@@ -9,6 +9,9 @@ use std::net::SocketAddr;
 
 use serde::{Serialize, Serializer};
 
+mod tls;
+pub use tls::*;
+
 /// Connection number, in order of first appearance in the capture (0, 1, 2, ...).
 pub type ConnId = u32;
 
@@ -166,6 +169,12 @@ pub enum EventBody {
     /// An Engine.IO packet (and the Socket.IO packet inside it), over HTTP long-polling or
     /// WebSocket.
     Socketio(Box<SocketIoPacket>),
+    /// One TLS record (header, and once decrypted what it carried).
+    TlsRecord(TlsRecord),
+    /// One TLS handshake message, in the clear or decrypted.
+    TlsHandshake(Box<TlsHandshake>),
+    /// One TLS alert, in the clear or decrypted.
+    TlsAlert(TlsAlert),
     /// A conversation classified as one of the lesson's patterns; no `conn` or `dir` (it
     /// spans connections: see `conns`). The engine emits them at the end of the input (after
     /// every `connection_end`), or when it forgets a conversation to make room.
@@ -194,6 +203,9 @@ impl EventBody {
             EventBody::SseEvent(_) => "sse_event",
             EventBody::Stomp(_) => "stomp",
             EventBody::Socketio(_) => "socketio",
+            EventBody::TlsRecord(_) => "tls_record",
+            EventBody::TlsHandshake(_) => "tls_handshake",
+            EventBody::TlsAlert(_) => "tls_alert",
             EventBody::Pattern(_) => "pattern",
         }
     }
@@ -219,6 +231,9 @@ pub const EVENT_KINDS: &[&str] = &[
     "sse_event",
     "stomp",
     "socketio",
+    "tls_record",
+    "tls_handshake",
+    "tls_alert",
     "pattern",
 ];
 
@@ -837,6 +852,8 @@ pub enum Layer {
     Stomp,
     /// Engine.IO / Socket.IO packets (HTTP long-polling bodies or WebSocket messages).
     Socketio,
+    /// TLS records, handshake messages, alerts, key logs and decryption.
+    Tls,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -951,6 +968,9 @@ pub struct ConnectionEnd {
     pub segments: [u64; 2],
     /// TCP payload bytes per direction [c2s, s2c].
     pub bytes: [u64; 2],
+    /// The connection carried TLS: what was negotiated, and whether it was decrypted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSummary>,
 }
 
 /// One Server-Sent Events event (WHATWG HTML §9.2.6), dispatched at its blank line.
@@ -1210,6 +1230,18 @@ pub struct Limits {
     /// Timing samples (exchanges, body arrivals, WebSocket messages) kept per conversation;
     /// beyond it events are still counted but their times are not kept.
     pub max_pattern_samples: usize,
+    /// Largest TLS handshake message reassembled for parsing (a certificate chain is the
+    /// largest there is); a longer one is reported and skipped, not buffered.
+    pub max_tls_handshake: usize,
+    /// Record bytes a TLS connection holds while it waits for its secrets from a key log that
+    /// is still growing (`live`, `demo`); beyond it they are shown undecrypted.
+    pub max_tls_key_wait: usize,
+    /// TLS sessions (client randoms) a key log keeps secrets for; lines for more are counted
+    /// and ignored.
+    pub max_keylog_sessions: usize,
+    /// Bytes read from key logs (files and pcapng Decryption Secrets Blocks) in all; the rest
+    /// is ignored, with a note.
+    pub max_keylog_bytes: u64,
 }
 
 impl Default for Limits {
@@ -1228,6 +1260,10 @@ impl Default for Limits {
             max_pending_requests: 1024,
             max_conversations: 1024,
             max_pattern_samples: 1024,
+            max_tls_handshake: 64 << 10,
+            max_tls_key_wait: 1 << 20,
+            max_keylog_sessions: 65_536,
+            max_keylog_bytes: 64 << 20,
         }
     }
 }
@@ -1371,6 +1407,6 @@ mod tests {
             reason: GapReason::NotCaptured,
         });
         assert!(EVENT_KINDS.contains(&b.kind()));
-        assert_eq!(EVENT_KINDS.len(), 19);
+        assert_eq!(EVENT_KINDS.len(), 22);
     }
 }

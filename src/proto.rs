@@ -23,6 +23,7 @@ pub mod http;
 pub mod socketio;
 pub mod sse;
 pub mod stomp;
+pub mod tls;
 pub mod ws;
 
 use std::borrow::Cow;
@@ -32,7 +33,7 @@ use std::mem;
 use crate::flow::{Cx, EndCause, EventSink, Role, StreamSink};
 use crate::model::{
     BodyKind, ConnId, Dir, Event, EventBody, Headers, HttpRequest, HttpResponse, Layer, Limits,
-    Malformed, Note, Opcode, SseEvent, Stamp,
+    Malformed, Note, Opcode, SseEvent, Stamp, TlsSummary,
 };
 
 /// One connection's application state: HTTP until a WebSocket upgrade, then WebSocket; and
@@ -53,6 +54,11 @@ pub struct Session {
     sub: Subprotocols,
     /// Joined late: whether each direction's first bytes were seen yet.
     late: Option<[bool; 2]>,
+    /// TLS under HTTP, when the connection's first bytes were a TLS record
+    /// ([`tls::looks_like_tls`]): the layers above get its decrypted bytes.
+    tls: Option<Box<tls::Tls>>,
+    /// The first bytes were seen (TLS or not is decided).
+    decided: bool,
 }
 
 impl StreamSink for Session {
@@ -62,6 +68,8 @@ impl StreamSink for Session {
             ws: None,
             sub: Subprotocols::new(limits),
             late: None,
+            tls: None,
+            decided: false,
         }
     }
 
@@ -75,6 +83,74 @@ impl StreamSink for Session {
     }
 
     fn on_data(&mut self, dir: Dir, data: &[u8], cx: &mut Cx) {
+        if !self.decided && !data.is_empty() {
+            self.decided = true;
+            if tls::looks_like_tls(data) {
+                self.tls = Some(Box::new(tls::Tls::new(cx.limits)));
+            }
+        }
+        if let Some(mut t) = self.tls.take() {
+            t.feed(dir, data, cx, self);
+            self.tls = Some(t);
+            return;
+        }
+        self.plain_data(dir, data, cx);
+    }
+
+    fn on_gap(&mut self, dir: Dir, len: u32, cx: &mut Cx) {
+        if let Some(mut t) = self.tls.take() {
+            t.gap(dir, len, cx, self);
+            self.tls = Some(t);
+            return;
+        }
+        self.plain_gap(dir, len, cx);
+    }
+
+    fn on_end(&mut self, dir: Dir, cause: EndCause, cx: &mut Cx) {
+        if let Some(mut t) = self.tls.take() {
+            t.end(dir, cause, cx, self);
+            self.tls = Some(t);
+            return;
+        }
+        self.plain_end(dir, cause, cx);
+    }
+
+    fn on_keys(&mut self, cx: &mut Cx) {
+        if let Some(mut t) = self.tls.take() {
+            t.keys_changed(cx, self);
+            self.tls = Some(t);
+        }
+    }
+
+    fn is_websocket(&self) -> bool {
+        self.ws.is_some()
+    }
+
+    fn tls(&self) -> Option<TlsSummary> {
+        self.tls.as_ref().map(|t| t.summary())
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.held_by_layer().iter().sum()
+    }
+}
+
+/// The plaintext layers under TLS.
+impl tls::Upper for Session {
+    fn data(&mut self, dir: Dir, data: &[u8], cx: &mut Cx) {
+        self.plain_data(dir, data, cx);
+    }
+    fn gap(&mut self, dir: Dir, len: u32, cx: &mut Cx) {
+        self.plain_gap(dir, len, cx);
+    }
+    fn end(&mut self, dir: Dir, cause: EndCause, cx: &mut Cx) {
+        self.plain_end(dir, cause, cx);
+    }
+}
+
+impl Session {
+    /// The next in-order plaintext bytes of `dir`: HTTP, or WebSocket after an upgrade.
+    fn plain_data(&mut self, dir: Dir, data: &[u8], cx: &mut Cx) {
         let first = match &mut self.late {
             Some(seen) if !seen[dir.idx()] => {
                 seen[dir.idx()] = true;
@@ -105,27 +181,19 @@ impl StreamSink for Session {
         });
     }
 
-    fn on_gap(&mut self, dir: Dir, len: u32, cx: &mut Cx) {
+    fn plain_gap(&mut self, dir: Dir, len: u32, cx: &mut Cx) {
         self.through(cx, |http, ws, cx| match ws {
             Some(ws) => ws.gap(dir, len, cx),
             None => http.gap(dir, len, cx),
         });
     }
 
-    fn on_end(&mut self, dir: Dir, cause: EndCause, cx: &mut Cx) {
+    fn plain_end(&mut self, dir: Dir, cause: EndCause, cx: &mut Cx) {
         self.through(cx, |http, ws, cx| match ws {
             Some(ws) => ws.end_by(dir, cause, cx),
             None => http.end_by(dir, cause, cx),
         });
         self.sub.end(dir, cx);
-    }
-
-    fn is_websocket(&self) -> bool {
-        self.ws.is_some()
-    }
-
-    fn held_bytes(&self) -> usize {
-        self.held_by_layer().iter().sum()
     }
 }
 
@@ -191,6 +259,7 @@ impl Session {
             conn: cx.conn,
             state: cx.state,
             limits: cx.limits,
+            keys: cx.keys,
             out: &mut post,
         };
         f(&mut self.http, &mut self.ws, &mut inner);
@@ -199,14 +268,15 @@ impl Session {
         self.sub.flush(&mut *cx.out);
     }
 
-    /// [`StreamSink::held_bytes`] by layer: HTTP, WebSocket, subprotocols (for fuzzing, which
-    /// checks each against its own bound).
+    /// [`StreamSink::held_bytes`] by layer: HTTP, WebSocket, subprotocols, TLS (for fuzzing,
+    /// which checks each against its own bound).
     #[doc(hidden)]
-    pub fn held_by_layer(&self) -> [usize; 3] {
+    pub fn held_by_layer(&self) -> [usize; 4] {
         [
             self.http.held_bytes(),
             self.ws.as_ref().map_or(0, |w| w.held_bytes()),
             self.sub.held_bytes(),
+            self.tls.as_ref().map_or(0, |t| t.held_bytes()),
         ]
     }
 
@@ -216,6 +286,7 @@ impl Session {
         http::Conversation::max_held(limits)
             + ws::WsSession::max_held(limits)
             + Subprotocols::max_held(limits)
+            + tls::Tls::max_held(limits)
     }
 }
 

@@ -75,6 +75,8 @@ pub struct Options {
     pub lang: Lang,
     /// Which segments of a replayed capture to decode (`replay --port/--host`).
     pub filter: Filter,
+    /// Where TLS secrets come from (`replay --keylog`, `SSLKEYLOGFILE`).
+    pub keylog: Option<crate::keylog::KeySource>,
 }
 
 impl Default for Options {
@@ -85,6 +87,7 @@ impl Default for Options {
             max_events: MAX_EVENTS,
             lang: Lang::En,
             filter: Filter::default(),
+            keylog: None,
         }
     }
 }
@@ -120,7 +123,13 @@ impl<R: Read> Read for Counting<R> {
 /// Replays a capture file (`-` for standard input) in the terminal until the user quits.
 /// Fails before touching the terminal if the file cannot be opened or is not a capture.
 pub fn run_replay(path: &Path, options: Options) -> Result<()> {
-    let rx = spawn_reader(path.to_path_buf(), options.limits, options.filter.clone())?;
+    let mut engine = Engine::new(options.limits).with_filter(options.filter.clone());
+    if let Some(k) = &options.keylog {
+        engine
+            .load_keys(k)
+            .with_context(|| format!("cannot read the key log ({})", k.describe()))?;
+    }
+    let rx = spawn_engine_reader(path.to_path_buf(), engine)?;
     if !io::stdout().is_terminal() {
         bail!("replay draws on a terminal; use `synscope decode` for text or JSON output");
     }
@@ -160,6 +169,11 @@ pub fn run_source(
 /// Starts the thread that decodes `path` and sends its events as [`Action`]s. Returns once the
 /// capture's header was read, with the error if it could not be.
 pub fn spawn_reader(path: PathBuf, limits: Limits, filter: Filter) -> Result<Receiver<Action>> {
+    spawn_engine_reader(path, Engine::new(limits).with_filter(filter))
+}
+
+/// [`spawn_reader`] with an engine set up by the caller (its key log loaded).
+pub fn spawn_engine_reader(path: PathBuf, engine: Engine) -> Result<Receiver<Action>> {
     let (input, total): (Box<dyn Read + Send>, Option<u64>) = if path.as_os_str() == "-" {
         (Box::new(io::stdin()), None)
     } else {
@@ -172,15 +186,7 @@ pub fn spawn_reader(path: PathBuf, limits: Limits, filter: Filter) -> Result<Rec
     let (opened_tx, opened_rx) = mpsc::channel::<Result<(), String>>();
     thread::Builder::new()
         .name("synscope-reader".into())
-        .spawn(move || {
-            read_capture(
-                input,
-                total,
-                Engine::new(limits).with_filter(filter),
-                tx,
-                &opened_tx,
-            )
-        })
+        .spawn(move || read_capture(input, total, engine, tx, &opened_tx))
         .context("cannot start the reader thread")?;
     match opened_rx.recv() {
         Ok(Ok(())) => Ok(rx),
@@ -306,7 +312,12 @@ fn read_capture(
     let mut out = Batches::new(tx);
     let mut reported = 0;
     loop {
-        match reader.next_frame() {
+        let (frame, secrets) = reader.next_frame_with_secrets();
+        if !secrets.is_empty() {
+            engine.add_keys(&secrets, &mut out);
+            engine.end_keys(&mut out);
+        }
+        match frame {
             Ok(Some(frame)) => engine.ingest(&frame, &mut out),
             Ok(None) => break,
             Err(e) => {

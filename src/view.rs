@@ -5,6 +5,7 @@ pub mod file;
 pub mod json;
 pub mod mermaid;
 pub mod text;
+pub mod tls;
 
 use std::io::{self, Write};
 

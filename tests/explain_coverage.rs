@@ -24,7 +24,7 @@ fn table(lang: Lang) -> BTreeMap<String, String> {
 
 #[test]
 fn every_event_kind_and_pattern_has_a_text_in_each_language() {
-    assert_eq!(EVENT_KINDS.len(), 19);
+    assert_eq!(EVENT_KINDS.len(), 22);
     let patterns = [
         Pattern::ShortPolling,
         Pattern::LongPolling,

@@ -30,6 +30,7 @@ fn run(limits: &Limits, ops: &[Op], merge: bool) -> (Vec<Event>, [u64; 2]) {
             conn: 0,
             state: synscope::model::ConnState::Established,
             limits,
+            keys: &synscope::keylog::KeyLog::default(),
             out,
         };
         match op {
@@ -77,6 +78,7 @@ fn run(limits: &Limits, ops: &[Op], merge: bool) -> (Vec<Event>, [u64; 2]) {
         conn: 0,
         state: synscope::model::ConnState::Established,
         limits,
+        keys: &synscope::keylog::KeyLog::default(),
         out: &mut out,
     };
     conv.end(Dir::C2s, &mut cx);

@@ -334,6 +334,7 @@ fn session(limits: &Limits, prelude: Option<(String, String)>, ops: &[Op]) {
         conn: 0,
         state: synscope::model::ConnState::Established,
         limits,
+        keys: &synscope::keylog::KeyLog::default(),
         out: &mut out,
     };
     if let Some((c2s, s2c)) = &prelude {

@@ -42,6 +42,7 @@ fn run(limits: &Limits, params: Option<DeflateParams>, ops: &[Op]) -> Vec<Event>
         conn: 0,
         state: synscope::model::ConnState::Established,
         limits,
+        keys: &synscope::keylog::KeyLog::default(),
         out: &mut out,
     };
     for &op in ops {

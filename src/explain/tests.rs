@@ -4,8 +4,9 @@ use super::*;
 use crate::model::{
     tcp_flags, ConnectionEnd, ConnectionInfo, Dir, Gap, Handshake, HttpBody, HttpRequest,
     HttpResponse, Layer, Malformed, MaskKey, Nanos, Note, PatternReport, Payload, SocketIoPacket,
-    Spread, SseEvent, StompFrame, TcpFlags, TcpOptions, Timestamp, Violation, WsFrame, WsMessage,
-    WsUpgrade,
+    Spread, SseEvent, StompFrame, TcpFlags, TcpOptions, Timestamp, TlsAlert, TlsAlertDescription,
+    TlsAlertLevel, TlsCipherSuite, TlsContentType, TlsHandshake, TlsHandshakeType, TlsRecord,
+    TlsVersion, Violation, WsFrame, WsMessage, WsUpgrade,
 };
 
 fn ev(dir: Option<Dir>, body: EventBody) -> Event {
@@ -138,6 +139,7 @@ fn end(state: ConnState, websocket: bool) -> EventBody {
         duration: Nanos(1_000_000),
         segments: [3, 3],
         bytes: [10, 20],
+        tls: None,
     }))
 }
 
@@ -521,6 +523,56 @@ fn every_case() -> Vec<(Event, Context)> {
         };
         v.push((ev(None, EventBody::ConnectionState(change)), none));
     }
+    // TLS: records of every kind, every handshake message with a text, alerts, notes.
+    for (ty, encrypted, inner) in [
+        (TlsContentType::HANDSHAKE, false, None),
+        (TlsContentType::CHANGE_CIPHER_SPEC, false, None),
+        (TlsContentType::ALERT, false, None),
+        (TlsContentType::APPLICATION_DATA, true, None),
+        (
+            TlsContentType::APPLICATION_DATA,
+            true,
+            Some(TlsContentType::APPLICATION_DATA),
+        ),
+    ] {
+        let r = TlsRecord {
+            content_type: ty,
+            version: TlsVersion::TLS12,
+            length: 100,
+            encrypted,
+            inner_type: inner,
+            plaintext_len: inner.map(|_| 83),
+        };
+        v.push((ev(c2s, EventBody::TlsRecord(r)), est));
+    }
+    for t in [0u8, 1, 2, 4, 5, 6, 8, 11, 12, 13, 14, 15, 16, 20, 24] {
+        let mut h = TlsHandshake::new(TlsHandshakeType(t), 10);
+        h.sni = Some("localhost".into());
+        h.version = Some(TlsVersion::TLS13);
+        h.cipher_suite = Some(TlsCipherSuite(0x1301));
+        h.subject = Some("CN=localhost".into());
+        v.push((ev(s2c, EventBody::TlsHandshake(Box::new(h.clone()))), est));
+        if t == 2 {
+            h.resumed = true;
+            v.push((ev(s2c, EventBody::TlsHandshake(Box::new(h))), est));
+        }
+    }
+    for (level, description) in [(1u8, 0u8), (2, 40), (1, 90)] {
+        let a = TlsAlert {
+            level: TlsAlertLevel(level),
+            description: TlsAlertDescription(description),
+        };
+        v.push((ev(s2c, EventBody::TlsAlert(a)), est));
+    }
+    for note in ["tls_keys_missing", "tls_decrypt_failed"] {
+        let n = Note {
+            layer: Layer::Tls,
+            note,
+            detail: "d".into(),
+            bytes: None,
+        };
+        v.push((ev(s2c, EventBody::Note(Box::new(n))), est));
+    }
     for p in [
         Pattern::ShortPolling,
         Pattern::LongPolling,
@@ -854,6 +906,12 @@ const NOT_RULES: &[&str] = &[
     "client_no_context_takeover",
     "server_max_window_bits",
     "server_no_context_takeover",
+    // Note names of the TLS layer (src/proto/tls.rs): notes, not rules.
+    "tls_decrypt_failed",
+    "tls_early_data",
+    "tls_handshake_too_large",
+    "tls_keys_missing",
+    "tls_record_cut",
 ];
 
 /// The snake_case string literals (two words at least: `"a_b"`) of `src`.

@@ -141,6 +141,7 @@ impl Stream {
             duration: Nanos(0),
             segments: [0; 2],
             bytes: [0; 2],
+            tls: None,
         };
         self.push(t, id, None, EventBody::ConnectionEnd(Box::new(end)), true);
     }

@@ -79,6 +79,7 @@ fn run(script: &Script, cuts: &[usize], limits: &Limits) -> Vec<(Option<Dir>, Ev
                 conn: 1,
                 state: crate::model::ConnState::Established,
                 limits,
+                keys: &crate::keylog::KeyLog::default(),
                 out: &mut out,
             };
             session.on_data(*dir, &bytes[from - at..to - at], &mut cx);
@@ -95,6 +96,7 @@ fn run(script: &Script, cuts: &[usize], limits: &Limits) -> Vec<(Option<Dir>, Ev
         conn: 1,
         state: crate::model::ConnState::Established,
         limits,
+        keys: &crate::keylog::KeyLog::default(),
         out: &mut out,
     };
     session.on_end(C2s, crate::flow::EndCause::Fin, &mut cx);

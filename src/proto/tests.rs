@@ -40,6 +40,7 @@ impl Harness {
             conn: 7,
             state: crate::model::ConnState::Established,
             limits: &self.limits,
+            keys: &crate::keylog::KeyLog::default(),
             out: &mut self.out,
         };
         f(&mut self.session, &mut cx);

@@ -351,6 +351,12 @@ fn event(d: &mut Doc, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix, e: &Event
             d.why(e, cx);
             payload(d, "Data", &b.data, "");
         }
+        EventBody::TlsRecord(_) | EventBody::TlsHandshake(_) | EventBody::TlsAlert(_) => {
+            for (name, value) in crate::view::tls::fields(&e.body) {
+                d.field(name, value);
+            }
+            d.why(e, cx);
+        }
         EventBody::Note(n) => {
             d.field("layer", format!("{:?}", n.layer));
             d.field("note", n.note);

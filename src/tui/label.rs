@@ -148,6 +148,9 @@ pub fn arrow(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix) 
         EventBody::Stomp(f) => stomp(out, f),
         EventBody::Socketio(p) => socketio(out, p),
         EventBody::Pattern(_) => crate::view::text::describe(out, &e.body),
+        EventBody::TlsRecord(_) | EventBody::TlsHandshake(_) | EventBody::TlsAlert(_) => {
+            crate::view::tls::describe(out, &e.body)
+        }
         EventBody::ConnectionEnd(c) => {
             let state = match c.state {
                 ConnState::Handshaking => "ended while handshaking",

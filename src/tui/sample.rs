@@ -465,6 +465,7 @@ impl Script {
             duration: Nanos(self.t - c.start),
             segments: c.segments,
             bytes: c.bytes,
+            tls: None,
         };
         self.push(s, c, None, EventBody::ConnectionEnd(Box::new(e)));
     }

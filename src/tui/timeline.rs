@@ -234,6 +234,19 @@ pub fn class(e: &Event) -> Class {
         EventBody::WsMessage(m) if m.incomplete => Class::Problem,
         EventBody::WsFrame(f) => ws_class(f.opcode),
         EventBody::WsMessage(m) => ws_class(m.opcode),
+        // TLS: the handshake shapes the connection like SYN and FIN; an unreadable record is
+        // data; a fatal alert is trouble.
+        EventBody::TlsHandshake(_) => Class::TcpControl,
+        EventBody::TlsAlert(a) if a.level.0 == 2 => Class::Problem,
+        EventBody::TlsAlert(_) => Class::TcpControl,
+        EventBody::TlsRecord(r) if crate::view::tls::record_shows(r) => {
+            if r.encrypted {
+                Class::TcpData
+            } else {
+                Class::TcpControl
+            }
+        }
+        EventBody::TlsRecord(_) => Class::Ack,
     }
 }
 
@@ -266,6 +279,7 @@ fn in_application_layer(e: &Event) -> bool {
         | EventBody::Handshake(_)
         | EventBody::ConnectionState(_)
         | EventBody::WsFrame(_) => false,
+        EventBody::TlsRecord(r) => crate::view::tls::record_shows(r),
         _ => true,
     }
 }

@@ -12,6 +12,7 @@ use crate::capture::{open_path, CaptureError, CaptureReader, Cut, RawFrame};
 use crate::engine::{Engine, Filter};
 use crate::explain::Lang;
 use crate::flow::EventSink;
+use crate::keylog::KeySource;
 use crate::model::{Event, Limits};
 use crate::view::{Format, Writer};
 
@@ -27,6 +28,9 @@ pub struct DecodeOptions {
     /// The language of a `why:` line under each event of the text format.
     pub explain: Option<Lang>,
     pub limits: Limits,
+    /// TLS secrets (`--keylog`, `SSLKEYLOGFILE`); a pcapng's Decryption Secrets Blocks are
+    /// read whatever this says.
+    pub keylog: Option<KeySource>,
 }
 
 /// Events per batch handed from the engine's thread to the writer's.
@@ -110,6 +114,8 @@ struct ReadEnd {
 /// What the reader sends the engine.
 enum FromReader {
     Frames(FrameBatch),
+    /// TLS key log lines from a pcapng Decryption Secrets Block, for the frames after it.
+    Secrets(Vec<u8>),
     End(ReadEnd),
 }
 
@@ -120,7 +126,7 @@ fn read_frames<R: std::io::Read>(
     tx: &mpsc::SyncSender<FromReader>,
     spent: &mpsc::Receiver<FrameBatch>,
 ) {
-    loop {
+    let fresh = || {
         let mut batch = spent.try_recv().unwrap_or_else(|_| FrameBatch {
             data: Vec::with_capacity(READ_BATCH_BYTES + (64 << 10)),
             frames: Vec::with_capacity(4096),
@@ -129,8 +135,25 @@ fn read_frames<R: std::io::Read>(
         batch.data.clear();
         batch.frames.clear();
         batch.flush = false;
+        batch
+    };
+    loop {
+        let mut batch = fresh();
         let end = loop {
-            match reader.next_frame() {
+            let (next, secrets) = reader.next_frame_with_secrets();
+            if !secrets.is_empty() {
+                // The secrets open the frames after them: what was batched before goes first.
+                if !batch.frames.is_empty() {
+                    let full = std::mem::replace(&mut batch, fresh());
+                    if tx.send(FromReader::Frames(full)).is_err() {
+                        return;
+                    }
+                }
+                if tx.send(FromReader::Secrets(secrets)).is_err() {
+                    return;
+                }
+            }
+            match next {
                 Ok(Some(f)) => batch.push(&f),
                 Ok(None) => break Some(None),
                 Err(e) => break Some(Some(e)),
@@ -188,6 +211,10 @@ impl Input<'_> {
                     }
                     let _ = self.spent.try_send(batch);
                 }
+                FromReader::Secrets(s) => {
+                    self.engine.add_keys(&s, sink);
+                    self.engine.end_keys(sink);
+                }
                 FromReader::End(end) => {
                     self.engine.finish(sink);
                     flush(sink);
@@ -234,6 +261,11 @@ fn decode_with<W: Write, F: FnOnce() -> W + Send>(opts: &DecodeOptions, out: F) 
     };
     let reader = open_path(&opts.path).with_context(|| format!("cannot read {name}"))?;
     let mut engine = Engine::new(opts.limits).with_filter(opts.filter.clone());
+    if let Some(k) = &opts.keylog {
+        engine
+            .load_keys(k)
+            .with_context(|| format!("cannot read the key log ({})", k.describe()))?;
+    }
     let end = std::thread::scope(|scope| -> Result<ReadEnd> {
         let (frames_tx, frames) = mpsc::sync_channel::<FromReader>(READ_BATCHES);
         let (spent, spent_rx) = mpsc::sync_channel::<FrameBatch>(READ_BATCHES + 2);

@@ -27,7 +27,7 @@ use serde::Serialize;
 use crate::model::{
     ConnState, ConnectionEnd, ConnectionInfo, Dir, Event, EventBody, Gap, GapReason, Handshake,
     HttpBody, Layer, Malformed, Nanos, Note, Opcode, TcpAnalysis, TcpOptions, TcpSegment,
-    Violation, WsFrame, WsMessage,
+    TlsContentType, TlsRecord, TlsVersion, Violation, WsFrame, WsMessage,
 };
 
 /// Writes `event` as one JSON line.
@@ -69,6 +69,7 @@ pub fn encode(out: &mut Vec<u8>, e: &Event) -> io::Result<()> {
         EventBody::Violation(v) => violation(out, v),
         EventBody::Malformed(m) => malformed(out, m),
         EventBody::Note(n) => note(out, n),
+        EventBody::TlsRecord(r) => tls_record(out, r),
         body => serde_body(out, body)?,
     }
     out.extend_from_slice(b"}\n");
@@ -333,6 +334,7 @@ fn connection_end(out: &mut Vec<u8>, c: &ConnectionEnd) {
         duration,
         segments,
         bytes,
+        tls,
     } = c;
     out.extend_from_slice(b",\"client\":");
     addr(out, client);
@@ -348,6 +350,58 @@ fn connection_end(out: &mut Vec<u8>, c: &ConnectionEnd) {
     pair(out, segments);
     out.extend_from_slice(b",\"bytes\":");
     pair(out, bytes);
+    if let Some(t) = tls {
+        // Once per connection: serde writes it.
+        out.extend_from_slice(b",\"tls\":");
+        let mut ser = serde_json::Serializer::with_formatter(&mut *out, TerminalSafe);
+        let _ = t.serialize(&mut ser);
+    }
+}
+
+fn tls_record(out: &mut Vec<u8>, r: &TlsRecord) {
+    let TlsRecord {
+        content_type,
+        version,
+        length,
+        encrypted,
+        inner_type,
+        plaintext_len,
+    } = r;
+    fn content(out: &mut Vec<u8>, t: TlsContentType) {
+        match t.name() {
+            Some(n) => {
+                out.push(b'"');
+                out.extend_from_slice(n.as_bytes());
+                out.push(b'"');
+            }
+            None => int(out, t.0),
+        }
+    }
+    fn version_name(out: &mut Vec<u8>, v: TlsVersion) {
+        out.push(b'"');
+        match v.name() {
+            Some(n) => out.extend_from_slice(n.as_bytes()),
+            None => out.extend_from_slice(format!("0x{:04x}", v.0).as_bytes()),
+        }
+        out.push(b'"');
+    }
+    out.extend_from_slice(b",\"content_type\":");
+    content(out, *content_type);
+    out.extend_from_slice(b",\"version\":");
+    version_name(out, *version);
+    out.extend_from_slice(b",\"length\":");
+    int(out, *length);
+    if *encrypted {
+        out.extend_from_slice(b",\"encrypted\":true");
+    }
+    if let Some(t) = inner_type {
+        out.extend_from_slice(b",\"inner_type\":");
+        content(out, *t);
+    }
+    if let Some(n) = plaintext_len {
+        out.extend_from_slice(b",\"plaintext_len\":");
+        int(out, *n);
+    }
 }
 
 fn violation(out: &mut Vec<u8>, v: &Violation) {
@@ -401,6 +455,7 @@ fn layer_field(out: &mut Vec<u8>, layer: Layer) {
             Layer::Sse => "sse",
             Layer::Stomp => "stomp",
             Layer::Socketio => "socketio",
+            Layer::Tls => "tls",
         }
         .as_bytes(),
     );

@@ -201,6 +201,22 @@ impl MermaidWriter {
                     label(&format!("#{conn} {what}"))
                 )?;
             }
+            EventBody::TlsHandshake(_) => {
+                describe(&mut text, &e.body);
+                writeln!(w, "    {from}->>{to}: {}", label(&text))?;
+            }
+            EventBody::TlsAlert(a) => {
+                describe(&mut text, &e.body);
+                let arrow = if a.level.0 == 2 { "-x" } else { "->>" };
+                writeln!(w, "    {from}{arrow}{to}: {}", label(&text))?;
+            }
+            EventBody::TlsRecord(r) => {
+                // A record shows alone when nothing it carried could be shown instead.
+                if crate::view::tls::record_shows(r) {
+                    describe(&mut text, &e.body);
+                    writeln!(w, "    {from}-){to}: {}", label(&text))?;
+                }
+            }
             // The arrows show what changed the state (SYN, FIN, RST, the 101).
             EventBody::WsFrame(_)
             | EventBody::Connection(_)

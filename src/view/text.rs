@@ -166,6 +166,9 @@ pub fn describe(out: &mut String, body: &EventBody) {
         EventBody::SseEvent(ev) => sse(out, ev),
         EventBody::Stomp(f) => stomp(out, f),
         EventBody::Socketio(p) => socketio(out, p),
+        EventBody::TlsRecord(_) | EventBody::TlsHandshake(_) | EventBody::TlsAlert(_) => {
+            crate::view::tls::describe(out, body)
+        }
         EventBody::Pattern(r) => {
             let name = serde_json::to_value(r.pattern).ok();
             let name = name.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
@@ -591,6 +594,7 @@ pub fn layer_name(l: Layer) -> &'static str {
         Layer::Sse => "SSE",
         Layer::Stomp => "STOMP",
         Layer::Socketio => "Socket.IO",
+        Layer::Tls => "TLS",
     }
 }
 

@@ -52,6 +52,7 @@ impl Harness {
             conn: 0,
             state: crate::model::ConnState::Established,
             limits: &self.limits,
+            keys: &crate::keylog::KeyLog::default(),
             out: &mut self.out,
         };
         if let Some(up) = self.conv.feed(dir, bytes, &mut cx) {
@@ -69,6 +70,7 @@ impl Harness {
             conn: 0,
             state: crate::model::ConnState::Established,
             limits: &self.limits,
+            keys: &crate::keylog::KeyLog::default(),
             out: &mut self.out,
         };
         self.conv.gap(dir, len, &mut cx);
@@ -80,6 +82,7 @@ impl Harness {
             conn: 0,
             state: crate::model::ConnState::Established,
             limits: &self.limits,
+            keys: &crate::keylog::KeyLog::default(),
             out: &mut self.out,
         };
         self.conv.end(dir, &mut cx);
@@ -91,6 +94,7 @@ impl Harness {
             conn: 0,
             state: crate::model::ConnState::Established,
             limits: &self.limits,
+            keys: &crate::keylog::KeyLog::default(),
             out: &mut self.out,
         };
         self.conv.end_by(dir, cause, &mut cx);

@@ -80,6 +80,7 @@ fn run_with(deflate: Option<DeflateParams>, limits: &Limits, steps: &[Step]) -> 
         conn: 7,
         state: crate::model::ConnState::Established,
         limits,
+        keys: &crate::keylog::KeyLog::default(),
         out: &mut out,
     };
     let mut ws = WsSession::new(deflate, limits);
@@ -907,6 +908,7 @@ fn resync_bounds_what_it_holds() {
         conn: 0,
         state: crate::model::ConnState::Established,
         limits: &limits,
+        keys: &crate::keylog::KeyLog::default(),
         out: &mut out,
     };
     let mut ws = WsSession::new(None, &limits);
@@ -1349,6 +1351,7 @@ fn resync_work_is_linear_in_the_bytes() {
                 conn: 7,
                 state: crate::model::ConnState::Established,
                 limits: &limits,
+                keys: &crate::keylog::KeyLog::default(),
                 out: &mut out,
             };
             let mut ws = WsSession::new(None, &limits);
