@@ -339,6 +339,8 @@ impl<S: StreamSink> Conn<S> {
 
     /// Everything one segment does to its connection; see the module contract for the order
     /// of events.
+    // The table's configuration (limits, TLS keys) travels as separate borrows.
+    #[allow(clippy::too_many_arguments)]
     fn segment(
         &mut self,
         pkt: &TcpPacket,

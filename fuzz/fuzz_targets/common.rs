@@ -87,6 +87,10 @@ pub fn small_limits() -> Limits {
         max_pending_requests: 3,
         max_conversations: 4,
         max_pattern_samples: 8,
+        max_tls_handshake: 64,
+        max_tls_key_wait: 256,
+        max_keylog_sessions: 4,
+        max_keylog_bytes: 1024,
     }
 }
 

@@ -910,11 +910,11 @@ impl Tls {
                     );
                 }
             }
-            TlsContentType::APPLICATION_DATA => {
-                if self.half[dir.idx()].encrypted && !data.is_empty() {
-                    self.half[dir.idx()].delivered = true;
-                    up.data(dir, data, cx);
-                }
+            TlsContentType::APPLICATION_DATA
+                if self.half[dir.idx()].encrypted && !data.is_empty() =>
+            {
+                self.half[dir.idx()].delivered = true;
+                up.data(dir, data, cx);
             }
             _ => {}
         }

@@ -192,9 +192,21 @@ pub fn describe(out: &mut String, body: &EventBody) {
                 ConnState::Reset => "reset",
                 ConnState::Refused => "refused",
             };
+            let tls = match &c.tls {
+                Some(t) => format!(
+                    " ({}{})",
+                    t.version.map_or("TLS".to_string(), |v| v.to_string()),
+                    if t.decrypted {
+                        ", decrypted"
+                    } else {
+                        ", encrypted"
+                    }
+                ),
+                None => String::new(),
+            };
             let _ = write!(
                 out,
-                "end: {state}{} after {}  c→s {} seg {} B  s→c {} seg {} B",
+                "end: {state}{tls}{} after {}  c→s {} seg {} B  s→c {} seg {} B",
                 if c.websocket { " (WebSocket)" } else { "" },
                 duration(c.duration.0),
                 c.segments[0],

@@ -153,10 +153,8 @@ pub fn handshake(out: &mut String, h: &TlsHandshake) {
                 _ => {}
             }
         }
-        TlsHandshakeType::KEY_UPDATE => {
-            if h.update_requested == Some(true) {
-                out.push_str(" (update requested)");
-            }
+        TlsHandshakeType::KEY_UPDATE if h.update_requested == Some(true) => {
+            out.push_str(" (update requested)");
         }
         _ => {}
     }

@@ -37,7 +37,8 @@ pub enum Hash {
 }
 
 impl Hash {
-    pub fn len(self) -> usize {
+    /// Output length in bytes.
+    pub fn size(self) -> usize {
         match self {
             Hash::Sha256 => 32,
             Hash::Sha384 => 48,
@@ -164,7 +165,7 @@ fn expand_label(hash: Hash, secret: &[u8], label: &[u8], out: &mut [u8]) -> Opti
 
 /// The next TLS 1.3 application traffic secret after a KeyUpdate (RFC 8446 §7.2).
 pub fn next_traffic_secret(hash: Hash, secret: &[u8]) -> Option<Vec<u8>> {
-    let mut out = vec![0u8; hash.len()];
+    let mut out = vec![0u8; hash.size()];
     expand_label(hash, secret, b"traffic upd", &mut out)?;
     Some(out)
 }
@@ -548,7 +549,7 @@ fn open_cbc(
     if etm {
         // RFC 7366 §3: IV + ciphertext, then the MAC over them.
         let body = buf.len().checked_sub(m).ok_or(OpenError::TooShort)?;
-        if body < 2 * BLOCK || body % BLOCK != 0 {
+        if body < 2 * BLOCK || !body.is_multiple_of(BLOCK) {
             return Err(OpenError::TooShort);
         }
         let (cipher, tag) = buf.split_at_mut(body);
@@ -563,7 +564,7 @@ fn open_cbc(
             range: BLOCK..BLOCK + end,
         })
     } else {
-        if buf.len() < 2 * BLOCK || buf.len() % BLOCK != 0 {
+        if buf.len() < 2 * BLOCK || !buf.len().is_multiple_of(BLOCK) {
             return Err(OpenError::TooShort);
         }
         let (iv, blocks) = buf.split_at_mut(BLOCK);

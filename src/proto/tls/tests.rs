@@ -150,7 +150,7 @@ fn handshakes(events: &[Event]) -> Vec<(Dir, &'static str)> {
         .collect()
 }
 
-fn hs<'a>(events: &'a [Event], ty: TlsHandshakeType) -> &'a TlsHandshake {
+fn hs(events: &[Event], ty: TlsHandshakeType) -> &TlsHandshake {
     events
         .iter()
         .find_map(|e| match &e.body {
