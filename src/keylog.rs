@@ -96,10 +96,9 @@ impl Label {
     }
 }
 
-/// Labels that are valid but carry nothing synscope uses (exporter secrets; the RSA
-/// pre-master secret, which needs the server's private key's counterpart synscope has no use
-/// for once `CLIENT_RANDOM` gives the master secret).
-const IGNORED_LABELS: &[&[u8]] = &[b"EXPORTER_SECRET", b"EARLY_EXPORTER_SECRET", b"RSA"];
+/// Labels that are valid but carry nothing synscope uses (exporter secrets; the RSA line,
+/// whose second field is not a client random). Other unknown labels are skipped too.
+const IGNORED_LABELS: &[&[u8]] = &[b"EXPORTER_SECRET", b"EARLY_EXPORTER_SECRET"];
 
 /// The secrets of one TLS session (one client random).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -303,18 +302,34 @@ impl KeyLog {
             added.bad(n, "not three fields (LABEL CLIENT_RANDOM SECRET)");
             return;
         };
-        if IGNORED_LABELS.contains(&label) {
+        if label == b"RSA" {
+            // `RSA <first 8 bytes of the encrypted pre-master> <pre-master>`: a valid line
+            // synscope does not use (it needs the handshake's randoms to become a master
+            // secret; `CLIENT_RANDOM` lines give that directly).
             return;
         }
-        let Some(label) = Label::parse(label) else {
-            added.bad(n, format!("unknown label {}", printable(label)));
-            return;
-        };
         let mut cr = [0u8; 32];
         if random.len() != 64 || !unhex(random, &mut cr) {
             added.bad(n, "the client random is not 64 hex digits");
             return;
         }
+        let label_ok = !label.is_empty()
+            && label
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_');
+        if !label_ok {
+            added.bad(n, format!("{} is not a label", printable(label)));
+            return;
+        }
+        // A well-formed line with a label synscope has no use for (an exporter secret,
+        // OpenSSL's CLIENT_TRAFFIC_SECRET_N after a KeyUpdate, which synscope derives itself,
+        // a label newer than this program) is skipped, as Wireshark does.
+        if IGNORED_LABELS.contains(&label) {
+            return;
+        }
+        let Some(label) = Label::parse(label) else {
+            return;
+        };
         let mut buf = [0u8; MAX_SECRET];
         let len = secret.len() / 2;
         let ok = secret.len() % 2 == 0
@@ -591,6 +606,11 @@ mod tests {
         let mut log = KeyLog::new(10);
         let mut garbage = vec![0xffu8; 100_000];
         garbage.extend_from_slice(b"\nCLIENT_RANDOM xyz 00\nFOO a b\n");
+        // Well-formed lines with labels synscope does not use are not bad.
+        garbage.extend_from_slice(format!("CLIENT_TRAFFIC_SECRET_N {CR} 0102\n").as_bytes());
+        garbage.extend_from_slice(
+            format!("ECH_SECRET {CR} 0102\nRSA 0011223344556677 ab\n").as_bytes(),
+        );
         garbage.extend_from_slice(format!("CLIENT_RANDOM {CR} 0102\n").as_bytes());
         let a = log.add(&garbage);
         assert_eq!(a.secrets, 0);

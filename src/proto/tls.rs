@@ -1073,9 +1073,6 @@ impl Tls {
                     h.seq = 0;
                     h.prot = h.next.take();
                     h.secret = h.next_secret.take();
-                    if h.prot.is_none() {
-                        self.note_missing(dir, cx);
-                    }
                 }
             }
             After::KeyUpdate => self.key_update(dir),

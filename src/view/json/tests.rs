@@ -269,6 +269,7 @@ fn hand_written_equals_serde_on_every_field() {
         Layer::Sse,
         Layer::Stomp,
         Layer::Socketio,
+        Layer::Tls,
     ] {
         bodies.push(EventBody::Malformed(Malformed {
             layer,
@@ -291,7 +292,30 @@ fn hand_written_equals_serde_on_every_field() {
             duration: Nanos(5),
             segments: [1, u64::MAX],
             bytes: [0, 3],
+            tls: (state == ConnState::Closed).then(|| crate::model::TlsSummary {
+                version: Some(crate::model::TlsVersion::TLS13),
+                cipher_suite: Some(crate::model::TlsCipherSuite(0x0a0a)),
+                sni: Some("a\u{1b}\u{2028}".into()),
+                alpn: None,
+                decrypted: true,
+            }),
         })));
+    }
+    for (ty, version, encrypted, inner, plain) in [
+        (22u8, 0x0301u16, false, None, None),
+        (23, 0x0303, true, None, None),
+        (23, 0x0303, true, Some(21u8), Some(2u16)),
+        (99, 0x7f1c, false, None, None),
+        (23, 0x0303, true, Some(77), Some(0)),
+    ] {
+        bodies.push(EventBody::TlsRecord(crate::model::TlsRecord {
+            content_type: crate::model::TlsContentType(ty),
+            version: crate::model::TlsVersion(version),
+            length: u16::MAX,
+            encrypted,
+            inner_type: inner.map(crate::model::TlsContentType),
+            plaintext_len: plain,
+        }));
     }
     for o in [
         Opcode::Continuation,
