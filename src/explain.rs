@@ -327,6 +327,10 @@ pub const KEYS: &[&str] = &[
     "tls_alert.fatal",
     "note.tls_keys_missing",
     "note.tls_decrypt_failed",
+    "note.tls_early_data",
+    "note.tls_handshake_too_large",
+    "note.tls_record_cut",
+    "note.tls_keylog_bad_lines",
     // patterns
     "pattern",
     "pattern.short-polling",

@@ -547,7 +547,14 @@ impl<S: StreamSink> Conn<S> {
 
     /// Ends the connection: flushes both streams (holes become gaps), ends them in the sink,
     /// emits `connection_end`, and frees the sink and buffers. No-op once ended.
-    fn end(&mut self, stamp: Stamp, cause: EndCause, limits: &Limits, keys: &KeyLog, out: &mut dyn EventSink) {
+    fn end(
+        &mut self,
+        stamp: Stamp,
+        cause: EndCause,
+        limits: &Limits,
+        keys: &KeyLog,
+        out: &mut dyn EventSink,
+    ) {
         if self.ended {
             return;
         }

@@ -564,7 +564,14 @@ fn every_case() -> Vec<(Event, Context)> {
         };
         v.push((ev(s2c, EventBody::TlsAlert(a)), est));
     }
-    for note in ["tls_keys_missing", "tls_decrypt_failed"] {
+    for note in [
+        "tls_keys_missing",
+        "tls_decrypt_failed",
+        "tls_early_data",
+        "tls_handshake_too_large",
+        "tls_record_cut",
+        "tls_keylog_bad_lines",
+    ] {
         let n = Note {
             layer: Layer::Tls,
             note,
@@ -906,12 +913,6 @@ const NOT_RULES: &[&str] = &[
     "client_no_context_takeover",
     "server_max_window_bits",
     "server_no_context_takeover",
-    // Note names of the TLS layer (src/proto/tls.rs): notes, not rules.
-    "tls_decrypt_failed",
-    "tls_early_data",
-    "tls_handshake_too_large",
-    "tls_keys_missing",
-    "tls_record_cut",
 ];
 
 /// The snake_case string literals (two words at least: `"a_b"`) of `src`.
