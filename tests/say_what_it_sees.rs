@@ -235,13 +235,11 @@ fn tls_hellos_cut_short_are_tls() {
 fn another_protocol_is_one_note_per_direction_and_its_bytes_add_up() {
     // (TLS is decoded since issue 11: tests/tls_stack.rs, src/proto/tls/tests.rs; these first
     // bytes of hellos are TLS records cut short, see `tls_hellos_cut_short_are_tls`.)
-    for (client, server, hints) in [
-        (
-            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n".to_vec(),
-            b"+OK\r\n".to_vec(),
-            ["text: \"*3\"", "text: \"+OK\""],
-        ),
-    ] {
+    for (client, server, hints) in [(
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n".to_vec(),
+        b"+OK\r\n".to_vec(),
+        ["text: \"*3\"", "text: \"+OK\""],
+    )] {
         let mut c = Conv::new("10.0.0.1:40000", "10.0.0.2:6379");
         c.handshake();
         c.c2s(&client);
