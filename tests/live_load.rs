@@ -365,6 +365,31 @@ fn pcap_frames(path: &std::path::Path) -> Vec<Vec<u8>> {
     }
 }
 
+/// Whether every one of `conns` connections in `frames` has sent a FIN each way and had each
+/// FIN acknowledged by the other side.
+fn all_closed(frames: &[Vec<u8>], conns: usize) -> bool {
+    use std::collections::BTreeSet;
+    let mut fins: BTreeMap<(SocketAddr, SocketAddr), u32> = BTreeMap::new();
+    let mut acks: BTreeSet<(SocketAddr, SocketAddr, u32)> = BTreeSet::new();
+    for f in frames {
+        let (src, dst, t) = support::tcp_of(f);
+        if t.fin() {
+            let end = t
+                .sequence_number()
+                .wrapping_add(t.payload().len() as u32)
+                .wrapping_add(1);
+            fins.insert((src, dst), end);
+        }
+        if t.ack() {
+            acks.insert((src, dst, t.acknowledgment_number()));
+        }
+    }
+    fins.len() == 2 * conns
+        && fins
+            .iter()
+            .all(|(&(src, dst), &end)| acks.contains(&(dst, src, end)))
+}
+
 /// tcpdump, the reference: under the same load on the same port, synscope's ring capture has
 /// exactly the frames tcpdump wrote, byte for byte.
 #[test]
@@ -414,6 +439,18 @@ fn synscope_sees_every_frame_tcpdump_sees_under_load() {
             .collect()
     });
     run_load(listener, conns, msgs, size);
+    // The clients and the server have returned, but their kernels may still be sending the
+    // last ACKs of the closing handshakes (and, under load, a Tail Loss Probe). Stop only once
+    // tcpdump has seen every connection closed both ways with each FIN acknowledged: after
+    // that no packet of this port is left to come, so both captures can stop at any moment.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !all_closed(&pcap_frames(&file), conns) {
+        assert!(
+            Instant::now() < deadline,
+            "tcpdump never saw every connection closed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     thread.stop();
     let mut ours: Vec<Vec<u8>> = reader.join().unwrap();
     let report = thread.join().unwrap();
