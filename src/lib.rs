@@ -10,6 +10,7 @@ pub mod decode;
 pub mod demo;
 pub mod engine;
 pub mod explain;
+pub mod filter;
 pub mod flow;
 pub mod keylog;
 #[cfg(target_os = "linux")]

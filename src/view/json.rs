@@ -444,22 +444,24 @@ fn note(out: &mut Vec<u8>, n: &Note) {
 
 fn layer_field(out: &mut Vec<u8>, layer: Layer) {
     out.extend_from_slice(b",\"layer\":\"");
-    out.extend_from_slice(
-        match layer {
-            Layer::Capture => "capture",
-            Layer::Link => "link",
-            Layer::Ip => "ip",
-            Layer::Tcp => "tcp",
-            Layer::Http => "http",
-            Layer::Websocket => "websocket",
-            Layer::Sse => "sse",
-            Layer::Stomp => "stomp",
-            Layer::Socketio => "socketio",
-            Layer::Tls => "tls",
-        }
-        .as_bytes(),
-    );
+    out.extend_from_slice(layer_name(layer).as_bytes());
     out.push(b'"');
+}
+
+/// A layer's JSON name (also the display filter's).
+pub(crate) fn layer_name(layer: Layer) -> &'static str {
+    match layer {
+        Layer::Capture => "capture",
+        Layer::Link => "link",
+        Layer::Ip => "ip",
+        Layer::Tcp => "tcp",
+        Layer::Http => "http",
+        Layer::Websocket => "websocket",
+        Layer::Sse => "sse",
+        Layer::Stomp => "stomp",
+        Layer::Socketio => "socketio",
+        Layer::Tls => "tls",
+    }
 }
 
 fn conn_state_name(s: ConnState) -> &'static str {
@@ -473,7 +475,8 @@ fn conn_state_name(s: ConnState) -> &'static str {
     }
 }
 
-fn analysis_name(a: TcpAnalysis) -> &'static str {
+/// A TCP analysis flag's JSON name (also the display filter's).
+pub(crate) fn analysis_name(a: TcpAnalysis) -> &'static str {
     match a {
         TcpAnalysis::Retransmission => "retransmission",
         TcpAnalysis::OutOfOrder => "out_of_order",
