@@ -66,14 +66,15 @@ impl Stats {
 pub struct Filter {
     /// Keep a segment from or to any of these ports (empty: any port).
     pub ports: Vec<u16>,
-    /// Keep a segment from or to this address (None: any address).
-    pub host: Option<std::net::IpAddr>,
+    /// Keep a segment from or to any of these addresses (empty: any address): a host name's
+    /// addresses (`localhost`: 127.0.0.1 and ::1).
+    pub hosts: Vec<std::net::IpAddr>,
 }
 
 impl Filter {
     /// Whether the filter keeps every segment.
     pub fn is_empty(&self) -> bool {
-        self.ports.is_empty() && self.host.is_none()
+        self.ports.is_empty() && self.hosts.is_empty()
     }
 
     /// Whether a segment between `src` and `dst` passes.
@@ -81,7 +82,9 @@ impl Filter {
         let port = self.ports.is_empty()
             || self.ports.contains(&src.port())
             || self.ports.contains(&dst.port());
-        let host = self.host.is_none_or(|h| src.ip() == h || dst.ip() == h);
+        let host = self.hosts.is_empty()
+            || self.hosts.contains(&src.ip())
+            || self.hosts.contains(&dst.ip());
         port && host
     }
 }

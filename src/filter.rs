@@ -26,6 +26,7 @@
 //! that every error points at the place of the mistake ([`FilterError::pos`]).
 
 pub mod fields;
+pub mod save;
 #[cfg(test)]
 mod tests;
 
@@ -714,13 +715,21 @@ fn resolve(s: Syn, endpoints: &mut bool) -> Checked<Expr> {
         }
         Syn::Test { field, cmp } => {
             let f = fields::lookup(&field.text).ok_or_else(|| {
-                let mut m = format!("unknown field `{}`", field.text);
                 let near = fields::suggest(&field.text);
-                if !near.is_empty() {
+                let m = if near.is_empty() {
+                    format!(
+                        "unknown field `{}`: fields are the JSON schema's under their \
+                         protocol's name, e.g. `http.status`, `ws.opcode`, `tcp.analysis`",
+                        field.text
+                    )
+                } else {
                     let near: Vec<String> = near.iter().map(|n| format!("`{n}`")).collect();
-                    m.push_str(&format!("; did you mean {}?", near.join(" or ")));
-                }
-                m.push_str(" (fields: see the README's Display filters)");
+                    format!(
+                        "unknown field `{}`; did you mean {}?",
+                        field.text,
+                        near.join(" or ")
+                    )
+                };
                 (field.span.start, m)
             })?;
             if matches!(
@@ -846,8 +855,8 @@ fn number(s: &str) -> Option<f64> {
     s.parse::<f64>().ok().filter(|n| n.is_finite())
 }
 
-/// An address, or the addresses a host name resolves to (`localhost`: 127.0.0.1 and ::1,
-/// from the system's resolver, e.g. /etc/hosts). IPv6 addresses may be in brackets.
+/// An address, or the addresses a host name resolves to through the system's resolver
+/// (`localhost`: 127.0.0.1 and ::1 without asking it). IPv6 addresses may be in brackets.
 pub fn resolve_host(name: &str) -> Result<Vec<IpAddr>, String> {
     let bare = name
         .strip_prefix('[')
@@ -864,6 +873,15 @@ pub fn resolve_host(name: &str) -> Result<Vec<IpAddr>, String> {
             .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_')
     {
         return Err(format!("`{shown}` is not an address or a host name"));
+    }
+    // RFC 6761 §6.3: `localhost` and its subdomains are the loopback addresses, both
+    // families, whatever /etc/hosts says (many list only 127.0.0.1).
+    let lower = bare.to_ascii_lowercase();
+    if lower == "localhost" || lower.ends_with(".localhost") {
+        return Ok(vec![
+            IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ]);
     }
     use std::net::ToSocketAddrs;
     let mut ips: Vec<IpAddr> = (bare, 0u16)

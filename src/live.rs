@@ -39,6 +39,7 @@ use crate::capture::pcapng_writer::{InterfaceStats, PcapngWriter, WriterOptions}
 use crate::capture::{LinkType, RawFrame};
 use crate::engine::{self, Engine};
 use crate::explain::Lang;
+use crate::filter::save::Selecting;
 use crate::flow::EventSink;
 use crate::model::{Event, Limits, Timestamp};
 use crate::tui::{self, Action, Batches, Source};
@@ -241,6 +242,12 @@ pub struct HeadlessOptions {
     pub limits: Limits,
     /// Become the sudo-invoking user once the capture is open.
     pub drop_privileges: bool,
+    /// Which events to show (`live -Y`, `--conn`; the TUI keeps the rows of the connections
+    /// it filters in). `-w` still writes every frame.
+    pub select: crate::filter::save::Selection,
+    /// Segments the engine decodes, beyond what the kernel's filter let through: a `--host`
+    /// name with more addresses than the kernel filter takes.
+    pub engine_filter: engine::Filter,
 }
 
 /// An open headless live session, ready to [`run`](Headless::run).
@@ -251,6 +258,8 @@ pub struct Headless {
     explain: Option<Lang>,
     limits: Limits,
     description: String,
+    select: crate::filter::save::Selection,
+    engine_filter: engine::Filter,
 }
 
 /// What a headless run did.
@@ -341,6 +350,8 @@ impl Headless {
             explain: opts.explain,
             limits: opts.limits,
             description,
+            select: opts.select,
+            engine_filter: opts.engine_filter,
         })
     }
 
@@ -353,7 +364,7 @@ impl Headless {
     /// finishes the engine and the `-w` file.
     pub fn run<W: Write>(self, out: W, stop: &AtomicBool) -> Result<Summary> {
         let mut writer = view::Writer::new(out, self.format).explain(self.explain);
-        self.drive(&mut writer, stop)
+        self.drive(&mut writer, stop, false)
     }
 
     /// Captures until `stop` is set and sends what the TUI shows to `tx`: events as
@@ -376,7 +387,7 @@ impl Headless {
             note: String::new(),
             info: String::new(),
         };
-        let summary = self.drive(&mut sink, stop);
+        let summary = self.drive(&mut sink, stop, true);
         if let Err(e) = &summary {
             let _ = tx.send(Action::Failed(format!("{e:#}")));
         }
@@ -386,14 +397,18 @@ impl Headless {
     /// The capture loop shared by [`Headless::run`] and [`Headless::feed`]: frames go through
     /// the engine (and to the `-w` file), events to `sink`, until `stop` is set and the capture
     /// thread has delivered what it read before that.
-    fn drive(self, sink: &mut dyn Sink, stop: &AtomicBool) -> Result<Summary> {
+    /// With `skeleton` (the TUI), a filtered-in connection's `connection`, `connection_state`
+    /// and `connection_end` go to the sink whatever the display filter says.
+    fn drive(self, sink: &mut dyn Sink, stop: &AtomicBool, skeleton: bool) -> Result<Summary> {
         let started = Instant::now();
         let iface = self.capture.iface().to_string();
         let link = self.capture.link_type();
         let (rx, thread) = spawn_capture(self.capture, CHANNEL_BATCHES)
             .context("cannot start the capture thread")?;
         let mut writer = self.writer;
-        let mut engine = Engine::new(self.limits);
+        let mut engine = Engine::new(self.limits).with_filter(self.engine_filter);
+        let mut select = self.select;
+        let everything = select.is_everything();
         let mut first: Option<Timestamp> = None;
         let mut last = Timestamp::default();
         let mut stats = LiveStats::default();
@@ -415,7 +430,19 @@ impl Headless {
                     first.get_or_insert(frame.ts);
                     last = frame.ts;
                     // Events go to the sink as they are made: one frame can make millions.
-                    engine.ingest(&frame, sink);
+                    if everything {
+                        engine.ingest(&frame, sink);
+                    } else {
+                        engine.ingest(
+                            &frame,
+                            &mut Selecting {
+                                selection: &mut select,
+                                out: sink,
+                                passed: false,
+                                skeleton,
+                            },
+                        );
+                    }
                     if let Some((_, w)) = writer.as_mut() {
                         w.write_frame(&frame).context("writing the capture file")?;
                     }
@@ -438,7 +465,12 @@ impl Headless {
         consumed?;
         let report = report?;
 
-        engine.finish(sink);
+        engine.finish(&mut Selecting {
+            selection: &mut select,
+            out: sink,
+            passed: false,
+            skeleton,
+        });
         sink.end(&report)?;
         let written = match writer {
             None => None,
@@ -582,10 +614,15 @@ pub fn run(mut opts: HeadlessOptions, tui: Option<tui::Options>) -> Result<()> {
     };
     opts.limits = options.limits;
     let filter = opts.capture.describe_filter();
-    let title = match filter.strip_prefix("tcp and ") {
+    let mut title = match filter.strip_prefix("tcp and ") {
         Some(f) => format!("live {} {f}", opts.capture.iface),
         None => format!("live {}", opts.capture.iface),
     };
+    let selected = opts.select.describe();
+    if !selected.is_empty() {
+        title.push_str(" · ");
+        title.push_str(&tui::label::clean(&selected));
+    }
     let session = Headless::open(opts)?;
     if !io::stdout().is_terminal() {
         anyhow::bail!("the live view draws on a terminal; use --format text, json or mermaid");

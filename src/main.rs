@@ -2,7 +2,7 @@
 //! ([`view::file::decode`], `tui::run_replay`, `live::run`, `demo::show::run`), and turns
 //! errors into one line and an exit code.
 
-use std::io;
+use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -45,11 +45,11 @@ impl LangArg {
     }
 }
 
-/// The capture to read, and which of its TCP segments to decode.
+/// The capture to read, which of its TCP segments to decode, and which events to show.
 #[derive(clap::Args)]
 struct Input {
     /// Capture file (pcap or pcapng), or `-` to read one from standard input.
-    #[arg(required_unless_present = "read", conflicts_with = "read")]
+    #[arg(conflicts_with = "read")]
     file: Option<PathBuf>,
     /// The capture file, as tcpdump and tshark take it (`-r FILE`).
     #[arg(short = 'r', long = "read", value_name = "FILE")]
@@ -57,29 +57,83 @@ struct Input {
     /// Decode only TCP segments from or to this port (repeatable), like tcpdump's `port N`.
     #[arg(long = "port", value_name = "N")]
     ports: Vec<u16>,
-    /// Decode only packets from or to this address, like tcpdump's `host ADDR`.
-    #[arg(long, value_name = "ADDR")]
-    host: Option<std::net::IpAddr>,
+    /// Decode only packets from or to this host, like tcpdump's `host NAME`: an address, or a
+    /// name and all its addresses (`localhost`: 127.0.0.1 and ::1).
+    #[arg(long, value_name = "HOST")]
+    host: Option<String>,
+    /// Show only the events that pass this display filter, like tshark's `-Y`:
+    /// e.g. `http.status >= 400`, `ws.opcode == "text" && conn == 3`, `port 8080 or host ::1`
+    /// (fields and grammar: README, "Display filters").
+    #[arg(short = 'Y', long = "filter", value_name = "EXPR")]
+    display: Option<String>,
+    /// Show only connection N (the `#N` of the text, the `conn` of the JSON; repeatable).
+    #[arg(long = "conn", value_name = "N")]
+    conns: Vec<u32>,
+    /// Write the frames that pass the filters (`--port`, `--host`, `--conn`, `-Y`) to this
+    /// pcapng file: a frame passes when an event it produced passes.
+    #[arg(short = 'w', long = "write", value_name = "FILE.pcapng")]
+    write: Option<PathBuf>,
     /// TLS secrets to decrypt with: an NSS key log (SSLKEYLOGFILE format). Default: the file
     /// SSLKEYLOGFILE names, when set. A pcapng's Decryption Secrets Blocks are read too.
     #[arg(long, value_name = "FILE")]
     keylog: Option<PathBuf>,
 }
 
+/// A mistake on the command line: said in full, then exit status 2 (as clap's own).
+struct Usage(String);
+
 impl Input {
-    fn path(&self) -> PathBuf {
-        self.read
-            .clone()
-            .or_else(|| self.file.clone())
-            .unwrap_or_else(|| "-".into())
+    /// The capture's path; without one, or `-` with a terminal on standard input, what to do.
+    fn path(&self, command: &str) -> Result<PathBuf, Usage> {
+        let Some(path) = self.read.clone().or_else(|| self.file.clone()) else {
+            return Err(Usage(format!(
+                "{command} reads a capture: give a pcap or pcapng file, or `-` for standard \
+                 input\n\
+                 \n  synscope {command} capture.pcapng\
+                 \n  tcpdump -i lo -U -w - 'tcp port 8080' | synscope {command} -\
+                 \n  synscope demo            (no capture needed: the lesson, acted out live)\
+                 \n\nThe repository's captures are in assets/captures/. More: synscope {command} --help"
+            )));
+        };
+        if path.as_os_str() == "-" && io::stdin().is_terminal() {
+            return Err(Usage(format!(
+                "{command} - reads a capture from standard input, but standard input is this \
+                 terminal; pipe one in:\n\
+                 \n  tcpdump -i lo -U -w - 'tcp port 8080' | synscope {command} -\
+                 \n  synscope {command} - < capture.pcapng"
+            )));
+        }
+        Ok(path)
     }
 
-    fn filter(&self) -> synscope::engine::Filter {
-        synscope::engine::Filter {
+    fn filter(&self) -> Result<synscope::engine::Filter, Usage> {
+        let hosts = match &self.host {
+            Some(h) => {
+                synscope::filter::resolve_host(h).map_err(|m| Usage(format!("--host: {m}")))?
+            }
+            None => Vec::new(),
+        };
+        Ok(synscope::engine::Filter {
             ports: self.ports.clone(),
-            host: self.host,
-        }
+            hosts,
+        })
     }
+
+    fn selection(&self) -> Result<synscope::filter::save::Selection, Usage> {
+        Ok(synscope::filter::save::Selection::new(
+            display_filter(self.display.as_deref())?,
+            self.conns.clone(),
+        ))
+    }
+}
+
+/// Parses `-Y`; a mistake is shown with a caret under it.
+fn display_filter(expr: Option<&str>) -> Result<Option<synscope::filter::Filter>, Usage> {
+    expr.map(|e| {
+        synscope::filter::Filter::parse(e)
+            .map_err(|err| Usage(format!("bad filter: {err}\n{}", err.caret("  "))))
+    })
+    .transpose()
 }
 
 #[derive(Subcommand)]
@@ -116,10 +170,18 @@ enum Command {
         /// Capture only TCP segments from or to this port (repeatable).
         #[arg(long = "port", value_name = "N")]
         ports: Vec<u16>,
-        /// Capture only packets from or to this address.
-        #[arg(long, value_name = "ADDR")]
-        host: Option<std::net::IpAddr>,
-        /// Also write every captured frame to this pcapng file.
+        /// Capture only packets from or to this host: an address, or a name and all its
+        /// addresses (`localhost`: 127.0.0.1 and ::1).
+        #[arg(long, value_name = "HOST")]
+        host: Option<String>,
+        /// Show only the events that pass this display filter, like tshark's `-Y` (README,
+        /// "Display filters").
+        #[arg(short = 'Y', long = "filter", value_name = "EXPR")]
+        display: Option<String>,
+        /// Show only connection N (repeatable).
+        #[arg(long = "conn", value_name = "N")]
+        conns: Vec<u32>,
+        /// Also write every captured frame to this pcapng file (whatever -Y and --conn show).
         #[arg(short = 'w', long = "write", value_name = "FILE.pcapng")]
         write: Option<PathBuf>,
         /// Run headless: stream events to stdout in this format until Ctrl-C or SIGTERM.
@@ -162,46 +224,93 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let result = match run(Cli::parse()) {
+        Ok(result) => result,
+        Err(Usage(message)) => {
+            eprintln!("synscope: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed pipe (`synscope decode f | head`) is not an error worth a message.
+            if e.downcast_ref::<io::Error>()
+                .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("synscope: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the command; a mistake on the command line is a [`Usage`].
+fn run(cli: Cli) -> Result<anyhow::Result<()>, Usage> {
     let lang = cli.lang.map_or_else(Lang::from_env, LangArg::lang);
     let tui = || {
         let mut options = synscope::tui::Options::from_env();
         options.lang = lang;
         options
     };
-    let result = match cli.command {
+    Ok(match cli.command {
         Command::Decode {
             input,
             format,
             stats,
             explain,
         } => view::file::decode(&view::file::DecodeOptions {
-            path: input.path(),
-            filter: input.filter(),
+            path: input.path("decode")?,
+            filter: input.filter()?,
             keylog: synscope::keylog::KeySource::pick(input.keylog.clone()),
             format,
             stats,
             explain: explain.then_some(lang),
             limits: Limits::default(),
+            select: input.selection()?,
+            write: input.write.clone(),
         }),
         Command::Replay { input } => {
+            let path = input.path("replay")?;
             let mut options = tui();
-            options.filter = input.filter();
+            options.filter = input.filter()?;
             options.keylog = synscope::keylog::KeySource::pick(input.keylog.clone());
-            synscope::tui::run_replay(&input.path(), options)
+            options.select = input.selection()?;
+            replay(&path, options, input.write.as_deref())
         }
         #[cfg(target_os = "linux")]
         Command::Live {
             interface,
             ports,
             host,
+            display,
+            conns,
             write,
             format,
             explain,
         } => {
+            let hosts = match &host {
+                Some(h) => {
+                    synscope::filter::resolve_host(h).map_err(|m| Usage(format!("--host: {m}")))?
+                }
+                None => Vec::new(),
+            };
             let mut capture = synscope::capture::live::LiveConfig::new(interface);
             capture.ports = ports;
-            capture.host = host;
+            // The kernel's filter takes one address; a name with more (localhost: 127.0.0.1
+            // and ::1) is filtered by the engine.
+            let (kernel_host, engine_filter) = match hosts.as_slice() {
+                [one] => (Some(*one), synscope::engine::Filter::default()),
+                _ => (
+                    None,
+                    synscope::engine::Filter {
+                        ports: Vec::new(),
+                        hosts,
+                    },
+                ),
+            };
+            capture.host = kernel_host;
             synscope::live::run(
                 synscope::live::HeadlessOptions {
                     capture,
@@ -210,6 +319,11 @@ fn main() -> ExitCode {
                     write,
                     limits: Limits::default(),
                     drop_privileges: true,
+                    select: synscope::filter::save::Selection::new(
+                        display_filter(display.as_deref())?,
+                        conns,
+                    ),
+                    engine_filter,
                 },
                 format.is_none().then(tui),
             )
@@ -234,18 +348,39 @@ fn main() -> ExitCode {
             recording,
             tui: tui(),
         }),
+    })
+}
+
+/// `synscope replay`, with `-w`: the frames that pass the filters are written first (the
+/// capture is read twice), and the count is said after the TUI closes.
+fn replay(
+    path: &std::path::Path,
+    options: synscope::tui::Options,
+    write: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let Some(out) = write else {
+        return synscope::tui::run_replay(path, options);
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            // A closed pipe (`synscope decode f | head`) is not an error worth a message.
-            if e.downcast_ref::<io::Error>()
-                .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
-            {
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("synscope: {e:#}");
-            ExitCode::FAILURE
-        }
+    if path.as_os_str() == "-" {
+        anyhow::bail!(
+            "replay -w reads the capture twice, which standard input cannot give; use \
+             `synscope decode - -w FILE` (with the same filters), then replay FILE"
+        );
     }
+    let written = view::file::count_written(&view::file::DecodeOptions {
+        path: path.to_path_buf(),
+        filter: options.filter.clone(),
+        keylog: options.keylog.clone(),
+        limits: options.limits,
+        select: options.select.clone(),
+        write: Some(out.to_path_buf()),
+        ..view::file::DecodeOptions::default()
+    })?;
+    synscope::tui::run_replay(path, options)?;
+    eprintln!(
+        "synscope: wrote {} to {}",
+        synscope::view::text::plural(written, "frame", "frames"),
+        out.display()
+    );
+    Ok(())
 }

@@ -77,6 +77,10 @@ pub struct Options {
     pub filter: Filter,
     /// Where TLS secrets come from (`replay --keylog`, `SSLKEYLOGFILE`).
     pub keylog: Option<crate::keylog::KeySource>,
+    /// Which events a replay shows (`replay -Y`, `--conn`): the others are dropped as the
+    /// capture loads, but every chosen connection keeps its row (see
+    /// [`crate::filter::save::Selecting`]); the title says what is selected.
+    pub select: crate::filter::save::Selection,
 }
 
 impl Default for Options {
@@ -88,6 +92,7 @@ impl Default for Options {
             lang: Lang::En,
             filter: Filter::default(),
             keylog: None,
+            select: crate::filter::save::Selection::default(),
         }
     }
 }
@@ -129,7 +134,7 @@ pub fn run_replay(path: &Path, options: Options) -> Result<()> {
             .load_keys(k)
             .with_context(|| format!("cannot read the key log ({})", k.describe()))?;
     }
-    let rx = spawn_engine_reader(path.to_path_buf(), engine)?;
+    let rx = spawn_selected_reader(path.to_path_buf(), engine, options.select.clone())?;
     if !io::stdout().is_terminal() {
         bail!("replay draws on a terminal; use `synscope decode` for text or JSON output");
     }
@@ -141,12 +146,13 @@ pub fn run_replay(path: &Path, options: Options) -> Result<()> {
             |n| n.to_string_lossy().into_owned(),
         )
     };
-    run_source(
-        Source::Replay,
-        &format!("replay {}", label::clean(&name)),
-        options,
-        rx,
-    )
+    let mut title = format!("replay {}", label::clean(&name));
+    let selected = options.select.describe();
+    if !selected.is_empty() {
+        title.push_str(" · ");
+        title.push_str(&label::clean(&selected));
+    }
+    run_source(Source::Replay, &title, options, rx)
 }
 
 /// Runs the UI on events from `rx`: what live capture calls. Its capture thread sends
@@ -174,6 +180,16 @@ pub fn spawn_reader(path: PathBuf, limits: Limits, filter: Filter) -> Result<Rec
 
 /// [`spawn_reader`] with an engine set up by the caller (its key log loaded).
 pub fn spawn_engine_reader(path: PathBuf, engine: Engine) -> Result<Receiver<Action>> {
+    spawn_selected_reader(path, engine, crate::filter::save::Selection::default())
+}
+
+/// [`spawn_engine_reader`] that sends only the events `select` keeps (and the rows of the
+/// connections it keeps).
+pub fn spawn_selected_reader(
+    path: PathBuf,
+    engine: Engine,
+    select: crate::filter::save::Selection,
+) -> Result<Receiver<Action>> {
     let (input, total): (Box<dyn Read + Send>, Option<u64>) = if path.as_os_str() == "-" {
         (Box::new(io::stdin()), None)
     } else {
@@ -186,7 +202,7 @@ pub fn spawn_engine_reader(path: PathBuf, engine: Engine) -> Result<Receiver<Act
     let (opened_tx, opened_rx) = mpsc::channel::<Result<(), String>>();
     thread::Builder::new()
         .name("synscope-reader".into())
-        .spawn(move || read_capture(input, total, engine, tx, &opened_tx))
+        .spawn(move || read_capture(input, total, engine, select, tx, &opened_tx))
         .context("cannot start the reader thread")?;
     match opened_rx.recv() {
         Ok(Ok(())) => Ok(rx),
@@ -293,9 +309,11 @@ fn read_capture(
     input: Box<dyn Read + Send>,
     total: Option<u64>,
     mut engine: Engine,
+    mut select: crate::filter::save::Selection,
     tx: SyncSender<Action>,
     opened: &mpsc::Sender<Result<(), String>>,
 ) {
+    let everything = select.is_everything();
     let read = Arc::new(AtomicU64::new(0));
     let counting = Counting {
         inner: input,
@@ -318,7 +336,16 @@ fn read_capture(
             engine.end_keys(&mut out);
         }
         match frame {
-            Ok(Some(frame)) => engine.ingest(&frame, &mut out),
+            Ok(Some(frame)) if everything => engine.ingest(&frame, &mut out),
+            Ok(Some(frame)) => engine.ingest(
+                &frame,
+                &mut crate::filter::save::Selecting {
+                    selection: &mut select,
+                    out: &mut out,
+                    passed: false,
+                    skeleton: true,
+                },
+            ),
             Ok(None) => break,
             Err(e) => {
                 out.send(Action::Failed(e.to_string()));
@@ -338,7 +365,12 @@ fn read_capture(
             return;
         }
     }
-    engine.finish(&mut out);
+    engine.finish(&mut crate::filter::save::Selecting {
+        selection: &mut select,
+        out: &mut out,
+        passed: false,
+        skeleton: true,
+    });
     let warning = reader
         .truncated_tail()
         .then(|| "the capture ends inside a packet (cut short)".to_string());
@@ -587,6 +619,7 @@ mod tests {
                 Box::new(io::Cursor::new(file)),
                 Some(len),
                 Engine::new(million_limits()),
+                crate::filter::save::Selection::default(),
                 tx,
                 &opened_tx,
             )

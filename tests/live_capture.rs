@@ -439,6 +439,8 @@ fn headless_run_writes_a_pcapng_that_decodes_to_the_same_events() {
         write: Some(path.clone()),
         limits: Limits::default(),
         drop_privileges: false,
+        select: Default::default(),
+        engine_filter: Default::default(),
     };
     let session = match Headless::open(opts) {
         Ok(s) => s,

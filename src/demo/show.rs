@@ -168,6 +168,8 @@ pub fn run(opts: &DemoOptions) -> Result<()> {
         write: opts.write.clone(),
         limits: opts.tui.limits,
         drop_privileges: true,
+        select: Default::default(),
+        engine_filter: Default::default(),
     });
     let session = match session {
         Ok(s) => s,

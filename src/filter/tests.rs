@@ -379,3 +379,13 @@ fn every_field_reads_every_event() {
         let _ = all.iter().filter(|e| f.matches(e)).count();
     }
 }
+
+#[test]
+fn localhost_is_both_loopbacks() {
+    let both: Vec<IpAddr> = vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()];
+    assert_eq!(resolve_host("localhost").unwrap(), both);
+    assert_eq!(resolve_host("LocalHost").unwrap(), both);
+    assert_eq!(resolve_host("[::1]").unwrap(), vec![both[1]]);
+    assert!(resolve_host("a b").is_err());
+    assert!(resolve_host("").is_err());
+}

@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use crate::capture::{open_path, CaptureError, CaptureReader, Cut, RawFrame};
 use crate::engine::{Engine, Filter};
 use crate::explain::Lang;
+use crate::filter::save::{FrameFile, Selecting, Selection};
 use crate::flow::EventSink;
 use crate::keylog::KeySource;
 use crate::model::{Event, Limits};
@@ -31,6 +32,11 @@ pub struct DecodeOptions {
     /// TLS secrets (`--keylog`, `SSLKEYLOGFILE`); a pcapng's Decryption Secrets Blocks are
     /// read whatever this says.
     pub keylog: Option<KeySource>,
+    /// Which events to write (`--filter`/`-Y`, `--conn`): the others are decoded, not written.
+    pub select: Selection,
+    /// Also write the frames that pass `select` to this pcapng file (`-w`; see
+    /// [`crate::filter::save`] for the rule).
+    pub write: Option<PathBuf>,
 }
 
 /// Events per batch handed from the engine's thread to the writer's.
@@ -41,9 +47,16 @@ pub const BATCHES: usize = 8;
 
 /// Runs `synscope decode` on standard output.
 pub fn decode(opts: &DecodeOptions) -> Result<()> {
-    decode_with(opts, || {
+    decode_with(opts, false, || {
         BufWriter::with_capacity(1 << 16, io::stdout().lock())
     })
+    .map(drop)
+}
+
+/// Runs the decode for its `-w` file only (`replay -w`): no event is written, no summary;
+/// returns how many frames the file holds.
+pub fn count_written(opts: &DecodeOptions) -> Result<u64> {
+    Ok(decode_with(opts, true, io::sink)?.unwrap_or(0))
 }
 
 /// Runs `synscope decode`, writing to `out`. Partial success is data: what was decoded before
@@ -51,7 +64,7 @@ pub fn decode(opts: &DecodeOptions) -> Result<()> {
 /// `connection_end`), then the error is returned. A failed write (a closed pipe) stops
 /// decoding soon after (within the batches in flight) and is returned.
 pub fn decode_to<W: Write + Send>(opts: &DecodeOptions, out: W) -> Result<()> {
-    decode_with(opts, move || out)
+    decode_with(opts, false, move || out).map(drop)
 }
 
 /// Frame batches in flight from the reader to the engine.
@@ -185,6 +198,11 @@ struct Input<'e> {
     frames: mpsc::Receiver<FromReader>,
     spent: mpsc::SyncSender<FrameBatch>,
     engine: &'e mut Engine,
+    /// Which events go on to the sink, and which frames to the file.
+    select: Selection,
+    file: Option<FrameFile>,
+    /// The first failed write to `file` (decoding stops there).
+    file_error: Option<anyhow::Error>,
 }
 
 impl Input<'_> {
@@ -192,16 +210,34 @@ impl Input<'_> {
     /// finished into `sink` too) or `stop(sink)`; `flush(sink)` when the reader waits for
     /// input.
     fn run<S: EventSink>(
-        self,
+        &mut self,
         sink: &mut S,
         stop: impl Fn(&S) -> bool,
         mut flush: impl FnMut(&mut S),
     ) -> ReadEnd {
+        let everything = self.select.is_everything();
         for msg in &self.frames {
             match msg {
                 FromReader::Frames(batch) => {
                     for f in batch.frames() {
-                        self.engine.ingest(&f, sink);
+                        if everything && self.file.is_none() {
+                            self.engine.ingest(&f, sink);
+                        } else {
+                            let mut to = Selecting {
+                                selection: &mut self.select,
+                                out: sink,
+                                passed: false,
+                                skeleton: false,
+                            };
+                            self.engine.ingest(&f, &mut to);
+                            let passed = to.passed || everything;
+                            if let (true, Some(file)) = (passed, &mut self.file) {
+                                if let Err(e) = file.write(&f) {
+                                    self.file_error = Some(e);
+                                    return ReadEnd::default();
+                                }
+                            }
+                        }
                         if stop(sink) {
                             return ReadEnd::default();
                         }
@@ -212,18 +248,24 @@ impl Input<'_> {
                     let _ = self.spent.try_send(batch);
                 }
                 FromReader::Secrets(s) => {
-                    self.engine.add_keys(&s, sink);
-                    self.engine.end_keys(sink);
+                    let mut to = Selecting {
+                        selection: &mut self.select,
+                        out: sink,
+                        passed: false,
+                        skeleton: false,
+                    };
+                    self.engine.add_keys(&s, &mut to);
+                    self.engine.end_keys(&mut to);
                 }
                 FromReader::End(end) => {
-                    self.engine.finish(sink);
+                    self.finish(sink);
                     flush(sink);
                     return end;
                 }
             }
         }
         // The reader thread ended without a word: it panicked.
-        self.engine.finish(sink);
+        self.finish(sink);
         flush(sink);
         ReadEnd {
             error: Some(CaptureError::Io(io::Error::other(
@@ -231,6 +273,29 @@ impl Input<'_> {
             ))),
             ..ReadEnd::default()
         }
+    }
+}
+
+impl Input<'_> {
+    /// Ends the engine's connections into `sink`, through the selection.
+    fn finish(&mut self, sink: &mut dyn EventSink) {
+        let mut to = Selecting {
+            selection: &mut self.select,
+            out: sink,
+            passed: false,
+            skeleton: false,
+        };
+        self.engine.finish(&mut to);
+    }
+}
+
+impl Input<'_> {
+    /// Closes the frame file: how many frames it holds, or the first error writing it.
+    fn close(&mut self) -> Result<Option<u64>> {
+        if let Some(e) = self.file_error.take() {
+            return Err(e);
+        }
+        self.file.take().map(FrameFile::finish).transpose()
     }
 }
 
@@ -252,7 +317,14 @@ enum ToWriter {
 ///
 /// Batches come back empty for reuse, so nothing is allocated per batch once the pipeline is
 /// full, and memory does not grow with the file.
-fn decode_with<W: Write, F: FnOnce() -> W + Send>(opts: &DecodeOptions, out: F) -> Result<()> {
+///
+/// `quiet`: only the `-w` file is wanted: no event is written, no summary or "wrote" line.
+/// Returns how many frames the `-w` file holds, if there is one.
+fn decode_with<W: Write, F: FnOnce() -> W + Send>(
+    opts: &DecodeOptions,
+    quiet: bool,
+    out: F,
+) -> Result<Option<u64>> {
     let started = Instant::now();
     let name = if opts.path.as_os_str() == "-" {
         "standard input".into()
@@ -266,6 +338,11 @@ fn decode_with<W: Write, F: FnOnce() -> W + Send>(opts: &DecodeOptions, out: F) 
             .load_keys(k)
             .with_context(|| format!("cannot read the key log ({})", k.describe()))?;
     }
+    let file = match &opts.write {
+        Some(w) => Some(FrameFile::create(w, Some(&opts.path))?),
+        None => None,
+    };
+    let mut file_result = None;
     let end = std::thread::scope(|scope| -> Result<ReadEnd> {
         let (frames_tx, frames) = mpsc::sync_channel::<FromReader>(READ_BATCHES);
         let (spent, spent_rx) = mpsc::sync_channel::<FrameBatch>(READ_BATCHES + 2);
@@ -275,15 +352,20 @@ fn decode_with<W: Write, F: FnOnce() -> W + Send>(opts: &DecodeOptions, out: F) 
             .name("synscope-reader".into())
             .spawn(move || read_frames(reader, &frames_tx, &spent_rx))
             .context("cannot start the reader thread")?;
-        let input = Input {
+        let mut input = Input {
             frames,
             spent,
             engine: &mut engine,
+            select: opts.select.clone(),
+            file,
+            file_error: None,
         };
-        if opts.stats {
+        if opts.stats || quiet {
             // Nothing to write: events are counted by the engine and dropped as they come.
             let mut counted = |_: Event| {};
-            return Ok(input.run(&mut counted, |_| false, |_| {}));
+            let end = input.run(&mut counted, |_| false, |_| {});
+            file_result = Some(input.close());
+            return Ok(end);
         }
         let (tx, rx) = mpsc::sync_channel::<ToWriter>(BATCHES);
         let (free_tx, free_rx) = mpsc::sync_channel::<Vec<Event>>(BATCHES + 2);
@@ -333,19 +415,28 @@ fn decode_with<W: Write, F: FnOnce() -> W + Send>(opts: &DecodeOptions, out: F) 
             let _ = tx.send(ToWriter::End);
         }
         drop(tx);
+        file_result = Some(input.close());
         match writer.join() {
             Ok(written) => written?,
             Err(_) => anyhow::bail!("the writer thread panicked"),
         }
         Ok(end)
     })?;
+    let written = file_result.transpose()?.flatten();
     if let Some(e) = end.error {
         return Err(anyhow::Error::new(e).context(format!("in {name}")));
+    }
+    if let (Some(n), Some(path), false) = (written, &opts.write, quiet) {
+        eprintln!(
+            "synscope: wrote {} to {}",
+            crate::view::text::plural(n, "frame", "frames"),
+            path.display()
+        );
     }
     for w in reader_warnings(end.cut, end.bad_timestamps, &name) {
         eprintln!("synscope: warning: {w}");
     }
-    if opts.stats {
+    if opts.stats && !quiet {
         let s = engine.stats();
         let secs = started.elapsed().as_secs_f64();
         let reasons = s.other_reasons();
@@ -369,7 +460,7 @@ fn decode_with<W: Write, F: FnOnce() -> W + Send>(opts: &DecodeOptions, out: F) 
             s.bytes as f64 / 1e6 / secs.max(1e-9)
         );
     }
-    Ok(())
+    Ok(written)
 }
 
 /// What a capture that was read to its end has to warn about, one line each: a cut (in the
