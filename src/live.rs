@@ -43,6 +43,7 @@ use crate::filter::save::Selecting;
 use crate::flow::EventSink;
 use crate::model::{Event, Limits, Timestamp};
 use crate::tui::{self, Action, Batches, Source};
+use crate::view::text::plural;
 use crate::view::{self, Format};
 
 pub use crate::capture::live::LiveStats;
@@ -280,20 +281,20 @@ impl std::fmt::Display for Summary {
         let secs = self.elapsed.as_secs_f64();
         write!(
             f,
-            "{} packets captured on {} in {:.1} s ({:.0}/s); kernel: {} received, {} dropped; \
-             userspace: {} dropped; decoded {} frames ({} tcp, {} other, {} malformed), {} events",
-            c.stats.captured,
+            "{} captured on {} in {:.1} s ({:.0}/s); kernel: {} received, {} dropped; \
+             userspace: {} dropped; decoded {} ({} tcp, {} other, {} malformed), {}",
+            plural(c.stats.captured, "packet", "packets"),
             self.iface,
             secs,
             c.stats.captured as f64 / secs.max(1e-9),
             c.stats.received,
             c.stats.dropped,
             c.userspace_dropped,
-            e.frames,
+            plural(e.frames, "frame", "frames"),
             e.tcp_segments,
             e.other,
             e.malformed,
-            e.events,
+            plural(e.events, "event", "events"),
         )?;
         if let Some((path, n)) = &self.written {
             write!(f, "; {n} written to {}", path.display())?;

@@ -149,3 +149,45 @@ fn wire_text_cannot_inject_mermaid_syntax() {
 fn an_empty_capture_is_an_empty_diagram() {
     assert_eq!(render(&[]), "sequenceDiagram\n");
 }
+
+/// A STOMP frame or a Socket.IO packet carried in a WebSocket message is drawn once, as
+/// itself: not also as the message's text (with the STOMP frame's NUL as `\u{0}`).
+#[test]
+fn subprotocol_events_are_drawn_once() {
+    for (name, prefix, kind) in [
+        ("stomp.pcapng", "STOMP ", "stomp"),
+        ("socketio_v4.pcapng", "engine.io ", "socketio"),
+        ("stomp_large_deflate.pcapng", "STOMP ", "stomp"),
+    ] {
+        let events = support::decode_capture(name);
+        let diagram = render(&events);
+        check_statements(&diagram);
+        let drawn = diagram.lines().filter(|l| l.contains(prefix)).count();
+        let want = events.iter().filter(|e| e.body.kind() == kind).count();
+        assert!(want > 0, "{name}");
+        assert_eq!(drawn, want, "{name}:\n{diagram}");
+        assert!(!diagram.contains("\\u{0}"), "{name}:\n{diagram}");
+    }
+}
+
+/// Messages that carry no subprotocol are each drawn, in order.
+#[test]
+fn plain_websocket_messages_are_all_drawn() {
+    let events = support::decode_capture("ws_chat.pcapng");
+    let diagram = render(&events);
+    let want: Vec<String> = events
+        .iter()
+        .filter(|e| e.body.kind() == "ws_message")
+        .map(|e| {
+            let mut s = String::new();
+            synscope::view::text::describe(&mut s, &e.body);
+            synscope::view::mermaid::label(&s)
+        })
+        .collect();
+    let drawn: Vec<String> = diagram
+        .lines()
+        .filter_map(|l| l.split_once(": ").map(|(_, t)| t.to_string()))
+        .filter(|t| want.contains(t))
+        .collect();
+    assert_eq!(drawn, want);
+}

@@ -38,6 +38,17 @@ pub struct MermaidWriter {
     servers: u32,
     /// Connection -> (client alias, server alias, the response being sent is an event stream).
     conns: HashMap<ConnId, Lane>,
+    /// The line of the last WebSocket message, held until the next event says whether a
+    /// subprotocol (STOMP, Socket.IO) carried in it is drawn instead: each message is drawn
+    /// once, as what it carried when that was decoded.
+    pending: Option<Pending>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    conn: ConnId,
+    dir: Option<Dir>,
+    line: String,
 }
 
 #[derive(Debug, Clone)]
@@ -61,9 +72,18 @@ impl MermaidWriter {
         Ok(())
     }
 
-    /// Ends the diagram: writes the header if no event came (an empty diagram is still one).
+    /// Ends the diagram: writes the header if no event came (an empty diagram is still one),
+    /// and the message line still held.
     pub fn finish<W: Write>(&mut self, w: &mut W) -> io::Result<()> {
-        self.start(w)
+        self.start(w)?;
+        self.flush_pending(w)
+    }
+
+    fn flush_pending<W: Write>(&mut self, w: &mut W) -> io::Result<()> {
+        match self.pending.take() {
+            Some(p) => w.write_all(p.line.as_bytes()),
+            None => Ok(()),
+        }
     }
 
     /// The alias of `addr`, declared (written) on first use.
@@ -94,6 +114,16 @@ impl MermaidWriter {
     /// Writes the lines of `e`.
     pub fn write_event<W: Write>(&mut self, w: &mut W, e: &Event) -> io::Result<()> {
         self.start(w)?;
+        if let Some(p) = &self.pending {
+            let carried = matches!(e.body, EventBody::Stomp(_) | EventBody::Socketio(_))
+                && e.conn == Some(p.conn)
+                && e.dir == p.dir;
+            if carried {
+                self.pending = None;
+            } else {
+                self.flush_pending(w)?;
+            }
+        }
         if let EventBody::Pattern(r) = &e.body {
             // A note per conversation: its final report (updates come before it).
             if !r.is_final || r.pattern == Pattern::None {
@@ -162,9 +192,16 @@ impl MermaidWriter {
                 describe(&mut text, &e.body);
                 writeln!(w, "    {from}-->>{to}: {}", label(&text))?;
             }
+            EventBody::WsMessage(_) => {
+                describe(&mut text, &e.body);
+                self.pending = Some(Pending {
+                    conn,
+                    dir: e.dir,
+                    line: format!("    {from}->>{to}: {}\n", label(&text)),
+                });
+            }
             EventBody::HttpRequest(_)
             | EventBody::Data(_)
-            | EventBody::WsMessage(_)
             | EventBody::SseEvent(_)
             | EventBody::Stomp(_)
             | EventBody::Socketio(_) => {

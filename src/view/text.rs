@@ -428,12 +428,12 @@ pub fn pattern_figures(r: &crate::model::PatternReport) -> String {
         Pattern::Streaming => {
             let _ = write!(
                 s,
-                ", {} chunks every {} (median)",
-                r.chunks.unwrap_or(0),
+                ", {} every {} (median)",
+                plural(u64::from(r.chunks.unwrap_or(0)), "chunk", "chunks"),
                 med(r.chunk_spacing)
             );
             if let Some(n) = r.sse_events.filter(|n| *n > 0) {
-                let _ = write!(s, ", {n} SSE events");
+                let _ = write!(s, ", {}", plural(u64::from(n), "SSE event", "SSE events"));
             }
         }
         Pattern::Websocket => {
@@ -864,5 +864,52 @@ mod tests {
             })),
         );
         assert_eq!(s, "STOMP RECEIPT receipt-id:r\\n1");
+    }
+}
+
+#[cfg(test)]
+mod plural_tests {
+    use super::*;
+    use crate::model::{Nanos, Pattern, PatternReport};
+
+    /// "1 chunk", "1 SSE event", "1 request on 1 connection": no "1 events".
+    #[test]
+    fn one_is_singular() {
+        let mut r = PatternReport {
+            pattern: Pattern::Streaming,
+            conversation: 0,
+            is_final: true,
+            client: "127.0.0.1".into(),
+            server: "127.0.0.1:80".parse().unwrap(),
+            target: "/events".into(),
+            start: Nanos(0),
+            conns: vec![0],
+            requests: 1,
+            interval: None,
+            held: None,
+            chunks: Some(1),
+            chunk_spacing: None,
+            sse_events: Some(1),
+            messages: None,
+            duration: Nanos(0),
+            bytes: [0, 0],
+            overhead_bytes: 0,
+        };
+        let s = pattern_figures(&r);
+        assert!(
+            s.starts_with("1 request on 1 connection, 1 chunk every"),
+            "{s}"
+        );
+        assert!(s.ends_with(", 1 SSE event"), "{s}");
+        r.chunks = Some(2);
+        r.sse_events = Some(3);
+        r.requests = 2;
+        r.conns = vec![0, 1];
+        let s = pattern_figures(&r);
+        assert!(
+            s.starts_with("2 requests on 2 connections, 2 chunks"),
+            "{s}"
+        );
+        assert!(s.ends_with(", 3 SSE events"), "{s}");
     }
 }
