@@ -28,6 +28,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "next / previous pane: connections, diagram, details",
     ),
     ("] / [", "next / previous connection, from any pane"),
+    (
+        ": then #N / N",
+        "jump to connection N / frame N (Enter jumps, Esc cancels)",
+    ),
     ("Enter", "open / close the details of the selected arrow"),
     (
         "mouse wheel, click",
@@ -37,9 +41,35 @@ pub const KEYS: &[(&str, &str)] = &[
     ("a", "layer: application events only, or every TCP segment"),
     ("f", "kind filter: all, TCP, HTTP, WebSocket, problems"),
     ("t", "time: since the capture began / since the last row"),
-    ("F", "follow: keep the newest event in view"),
-    ("/", "search the arrows (Enter to search, Esc to cancel)"),
-    ("n / N", "next / previous match"),
+    (
+        "F",
+        "follow: keep the newest event in view (live: and each new connection)",
+    ),
+    (
+        "/",
+        "search the arrows of every connection (Enter to search, Esc to cancel)",
+    ),
+    (
+        "n / N",
+        "next / previous match; the list and the diagram go to its connection",
+    ),
+    ("", "Save and copy"),
+    (
+        "w",
+        "save the selected connection's frames as pcapng (in the current directory)",
+    ),
+    (
+        "W",
+        "save the frames of every row the view shows, in every connection",
+    ),
+    (
+        "y",
+        "copy the selected arrow's payload (or its text) to the clipboard (OSC 52)",
+    ),
+    (
+        "M",
+        "mouse capture off / on (off: the terminal selects text)",
+    ),
     ("", "Patterns"),
     (
         "p",
@@ -67,7 +97,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("s", "stop playback: show every event"),
     ("", "Other"),
     ("?", "this help (j/k scroll it, Esc or ? close it)"),
-    ("Esc", "close details or help; quit when nothing is open"),
+    (
+        "Esc",
+        "close details, help or the patterns view; cancel an input (never quits)",
+    ),
     ("q, Ctrl-C", "quit"),
 ];
 
@@ -77,13 +110,13 @@ pub const HINTS: &[(&str, &str)] = &[
     ("Enter", "details"),
     ("Tab", "pane"),
     ("/", "search"),
+    ("?", "help"),
     ("a", "ACKs"),
     ("f", "filter"),
     ("t", "time"),
     ("space", "play"),
     ("p", "patterns"),
     ("→", "step"),
-    ("?", "help"),
     ("q", "quit"),
 ];
 
