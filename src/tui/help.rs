@@ -30,7 +30,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("] / [", "next / previous connection, from any pane"),
     (
         ": then #N / N",
-        "jump to connection N / frame N (Enter jumps, Esc cancels)",
+        "jump to connection N / frame N (Esc cancels)",
     ),
     ("Enter", "open / close the details of the selected arrow"),
     (
@@ -41,35 +41,14 @@ pub const KEYS: &[(&str, &str)] = &[
     ("a", "layer: application events only, or every TCP segment"),
     ("f", "kind filter: all, TCP, HTTP, WebSocket, problems"),
     ("t", "time: since the capture began / since the last row"),
-    (
-        "F",
-        "follow: keep the newest event in view (live: and each new connection)",
-    ),
-    (
-        "/",
-        "search the arrows of every connection (Enter to search, Esc to cancel)",
-    ),
-    (
-        "n / N",
-        "next / previous match; the list and the diagram go to its connection",
-    ),
+    ("F", "follow the newest event (live: each new connection)"),
+    ("/", "search every connection's arrows (Esc cancels)"),
+    ("n / N", "next / previous match, in any connection"),
     ("", "Save and copy"),
-    (
-        "w",
-        "save the selected connection's frames as pcapng (in the current directory)",
-    ),
-    (
-        "W",
-        "save the frames of every row the view shows, in every connection",
-    ),
-    (
-        "y",
-        "copy the selected arrow's payload (or its text) to the clipboard (OSC 52)",
-    ),
-    (
-        "M",
-        "mouse capture off / on (off: the terminal selects text)",
-    ),
+    ("w", "save the connection's frames as pcapng (current dir)"),
+    ("W", "save the frames of every row the view shows"),
+    ("y", "copy the arrow's payload or text (OSC 52 clipboard)"),
+    ("M", "mouse capture off / on (off: the terminal selects)"),
     ("", "Patterns"),
     (
         "p",
@@ -97,10 +76,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("s", "stop playback: show every event"),
     ("", "Other"),
     ("?", "this help (j/k scroll it, Esc or ? close it)"),
-    (
-        "Esc",
-        "close details, help or the patterns view; cancel an input (never quits)",
-    ),
+    ("Esc", "close a pane or help, cancel an input; never quits"),
     ("q, Ctrl-C", "quit"),
 ];
 
@@ -110,13 +86,13 @@ pub const HINTS: &[(&str, &str)] = &[
     ("Enter", "details"),
     ("Tab", "pane"),
     ("/", "search"),
-    ("?", "help"),
     ("a", "ACKs"),
     ("f", "filter"),
     ("t", "time"),
     ("space", "play"),
     ("p", "patterns"),
     ("→", "step"),
+    ("?", "help"),
     ("q", "quit"),
 ];
 
