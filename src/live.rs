@@ -609,7 +609,7 @@ pub fn run_headless(opts: HeadlessOptions) -> Result<Summary> {
 /// with `tui`'s options (its limits replace `opts.limits`). The capture is opened first, so
 /// that an error (no rights, no such interface) is one line on a terminal never touched.
 pub fn run(mut opts: HeadlessOptions, tui: Option<tui::Options>) -> Result<()> {
-    let Some(options) = tui else {
+    let Some(mut options) = tui else {
         run_headless(opts)?;
         return Ok(());
     };
@@ -624,6 +624,11 @@ pub fn run(mut opts: HeadlessOptions, tui: Option<tui::Options>) -> Result<()> {
         title.push_str(" · ");
         title.push_str(&tui::label::clean(&selected));
     }
+    options.waiting = Some(match filter.strip_prefix("tcp and ") {
+        Some(f) => format!("{}, {f}", opts.capture.iface),
+        None => opts.capture.iface.clone(),
+    });
+    options.written_to = opts.write.clone();
     let session = Headless::open(opts)?;
     if !io::stdout().is_terminal() {
         anyhow::bail!("the live view draws on a terminal; use --format text, json or mermaid");

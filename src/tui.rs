@@ -20,9 +20,10 @@ pub mod sample;
 pub mod store;
 pub mod theme;
 pub mod timeline;
+pub mod tools;
 pub mod ui;
 
-use std::io::{self, IsTerminal, Read, Stdout};
+use std::io::{self, IsTerminal, Read, Stdout, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
@@ -81,6 +82,11 @@ pub struct Options {
     /// capture loads, but every chosen connection keeps its row (see
     /// [`crate::filter::save::Selecting`]); the title says what is selected.
     pub select: crate::filter::save::Selection,
+    /// Live capture: what it listens to, for the screen shown before the first connection
+    /// ("lo, port 8080").
+    pub waiting: Option<String>,
+    /// Live capture: the `-w` file the frames are written to, which `w`/`W` read back.
+    pub written_to: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -93,6 +99,8 @@ impl Default for Options {
             filter: Filter::default(),
             keylog: None,
             select: crate::filter::save::Selection::default(),
+            waiting: None,
+            written_to: None,
         }
     }
 }
@@ -152,7 +160,19 @@ pub fn run_replay(path: &Path, options: Options) -> Result<()> {
         title.push_str(" · ");
         title.push_str(&label::clean(&selected));
     }
-    run_source(Source::Replay, &title, options, rx)
+    let mut app = App::new(Source::Replay, title, (80, 24), options.max_events);
+    app.color = options.color;
+    app.lang = options.lang;
+    if path.as_os_str() != "-" {
+        app.frames = tools::Frames::File(path.to_path_buf());
+    } else {
+        app.frames = tools::Frames::None(
+            "the capture came from standard input and is not kept: save it with tcpdump -w \
+             FILE, then replay FILE"
+                .into(),
+        );
+    }
+    run(app, rx)
 }
 
 /// Runs the UI on events from `rx`: what live capture calls. Its capture thread sends
@@ -169,6 +189,10 @@ pub fn run_source(
     let mut app = App::new(source, title, (80, 24), options.max_events);
     app.color = options.color;
     app.lang = options.lang;
+    app.waiting = options.waiting;
+    if let Some(path) = options.written_to {
+        app.frames = tools::Frames::File(path);
+    }
     run(app, rx)
 }
 
@@ -431,7 +455,62 @@ impl Tty {
 
 impl Drop for Tty {
     fn drop(&mut self) {
+        // Blank the alternate screen before leaving it: a terminal that copies it around when
+        // it goes back to the main screen at another size (tmux pushes its top rows into the
+        // scrollback, then pulls them back) then shows blank rows, not fragments.
+        let _ = execute!(
+            io::stdout(),
+            crossterm::terminal::Clear(crossterm::terminal::ClearType::All),
+            cursor::MoveTo(0, 0)
+        );
         restore_terminal();
+    }
+}
+
+/// Does what the last updates asked for ([`tools::Effect`]): OSC 52 to the terminal, mouse
+/// capture on or off, a save on a thread of its own (it reports through `said`).
+fn carry_out(app: &mut App, tty: &mut Tty, said: &mpsc::Sender<String>) {
+    for effect in std::mem::take(&mut app.effects) {
+        match effect {
+            tools::Effect::Copy(text) => {
+                let out = tty.terminal.backend_mut();
+                let _ = out
+                    .write_all(tools::osc52(&text).as_bytes())
+                    .and_then(|()| out.flush());
+            }
+            tools::Effect::Mouse(on) => {
+                let out = tty.terminal.backend_mut();
+                let _ = if on {
+                    execute!(out, EnableMouseCapture)
+                } else {
+                    execute!(out, DisableMouseCapture)
+                };
+            }
+            tools::Effect::Save { frames, name } => {
+                let src = app.frames.clone();
+                let said = said.clone();
+                let spawned =
+                    thread::Builder::new()
+                        .name("synscope-save".into())
+                        .spawn(move || {
+                            let dir =
+                                std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+                            let msg = match tools::save(&src, &frames, &dir, &name) {
+                                Ok((path, n)) => format!(
+                                    "saved {} frame{} to {}",
+                                    label::count(n),
+                                    if n == 1 { "" } else { "s" },
+                                    label::clean(&path.display().to_string())
+                                ),
+                                Err(why) => format!("not saved: {}", label::clean(&why)),
+                            };
+                            let _ = said.send(msg);
+                        });
+                if let Err(e) = spawned {
+                    app.status = Some(format!("not saved: cannot start a thread ({e})"));
+                }
+            }
+        }
     }
 }
 
@@ -454,11 +533,22 @@ pub fn run(mut app: App, source: Receiver<Action>) -> Result<()> {
     let mut last_tick = Instant::now();
     let mut was_playing = false;
     let mut dirty = true;
+    // Saves run on threads of their own; what they say comes back here.
+    let (said_tx, said_rx) = mpsc::channel::<String>();
     while !app.quit {
+        carry_out(&mut app, &mut tty, &said_tx);
+        while let Ok(said) = said_rx.try_recv() {
+            update(&mut app, Action::Status(said));
+            dirty = true;
+        }
         if dirty {
             tty.terminal
                 .draw(|f| ui::render(&app, f))
                 .context("cannot draw")?;
+            // The (hidden) cursor waits in the top left corner: a terminal that shrinks then
+            // drops the rows below it, where it would otherwise push the top rows into the
+            // scrollback (tmux does), to come back as fragments after exit when it grows.
+            let _ = execute!(tty.terminal.backend_mut(), cursor::MoveTo(0, 0));
             dirty = false;
         }
         // Take in what the source sent, within a budget so keys stay responsive.
@@ -498,6 +588,11 @@ pub fn run(mut app: App, source: Receiver<Action>) -> Result<()> {
             // Everything already typed, at once (a held key should not lag behind).
             loop {
                 if let Some(a) = translate(cevent::read().context("cannot read the terminal")?) {
+                    if matches!(a, Action::Resize(..)) {
+                        // Redraw every cell: what the terminal kept of the old size is not
+                        // what ratatui believes is on screen.
+                        tty.terminal.clear().context("cannot draw")?;
+                    }
                     update(&mut app, a);
                     dirty = true;
                 }

@@ -101,7 +101,10 @@ fn replay_reads_a_capture_from_stdin_and_keys_from_the_terminal() {
     t.wait_for("the detail pane to close", |_, s| {
         !s.contains("Details (Enter closes)")
     });
+    // Esc on the main screen does not quit; q does.
     t.keys(&["Escape"]);
+    t.wait_for("the hint", |_, s| s.contains("q quits"));
+    t.keys(&["q"]);
     t.assert_restored();
 }
 

@@ -255,7 +255,11 @@ fn with_tui(
         session,
         TuiOptions {
             title,
-            options: opts.tui.clone(),
+            options: tui::Options {
+                waiting: Some(format!("lo, port {}", addr.port())),
+                written_to: opts.write.clone(),
+                ..opts.tui.clone()
+            },
             stop: Arc::clone(&stop),
             status: move || notes.try_iter().last(),
         },
@@ -570,6 +574,8 @@ fn replay_recording(opts: &DemoOptions, why: &str) -> Result<()> {
             let title = format!("demo {} ─ RECORDING ({why})", opts.part);
             let mut app = App::new(Source::Replay, title, (80, 24), opts.tui.max_events);
             app.color = opts.tui.color;
+            // `w`/`W` save from the recording itself.
+            app.frames = tui::tools::Frames::Bytes(RECORDING);
             // As live: each new connection takes the diagram as playback reaches it.
             app.follow_conns = true;
             let (tx, rx) = mpsc::sync_channel(tui::CHANNEL_BATCHES);

@@ -17,6 +17,7 @@ use crate::tui::detail::Detail;
 use crate::tui::label;
 use crate::tui::layout::{areas, pattern_list_height, pattern_row_at, Areas};
 use crate::tui::timeline::{Ix, KindFilter, Timeline, View, ViewLayer};
+use crate::tui::tools::{self, Effect, Frames, Jump};
 
 /// Everything that can happen to the app.
 #[derive(Debug, Clone)]
@@ -46,6 +47,8 @@ pub enum Action {
     /// Play back from the start at the speed of [`SPEEDS`] nearest to this factor: what the
     /// demo's built-in recording does when it opens, so it unfolds like the live demo.
     Autoplay(f64),
+    /// A message for the status line from outside (a save finished).
+    Status(String),
 }
 
 /// Where the events come from, which changes a few defaults.
@@ -124,6 +127,35 @@ pub struct PatternsView {
     pub capture_time: bool,
 }
 
+/// What a one-line input at the bottom is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptKind {
+    /// `/`: search the arrows of every connection.
+    Search,
+    /// `:`: jump to `#N` (a connection) or `N` (a frame).
+    Jump,
+}
+
+impl PromptKind {
+    /// The character the input line starts with.
+    pub fn sigil(self) -> char {
+        match self {
+            PromptKind::Search => '/',
+            PromptKind::Jump => ':',
+        }
+    }
+}
+
+/// A one-line input being typed at the bottom of the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub text: String,
+}
+
+/// Longest input kept, in characters.
+const MAX_PROMPT_CHARS: usize = 200;
+
 /// The app's whole state. Read it freely; change it only through [`update`].
 #[derive(Debug, Clone)]
 pub struct App {
@@ -161,8 +193,8 @@ pub struct App {
     pub help: Option<usize>,
     /// The patterns view, when it is open (it replaces the list and the diagram).
     pub patterns: Option<PatternsView>,
-    /// The search being typed after `/`.
-    pub search_input: Option<String>,
+    /// The input being typed after `/` or `:`.
+    pub prompt: Option<Prompt>,
     /// The last search, for `n`/`N`.
     pub query: Option<String>,
     pub time_format: TimeFormat,
@@ -173,6 +205,14 @@ pub struct App {
     pub color: bool,
     /// Language of the detail pane's explanations (`--lang`, or the locale).
     pub lang: Lang,
+    /// Mouse capture is on (`M` turns it off so the terminal can select text).
+    pub mouse: bool,
+    /// Where `w`/`W` read the capture's frames back from.
+    pub frames: Frames,
+    /// Live capture: what it listens to ("lo, port 8080"), said until traffic comes.
+    pub waiting: Option<String>,
+    /// What the terminal loop has to do after this update (copy, mouse, save); it takes them.
+    pub effects: Vec<Effect>,
     pub quit: bool,
 }
 
@@ -209,7 +249,7 @@ impl App {
             detail: Detail::default(),
             help: None,
             patterns: None,
-            search_input: None,
+            prompt: None,
             query: None,
             time_format: TimeFormat::Relative,
             play: Playback {
@@ -221,6 +261,15 @@ impl App {
             status: None,
             color: true,
             lang: Lang::En,
+            mouse: true,
+            frames: Frames::None(match source {
+                Source::Live => {
+                    "this live view keeps no frames: run it with -w FILE to save from it".into()
+                }
+                Source::Replay => "the capture is not kept: replay it from a file to save".into(),
+            }),
+            effects: Vec::new(),
+            waiting: None,
             quit: false,
         }
     }
@@ -376,14 +425,35 @@ impl App {
         }
     }
 
-    /// After new connections showed up (`before` were shown): when following them and the
-    /// newest one was selected, select the new newest.
+    /// After new connections showed up (`before` were shown): while following them, the newest
+    /// takes the diagram.
     fn follow_new_conns(&mut self, before: usize) {
         let after = self.conns_shown();
-        let at_tail = self.conn + 1 >= before;
-        if self.follow_conns && self.follow && at_tail && after > before.max(1) {
+        if self.follow_conns && self.follow && after > before.max(1) {
             self.select_conn(after - 1);
         }
+    }
+
+    /// `F`: follow the newest event (and, live, the newest connection), or stop.
+    fn toggle_follow(&mut self) {
+        self.follow = !self.follow;
+        if !self.follow {
+            self.status = Some("follow off".into());
+            return;
+        }
+        let n = self.conns_shown();
+        if self.follow_conns && n > 0 {
+            self.select_conn(n - 1);
+        }
+        self.cursor_to(usize::MAX);
+        self.status = Some(
+            if self.follow_conns {
+                "follow on: the newest connection and event"
+            } else {
+                "follow on: the newest event"
+            }
+            .into(),
+        );
     }
 
     fn start_playback(&mut self, state: PlayState) {
@@ -454,43 +524,271 @@ impl App {
         }
     }
 
-    /// Searches the visible rows for the query, from the cursor, wrapping around.
+    /// The rows of connection `pos` under the current layer and kind filter that show now:
+    /// the selected connection's view, or one built for the occasion.
+    fn rows_of(&self, pos: usize) -> std::borrow::Cow<'_, [Ix]> {
+        if self.view.conn == Some(pos) {
+            return std::borrow::Cow::Borrowed(self.visible_rows());
+        }
+        let mut v = View::new(Some(pos), self.view.layer, self.view.filter);
+        v.sync(&self.timeline);
+        std::borrow::Cow::Owned(v.visible(self.upto()).to_vec())
+    }
+
+    /// Selects connection `pos` as the user asked (a key, a click, a search, a jump): following
+    /// stops unless it is the newest connection.
+    fn pick_conn(&mut self, pos: usize) {
+        self.select_conn(pos);
+        if self.conn + 1 < self.conns_shown() {
+            self.follow = false;
+        }
+    }
+
+    /// Searches the arrows of every connection for the query: from the cursor to the end of
+    /// the selected connection, then the next connections (the previous ones, backwards),
+    /// wrapping around to the rows before the cursor. A match elsewhere selects its connection.
     fn search(&mut self, forward: bool, include_cursor: bool) {
         let Some(q) = self.query.clone().filter(|q| !q.is_empty()) else {
+            self.status = Some("no search yet: / starts one".into());
             return;
         };
         let q = q.to_lowercase();
-        let rows = self.visible_rows().to_vec();
-        if rows.is_empty() {
+        let n_conns = self.conns_shown();
+        if n_conns == 0 {
+            self.status = Some(format!("no row matches \"{}\"", label::clean(&q)));
             return;
         }
-        let n = rows.len();
-        let start = self.cursor_row().unwrap_or(0);
-        let first = usize::from(!include_cursor);
-        let conn = self.view.conn.and_then(|p| self.timeline.conn(p));
+        let here = self.conn.min(n_conns - 1);
+        let cursor = self.cursor;
         let mut text = String::with_capacity(128);
-        for k in first..n + first {
-            let row = if forward {
-                (start + k) % n
+        let mut found = None;
+        // Step 0 is the selected connection after (before) the cursor; step n_conns is the same
+        // connection again, before (after) the cursor.
+        for step in 0..=n_conns {
+            let pos = if forward {
+                (here + step) % n_conns
             } else {
-                (start + n - (k % n)) % n
+                (here + n_conns - step % n_conns) % n_conns
             };
-            let Some(&ix) = rows.get(row) else { continue };
-            text.clear();
-            label::arrow(&mut text, &self.timeline, conn, ix);
-            if label::contains_folded(&text, &q) {
-                let wrapped = if forward { start + k >= n } else { k > start };
-                self.cursor = Some(ix);
-                self.follow = false;
-                self.status = Some(format!(
-                    "/{q}  row {} of {n}{}",
-                    row + 1,
-                    if wrapped { "  (wrapped)" } else { "" }
-                ));
-                return;
+            let rows = self.rows_of(pos);
+            let conn = self.timeline.conn(pos);
+            let in_range = |ix: Ix| match (step, cursor) {
+                (_, None) => true,
+                (0, Some(c)) => {
+                    if forward {
+                        ix > c || (include_cursor && ix == c)
+                    } else {
+                        ix < c || (include_cursor && ix == c)
+                    }
+                }
+                (s, Some(c)) if s == n_conns => {
+                    if forward {
+                        ix <= c
+                    } else {
+                        ix >= c
+                    }
+                }
+                _ => true,
+            };
+            let mut pick = |ix: Ix| {
+                text.clear();
+                label::arrow(&mut text, &self.timeline, conn, ix);
+                label::contains_folded(&text, &q)
+            };
+            let hit = if forward {
+                rows.iter()
+                    .copied()
+                    .filter(|&ix| in_range(ix))
+                    .find(|&ix| pick(ix))
+            } else {
+                rows.iter()
+                    .rev()
+                    .copied()
+                    .filter(|&ix| in_range(ix))
+                    .find(|&ix| pick(ix))
+            };
+            if let Some(ix) = hit {
+                let wrapped = if forward {
+                    here + step >= n_conns
+                } else {
+                    step > here
+                } || step == n_conns;
+                found = Some((pos, ix, wrapped));
+                break;
             }
         }
-        self.status = Some(format!("no row matches \"{}\"", label::clean(&q)));
+        let Some((pos, ix, wrapped)) = found else {
+            self.status = Some(format!("no row matches \"{}\"", label::clean(&q)));
+            return;
+        };
+        if pos != self.conn || self.view.conn != Some(pos) {
+            self.pick_conn(pos);
+        }
+        self.cursor = Some(ix);
+        self.follow = false;
+        let rows = self.visible_rows();
+        let row = rows.partition_point(|&r| r < ix);
+        let id = self.timeline.conn(pos).map_or(0, |c| c.id);
+        self.status = Some(format!(
+            "/{}  connection #{id}, row {} of {}{}",
+            label::clean(&q),
+            row + 1,
+            rows.len(),
+            if wrapped { "  (wrapped)" } else { "" }
+        ));
+    }
+
+    /// Jumps to what `:` was given: a connection (`#N`) or a frame (`N`).
+    fn jump(&mut self, to: Jump) {
+        match to {
+            Jump::Conn(id) => match self.timeline.position(id) {
+                Some(pos) if pos < self.conns_shown() => {
+                    self.pick_conn(pos);
+                    self.focus = Pane::Diagram;
+                    self.status = Some(format!("connection #{id}"));
+                }
+                Some(_) => {
+                    self.status = Some(format!(
+                        "connection #{id} has not started yet at this point of the playback"
+                    ))
+                }
+                None => self.status = Some(format!("no connection #{id} (see the list)")),
+            },
+            Jump::Frame(n) => self.jump_to_frame(n),
+        }
+    }
+
+    /// Selects the row of frame `n`: its connection, and the first of its events that is a row
+    /// of the view (or the next row, when the view folds the frame away).
+    fn jump_to_frame(&mut self, n: u64) {
+        let len = self
+            .upto()
+            .unwrap_or(self.timeline.len())
+            .min(self.timeline.len());
+        let last = len
+            .checked_sub(1)
+            .and_then(|i| self.timeline.frame(i as Ix))
+            .unwrap_or(0);
+        let mut events = (0..len as Ix).filter(|&ix| self.timeline.frame(ix) == Some(n));
+        let Some(first) = events.find(|&ix| self.timeline.conn_of(ix).is_some()) else {
+            self.status = Some(if n > last {
+                format!("no frame {n}: the last frame shown is {last}")
+            } else {
+                format!("frame {n} belongs to no TCP connection")
+            });
+            return;
+        };
+        let Some(pos) = self
+            .timeline
+            .conn_of(first)
+            .and_then(|c| self.timeline.position(c.id))
+        else {
+            return;
+        };
+        self.pick_conn(pos);
+        self.focus = Pane::Diagram;
+        self.follow = false;
+        let rows = self.visible_rows();
+        let at = rows.partition_point(|&r| r < first);
+        let exact = rows
+            .get(at..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|&&r| self.timeline.frame(r) == Some(n))
+            .next()
+            .copied();
+        let id = self.timeline.conn(pos).map_or(0, |c| c.id);
+        match (exact, rows.get(at).or(rows.last()).copied()) {
+            (Some(ix), _) => {
+                self.cursor = Some(ix);
+                self.status = Some(format!("frame {n}: connection #{id}"));
+            }
+            (None, Some(ix)) => {
+                self.cursor = Some(ix);
+                self.status = Some(format!(
+                    "frame {n} (connection #{id}) is not a row of this view (a shows every \
+                     segment, f the other kinds); the nearest row is selected"
+                ));
+            }
+            (None, None) => {
+                self.status = Some(format!(
+                    "frame {n} (connection #{id}) is not a row of this view (a shows every \
+                     segment, f the other kinds)"
+                ))
+            }
+        }
+    }
+
+    /// `y`: puts the selected event's payload (or text) on the clipboard.
+    fn copy(&mut self) {
+        let Some(ix) = self.cursor else {
+            self.status = Some("nothing selected to copy".into());
+            return;
+        };
+        let Some(e) = self.timeline.event(ix) else {
+            return;
+        };
+        let label = self.label(ix);
+        let (text, what) = tools::copy_text(&e, &label);
+        let n = text.len().min(tools::MAX_COPY_BYTES);
+        let cut = if text.len() > tools::MAX_COPY_BYTES {
+            " (cut)"
+        } else {
+            ""
+        };
+        self.effects.push(Effect::Copy(text));
+        self.status = Some(format!(
+            "copied {what} to the clipboard: {}{cut} (OSC 52: the terminal must allow it)",
+            label::bytes(n as u64)
+        ));
+    }
+
+    /// `w` (the selected connection) or `W` (every row the view shows, in every connection):
+    /// asks for their frames to be saved.
+    fn save(&mut self, whole_view: bool) {
+        if let Frames::None(why) = &self.frames {
+            self.status = Some(format!("cannot save: {why}"));
+            return;
+        }
+        let upto = self.upto();
+        let mut frames: Vec<u64> = Vec::new();
+        let name;
+        if whole_view {
+            for pos in 0..self.conns_shown() {
+                frames.extend(
+                    self.rows_of(pos)
+                        .iter()
+                        .filter_map(|&ix| self.timeline.frame(ix)),
+                );
+            }
+            name = "view".to_string();
+        } else {
+            let Some(c) = self.timeline.conn(self.conn) else {
+                self.status = Some("no connection to save".into());
+                return;
+            };
+            // The connection's TCP segments: every frame it was carried in.
+            frames.extend(
+                c.events
+                    .iter()
+                    .filter(|&&ix| upto.is_none_or(|u| (ix as usize) < u))
+                    .filter(|&&ix| self.timeline.kind(ix) == Some("tcp"))
+                    .filter_map(|&ix| self.timeline.frame(ix)),
+            );
+            name = format!("conn-{}", c.id);
+        }
+        frames.sort_unstable();
+        frames.dedup();
+        if frames.is_empty() {
+            self.status = Some("nothing to save: the view shows no frame".into());
+            return;
+        }
+        self.status = Some(format!(
+            "saving {} frame{}…",
+            label::count(frames.len() as u64),
+            if frames.len() == 1 { "" } else { "s" }
+        ));
+        self.effects.push(Effect::Save { frames, name });
     }
 
     /// Opens the patterns view on the conversation of the selected connection, if it has one.
@@ -595,6 +893,7 @@ pub fn update(app: &mut App, action: Action) {
             app.play.speed = nearest_speed(factor);
             app.start_playback(PlayState::Playing);
         }
+        Action::Status(s) => app.status = Some(s),
     }
     app.settle();
 }
@@ -623,17 +922,31 @@ fn key(app: &mut App, k: KeyEvent) {
         return;
     }
     app.status = None;
-    if let Some(input) = app.search_input.as_mut() {
+    if let Some(p) = app.prompt.as_mut() {
         match k.code {
-            KeyCode::Esc => app.search_input = None,
+            KeyCode::Esc => app.prompt = None,
             KeyCode::Enter => {
-                app.query = app.search_input.take().filter(|q| !q.is_empty());
-                app.search(true, false);
+                let Some(p) = app.prompt.take() else { return };
+                match p.kind {
+                    PromptKind::Search => {
+                        app.query = Some(p.text).filter(|q| !q.is_empty());
+                        app.search(true, false);
+                    }
+                    PromptKind::Jump => match tools::parse_jump(&p.text) {
+                        Ok(to) => app.jump(to),
+                        Err(why) => {
+                            app.status = Some(why);
+                            app.prompt = Some(p);
+                        }
+                    },
+                }
             }
-            // Backspace on an empty search leaves it (the guard pops the last character).
-            KeyCode::Backspace if input.pop().is_none() => app.search_input = None,
-            KeyCode::Char('u') if ctrl(&k) => input.clear(),
-            KeyCode::Char(c) if !ctrl(&k) && input.chars().count() < 200 => input.push(c),
+            // Backspace on an empty input leaves it (the guard pops the last character).
+            KeyCode::Backspace if p.text.pop().is_none() => app.prompt = None,
+            KeyCode::Char('u') if ctrl(&k) => p.text.clear(),
+            KeyCode::Char(c) if !ctrl(&k) && p.text.chars().count() < MAX_PROMPT_CHARS => {
+                p.text.push(c)
+            }
             _ => {}
         }
         return;
@@ -664,7 +977,7 @@ fn key(app: &mut App, k: KeyEvent) {
             if app.detail_open {
                 app.toggle_detail();
             } else {
-                app.quit = true;
+                app.status = Some("Esc closes panes and cancels input: q quits".into());
             }
         }
         KeyCode::Char('?') => app.help = Some(0),
@@ -674,7 +987,33 @@ fn key(app: &mut App, k: KeyEvent) {
             Pane::Conns => app.focus = Pane::Diagram,
             Pane::Diagram | Pane::Detail => app.toggle_detail(),
         },
-        KeyCode::Char('/') => app.search_input = Some(String::new()),
+        KeyCode::Char('/') => {
+            app.prompt = Some(Prompt {
+                kind: PromptKind::Search,
+                text: String::new(),
+            })
+        }
+        KeyCode::Char(':') => {
+            app.prompt = Some(Prompt {
+                kind: PromptKind::Jump,
+                text: String::new(),
+            })
+        }
+        KeyCode::Char('y') => app.copy(),
+        KeyCode::Char('w') => app.save(false),
+        KeyCode::Char('W') => app.save(true),
+        KeyCode::Char('M') => {
+            app.mouse = !app.mouse;
+            app.effects.push(Effect::Mouse(app.mouse));
+            app.status = Some(
+                if app.mouse {
+                    "mouse on: the wheel scrolls, a click selects (M lets the terminal select text)"
+                } else {
+                    "mouse off: the terminal selects text (M turns the mouse back on)"
+                }
+                .into(),
+            );
+        }
         KeyCode::Char('n') => app.search(true, false),
         KeyCode::Char('N') => app.search(false, false),
         KeyCode::Char('a') => {
@@ -693,17 +1032,7 @@ fn key(app: &mut App, k: KeyEvent) {
                 TimeFormat::Delta => TimeFormat::Relative,
             }
         }
-        KeyCode::Char('F') => {
-            app.follow = !app.follow;
-            app.status = Some(
-                if app.follow {
-                    "follow on"
-                } else {
-                    "follow off"
-                }
-                .into(),
-            );
-        }
+        KeyCode::Char('F') => app.toggle_follow(),
         KeyCode::Char(' ') => match app.play.state {
             PlayState::Off => app.start_playback(PlayState::Playing),
             PlayState::Playing => app.play.state = PlayState::Paused,
@@ -729,8 +1058,8 @@ fn key(app: &mut App, k: KeyEvent) {
         KeyCode::Char('-') | KeyCode::Char('_') => {
             app.play.speed = app.play.speed.saturating_sub(1)
         }
-        KeyCode::Char(']') => app.select_conn(app.conn.saturating_add(1)),
-        KeyCode::Char('[') => app.select_conn(app.conn.saturating_sub(1)),
+        KeyCode::Char(']') => app.pick_conn(app.conn.saturating_add(1)),
+        KeyCode::Char('[') => app.pick_conn(app.conn.saturating_sub(1)),
         _ => movement(app, &k),
     }
 }
@@ -831,7 +1160,7 @@ fn movement(app: &mut App, k: &KeyEvent) {
                 Move::Top => 0,
                 Move::Bottom => last,
             };
-            app.select_conn(to.min(last));
+            app.pick_conn(to.min(last));
         }
         Pane::Diagram => match m {
             Move::By(d) => app.move_cursor(d),
@@ -894,11 +1223,11 @@ fn mouse(app: &mut App, m: MouseEvent) {
             if let Some(r) = a.conns.filter(|r| m.row > r.y) {
                 let pos = app.conn_top + usize::from((m.row - r.y - 1) / 2);
                 if pos < app.conns_shown() {
-                    app.select_conn(pos);
+                    app.pick_conn(pos);
                 }
             }
         }
-        (Pane::Conns, d) => app.select_conn(app.conn.saturating_add_signed(d.signum())),
+        (Pane::Conns, d) => app.pick_conn(app.conn.saturating_add_signed(d.signum())),
         (Pane::Diagram, 0) => {
             if a.rows.contains(at) {
                 let row = app.top + usize::from(m.row - a.rows.y);
@@ -981,7 +1310,7 @@ mod tests {
         for c in "/pong".chars() {
             press(&mut app, KeyCode::Char(c));
         }
-        assert_eq!(app.search_input.as_deref(), Some("pong"));
+        assert_eq!(app.prompt.as_ref().map(|p| p.text.as_str()), Some("pong"));
         press(&mut app, KeyCode::Enter);
         assert!(app.label(app.cursor.unwrap()).starts_with("Pong"));
         press(&mut app, KeyCode::Char('n'));
@@ -1140,7 +1469,7 @@ mod tests {
     }
 
     #[test]
-    fn esc_closes_what_is_open_before_quitting() {
+    fn esc_closes_what_is_open_and_never_quits() {
         let mut app = demo();
         press(&mut app, KeyCode::Enter);
         assert!(app.detail_open);
@@ -1152,7 +1481,17 @@ mod tests {
         press(&mut app, KeyCode::Char('q'));
         assert!(app.help.is_none());
         assert!(!app.quit);
+        // `/`, Esc, Esc: the search is cancelled, then the main screen says how to quit.
+        press(&mut app, KeyCode::Char('/'));
         press(&mut app, KeyCode::Esc);
+        assert!(app.prompt.is_none());
+        press(&mut app, KeyCode::Esc);
+        assert!(!app.quit);
+        assert!(app.status.as_deref().unwrap_or("").contains("q quits"));
+        press(&mut app, KeyCode::Char(':'));
+        press(&mut app, KeyCode::Esc);
+        assert!(app.prompt.is_none() && !app.quit);
+        press(&mut app, KeyCode::Char('q'));
         assert!(app.quit);
         let mut app = demo();
         update(
@@ -1202,5 +1541,170 @@ mod tests {
             press(&mut app, KeyCode::PageDown);
             press(&mut app, KeyCode::Enter);
         }
+    }
+
+    fn typed(app: &mut App, s: &str) {
+        for c in s.chars() {
+            press(app, KeyCode::Char(c));
+        }
+        press(app, KeyCode::Enter);
+    }
+
+    /// `/` looks in every connection: from the first one, a label only the third one has is
+    /// found, its connection selected; `n` goes on to the next connection that has one and
+    /// wraps, `N` goes back.
+    #[test]
+    fn search_crosses_connections_and_n_follows() {
+        let mut app = demo();
+        assert_eq!(app.conn, 0);
+        // Each of the sample's connections starts with a SYN.
+        typed(&mut app, "/SYN  seq=0");
+        assert_eq!(app.conn, 1, "the next SYN after the cursor's own");
+        press(&mut app, KeyCode::Char('n'));
+        assert_eq!(app.conn, 2);
+        press(&mut app, KeyCode::Char('n'));
+        assert_eq!(app.conn, 3);
+        press(&mut app, KeyCode::Char('n'));
+        assert_eq!(app.conn, 0);
+        assert!(app.status.as_deref().unwrap().contains("(wrapped)"));
+        press(&mut app, KeyCode::Char('N'));
+        assert_eq!(app.conn, 3);
+        assert_eq!(app.view.conn, Some(3), "the diagram follows the match");
+        assert!(app.label(app.cursor.unwrap()).starts_with("SYN"));
+        // Something only one connection has, searched from another.
+        let mut app = demo();
+        typed(&mut app, "/refused");
+        let found = app.conn;
+        assert_ne!(found, 0, "{:?}", app.status);
+        assert!(
+            app.label(app.cursor.unwrap())
+                .to_lowercase()
+                .contains("refused")
+                || {
+                    let mut s = String::new();
+                    crate::view::text::describe(
+                        &mut s,
+                        &app.timeline.event(app.cursor.unwrap()).unwrap().body,
+                    );
+                    s.contains("refused")
+                }
+        );
+        typed(&mut app, "/no such thing anywhere");
+        assert_eq!(
+            app.status.as_deref(),
+            Some("no row matches \"no such thing anywhere\"")
+        );
+        assert_eq!(app.conn, found, "a miss moves nothing");
+    }
+
+    #[test]
+    fn jump_to_a_connection_or_a_frame() {
+        let mut app = demo();
+        let id = app.timeline.conn(2).unwrap().id;
+        typed(&mut app, &format!(":#{id}"));
+        assert_eq!(app.conn, 2);
+        assert_eq!(app.view.conn, Some(2));
+        // A frame of the last connection.
+        let c = app.timeline.conn(3).unwrap();
+        let ix = c.app[1];
+        let frame = app.timeline.frame(ix).unwrap();
+        typed(&mut app, &format!(":{frame}"));
+        assert_eq!(app.conn, 3);
+        assert_eq!(app.timeline.frame(app.cursor.unwrap()), Some(frame));
+        // Mistakes keep the input open and say what is accepted; Esc cancels.
+        typed(&mut app, ":x");
+        assert!(app.prompt.is_some());
+        assert!(app.status.as_deref().unwrap().contains("#N"));
+        press(&mut app, KeyCode::Esc);
+        assert!(app.prompt.is_none());
+        typed(&mut app, ":#999");
+        assert_eq!(
+            app.status.as_deref(),
+            Some("no connection #999 (see the list)")
+        );
+        typed(&mut app, ":99999");
+        assert!(app.status.as_deref().unwrap().starts_with("no frame 99999"));
+        assert_eq!(app.conn, 3);
+    }
+
+    #[test]
+    fn copy_mouse_and_save_ask_the_terminal_loop() {
+        let mut app = demo();
+        // The GET: its head is copied.
+        while !app.label(app.cursor.unwrap()).starts_with("GET") {
+            press(&mut app, KeyCode::Char('j'));
+        }
+        press(&mut app, KeyCode::Char('y'));
+        match app.effects.as_slice() {
+            [Effect::Copy(t)] => assert!(t.starts_with("GET /"), "{t}"),
+            e => panic!("{e:?}"),
+        }
+        assert!(app
+            .status
+            .as_deref()
+            .unwrap()
+            .contains("copied the request head"));
+        app.effects.clear();
+        press(&mut app, KeyCode::Char('M'));
+        assert!(!app.mouse);
+        assert_eq!(app.effects, [Effect::Mouse(false)]);
+        press(&mut app, KeyCode::Char('M'));
+        assert_eq!(app.effects, [Effect::Mouse(false), Effect::Mouse(true)]);
+        app.effects.clear();
+        // Nothing to save from: said, nothing asked.
+        press(&mut app, KeyCode::Char('w'));
+        assert!(app.effects.is_empty());
+        assert!(app.status.as_deref().unwrap().starts_with("cannot save"));
+        app.frames = Frames::File("x.pcapng".into());
+        press(&mut app, KeyCode::Char('w'));
+        let c = app.timeline.conn(0).unwrap();
+        let segments: Vec<u64> = c
+            .events
+            .iter()
+            .filter(|&&ix| app.timeline.kind(ix) == Some("tcp"))
+            .map(|&ix| app.timeline.frame(ix).unwrap())
+            .collect();
+        match app.effects.as_slice() {
+            [Effect::Save { frames, name }] => {
+                assert_eq!(frames, &segments);
+                assert_eq!(name, &format!("conn-{}", c.id));
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+
+    /// Live: `F` from any pane follows the newest connection again, and a new connection takes
+    /// the diagram while following even after the user looked elsewhere.
+    #[test]
+    fn f_follows_new_connections_from_any_pane() {
+        let events = sample::demo();
+        let mut by_conn: Vec<Vec<Event>> = Vec::new();
+        for e in events {
+            let Some(c) = e.conn else { continue };
+            match by_conn.iter_mut().find(|v| v[0].conn == Some(c)) {
+                Some(v) => v.push(e),
+                None => by_conn.push(vec![e]),
+            }
+        }
+        let mut app = App::new(Source::Live, "live lo", (80, 24), usize::MAX);
+        update(&mut app, Action::Events(by_conn[0].clone()));
+        update(&mut app, Action::Events(by_conn[1].clone()));
+        assert_eq!(app.conn, 1);
+        // The user looks at the first connection, from the list.
+        press(&mut app, KeyCode::BackTab);
+        assert_eq!(app.focus, Pane::Conns);
+        press(&mut app, KeyCode::Char('k'));
+        assert_eq!(app.conn, 0);
+        assert!(!app.follow);
+        update(&mut app, Action::Events(by_conn[2].clone()));
+        assert_eq!(app.conn, 0, "not following: the view stays");
+        press(&mut app, KeyCode::Char('F'));
+        assert!(app.follow);
+        assert_eq!(app.conn, 2, "F goes to the newest connection");
+        assert_eq!(app.cursor_row(), Some(app.visible_rows().len() - 1));
+        update(&mut app, Action::Events(by_conn[3].clone()));
+        assert_eq!(app.conn, 3, "and the next one as it arrives");
+        press(&mut app, KeyCode::Char('F'));
+        assert!(!app.follow);
     }
 }

@@ -28,6 +28,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "next / previous pane: connections, diagram, details",
     ),
     ("] / [", "next / previous connection, from any pane"),
+    (
+        ": then #N / N",
+        "jump to connection N / frame N (Esc cancels)",
+    ),
     ("Enter", "open / close the details of the selected arrow"),
     (
         "mouse wheel, click",
@@ -37,9 +41,14 @@ pub const KEYS: &[(&str, &str)] = &[
     ("a", "layer: application events only, or every TCP segment"),
     ("f", "kind filter: all, TCP, HTTP, WebSocket, problems"),
     ("t", "time: since the capture began / since the last row"),
-    ("F", "follow: keep the newest event in view"),
-    ("/", "search the arrows (Enter to search, Esc to cancel)"),
-    ("n / N", "next / previous match"),
+    ("F", "follow the newest event (live: each new connection)"),
+    ("/", "search every connection's arrows (Esc cancels)"),
+    ("n / N", "next / previous match, in any connection"),
+    ("", "Save and copy"),
+    ("w", "save the connection's frames as pcapng (current dir)"),
+    ("W", "save the frames of every row the view shows"),
+    ("y", "copy the arrow's payload or text (OSC 52 clipboard)"),
+    ("M", "mouse capture off / on (off: the terminal selects)"),
     ("", "Patterns"),
     (
         "p",
@@ -67,7 +76,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("s", "stop playback: show every event"),
     ("", "Other"),
     ("?", "this help (j/k scroll it, Esc or ? close it)"),
-    ("Esc", "close details or help; quit when nothing is open"),
+    ("Esc", "close a pane or help, cancel an input; never quits"),
     ("q, Ctrl-C", "quit"),
 ];
 

@@ -13,7 +13,7 @@ use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
 use crate::model::{ConnState, Dir, Pattern};
-use crate::tui::app::{App, Load, Pane, PlayState, Source, TimeFormat};
+use crate::tui::app::{App, Load, Pane, PlayState, PromptKind, Source, TimeFormat};
 use crate::tui::cells::{clip, fit, put};
 use crate::tui::detail::{self, Detail, DocLine, Tone};
 use crate::tui::help::{HINTS, KEYS};
@@ -237,16 +237,29 @@ fn title_right(app: &App, room: usize, tight: usize) -> String {
     if app.time_format == TimeFormat::Delta {
         view.push_str(" · Δt");
     }
-    if app.follow {
-        view.push_str(" · follow");
+    // States that change what keys do: kept as long as anything but the playback fits.
+    let mut flags = Vec::new();
+    // (Playback always follows what it reveals: no need to say so.)
+    if app.follow && app.play.state == PlayState::Off {
+        flags.push("follow");
+    }
+    if !app.mouse {
+        flags.push("mouse off");
+    }
+    let flags = (!flags.is_empty()).then(|| flags.join(" · "));
+    if let Some(f) = &flags {
+        view.push_str(" · ");
+        view.push_str(f);
     }
     let help = Some("? help".to_string());
     let variants = [
         (room, [Some(view), play_long.clone(), help.clone()]),
-        (room, [None, play_long.clone(), help.clone()]),
-        (room, [None, play_short.clone(), help.clone()]),
-        (tight, [None, play_long, help.clone()]),
-        (tight, [None, play_short.clone(), help]),
+        (room, [flags.clone(), play_long.clone(), help.clone()]),
+        (room, [flags.clone(), play_short.clone(), help.clone()]),
+        (room, [flags.clone(), play_short.clone(), None]),
+        (tight, [flags.clone(), play_long, help.clone()]),
+        (tight, [flags.clone(), play_short.clone(), help]),
+        (tight, [flags, play_short.clone(), None]),
         (tight, [None, play_short, None]),
     ];
     variants
@@ -266,8 +279,13 @@ fn title_right(app: &App, room: usize, tight: usize) -> String {
 }
 
 fn status_bar(app: &App, t: &Theme, buf: &mut Buffer, area: Rect, x: u16, y: u16, width: usize) {
-    if let Some(q) = &app.search_input {
-        let s = format!(" /{}▏ ", label::clean(q));
+    if let Some(p) = &app.prompt {
+        let mut s = format!(" {}{}▏ ", p.kind.sigil(), label::clean(&p.text));
+        if let Some(why) = &app.status {
+            s.push_str(&format!(" {} ", label::clean(why)));
+        } else if p.kind == PromptKind::Jump && p.text.is_empty() {
+            s.push_str(" #N: connection N · N: frame N · Enter jumps · Esc cancels ");
+        }
         put(buf, area, x, y, &fit(&s, width), t.bold());
         return;
     }
@@ -667,14 +685,16 @@ impl Widget for Diagram<'_> {
         let rows = app.visible_rows();
         if rows.is_empty() {
             let msg = empty_message(app);
-            put(
-                buf,
-                rows_area,
-                lanes.left.min(rows_area.right()),
-                rows_area.y,
-                &fit(&msg, room),
-                t.dim(),
-            );
+            for (y, line) in (rows_area.y..rows_area.bottom()).zip(msg.lines()) {
+                put(
+                    buf,
+                    rows_area,
+                    lanes.left.min(rows_area.right()),
+                    y,
+                    &fit(line, room),
+                    t.dim(),
+                );
+            }
             return;
         }
         let h = usize::from(rows_area.height);
@@ -759,7 +779,17 @@ fn empty_message(app: &App) -> String {
             "nothing here under the {} filter (f changes it)",
             app.view.filter.name()
         ),
+        (None, Load::Loading { .. }) if app.source == Source::Live => {
+            let on = app.waiting.as_deref().unwrap_or("the interface");
+            match &app.info {
+                Some(i) => format!("waiting for traffic on {on}\n{}", label::clean(i)),
+                None => format!("waiting for traffic on {on}"),
+            }
+        }
         (None, Load::Loading { .. }) => "loading…".into(),
+        (None, Load::Done) if app.source == Source::Live => {
+            "capture stopped: no TCP connection was seen".into()
+        }
         (None, Load::Failed(_)) => "nothing decoded before the read error".into(),
         (None, Load::Done) => "no TCP connection in this capture".into(),
     }
@@ -1167,9 +1197,23 @@ mod tests {
         let mut app = App::new(Source::Live, "live lo", (80, 24), usize::MAX);
         assert!(screen(&app, 80, 24).contains("● capturing"));
         update(&mut app, Action::Info("kernel dropped 3".into()));
+        let s = screen(&app, 100, 24);
         assert!(
-            screen(&app, 80, 24).contains("live lo ─ 0 connections ─ 0 events ─ kernel dropped 3")
+            s.contains("live lo ─ 0 connections ─ 0 events ─ kernel dropped 3"),
+            "{s}"
         );
+        // Before the first connection, the diagram says what it waits for.
+        assert!(s.contains("waiting for traffic on the interface"), "{s}");
+        app.waiting = Some("lo, port 8080".into());
+        let s = screen(&app, 80, 24);
+        let at = s.find("waiting for traffic on lo, port 8080").expect(&s);
+        let next = s[at..].lines().nth(1).unwrap_or("");
+        assert!(
+            next.contains("kernel dropped 3"),
+            "the counters below:\n{s}"
+        );
+        // Following is a state worth the room even at 80 columns.
+        assert!(s.lines().next().unwrap().contains(" follow "), "{s}");
     }
 
     #[test]
