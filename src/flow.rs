@@ -211,8 +211,9 @@ pub struct Held {
 
 /// FxHash (the hasher rustc uses for its own tables): a multiply and a rotate per word, much
 /// cheaper than SipHash for the short 4-tuple keys of the per-segment lookup. It starts from a
-/// per-table random state so a crafted capture cannot precompute colliding keys.
-struct FxHasher {
+/// per-table random state so a crafted capture cannot precompute colliding keys. The pattern
+/// detector's per-event lookups (by connection, by client and server) use it too.
+pub(crate) struct FxHasher {
     hash: u64,
 }
 
@@ -252,9 +253,18 @@ impl Hasher for FxHasher {
     }
 }
 
-#[derive(Clone, Copy)]
-struct FxBuild {
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FxBuild {
     seed: u64,
+}
+
+impl FxBuild {
+    /// A hasher builder with a fresh random seed.
+    pub(crate) fn random() -> FxBuild {
+        FxBuild {
+            seed: RandomState::new().build_hasher().finish(),
+        }
+    }
 }
 
 impl BuildHasher for FxBuild {
@@ -666,11 +676,10 @@ pub struct FlowTable<S: StreamSink> {
 
 impl<S: StreamSink> FlowTable<S> {
     pub fn new(limits: Limits) -> Self {
-        let seed = RandomState::new().build_hasher().finish();
         FlowTable {
             limits,
             keys: KeyLog::new(limits.max_keylog_sessions),
-            index: HashMap::with_hasher(FxBuild { seed }),
+            index: HashMap::with_hasher(FxBuild::random()),
             slots: Vec::new(),
             free: Vec::new(),
             next_id: 0,

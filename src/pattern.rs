@@ -126,7 +126,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
-use crate::flow::EventSink;
+use crate::flow::{EventSink, FxBuild};
 use crate::model::{
     BodyKind, ConnId, Dir, Event, EventBody, Limits, Nanos, Pattern, PatternReport, Spread, Stamp,
 };
@@ -717,10 +717,11 @@ impl ConnTrack {
 #[derive(Debug, Clone)]
 pub struct PatternDetector {
     limits: Limits,
-    conns: HashMap<ConnId, ConnTrack>,
+    /// FxHash, not SipHash: looked up for most events of an HTTP or WebSocket connection.
+    conns: HashMap<ConnId, ConnTrack, FxBuild>,
     /// By id: iteration in order of start.
     convs: BTreeMap<ConvId, Conversation>,
-    pairs: HashMap<PairKey, Pair>,
+    pairs: HashMap<PairKey, Pair, FxBuild>,
     next_id: ConvId,
     /// Activity counter: bumped by every event that touches a conversation.
     clock: u64,
@@ -737,9 +738,9 @@ impl PatternDetector {
     pub fn new(limits: Limits) -> PatternDetector {
         PatternDetector {
             limits,
-            conns: HashMap::new(),
+            conns: HashMap::with_hasher(FxBuild::random()),
             convs: BTreeMap::new(),
-            pairs: HashMap::new(),
+            pairs: HashMap::with_hasher(FxBuild::random()),
             next_id: 0,
             clock: 0,
             reporting: false,
@@ -804,17 +805,31 @@ impl PatternDetector {
                 }
                 return;
             }
-            EventBody::HttpRequest(r) => self.request(conn, t, r),
-            EventBody::HttpResponse(r) => self.response(conn, t, r),
-            EventBody::HttpBody(b) => self.body(conn, e, b),
+            // Only requests, responses and bodies change what a connection has in flight
+            // (`ConnTrack::in_flight`): its pair's busy count follows them alone.
+            EventBody::HttpRequest(r) => {
+                let id = self.request(conn, t, r);
+                self.update_busy(conn, t);
+                id
+            }
+            EventBody::HttpResponse(r) => {
+                let id = self.response(conn, t, r);
+                self.update_busy(conn, t);
+                id
+            }
+            EventBody::HttpBody(b) => {
+                let id = self.body(conn, e, b);
+                self.update_busy(conn, t);
+                id
+            }
             // A block that only set `retry:` or held comments dispatches no event.
             EventBody::SseEvent(ev) if ev.dispatched => {
                 self.sse_event(conn);
-                None
+                return;
             }
             EventBody::WsFrame(f) => {
                 self.ws_frame(conn, e.dir, f);
-                None
+                return;
             }
             EventBody::WsMessage(_) => self.ws_message(conn, e.dir, t),
             EventBody::ConnectionEnd(_) => {
@@ -823,7 +838,6 @@ impl PatternDetector {
             }
             _ => return,
         };
-        self.update_busy(conn, t);
         if let Some(id) = touched {
             self.changed(id, t);
         }
@@ -1295,6 +1309,10 @@ impl PatternDetector {
 
     /// Appends the reports made since the last call as `pattern` events stamped `stamp`.
     pub fn take_reports(&mut self, stamp: Stamp, out: &mut dyn EventSink) {
+        // Called after every event; almost always there is nothing.
+        if self.out.is_empty() {
+            return;
+        }
         for r in self.out.drain(..) {
             out.push(stamp.event(None, None, EventBody::Pattern(Box::new(r))));
         }

@@ -603,6 +603,18 @@ impl Subprotocols {
 
     /// Passes `ev` on to `out`, followed by the subprotocol events it carries.
     fn pass(&mut self, ev: Event, limits: &Limits, out: &mut dyn EventSink) {
+        if !matches!(
+            ev.body,
+            EventBody::HttpRequest(_)
+                | EventBody::HttpResponse(_)
+                | EventBody::HttpBody(_)
+                | EventBody::WsMessage(_)
+        ) {
+            // Nothing to observe (see `observe`), and nothing carried to flush after it: the
+            // per-frame path (`ws_frame`) goes straight on.
+            out.push(ev);
+            return;
+        }
         let mut new = mem::take(&mut self.new);
         self.observe(&ev, limits, &mut new);
         let carrier = matches!(ev.body, EventBody::HttpBody(_) | EventBody::WsMessage(_));
@@ -610,15 +622,20 @@ impl Subprotocols {
         if carrier || !new.is_empty() {
             self.flush(out);
         }
-        for e in new.drain(..) {
-            out.push(e);
+        if !new.is_empty() {
+            for e in new.drain(..) {
+                out.push(e);
+            }
+            trim(&mut new);
         }
-        trim(&mut new);
         self.new = new;
     }
 
     /// Pushes the events decoded from content so far.
     fn flush(&mut self, out: &mut dyn EventSink) {
+        if self.held.is_empty() {
+            return;
+        }
         for e in self.held.drain(..) {
             out.push(e);
         }

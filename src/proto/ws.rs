@@ -86,6 +86,8 @@ pub const RESYNC_TEXT_CHECK: usize = 64;
 
 /// Payload bytes unmasked per step, in a stack buffer.
 const UNMASK_CHUNK: usize = 2048;
+/// Payload pieces up to this size are unmasked in a smaller stack buffer.
+const UNMASK_SMALL: usize = 128;
 
 /// Both directions of one upgraded connection.
 pub struct WsSession {
@@ -664,6 +666,15 @@ impl Half {
         let n = usize::try_from(cur.remaining).map_or(data.len(), |r| r.min(data.len()));
         let chunk = data.get(..n).unwrap_or(data);
         match cur.head.mask {
+            // Small payloads (most messages) in a small buffer: the large one's zeroing
+            // would cost more than the unmasking.
+            Some(key) if chunk.len() <= UNMASK_SMALL => {
+                let mut buf = [0u8; UNMASK_SMALL];
+                if let Some(out) = buf.get_mut(..chunk.len()) {
+                    frame::unmask(chunk, key, cur.offset, out);
+                    self.sink(out, cx);
+                }
+            }
             Some(key) => {
                 let mut off = cur.offset;
                 let mut buf = [0u8; UNMASK_CHUNK];

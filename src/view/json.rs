@@ -523,8 +523,39 @@ fn int<I: itoa::Integer>(out: &mut Vec<u8>, n: I) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
-/// Seconds as serde_json writes an `f64`: ryu's shortest form (`0.0`, `1.5e-6`).
+/// Nanoseconds whose seconds [`f64_secs`] writes from the integer, without ryu: from 10 µs
+/// (below it ryu writes an exponent, `9.999e-6`) to 10^15 ns (11.6 days). There the f64
+/// nearest to n / 10^9 (`Nanos::secs_f64`, one correctly rounded division of exact values)
+/// lies within half its spacing of the exact decimal n / 10^9, and that spacing is below
+/// 10^-9 s, so every other decimal of at most 9 fractional digits is outside its rounding
+/// interval: the exact decimal, trailing zeros dropped, is ryu's shortest form.
+const PLAIN_SECS: std::ops::Range<u64> = 10_000..1_000_000_000_000_000;
+
+/// Seconds as serde_json writes an `f64`: ryu's shortest form (`0.0`, `1.5e-6`, `12.0`,
+/// `0.000123`).
 fn f64_secs(out: &mut Vec<u8>, n: Nanos) {
+    if PLAIN_SECS.contains(&n.0) {
+        // `SECS.FRACTION`: the fraction's 9 digits without trailing zeros, at least one digit.
+        int(out, n.0 / 1_000_000_000);
+        out.push(b'.');
+        let mut frac = n.0 % 1_000_000_000;
+        if frac == 0 {
+            out.push(b'0');
+            return;
+        }
+        let mut width = 9;
+        while frac.is_multiple_of(10) {
+            frac /= 10;
+            width -= 1;
+        }
+        let mut buf = itoa::Buffer::new();
+        let digits = buf.format(frac).as_bytes();
+        for _ in digits.len()..width {
+            out.push(b'0');
+        }
+        out.extend_from_slice(digits);
+        return;
+    }
     let v = n.secs_f64();
     if v.is_finite() {
         out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());

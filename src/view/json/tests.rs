@@ -85,6 +85,47 @@ proptest! {
         e.frame = frame;
         prop_assert_eq!(line(&e), serde_line(&e));
     }
+
+    /// Times in the range written without ryu, and around its ends (any `u64` rarely falls
+    /// there): the digits are ryu's.
+    #[test]
+    fn times_written_from_the_integer_are_ryus(
+        ns in prop_oneof![
+            PLAIN_SECS,
+            0..20_000u64,
+            PLAIN_SECS.end - 10_000..PLAIN_SECS.end + 10_000,
+            // Round values: trailing zeros, whole seconds.
+            (1..1_000_000u64, 0..9u32).prop_map(|(m, z)| m * 10u64.pow(z)),
+        ]
+    ) {
+        let mut e = event("x");
+        e.t = Nanos(ns);
+        prop_assert_eq!(line(&e), serde_line(&e));
+    }
+}
+
+/// The ends of the range written without ryu, and the shapes of its digits.
+#[test]
+fn seconds_are_written_as_ryu_writes_them_at_the_edges() {
+    for (ns, want) in [
+        (0, "0.0"),
+        (9_999, "9.999e-6"),
+        (10_000, "0.00001"),
+        (10_001, "0.000010001"),
+        (123_456, "0.000123456"),
+        (1_000_000_000, "1.0"),
+        (1_500_000_000, "1.5"),
+        (73_132_843_001, "73.132843001"),
+        (999_999_999_999_999, "999999.999999999"),
+        (1_000_000_000_000_000, "1000000.0"),
+    ] {
+        let mut out = Vec::new();
+        f64_secs(&mut out, Nanos(ns));
+        let mut r = ryu::Buffer::new();
+        let ryu = r.format_finite(Nanos(ns).secs_f64());
+        assert_eq!(std::str::from_utf8(&out).unwrap(), ryu, "{ns} ns");
+        assert_eq!(ryu, want, "{ns} ns");
+    }
 }
 
 /// Every event of every committed capture (and the demo's recording): the hand-written
