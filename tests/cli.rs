@@ -515,7 +515,7 @@ fn stdin_is_decoded_as_packets_arrive() {
         stdin.write_all(&Pcap::pcap_record(record)).unwrap();
         stdin.flush().unwrap();
         // Bounded wait for the line; the child gets nothing more until it shows.
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
@@ -526,7 +526,7 @@ fn stdin_is_decoded_as_packets_arrive() {
                         break;
                     }
                 }
-                Err(e) => panic!("no {want:?} within 20 s ({e:?}); saw:\n{}", seen.join("\n")),
+                Err(e) => panic!("no {want:?} within 60 s ({e:?}); saw:\n{}", seen.join("\n")),
             }
         }
     }

@@ -85,10 +85,24 @@ fn seg(f: &Frame) -> Seg {
     }
 }
 
-/// Reads frames until both FINs were seen and then nothing arrived for 300 ms (a duplicate copy
-/// would arrive with its original, microseconds apart). Fails after 10 s.
+/// Whether `frames` hold a FIN each way, each acknowledged by the other side: after that the
+/// conversation sends nothing more.
+fn closed(frames: &[Frame]) -> bool {
+    let segs: Vec<Seg> = frames.iter().map(seg).collect();
+    let fins: Vec<&Seg> = segs.iter().filter(|s| s.fin).collect();
+    fins.len() >= 2
+        && fins.iter().all(|f| {
+            let end = f.seq.wrapping_add(f.len as u32).wrapping_add(1);
+            segs.iter()
+                .any(|a| a.src == f.dst && a.dst == f.src && a.ack && a.ack_no == end)
+        })
+}
+
+/// Reads frames until the conversation is closed (both FINs acknowledged: the last ACK can
+/// reach the capture after [`converse`] returned) and then nothing arrived for 300 ms (a
+/// duplicate copy would arrive with its original, microseconds apart). Fails after 60 s.
 fn collect(cap: &mut LiveCapture) -> Vec<Frame> {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut frames = Vec::new();
     let mut quiet_since: Option<Instant> = None;
     loop {
@@ -101,8 +115,7 @@ fn collect(cap: &mut LiveCapture) -> Vec<Frame> {
             orig_len: f.orig_len,
         }));
         drop(batch);
-        let fins = frames.iter().filter(|f| seg(f).fin).count();
-        if fins >= 2 && frames.len() == before {
+        if frames.len() == before && closed(&frames) {
             let t = *quiet_since.get_or_insert_with(Instant::now);
             if t.elapsed() >= Duration::from_millis(300) {
                 return frames;
@@ -404,8 +417,20 @@ fn too_many_ports_is_refused_before_capturing() {
 
 /// Frames of a pcapng file, read by pcap-parser (a reader independent of synscope's).
 fn pcapng_frames(path: &Path) -> Vec<Frame> {
-    let bytes = std::fs::read(path).unwrap();
-    let mut r = PcapNGReader::new(1 << 20, bytes.as_slice()).unwrap();
+    read_pcapng(path, false)
+}
+
+/// The frames of a pcapng file; with `partial`, of a file still being written: no file or a
+/// block cut at its end gives the frames before it.
+fn read_pcapng(path: &Path, partial: bool) -> Vec<Frame> {
+    let bytes = match std::fs::read(path) {
+        Err(e) if partial && e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        r => r.unwrap(),
+    };
+    let mut r = match PcapNGReader::new(1 << 20, bytes.as_slice()) {
+        Err(_) if partial => return Vec::new(),
+        r => r.unwrap(),
+    };
     let mut out = Vec::new();
     loop {
         match r.next() {
@@ -420,9 +445,25 @@ fn pcapng_frames(path: &Path) -> Vec<Frame> {
                 r.consume(n);
             }
             Err(PcapError::Eof) => return out,
+            Err(PcapError::UnexpectedEof) if partial => return out,
             Err(PcapError::Incomplete(_)) => r.refill().unwrap(),
             Err(e) => panic!("{e:?}"),
         }
+    }
+}
+
+/// Waits until the `-w` file of a running capture holds the whole conversation, closed both
+/// ways (the file is flushed after every batch). The conversation's last ACK can reach the
+/// capture after [`converse`] returned: stopping before it would lose it. Fails after 60 s.
+fn wait_written_closed(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !closed(&read_pcapng(path, true)) {
+        assert!(
+            Instant::now() < deadline,
+            "{} never held the closed conversation",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -463,6 +504,7 @@ fn headless_run_writes_a_pcapng_that_decodes_to_the_same_events() {
         (summary, out)
     });
     let client = converse(listener);
+    wait_written_closed(&path);
     stop.store(true, Ordering::Release);
     let (summary, out) = run.join().unwrap();
 
@@ -524,7 +566,7 @@ fn start_live(args: &[&str], envs: &[(&str, &str)]) -> Option<Running> {
             }
         }
     });
-    let first = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
+    let first = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
     if !first.contains("capturing on") {
         let _ = child.wait();
         let rest: Vec<String> = rx.try_iter().collect();
@@ -574,6 +616,7 @@ fn binary_streams_json_until_sigint_then_prints_statistics() {
         return;
     };
     let client = converse(listener);
+    wait_written_closed(&path);
     let (status, out, err) = running.interrupt();
     assert!(status.success(), "{status:?}\n{err}");
     assert!(!err.contains("panicked"), "{err}");
@@ -619,7 +662,7 @@ fn binary_streams_mermaid_and_explained_text_as_decode_writes_them() {
     ] {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let server = listener.local_addr().unwrap();
-        let path = temp_path("formats.pcapng");
+        let path = temp_path(&format!("formats-{}.pcapng", format[1]));
         let port = server.port().to_string();
         let args = [
             &[
@@ -637,6 +680,7 @@ fn binary_streams_mermaid_and_explained_text_as_decode_writes_them() {
             return;
         };
         let client = converse(listener);
+        wait_written_closed(&path);
         let (status, out, err) = running.interrupt();
         assert!(status.success(), "{format:?}: {status:?}\n{err}");
         assert_once(&pcapng_frames(&path), client, server);
@@ -703,6 +747,7 @@ fn sudo_started_run_drops_root_after_opening_the_socket() {
             .to_string()
     };
     let client = converse(listener);
+    wait_written_closed(&path);
     let (exit, _out, err) = running.interrupt();
     assert!(exit.success(), "{err}");
     assert_eq!(

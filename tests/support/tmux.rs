@@ -1,13 +1,15 @@
 //! The real binary in a real pseudo-terminal: a detached tmux session on a private server
-//! socket, synchronised by polling the pane's content with a bounded number of retries.
+//! socket, synchronised by polling the pane's content until a condition holds or a deadline
+//! passes.
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// 300 polls of 50 ms: 15 s for the binary to start, capture and draw, even on a loaded
-/// machine. Only a failing test waits that long.
-const POLLS: u32 = 300;
+/// How long [`Tmux::wait_for`] waits for its condition: the binary starting, capturing and
+/// drawing on a 2-core machine loaded by several parallel builds and test runs. Only a failing
+/// test waits that long; a passing one returns as soon as the condition holds.
+const DEADLINE: Duration = Duration::from_secs(90);
 const POLL_EVERY: Duration = Duration::from_millis(50);
 
 /// One tmux server running one shell command line in a 120x40 pane; killed on drop.
@@ -99,17 +101,23 @@ impl Tmux {
             .expect("resize");
     }
 
-    /// Polls the pane until `pred` holds; panics with the last screen after [`POLLS`] tries.
+    /// Polls the pane until `pred` holds and returns that screen; panics with the last screen
+    /// once [`DEADLINE`] has passed.
     pub fn wait_for(&self, what: &str, pred: impl Fn(&Tmux, &str) -> bool) -> String {
-        let mut last = String::new();
-        for _ in 0..POLLS {
-            last = self.pane();
+        let started = Instant::now();
+        loop {
+            let last = self.pane();
             if pred(self, &last) {
                 return last;
             }
+            if started.elapsed() > DEADLINE {
+                panic!(
+                    "waited {:?} for {what}; the screen was:\n{last}",
+                    started.elapsed()
+                );
+            }
             std::thread::sleep(POLL_EVERY);
         }
-        panic!("timed out waiting for {what}; the screen was:\n{last}");
     }
 
     /// What the shell recorded once the command returned: `EXIT=N` then `stty -a`; empty
