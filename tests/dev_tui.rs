@@ -413,12 +413,12 @@ fn follow_moves_to_each_new_connection_in_the_demo() {
     let t = Tmux::start("follow", &format!("'{BIN}' demo all --pace-ms 40"));
     t.resize(80, 24);
     t.wait_for("a few connections", |_, s| {
-        selector(s).is_some_and(|(i, n)| n >= 3 && i == n) && title(s).contains(" follow ")
+        selector(s).is_some_and(|(i, n)| n >= 3 && i == n) && status(s).starts_with("└ following │")
     });
     // An older connection: following stops, and stays stopped while new ones come.
     t.keys(&["["]);
     let s = t.wait_for("an older connection", |_, s| {
-        selector(s).is_some_and(|(i, n)| i < n) && !title(s).contains(" follow ")
+        selector(s).is_some_and(|(i, n)| i < n) && !status(s).contains("following")
     });
     let (held, n0) = selector(&s).unwrap();
     t.wait_for("new connections, the view held", |_, s| {
@@ -428,16 +428,15 @@ fn follow_moves_to_each_new_connection_in_the_demo() {
     t.keys(&["BTab"]);
     t.keys(&["F"]);
     let s = t.wait_for("following again", |_, s| {
-        selector(s).is_some_and(|(i, n)| i == n) && title(s).contains(" follow ")
+        selector(s).is_some_and(|(i, n)| i == n)
+            && status(s).contains("follow on: the newest connection and event")
     });
     let (_, n1) = selector(&s).unwrap();
     t.wait_for("the next connection taken", |_, s| {
         selector(s).is_some_and(|(i, n)| i == n && n > n1)
     });
     t.keys(&["F"]);
-    t.wait_for("follow off", |_, s| {
-        status(s).contains("follow off") && !title(s).contains(" follow ")
-    });
+    t.wait_for("follow off", |_, s| status(s).contains("follow off"));
     t.keys(&["q"]);
     t.assert_restored();
 }

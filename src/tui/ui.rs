@@ -237,29 +237,19 @@ fn title_right(app: &App, room: usize, tight: usize) -> String {
     if app.time_format == TimeFormat::Delta {
         view.push_str(" · Δt");
     }
-    // States that change what keys do: kept as long as anything but the playback fits.
-    let mut flags = Vec::new();
-    // (Playback always follows what it reveals: no need to say so.)
-    if app.follow && app.play.state == PlayState::Off {
-        flags.push("follow");
+    if app.follow {
+        view.push_str(" · follow");
     }
     if !app.mouse {
-        flags.push("mouse off");
-    }
-    let flags = (!flags.is_empty()).then(|| flags.join(" · "));
-    if let Some(f) = &flags {
-        view.push_str(" · ");
-        view.push_str(f);
+        view.push_str(" · mouse off");
     }
     let help = Some("? help".to_string());
     let variants = [
         (room, [Some(view), play_long.clone(), help.clone()]),
-        (room, [flags.clone(), play_long.clone(), help.clone()]),
-        (room, [flags.clone(), play_short.clone(), help.clone()]),
-        (room, [flags.clone(), play_short.clone(), None]),
-        (tight, [flags.clone(), play_long, help.clone()]),
-        (tight, [flags.clone(), play_short.clone(), help]),
-        (tight, [flags, play_short.clone(), None]),
+        (room, [None, play_long.clone(), help.clone()]),
+        (room, [None, play_short.clone(), help.clone()]),
+        (tight, [None, play_long, help.clone()]),
+        (tight, [None, play_short.clone(), help]),
         (tight, [None, play_short, None]),
     ];
     variants
@@ -306,6 +296,17 @@ fn status_bar(app: &App, t: &Theme, buf: &mut Buffer, area: Rect, x: u16, y: u16
     }
     let mut cx = x;
     let end = x.saturating_add(width as u16);
+    // States that change what happens, first, where even 80 columns show them.
+    if let Some(f) = flags(app) {
+        cx = put(
+            buf,
+            area,
+            cx,
+            y,
+            &fit(&format!(" {f} │"), width),
+            t.focused(),
+        );
+    }
     for (i, (k, what)) in HINTS.iter().enumerate() {
         let piece_w = k.width() + what.width() + 3 + usize::from(i > 0) * 2;
         if usize::from(cx - x) + piece_w > width {
@@ -320,6 +321,20 @@ fn status_bar(app: &App, t: &Theme, buf: &mut Buffer, area: Rect, x: u16, y: u16
         }
     }
     put(buf, area, cx, y, " ", Style::new());
+}
+
+/// The states the status bar starts with: following (where new connections come: live, the
+/// demo's recording), the mouse given back to the terminal.
+fn flags(app: &App) -> Option<String> {
+    let mut f = Vec::new();
+    let follows_conns = app.source == Source::Live || app.follow_conns;
+    if app.follow && follows_conns && app.play.state == PlayState::Off {
+        f.push("following");
+    }
+    if !app.mouse {
+        f.push("mouse off");
+    }
+    (!f.is_empty()).then(|| f.join(" · "))
 }
 
 /// A connection's endpoints; with `short`, only the ports when both sides share the address
@@ -1213,7 +1228,10 @@ mod tests {
             "the counters below:\n{s}"
         );
         // Following is a state worth the room even at 80 columns.
-        assert!(s.lines().next().unwrap().contains(" follow "), "{s}");
+        assert!(
+            s.lines().last().unwrap().starts_with("└ following │"),
+            "{s}"
+        );
     }
 
     #[test]
