@@ -365,7 +365,9 @@ impl Headless {
     /// finishes the engine and the `-w` file.
     pub fn run<W: Write>(self, out: W, stop: &AtomicBool) -> Result<Summary> {
         let mut writer = view::Writer::new(out, self.format).explain(self.explain);
-        self.drive(&mut writer, stop, false)
+        // Mermaid declares its participants from the `connection` events.
+        let skeleton = self.format == Format::Mermaid;
+        self.drive(&mut writer, stop, skeleton)
     }
 
     /// Captures until `stop` is set and sends what the TUI shows to `tx`: events as

@@ -364,3 +364,25 @@ fn replay_shows_its_filter_in_the_title() {
     t.keys(&["q"]);
     t.assert_restored();
 }
+
+/// A filtered Mermaid diagram still declares its participants: the events that pass are
+/// drawn between them (without the connections' `connection` events it was empty).
+#[test]
+fn a_filtered_mermaid_diagram_keeps_its_participants() {
+    let (code, out, err) = synscope(&[
+        "decode",
+        &cap("ws_chat.pcapng"),
+        "-f",
+        "mermaid",
+        "-Y",
+        r#"ws.opcode == "close""#,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "sequenceDiagram");
+    assert!(lines[1].starts_with("    participant c0 as "), "{out}");
+    assert!(lines[2].starts_with("    participant s0 as "), "{out}");
+    let closes = lines.iter().filter(|l| l.contains(": Close 1000")).count();
+    assert_eq!(closes, 2, "{out}");
+    assert!(!out.contains("Text "), "{out}");
+}

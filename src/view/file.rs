@@ -203,6 +203,9 @@ struct Input<'e> {
     file: Option<FrameFile>,
     /// The first failed write to `file` (decoding stops there).
     file_error: Option<anyhow::Error>,
+    /// Keep the chosen connections' `connection` events (and state changes, end) whatever
+    /// the display filter says: Mermaid declares its participants from them.
+    skeleton: bool,
 }
 
 impl Input<'_> {
@@ -227,7 +230,7 @@ impl Input<'_> {
                                 selection: &mut self.select,
                                 out: sink,
                                 passed: false,
-                                skeleton: false,
+                                skeleton: self.skeleton,
                             };
                             self.engine.ingest(&f, &mut to);
                             let passed = to.passed || everything;
@@ -252,7 +255,7 @@ impl Input<'_> {
                         selection: &mut self.select,
                         out: sink,
                         passed: false,
-                        skeleton: false,
+                        skeleton: self.skeleton,
                     };
                     self.engine.add_keys(&s, &mut to);
                     self.engine.end_keys(&mut to);
@@ -283,7 +286,7 @@ impl Input<'_> {
             selection: &mut self.select,
             out: sink,
             passed: false,
-            skeleton: false,
+            skeleton: self.skeleton,
         };
         self.engine.finish(&mut to);
     }
@@ -359,6 +362,7 @@ fn decode_with<W: Write, F: FnOnce() -> W + Send>(
             select: opts.select.clone(),
             file,
             file_error: None,
+            skeleton: opts.format == Format::Mermaid && !opts.stats && !quiet,
         };
         if opts.stats || quiet {
             // Nothing to write: events are counted by the engine and dropped as they come.
