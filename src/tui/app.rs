@@ -273,9 +273,7 @@ impl App {
             lang: Lang::En,
             mouse: true,
             frames: Frames::None(match source {
-                Source::Live => {
-                    "this live view keeps no frames: run it with -w FILE to save from it".into()
-                }
+                Source::Live => "this live view keeps no frames (start it with -w FILE)".into(),
                 Source::Replay => "the capture is not kept: replay it from a file to save".into(),
             }),
             effects: Vec::new(),
