@@ -254,8 +254,7 @@ impl Input<'_> {
                         passed: false,
                         skeleton: false,
                     };
-                    self.engine.add_keys(&s, &mut to);
-                    self.engine.end_keys(&mut to);
+                    self.engine.add_capture_secrets(&s, &mut to);
                 }
                 FromReader::End(end) => {
                     self.finish(sink);
