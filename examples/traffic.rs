@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 #[command(about = "Demo server and client on loopback, for captures")]
 struct Args {
     /// Scenario to run (http, polling, polling-keepalive, long-polling, streaming, sse,
-    /// websocket, websocket-large, refused, all).
+    /// websocket, websocket-large, wss, refused, all).
     #[arg(long, default_value = "all")]
     scenario: Scenario,
     /// Port on loopback (0: any free port).
@@ -71,9 +71,17 @@ async fn main() -> Result<()> {
         return Ok(());
     }
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(demo::serve(
+    // The wss scenario's TLS, on the same port (the server tells it by its first byte).
+    let tls = match args.scenario {
+        Scenario::Wss => Some(std::sync::Arc::clone(
+            &demo::tls::demo().map_err(anyhow::Error::msg)?.server,
+        )),
+        _ => None,
+    };
+    let server = tokio::spawn(demo::serve_with_tls(
         listener,
         ServerConfig::paced(pace),
+        tls,
         async move {
             let _ = stopped.await;
         },

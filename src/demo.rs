@@ -26,7 +26,7 @@ pub use clients::{
     run, Report, Scenario, CLOSE_CODE, CLOSE_REASON, KOREAN_TEXT, LARGE_MESSAGE, LONG_POLLS, POLLS,
     STREAM_ITEMS,
 };
-pub use server::{serve, ServerConfig, SHUTDOWN_GRACE};
+pub use server::{serve, serve_with_tls, ServerConfig, SHUTDOWN_GRACE};
 
 /// Why a demo client or server stopped before finishing its scenario.
 #[derive(Debug, thiserror::Error)]

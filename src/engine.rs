@@ -187,13 +187,14 @@ impl Engine {
     }
 
     /// Reads what `file` gained since the last read into the key log (the whole file the
-    /// first time), and goes on as [`Engine::add_keys`] does. A file that does not exist yet
-    /// reads as empty (a browser creates its key log at its first connection).
+    /// first time), and goes on as [`Engine::add_keys`] does; returns the bytes read. A file
+    /// that does not exist yet reads as empty (a browser creates its key log at its first
+    /// connection).
     pub fn read_keys(
         &mut self,
         file: &mut KeyLogFile,
         out: &mut dyn EventSink,
-    ) -> std::io::Result<()> {
+    ) -> std::io::Result<Vec<u8>> {
         let read = file.read_new(self.flows.keys_mut())?;
         if read.capped_now {
             self.key_note(
@@ -207,7 +208,7 @@ impl Engine {
             );
         }
         self.keys_added(read.added, out);
-        Ok(())
+        Ok(read.text)
     }
 
     /// Loads a whole key log before decoding (`decode`, `replay`): every line, the last one
@@ -218,15 +219,15 @@ impl Engine {
         let exists = source.path.exists();
         let mut none = Vec::new();
         match self.read_keys(&mut file, &mut none) {
-            Ok(()) if exists => {}
-            Ok(()) if source.from_env => self.key_note(
+            Ok(_) if exists => {}
+            Ok(_) if source.from_env => self.key_note(
                 "tls_keylog_unreadable",
                 format!(
                     "{} does not exist: no TLS secrets from it",
                     source.describe()
                 ),
             ),
-            Ok(()) => {
+            Ok(_) => {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::NotFound,
                     format!("{}: no such file", source.path.display()),
@@ -243,6 +244,16 @@ impl Engine {
         }
         self.end_keys(&mut none);
         Ok(())
+    }
+
+    /// The secrets of a pcapng Decryption Secrets Block, for the frames after it. A capture
+    /// written while it ran (`synscope live -w`, the demo) holds them as they came, which can
+    /// be just after the first records they open: from the first such block on, connections
+    /// wait for missing secrets as `live` does ([`Engine::set_keys_growing`]).
+    pub fn add_capture_secrets(&mut self, bytes: &[u8], out: &mut dyn EventSink) {
+        self.set_keys_growing(true);
+        self.add_keys(bytes, out);
+        self.end_keys(out);
     }
 
     /// The end of one key log source: a last line without its newline is taken.

@@ -442,6 +442,8 @@ pub struct FileRead {
     pub bytes: u64,
     /// This read reached `max_bytes`: the rest of the file is ignored from now on.
     pub capped_now: bool,
+    /// The bytes read (for a copy of the key log: `live -w` writes them into the pcapng).
+    pub text: Vec<u8>,
 }
 
 impl KeyLogFile {
@@ -486,8 +488,10 @@ impl KeyLogFile {
             if n == 0 {
                 break;
             }
-            let a = log.add(buf.get(..n).unwrap_or(&[]));
+            let piece = buf.get(..n).unwrap_or(&[]);
+            let a = log.add(piece);
             merge(&mut out.added, a);
+            out.text.extend_from_slice(piece);
             out.bytes += n as u64;
         }
         self.offset += out.bytes;

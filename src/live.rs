@@ -41,6 +41,7 @@ use crate::engine::{self, Engine};
 use crate::explain::Lang;
 use crate::filter::save::Selecting;
 use crate::flow::EventSink;
+use crate::keylog::{KeyLogFile, KeySource};
 use crate::model::{Event, Limits, Timestamp};
 use crate::tui::{self, Action, Batches, Source};
 use crate::view::text::plural;
@@ -249,12 +250,77 @@ pub struct HeadlessOptions {
     /// Segments the engine decodes, beyond what the kernel's filter let through: a `--host`
     /// name with more addresses than the kernel filter takes.
     pub engine_filter: engine::Filter,
+    /// TLS secrets: a key log file followed as it grows (`--keylog`, `SSLKEYLOGFILE`),
+    /// re-read before every capture batch and whenever the capture is idle.
+    pub keylog: Option<KeySource>,
+}
+
+/// Secrets handed over in-process while the capture runs (the demo's rustls peers log theirs
+/// through rustls's `KeyLog`): each call returns the NSS key log lines logged since the last.
+pub type KeyFeed = Box<dyn FnMut() -> Vec<u8> + Send>;
+
+/// Where a live session takes TLS secrets from while it captures.
+struct LiveKeys {
+    file: Option<(KeySource, KeyLogFile)>,
+    feed: Option<KeyFeed>,
+    /// A read of the file failed (reported once, then retried quietly).
+    failed: bool,
+    /// The last line read so far, not yet ended (kept for the `-w` copy, up to
+    /// [`crate::keylog::MAX_LINE`] bytes: a longer line is no key log line).
+    partial: Vec<u8>,
+}
+
+impl LiveKeys {
+    fn is_some(&self) -> bool {
+        self.file.is_some() || self.feed.is_some()
+    }
+
+    /// Takes what the sources gained into the engine; connections waiting for those secrets
+    /// go on, their events to `sink`. Returns the whole lines gained, for the `-w` file's
+    /// Decryption Secrets Blocks.
+    fn poll(&mut self, engine: &mut Engine, sink: &mut dyn EventSink) -> Vec<u8> {
+        let mut text = std::mem::take(&mut self.partial);
+        if let Some((source, file)) = self.file.as_mut() {
+            match engine.read_keys(file, sink) {
+                Ok(read) => {
+                    self.failed = false;
+                    text.extend_from_slice(&read);
+                }
+                Err(e) if !self.failed => {
+                    self.failed = true;
+                    engine.key_note(
+                        "tls_keylog_unreadable",
+                        format!(
+                            "{} cannot be read ({e}): no TLS secrets from it until it can",
+                            source.describe()
+                        ),
+                    );
+                }
+                Err(_) => {}
+            }
+        }
+        if let Some(feed) = self.feed.as_mut() {
+            let lines = feed();
+            if !lines.is_empty() {
+                engine.add_keys(&lines, sink);
+                text.extend_from_slice(&lines);
+            }
+        }
+        let whole = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let rest = text.get(whole..).unwrap_or(&[]);
+        if rest.len() <= crate::keylog::MAX_LINE {
+            self.partial = rest.to_vec();
+        }
+        text.truncate(whole);
+        text
+    }
 }
 
 /// An open headless live session, ready to [`run`](Headless::run).
 pub struct Headless {
     capture: LiveCapture,
     writer: Option<(PathBuf, PcapngWriter<BufWriter<File>>)>,
+    keys: LiveKeys,
     format: Format,
     explain: Option<Lang>,
     limits: Limits,
@@ -344,9 +410,19 @@ impl Headless {
             capture.iface(),
             opts.capture.describe_filter()
         );
+        let file = opts.keylog.map(|k| {
+            let f = KeyLogFile::new(&k.path, opts.limits.max_keylog_bytes);
+            (k, f)
+        });
         Ok(Headless {
             capture,
             writer,
+            keys: LiveKeys {
+                file,
+                feed: None,
+                failed: false,
+                partial: Vec::new(),
+            },
             format: opts.format,
             explain: opts.explain,
             limits: opts.limits,
@@ -354,6 +430,12 @@ impl Headless {
             select: opts.select,
             engine_filter: opts.engine_filter,
         })
+    }
+
+    /// Also takes TLS secrets from `feed` while capturing (the demo's in-process key log).
+    pub fn with_key_feed(mut self, feed: KeyFeed) -> Headless {
+        self.keys.feed = Some(feed);
+        self
     }
 
     /// One line saying what is being captured and how.
@@ -412,6 +494,37 @@ impl Headless {
         let mut engine = Engine::new(self.limits).with_filter(self.engine_filter);
         let mut select = self.select;
         let everything = select.is_everything();
+        let mut keys = self.keys;
+        // The secrets logged since the last look go into the engine (the events of the
+        // connections they release through the selection) and, as whole lines, into the `-w`
+        // file as a Decryption Secrets Block, before the frames that follow.
+        macro_rules! poll_keys {
+            () => {{
+                let lines = if everything {
+                    keys.poll(&mut engine, sink)
+                } else {
+                    keys.poll(
+                        &mut engine,
+                        &mut Selecting {
+                            selection: &mut select,
+                            out: sink,
+                            passed: false,
+                            skeleton,
+                        },
+                    )
+                };
+                write_secrets(&mut writer, &lines)?;
+            }};
+        }
+        if keys.is_some() {
+            // Peers write their secrets while the capture runs: TLS connections wait for
+            // secrets not there yet (bounded by Limits::max_tls_key_wait).
+            engine.set_keys_growing(true);
+            // A first block before any frame, so that a reader of the file knows from the
+            // start that secrets come as they were logged (see Engine::add_capture_secrets).
+            write_secrets(&mut writer, KEYLOG_HEADER)?;
+            poll_keys!();
+        }
         let mut first: Option<Timestamp> = None;
         let mut last = Timestamp::default();
         let mut stats = LiveStats::default();
@@ -424,11 +537,15 @@ impl Headless {
                 let batch = match rx.recv_timeout(POLL_INTERVAL) {
                     Ok(b) => b,
                     Err(RecvTimeoutError::Timeout) => {
+                        poll_keys!();
                         sink.idle(stats)?;
                         continue;
                     }
                     Err(RecvTimeoutError::Disconnected) => return Ok(()),
                 };
+                // Secrets logged up to now, before the records they decrypt (and in the `-w`
+                // file, a Decryption Secrets Block before those records' frames).
+                poll_keys!();
                 for frame in batch.frames() {
                     first.get_or_insert(frame.ts);
                     last = frame.ts;
@@ -468,6 +585,16 @@ impl Headless {
         consumed?;
         let report = report?;
 
+        if keys.is_some() {
+            poll_keys!();
+            engine.end_keys(&mut Selecting {
+                selection: &mut select,
+                out: sink,
+                passed: false,
+                skeleton,
+            });
+            engine.set_keys_growing(false);
+        }
         engine.finish(&mut Selecting {
             selection: &mut select,
             out: sink,
@@ -500,6 +627,23 @@ impl Headless {
             elapsed: started.elapsed(),
         })
     }
+}
+
+/// The first Decryption Secrets Block of a `-w` file taken with TLS secrets: a key log
+/// comment (lines starting with `#` are skipped by every reader).
+const KEYLOG_HEADER: &[u8] =
+    b"# TLS secrets logged while synscope captured: each block holds those logged since the last\n";
+
+/// Writes TLS key log lines into the `-w` file, if any, as a Decryption Secrets Block.
+fn write_secrets(
+    writer: &mut Option<(PathBuf, PcapngWriter<BufWriter<File>>)>,
+    lines: &[u8],
+) -> Result<()> {
+    if let Some((_, w)) = writer.as_mut() {
+        w.write_tls_secrets(lines)
+            .context("writing the capture file")?;
+    }
+    Ok(())
 }
 
 /// Where [`Headless::drive`] puts the events: the engine pushes each one as it makes it.

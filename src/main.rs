@@ -190,6 +190,10 @@ enum Command {
         /// Headless text: under each event, a line saying what it is and why it happens.
         #[arg(long, requires = "format")]
         explain: bool,
+        /// TLS secrets to decrypt with: an NSS key log (SSLKEYLOGFILE format), re-read as
+        /// the TLS peers append to it. Default: the file SSLKEYLOGFILE names, when set.
+        #[arg(long, value_name = "FILE")]
+        keylog: Option<PathBuf>,
     },
     /// The lesson acted out: a real HTTP + WebSocket server and real clients on 127.0.0.1,
     /// captured live and drawn as they talk, round after round until you quit. Without
@@ -289,6 +293,7 @@ fn run(cli: Cli) -> Result<anyhow::Result<()>, Usage> {
             write,
             format,
             explain,
+            keylog,
         } => {
             let hosts = match &host {
                 Some(h) => {
@@ -324,6 +329,7 @@ fn run(cli: Cli) -> Result<anyhow::Result<()>, Usage> {
                         conns,
                     ),
                     engine_filter,
+                    keylog: synscope::keylog::KeySource::pick(keylog),
                 },
                 format.is_none().then(tui),
             )

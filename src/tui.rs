@@ -356,8 +356,7 @@ fn read_capture(
     loop {
         let (frame, secrets) = reader.next_frame_with_secrets();
         if !secrets.is_empty() {
-            engine.add_keys(&secrets, &mut out);
-            engine.end_keys(&mut out);
+            engine.add_capture_secrets(&secrets, &mut out);
         }
         match frame {
             Ok(Some(frame)) if everything => engine.ingest(&frame, &mut out),

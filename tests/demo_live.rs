@@ -417,13 +417,26 @@ fn assert_every_pattern(events: &[Value]) {
         .count();
     assert!(pieces > STREAM_ITEMS as usize, "{all}");
 
-    // WebSocket: the upgrade.
-    let ws = conns_asking(&reqs, "GET /ws");
+    // WebSocket: the upgrade (on the plain connection: the wss round's is over TLS).
+    let tls = tls_conns(events);
+    let ws: Vec<u64> = conns_asking(&reqs, "GET /ws")
+        .into_iter()
+        .filter(|c| !tls.contains(c))
+        .collect();
     assert_eq!(ws.len(), 1, "{reqs:?}");
     let resp: Vec<&Value> = on(ws[0], "http_response").collect();
     assert_eq!(resp[0]["status"], 101);
     assert_eq!(resp[0]["accept_valid"], true);
     assert!(on(ws[0], "ws_message").count() > 10);
+}
+
+/// The connections that ran TLS (their `connection_end` says so).
+fn tls_conns(events: &[Value]) -> Vec<u64> {
+    events
+        .iter()
+        .filter(|e| kind(e) == "connection_end" && e.get("tls").is_some())
+        .filter_map(|e| e["conn"].as_u64())
+        .collect()
 }
 
 #[test]
@@ -432,6 +445,36 @@ fn all_once_shows_every_pattern() {
         return;
     };
     assert_every_pattern(&events);
+    // Then the wss round: TCP, TLS (rustls both ends), the upgrade and the WebSocket
+    // messages, decrypted with the secrets the client logged in-process, no note.
+    let all = listing(&events);
+    let tls = tls_conns(&events);
+    assert_eq!(tls.len(), 1, "{all}");
+    let c = tls[0];
+    let on: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["conn"].as_u64() == Some(c))
+        .collect();
+    let end = on.iter().find(|e| kind(e) == "connection_end").unwrap();
+    assert_eq!(end["tls"]["decrypted"], true, "{end}");
+    assert_eq!(end["tls"]["sni"], "localhost", "{end}");
+    assert_eq!(end["tls"]["alpn"], "http/1.1", "{end}");
+    assert_eq!(end["websocket"], true, "{end}");
+    let first = |k: &str| on.iter().position(|e| kind(e) == k).unwrap_or(usize::MAX);
+    let (syn, hello, upgrade, message) = (
+        first("tcp"),
+        first("tls_handshake"),
+        first("http_request"),
+        first("ws_message"),
+    );
+    assert!(syn < hello && hello < upgrade && upgrade < message, "{all}");
+    let texts: Vec<&str> = on
+        .iter()
+        .filter(|e| kind(e) == "ws_message" && e["dir"] == "c2s" && e["opcode"] == "text")
+        .filter_map(|e| e["text"].as_str())
+        .collect();
+    assert_eq!(texts, ["hello over TLS", KOREAN_TEXT], "{all}");
+    assert!(!events.iter().any(|e| kind(e) == "note"), "{all}");
 }
 
 /// `-w` writes what was captured: decoding the file gives the same events, line for line.

@@ -27,9 +27,17 @@ async fn start(bind: SocketAddr, config: ServerConfig) -> Server {
     let listener = TcpListener::bind(bind).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(demo::serve(listener, config, async move {
-        let _ = stopped.await;
-    }));
+    // Every scenario runs against the server with TLS on (as `demo all` runs it): plain HTTP
+    // must not notice.
+    let tls = std::sync::Arc::clone(&demo::tls::demo().unwrap().server);
+    let task = tokio::spawn(demo::serve_with_tls(
+        listener,
+        config,
+        Some(tls),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     Server { addr, stop, task }
 }
 
@@ -104,6 +112,26 @@ async fn websocket_large_message_is_echoed() {
     let r = run_v4(Scenario::WebSocketLarge).await;
     assert_eq!((r.ws_sent, r.ws_echoed), (1, 1));
     assert_eq!(r.ws_close, Some((1000, "bye".to_string())));
+}
+
+/// The wss round: TLS on the demo server's port, the upgrade and the chat inside it, and the
+/// client's secrets in the demo's key collector (what the engine decrypts with).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wss_chats_over_tls_and_logs_its_secrets() {
+    let r = run_v4(Scenario::Wss).await;
+    assert_eq!(r.connections, 1);
+    assert_eq!(r.statuses, vec![101]);
+    assert_eq!((r.ws_sent, r.ws_echoed, r.ws_pongs), (2, 2, 1));
+    assert_eq!(r.ws_close, Some((1000, "bye".to_string())));
+    let keys = String::from_utf8(demo::tls::demo().unwrap().keys.take()).unwrap();
+    for label in [
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+        "CLIENT_TRAFFIC_SECRET_0",
+        "SERVER_TRAFFIC_SECRET_0",
+    ] {
+        assert!(keys.contains(label), "{label}: {keys}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

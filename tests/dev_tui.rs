@@ -466,3 +466,51 @@ fn live_without_traffic_says_what_it_waits_for() {
     t.keys(&["q"]);
     t.assert_restored();
 }
+
+/// `Y` opens the display filter: a mistake is marked where it is, with its column; a good one
+/// shows in the title, keeps only the rows it matches (here the 404 of connection #0, found
+/// from connection #11), and `W` saves exactly their frames; an empty one turns it off.
+#[test]
+fn y_filters_the_view_and_says_where_a_mistake_is() {
+    let d = dir("filter");
+    let t = replay_in("filter", &d, "lesson_all.pcapng");
+    t.wait_for("the first connection", |_, s| list_marks(s, 0));
+    t.keys(&[":", "#11", "Enter"]);
+    t.wait_for("connection #11", |_, s| list_marks(s, 11));
+    t.keys(&["Y"]);
+    t.wait_for("the filter input", |_, s| {
+        status(s).contains("filter: ▏  e.g. http.status >= 400")
+    });
+    t.keys(&["http.status >= ", "Enter"]);
+    t.wait_for("the mistake and its column", |_, s| {
+        status(s).contains("filter: http.status >=") && status(s).contains("(column 16)")
+    });
+    t.keys(&["C-u", "http.status >= 400", "Enter"]);
+    let s = t.wait_for("the filtered view", |_, s| {
+        status(s).contains("filter http.status >= 400: 1 row in 1 connection")
+    });
+    assert!(title(&s).contains("filter: http.status >= 400"), "{s}");
+    assert!(list_marks(&s, 0) && diagram_shows(&s, 0), "{s}");
+    assert!(s.contains("404 Not Found") && !s.contains("SYN-ACK"), "{s}");
+    t.keys(&["W"]);
+    let view = d.join("synscope-view.pcapng");
+    t.wait_for("the view saved", |_, s| {
+        status(s).contains(&format!("saved 1 frame to {}", view.display()))
+    });
+    if let Some(lines) = tshark_lines(&view) {
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(lines[0].contains("404"), "{lines:#?}");
+    }
+    t.keys(&["Y"]);
+    t.wait_for("the filter to edit", |_, s| {
+        status(s).contains("filter: http.status >= 400▏")
+    });
+    t.keys(&["C-u", "Enter"]);
+    let s = t.wait_for("the filter off", |_, s| {
+        status(s).contains("display filter off")
+    });
+    assert!(!title(&s).contains("filter:"), "{s}");
+    assert!(s.contains("SYN-ACK"), "{s}");
+    t.keys(&["q"]);
+    t.assert_restored();
+}

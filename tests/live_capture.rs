@@ -482,6 +482,7 @@ fn headless_run_writes_a_pcapng_that_decodes_to_the_same_events() {
         drop_privileges: false,
         select: Default::default(),
         engine_filter: Default::default(),
+        keylog: None,
     };
     let session = match Headless::open(opts) {
         Ok(s) => s,

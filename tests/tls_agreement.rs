@@ -68,8 +68,7 @@ fn decode_tls(cap: &Path) -> Vec<Event> {
     loop {
         let (frame, secrets) = r.next_frame_with_secrets();
         if !secrets.is_empty() {
-            engine.add_keys(&secrets, &mut events);
-            engine.end_keys(&mut events);
+            engine.add_capture_secrets(&secrets, &mut events);
         }
         let Some(f) = frame.unwrap() else { break };
         engine.ingest(&f, &mut events);

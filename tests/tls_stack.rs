@@ -369,3 +369,72 @@ fn the_command_line_takes_keys_from_every_source() {
     assert!(l.iter().any(|l| l["note"] == "tls_keylog_unreadable"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A huge key log (a browser's after weeks, or garbage): read up to `max_keylog_bytes`, the
+/// sessions kept up to `max_keylog_sessions`, each limit said once in a note; the lines of
+/// other sessions match nothing, and the session whose secrets were read still decrypts.
+#[test]
+fn a_huge_keylog_is_bounded_with_notes_and_decoding_goes_on() {
+    let (capture, keys) = tls_capture(&Offer::default());
+    let mut text = keys.clone();
+    for i in 0..5000u32 {
+        // Other sessions' secrets: well-formed lines for client randoms never seen.
+        text.extend_from_slice(
+            format!(
+                "CLIENT_TRAFFIC_SECRET_0 {:064x} {}\n",
+                u64::from(i) + 1,
+                "ab".repeat(48)
+            )
+            .as_bytes(),
+        );
+    }
+    text.extend(std::iter::repeat_n(0xffu8, 100_000));
+    let dir = std::env::temp_dir().join(format!("synscope-tls-huge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("huge.log");
+    std::fs::write(&path, &text).unwrap();
+    let limits = Limits {
+        max_keylog_sessions: 100,
+        max_keylog_bytes: (keys.len() + 300_000) as u64,
+        ..Limits::default()
+    };
+    let mut engine = Engine::new(limits);
+    engine
+        .load_keys(&synscope::keylog::KeySource {
+            path: path.clone(),
+            from_env: false,
+        })
+        .unwrap();
+    assert!(engine.keys().len() <= 100);
+    assert!(
+        engine.keys().held_bytes() <= synscope::keylog::KeyLog::max_held(100),
+        "{}",
+        engine.keys().held_bytes()
+    );
+    let mut r = CaptureReader::new(&capture[..]).unwrap();
+    let mut events = Vec::new();
+    while let Some(f) = r.next_frame().unwrap() {
+        engine.ingest(&f, &mut events);
+    }
+    engine.finish(&mut events);
+    let notes: Vec<&str> = kinds(&events, "note")
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Note(n) => Some(n.note),
+            _ => None,
+        })
+        .collect();
+    // The line the byte limit cut in two is a bad line.
+    assert_eq!(
+        notes,
+        [
+            "tls_keylog_too_large",
+            "tls_keylog_full",
+            "tls_keylog_bad_lines"
+        ],
+        "{notes:?}"
+    );
+    assert_eq!(kinds(&events, "http_request").len(), 1);
+    assert_eq!(kinds(&events, "stomp").len(), 4);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

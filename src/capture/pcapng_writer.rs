@@ -14,6 +14,9 @@ const SHB: u32 = 0x0A0D_0D0A;
 const IDB: u32 = 0x0000_0001;
 const ISB: u32 = 0x0000_0005;
 const EPB: u32 = 0x0000_0006;
+const DSB: u32 = 0x0000_000A;
+/// Decryption Secrets Block secrets type: a TLS key log ("TLSK").
+const DSB_TLS_KEY_LOG: u32 = 0x544c_534b;
 const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
 
 // Option codes (pcapng §4.2, §4.6).
@@ -192,6 +195,23 @@ impl<W: Write> PcapngWriter<W> {
         push_option(&mut body, ISB_USRDELIV, &s.delivered.to_le_bytes());
         push_option(&mut body, OPT_END, &[]);
         write_block(&mut self.w, ISB, &body)
+    }
+
+    /// Appends a Decryption Secrets Block holding NSS key log lines (what `editcap
+    /// --inject-secrets tls,KEYS` writes): readers that know pcapng (synscope, Wireshark)
+    /// decrypt the frames after it with them. Write it before the frames it decrypts.
+    pub fn write_tls_secrets(&mut self, key_log: &[u8]) -> io::Result<()> {
+        if key_log.is_empty() {
+            return Ok(());
+        }
+        let len = u32::try_from(key_log.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "secrets too large"))?;
+        let mut body = Vec::with_capacity(8 + key_log.len() + 3);
+        body.extend_from_slice(&DSB_TLS_KEY_LOG.to_le_bytes());
+        body.extend_from_slice(&len.to_le_bytes());
+        body.extend_from_slice(key_log);
+        body.extend_from_slice(&PAD[..pad_len(key_log.len())]);
+        write_block(&mut self.w, DSB, &body)
     }
 
     /// Frames written so far.

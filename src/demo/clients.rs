@@ -68,6 +68,12 @@ pub enum Scenario {
     WebSocket,
     /// WebSocket with one [`LARGE_MESSAGE`]-byte binary message, then close.
     WebSocketLarge,
+    /// WebSocket over TLS (`wss://`, rustls with the demo's certificate,
+    /// [`super::tls::demo`]; the server must be [`super::serve_with_tls`]): the TLS handshake
+    /// (SNI `localhost`, ALPN `http/1.1`), the upgrade, a text, a Korean text, a ping, then
+    /// close 1000 "bye" and close_notify. The client logs its secrets to the demo's
+    /// [`super::tls::DemoTls::keys`].
+    Wss,
     /// A connection attempt to `addr`, where nothing must listen: SYN answered by RST.
     Refused,
     /// Every scenario of [`Scenario::ALL`] in turn.
@@ -88,7 +94,7 @@ impl Scenario {
     ];
 
     /// Every scenario, for listings and command lines.
-    pub const EVERY: [Scenario; 10] = [
+    pub const EVERY: [Scenario; 11] = [
         Scenario::Http,
         Scenario::Polling,
         Scenario::PollingKeepAlive,
@@ -97,6 +103,7 @@ impl Scenario {
         Scenario::Sse,
         Scenario::WebSocket,
         Scenario::WebSocketLarge,
+        Scenario::Wss,
         Scenario::Refused,
         Scenario::All,
     ];
@@ -112,6 +119,7 @@ impl Scenario {
             Scenario::Sse => "sse",
             Scenario::WebSocket => "websocket",
             Scenario::WebSocketLarge => "websocket-large",
+            Scenario::Wss => "wss",
             Scenario::Refused => "refused",
             Scenario::All => "all",
         }
@@ -211,6 +219,7 @@ pub async fn run(scenario: Scenario, addr: SocketAddr, pace: Duration) -> Result
         Scenario::Sse => sse(addr, pace, &mut report).await?,
         Scenario::WebSocket => websocket(addr, pace, &mut report).await?,
         Scenario::WebSocketLarge => websocket_large(addr, pace, &mut report).await?,
+        Scenario::Wss => wss(addr, pace, &mut report).await?,
         Scenario::Refused => refused(addr, &mut report).await?,
         Scenario::All => {
             for (i, sc) in Scenario::ALL.into_iter().enumerate() {
@@ -587,6 +596,10 @@ async fn sse(addr: SocketAddr, pace: Duration, report: &mut Report) -> Result<()
 
 type Ws = WebSocketStream<TcpStream>;
 
+/// What a WebSocket runs over: TCP, or TLS over TCP.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Io for T {}
+
 async fn ws_connect(addr: SocketAddr, pace: Duration, report: &mut Report) -> Result<Ws> {
     let stream = connect(addr, pace, report).await?;
     // `SocketAddr`'s Display brackets IPv6 addresses, as a URL needs.
@@ -600,7 +613,11 @@ async fn ws_connect(addr: SocketAddr, pace: Duration, report: &mut Report) -> Re
 }
 
 /// The next message that is not a server ping (those are counted; tungstenite answers them).
-async fn ws_next(ws: &mut Ws, pace: Duration, report: &mut Report) -> Result<Message> {
+async fn ws_next<S: Io>(
+    ws: &mut WebSocketStream<S>,
+    pace: Duration,
+    report: &mut Report,
+) -> Result<Message> {
     loop {
         let msg = within(pace, "WebSocket message", async {
             match ws.next().await {
@@ -617,13 +634,23 @@ async fn ws_next(ws: &mut Ws, pace: Duration, report: &mut Report) -> Result<Mes
 }
 
 /// Sends a data message and checks that the next data message is the same.
-async fn ws_echo(ws: &mut Ws, msg: Message, pace: Duration, report: &mut Report) -> Result<()> {
+async fn ws_echo<S: Io>(
+    ws: &mut WebSocketStream<S>,
+    msg: Message,
+    pace: Duration,
+    report: &mut Report,
+) -> Result<()> {
     ws.send(msg.clone()).await?;
     report.ws_sent += 1;
     expect_echo(ws, &msg, pace, report).await
 }
 
-async fn expect_echo(ws: &mut Ws, sent: &Message, pace: Duration, r: &mut Report) -> Result<()> {
+async fn expect_echo<S: Io>(
+    ws: &mut WebSocketStream<S>,
+    sent: &Message,
+    pace: Duration,
+    r: &mut Report,
+) -> Result<()> {
     let got = ws_next(ws, pace, r).await?;
     if &got == sent {
         r.ws_echoed += 1;
@@ -635,7 +662,12 @@ async fn expect_echo(ws: &mut Ws, sent: &Message, pace: Duration, r: &mut Report
     }
 }
 
-async fn expect_pong(ws: &mut Ws, payload: &[u8], pace: Duration, r: &mut Report) -> Result<()> {
+async fn expect_pong<S: Io>(
+    ws: &mut WebSocketStream<S>,
+    payload: &[u8],
+    pace: Duration,
+    r: &mut Report,
+) -> Result<()> {
     match ws_next(ws, pace, r).await? {
         Message::Pong(p) if p.as_ref() == payload => {
             r.ws_pongs += 1;
@@ -649,7 +681,11 @@ async fn expect_pong(ws: &mut Ws, payload: &[u8], pace: Duration, r: &mut Report
 
 /// Closes with 1000 "bye" and reads until the server's close and the end of the stream
 /// (RFC 6455 §7.1.1: the server closes the TCP connection first).
-async fn ws_close(mut ws: Ws, pace: Duration, report: &mut Report) -> Result<()> {
+async fn ws_close<S: Io>(
+    mut ws: WebSocketStream<S>,
+    pace: Duration,
+    report: &mut Report,
+) -> Result<()> {
     ws.close(Some(CloseFrame {
         code: CloseCode::from(CLOSE_CODE),
         reason: CLOSE_REASON.into(),
@@ -666,6 +702,12 @@ async fn ws_close(mut ws: Ws, pace: Duration, report: &mut Report) -> Result<()>
                 return Err(DemoError::Unexpected(format!("after close: {other:?}")))
             }
             Some(Err(tokio_tungstenite::tungstenite::Error::ConnectionClosed)) | None => break,
+            // A TLS server that closes without close_notify, after its close frame.
+            Some(Err(tokio_tungstenite::tungstenite::Error::Io(e)))
+                if e.kind() == std::io::ErrorKind::UnexpectedEof && report.ws_close.is_some() =>
+            {
+                break
+            }
             Some(Err(e)) => return Err(e.into()),
         }
     }
@@ -727,6 +769,34 @@ async fn websocket_large(addr: SocketAddr, pace: Duration, report: &mut Report) 
     tokio::time::sleep(pace).await;
     let data: Vec<u8> = (0..LARGE_MESSAGE).map(|i| (i % 251) as u8).collect();
     ws_echo(&mut ws, Message::binary(data), pace, report).await?;
+    tokio::time::sleep(pace).await;
+    ws_close(ws, pace, report).await
+}
+
+async fn wss(addr: SocketAddr, pace: Duration, report: &mut Report) -> Result<()> {
+    let demo = super::tls::demo().map_err(DemoError::Unexpected)?;
+    let tcp = connect(addr, pace, report).await?;
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::clone(&demo.client));
+    let name = rustls::pki_types::ServerName::try_from("localhost")
+        .map_err(|e| DemoError::Unexpected(e.to_string()))?;
+    let tls = within(pace, "TLS handshake", async {
+        Ok(connector.connect(name, tcp).await?)
+    })
+    .await?;
+    let url = format!("wss://localhost:{}/ws", addr.port());
+    let (mut ws, resp) = within(pace, "WebSocket handshake", async {
+        Ok(tokio_tungstenite::client_async(url, tls).await?)
+    })
+    .await?;
+    report.statuses.push(resp.status().as_u16());
+    tokio::time::sleep(pace).await;
+    ws_echo(&mut ws, Message::text("hello over TLS"), pace, report).await?;
+    tokio::time::sleep(pace).await;
+    ws_echo(&mut ws, Message::text(KOREAN_TEXT), pace, report).await?;
+    tokio::time::sleep(pace).await;
+    let ping = b"still there?";
+    ws.send(Message::Ping(Bytes::from_static(ping))).await?;
+    expect_pong(&mut ws, ping, pace, report).await?;
     tokio::time::sleep(pace).await;
     ws_close(ws, pace, report).await
 }

@@ -11,11 +11,15 @@ use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use futures_util::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
-use tokio::net::TcpListener;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use super::news::{Answer, News, MAX_TEXT};
@@ -100,6 +104,18 @@ pub async fn serve(
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with_tls(listener, config, None, shutdown).await
+}
+
+/// [`serve`], and, with `tls`, the same endpoints over TLS on the same port: a connection
+/// whose first byte is a TLS handshake record (22) gets a TLS handshake with this
+/// configuration, then HTTP inside it (`https://`, `wss://`); any other speaks plain HTTP.
+pub async fn serve_with_tls(
+    listener: TcpListener,
+    config: ServerConfig,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let news = News::new();
     let (sessions, mut sessions_done) = mpsc::channel::<()>(1);
     let state = AppState {
@@ -113,18 +129,161 @@ pub async fn serve(
     let app = router(state);
     // Without TCP_NODELAY a paced small write can wait for the peer's delayed ACK, which
     // would blur the timing the lesson shows.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let result = axum::serve(listener, app)
+    let sniffing = Sniffing::spawn(listener, tls.map(tokio_rustls::TlsAcceptor::from))?;
+    let acceptor = sniffing.task.abort_handle();
+    let result = axum::serve(sniffing, app)
         .with_graceful_shutdown(shutdown)
         .await;
+    acceptor.abort();
     ticker.abort();
     // `recv` returns `None` once every session's sender (and the router's) is gone. A client
     // that never closes its WebSocket does not hold `serve` forever.
     let drained = async { while sessions_done.recv().await.is_some() {} };
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, drained).await;
     result
+}
+
+/// How long a new connection may take to send its first byte and, if it is TLS, to finish
+/// its handshake, before the server drops it.
+const FIRST_BYTES: Duration = Duration::from_secs(10);
+
+/// A connection to the demo server: plain TCP, or TLS over it.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+/// The demo server's listener for axum: a task accepts connections, tells TLS from plain HTTP
+/// by the first byte (each connection on a task of its own, so a slow one holds up no other)
+/// and hands them over ready.
+struct Sniffing {
+    ready: mpsc::Receiver<(Conn, SocketAddr)>,
+    local: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Sniffing {
+    fn spawn(
+        listener: TcpListener,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> std::io::Result<Sniffing> {
+        let local = listener.local_addr()?;
+        let (tx, ready) = mpsc::channel(64);
+        let task = tokio::spawn(async move {
+            loop {
+                let (tcp, peer) = match listener.accept().await {
+                    Ok(a) => a,
+                    Err(_) => {
+                        // Out of file descriptors and the like: try again shortly.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                // Without TCP_NODELAY a paced small write can wait for the peer's delayed
+                // ACK, which would blur the timing the lesson shows.
+                let _ = tcp.set_nodelay(true);
+                let tx = tx.clone();
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    let conn = match tls {
+                        Some(acceptor) => {
+                            let mut first = [0u8; 1];
+                            let peeked =
+                                tokio::time::timeout(FIRST_BYTES, tcp.peek(&mut first)).await;
+                            if matches!(peeked, Ok(Ok(1))) && first[0] == 22 {
+                                match tokio::time::timeout(FIRST_BYTES, acceptor.accept(tcp)).await
+                                {
+                                    Ok(Ok(t)) => Conn::Tls(Box::new(t)),
+                                    _ => return,
+                                }
+                            } else {
+                                Conn::Plain(tcp)
+                            }
+                        }
+                        None => Conn::Plain(tcp),
+                    };
+                    let _ = tx.send((conn, peer)).await;
+                });
+            }
+        });
+        Ok(Sniffing { ready, local, task })
+    }
+}
+
+impl axum::serve::Listener for Sniffing {
+    type Io = Conn;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Conn, SocketAddr) {
+        match self.ready.recv().await {
+            Some(c) => c,
+            // The accepting task is gone (the server is shutting down): nothing more comes.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        Ok(self.local)
+    }
+}
+
+impl Drop for Conn {
+    /// hyper drops an upgraded connection (a closed WebSocket) without shutting it down: a TLS
+    /// one still says close_notify, as a TLS server does before closing (RFC 8446 §6.1), if
+    /// the socket takes the bytes now (it does: a few bytes to an idle loopback socket).
+    fn drop(&mut self) {
+        if let Conn::Tls(t) = self {
+            let (tcp, tls) = t.get_mut();
+            tls.send_close_notify();
+            let mut out = Vec::new();
+            while tls.wants_write() {
+                if tls.write_tls(&mut out).is_err() {
+                    return;
+                }
+            }
+            let _ = tcp.try_write(&out);
+        }
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
 }
 
 fn router(state: AppState) -> Router {

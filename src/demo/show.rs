@@ -55,6 +55,19 @@ const QUIT_GRACE: Duration = Duration::from_secs(2);
 /// longest one before it ends the conversations of one request.
 pub const ROUND_PAUSE_STEPS: u32 = 6;
 
+/// What `demo all` acts out: every pattern of [`Scenario::ALL`], then the WebSocket again
+/// over TLS ([`Scenario::Wss`]), decrypted with the secrets the client logs in-process.
+const ALL_LIVE: [Scenario; 8] = [
+    Scenario::Http,
+    Scenario::Polling,
+    Scenario::PollingKeepAlive,
+    Scenario::LongPolling,
+    Scenario::Streaming,
+    Scenario::Sse,
+    Scenario::WebSocket,
+    Scenario::Wss,
+];
+
 /// The part of the lesson to act out (the command line's names are [`Part::name`]s).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Part {
@@ -98,7 +111,7 @@ impl Part {
             Part::Polling => &[Scenario::Polling, Scenario::PollingKeepAlive],
             Part::LongPolling => &[Scenario::LongPolling],
             Part::Streaming => &[Scenario::Streaming, Scenario::Sse],
-            Part::All => &Scenario::ALL,
+            Part::All => &ALL_LIVE,
         }
     }
 
@@ -170,6 +183,18 @@ pub fn run(opts: &DemoOptions) -> Result<()> {
         drop_privileges: true,
         select: Default::default(),
         engine_filter: Default::default(),
+        keylog: None,
+    })
+    .map(|s| {
+        // The wss round's client logs its TLS secrets here, in-process: the engine takes
+        // them as they come and decrypts.
+        match super::tls::demo() {
+            Ok(tls) if opts.part.scenarios().contains(&Scenario::Wss) => {
+                let keys = tls.keys.clone();
+                s.with_key_feed(Box::new(move || keys.take()))
+            }
+            _ => s,
+        }
     });
     let session = match session {
         Ok(s) => s,
@@ -433,9 +458,16 @@ async fn act(
         .context("cannot start the demo server on 127.0.0.1")?;
     let addr = listener.local_addr()?;
     let (server_stop, server_stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(super::serve(
+    // TLS on the same port when a scenario needs it (the server tells TLS by its first byte).
+    let tls = if part.scenarios().contains(&Scenario::Wss) {
+        super::tls::demo().ok().map(|d| Arc::clone(&d.server))
+    } else {
+        None
+    };
+    let server = tokio::spawn(super::serve_with_tls(
         listener,
         ServerConfig::paced(pace),
+        tls,
         async move {
             let _ = server_stopped.await;
         },
@@ -617,7 +649,8 @@ mod tests {
         );
         assert!(Part::Streaming.scenarios().contains(&Scenario::Sse));
         assert!(Part::All.scenarios().contains(&Scenario::Sse));
-        assert_eq!(Part::All.scenarios(), &Scenario::ALL);
+        assert_eq!(Part::All.scenarios()[..7], Scenario::ALL);
+        assert_eq!(Part::All.scenarios().last(), Some(&Scenario::Wss));
         // The command line takes the same names.
         for p in Part::EVERY {
             let v = clap::ValueEnum::to_possible_value(&p).unwrap();

@@ -290,3 +290,37 @@ impl<D: rustls::SideData> ReadTls for rustls::ConnectionCommon<D> {
         Ok(())
     }
 }
+
+/// What the demo's `wss` round uses: the certificate authority and `localhost` certificate made
+/// at start, the server's and the client's configurations (ALPN `http/1.1`, rustls's default
+/// versions and suites), and the secrets the client logs, for the engine to decrypt with (no
+/// file: [`KeyCollector::take`]).
+pub struct DemoTls {
+    pub server: Arc<ServerConfig>,
+    pub client: Arc<ClientConfig>,
+    pub keys: KeyCollector,
+}
+
+/// The demo's TLS, made at the first call (one per process: the server on 127.0.0.1 and its
+/// clients share it).
+pub fn demo() -> Result<&'static DemoTls, String> {
+    static DEMO: std::sync::OnceLock<Result<DemoTls, String>> = std::sync::OnceLock::new();
+    DEMO.get_or_init(|| {
+        let make = || -> Result<DemoTls, TlsSetupError> {
+            let pki = Pki::new()?;
+            let offer = Offer {
+                alpn: vec![b"http/1.1".to_vec()],
+                ..Offer::default()
+            };
+            let keys = KeyCollector::new();
+            Ok(DemoTls {
+                server: pki.server(&offer, None)?,
+                client: pki.client(&offer, Some(&keys))?,
+                keys,
+            })
+        };
+        make().map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(Clone::clone)
+}

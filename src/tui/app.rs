@@ -4,6 +4,7 @@
 //! passing of wall time ([`Action::Tick`]) and batches of decoded events all arrive as
 //! [`Action`]s, so replay, live capture and tests drive the same code, one action at a time.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{
@@ -12,6 +13,7 @@ use crossterm::event::{
 use ratatui::layout::{Position, Rect};
 
 use crate::explain::Lang;
+use crate::filter::Filter;
 use crate::model::Event;
 use crate::tui::detail::Detail;
 use crate::tui::label;
@@ -134,14 +136,17 @@ pub enum PromptKind {
     Search,
     /// `:`: jump to `#N` (a connection) or `N` (a frame).
     Jump,
+    /// `Y`: the display filter.
+    Filter,
 }
 
 impl PromptKind {
-    /// The character the input line starts with.
-    pub fn sigil(self) -> char {
+    /// What the input line starts with.
+    pub fn lead(self) -> &'static str {
         match self {
-            PromptKind::Search => '/',
-            PromptKind::Jump => ':',
+            PromptKind::Search => "/",
+            PromptKind::Jump => ":",
+            PromptKind::Filter => "filter: ",
         }
     }
 }
@@ -151,6 +156,8 @@ impl PromptKind {
 pub struct Prompt {
     pub kind: PromptKind,
     pub text: String,
+    /// Where the text is wrong (a byte offset), after Enter refused it.
+    pub error_at: Option<usize>,
 }
 
 /// Longest input kept, in characters.
@@ -211,6 +218,9 @@ pub struct App {
     pub frames: Frames,
     /// Live capture: what it listens to ("lo, port 8080"), said until traffic comes.
     pub waiting: Option<String>,
+    /// The display filter (`Y`): the diagram, the search, `W` and the jumps see only the rows
+    /// it matches.
+    pub display: Option<Arc<Filter>>,
     /// What the terminal loop has to do after this update (copy, mouse, save); it takes them.
     pub effects: Vec<Effect>,
     pub quit: bool,
@@ -263,13 +273,12 @@ impl App {
             lang: Lang::En,
             mouse: true,
             frames: Frames::None(match source {
-                Source::Live => {
-                    "this live view keeps no frames: run it with -w FILE to save from it".into()
-                }
+                Source::Live => "this live view keeps no frames (start it with -w FILE)".into(),
                 Source::Replay => "the capture is not kept: replay it from a file to save".into(),
             }),
             effects: Vec::new(),
             waiting: None,
+            display: None,
             quit: false,
         }
     }
@@ -343,7 +352,7 @@ impl App {
     fn rebuild_view(&mut self) {
         let (layer, filter) = (self.view.layer, self.view.filter);
         let conn = (!self.timeline.conns().is_empty()).then_some(self.conn);
-        self.view = View::new(conn, layer, filter);
+        self.view = View::new(conn, layer, filter).with_display(self.display.clone());
         self.view.sync(&self.timeline);
     }
 
@@ -530,7 +539,8 @@ impl App {
         if self.view.conn == Some(pos) {
             return std::borrow::Cow::Borrowed(self.visible_rows());
         }
-        let mut v = View::new(Some(pos), self.view.layer, self.view.filter);
+        let mut v = View::new(Some(pos), self.view.layer, self.view.filter)
+            .with_display(self.display.clone());
         v.sync(&self.timeline);
         std::borrow::Cow::Owned(v.visible(self.upto()).to_vec())
     }
@@ -717,6 +727,40 @@ impl App {
                 ))
             }
         }
+    }
+
+    /// Sets (or clears) the display filter; when the selected connection has no row that
+    /// matches, the first connection that has one is selected. Says how much matches.
+    fn set_display(&mut self, display: Option<Filter>) {
+        self.display = display.map(Arc::new);
+        let conn = self.conn;
+        self.rebuild_view();
+        self.cursor = None;
+        self.top = 0;
+        self.detail_scroll = 0;
+        let Some(f) = self.display.clone() else {
+            self.status = Some("display filter off: every row shows".into());
+            return;
+        };
+        let counts: Vec<usize> = (0..self.conns_shown())
+            .map(|pos| self.rows_of(pos).len())
+            .collect();
+        let rows: usize = counts.iter().sum();
+        let conns = counts.iter().filter(|&&n| n > 0).count();
+        if counts.get(conn).is_none_or(|&n| n == 0) {
+            if let Some(pos) = counts.iter().position(|&n| n > 0) {
+                self.pick_conn(pos);
+            }
+        }
+        let s = |n: usize| if n == 1 { "" } else { "s" };
+        self.status = Some(format!(
+            "filter {}: {} row{} in {} connection{}",
+            label::clean(f.text()),
+            label::count(rows as u64),
+            s(rows),
+            conns,
+            s(conns)
+        ));
     }
 
     /// `y`: puts the selected event's payload (or text) on the clipboard.
@@ -939,13 +983,30 @@ fn key(app: &mut App, k: KeyEvent) {
                             app.prompt = Some(p);
                         }
                     },
+                    PromptKind::Filter if p.text.trim().is_empty() => app.set_display(None),
+                    // Parsed on Enter only: a host name is looked up then.
+                    PromptKind::Filter => match Filter::parse(&p.text) {
+                        Ok(f) => app.set_display(Some(f)),
+                        Err(e) => {
+                            app.status = Some(e.to_string());
+                            app.prompt = Some(Prompt {
+                                error_at: Some(e.pos),
+                                ..p
+                            });
+                        }
+                    },
                 }
             }
             // Backspace on an empty input leaves it (the guard pops the last character).
             KeyCode::Backspace if p.text.pop().is_none() => app.prompt = None,
-            KeyCode::Char('u') if ctrl(&k) => p.text.clear(),
+            KeyCode::Backspace => p.error_at = None,
+            KeyCode::Char('u') if ctrl(&k) => {
+                p.text.clear();
+                p.error_at = None;
+            }
             KeyCode::Char(c) if !ctrl(&k) && p.text.chars().count() < MAX_PROMPT_CHARS => {
-                p.text.push(c)
+                p.text.push(c);
+                p.error_at = None;
             }
             _ => {}
         }
@@ -991,12 +1052,26 @@ fn key(app: &mut App, k: KeyEvent) {
             app.prompt = Some(Prompt {
                 kind: PromptKind::Search,
                 text: String::new(),
+                error_at: None,
             })
         }
         KeyCode::Char(':') => {
             app.prompt = Some(Prompt {
                 kind: PromptKind::Jump,
                 text: String::new(),
+                error_at: None,
+            })
+        }
+        // The current filter, to edit.
+        KeyCode::Char('Y') => {
+            app.prompt = Some(Prompt {
+                kind: PromptKind::Filter,
+                text: app
+                    .display
+                    .as_ref()
+                    .map(|f| f.text().to_string())
+                    .unwrap_or_default(),
+                error_at: None,
             })
         }
         KeyCode::Char('y') => app.copy(),
@@ -1706,5 +1781,65 @@ mod tests {
         assert_eq!(app.conn, 3, "and the next one as it arrives");
         press(&mut app, KeyCode::Char('F'));
         assert!(!app.follow);
+    }
+
+    /// `Y`: a display filter in the language of `decode -Y`; a mistake keeps the input open
+    /// with its position; the filter moves to a connection that has a match, and search and
+    /// `W` see only what it keeps; an empty filter turns it off.
+    #[test]
+    fn y_sets_a_display_filter() {
+        let mut app = demo();
+        let all = app.visible_rows().len();
+        press(&mut app, KeyCode::Char('Y'));
+        typed(&mut app, "ws.opcode ==");
+        let p = app.prompt.clone().expect("still open");
+        assert_eq!(p.kind, PromptKind::Filter);
+        assert_eq!(p.error_at, Some("ws.opcode ==".len()));
+        assert!(app.status.as_deref().unwrap().contains("(column 13)"));
+        // Typing clears the mark; a good filter closes the input.
+        for c in " \"ping\"".chars() {
+            press(&mut app, KeyCode::Char(c));
+        }
+        assert_eq!(app.prompt.as_ref().unwrap().error_at, None);
+        press(&mut app, KeyCode::Enter);
+        assert!(app.prompt.is_none());
+        assert!(app.display.is_some());
+        let rows = app.visible_rows().to_vec();
+        assert!(!rows.is_empty() && rows.len() < all);
+        assert!(
+            rows.iter().all(|&ix| app.label(ix).starts_with("Ping")),
+            "{:?}",
+            app.status
+        );
+        assert!(app
+            .status
+            .as_deref()
+            .unwrap()
+            .starts_with("filter ws.opcode == \"ping\": "));
+        // A filter only another connection matches selects it.
+        let last = app.timeline.conn(3).unwrap().id;
+        press(&mut app, KeyCode::Char('Y'));
+        update(
+            &mut app,
+            Action::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+        );
+        typed(&mut app, &format!("conn == {last}"));
+        assert_eq!(app.conn, 3, "{:?}", app.status);
+        assert!(!app.visible_rows().is_empty());
+        // Search sees only what the filter keeps: the other connections' SYNs are not found.
+        typed(&mut app, "/SYN  seq=0");
+        assert_eq!(app.conn, 3);
+        // Y, Enter on an empty input: off.
+        press(&mut app, KeyCode::Char('Y'));
+        update(
+            &mut app,
+            Action::Key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL)),
+        );
+        press(&mut app, KeyCode::Enter);
+        assert!(app.display.is_none());
+        assert_eq!(
+            app.status.as_deref(),
+            Some("display filter off: every row shows")
+        );
     }
 }

@@ -477,6 +477,22 @@ fn event(d: &mut Doc, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix, e: &Event
             };
             d.field("state", state);
             d.field("WebSocket", if c.websocket { "yes" } else { "no" });
+            if let Some(t) = &c.tls {
+                let mut v: Vec<String> = Vec::new();
+                v.extend(t.version.map(|x| x.to_string()));
+                v.extend(t.cipher_suite.map(|x| x.to_string()));
+                v.extend(t.sni.as_ref().map(|x| format!("SNI {x}")));
+                v.extend(t.alpn.as_ref().map(|x| format!("ALPN {x}")));
+                v.push(
+                    if t.decrypted {
+                        "decrypted"
+                    } else {
+                        "not decrypted"
+                    }
+                    .into(),
+                );
+                d.field("TLS", v.join(" · "));
+            }
             d.field("duration", duration(c.duration.0));
             d.field(
                 "client → server",

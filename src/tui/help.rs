@@ -40,6 +40,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("", "View"),
     ("a", "layer: application events only, or every TCP segment"),
     ("f", "kind filter: all, TCP, HTTP, WebSocket, problems"),
+    ("Y", "display filter (tshark -Y), e.g. http.status >= 400"),
     ("t", "time: since the capture began / since the last row"),
     ("F", "follow the newest event (live: each new connection)"),
     ("/", "search every connection's arrows (Esc cancels)"),

@@ -13,6 +13,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::model::{
     tcp_flags, ConnId, ConnState, Dir, Event, EventBody, Nanos, Opcode, Pattern, PatternReport,
@@ -746,6 +747,8 @@ pub struct View {
     seen: usize,
     /// How many of the connection's folds ([`ConnTrack::folds`]) were taken into account.
     folds_seen: usize,
+    /// The display filter (`Y`): rows must also match it.
+    display: Option<Arc<crate::filter::Filter>>,
 }
 
 impl View {
@@ -757,7 +760,15 @@ impl View {
             rows: Vec::new(),
             seen: 0,
             folds_seen: 0,
+            display: None,
         }
+    }
+
+    /// The same view, keeping only the rows `display` matches (with the connection's
+    /// endpoints, for `port`/`host`).
+    pub fn with_display(mut self, display: Option<Arc<crate::filter::Filter>>) -> View {
+        self.display = display;
+        self
     }
 
     /// Event indices of the rows, in timeline order.
@@ -797,7 +808,22 @@ impl View {
         }
         let src = c.rows(self.layer);
         let new = src.get(self.seen..).unwrap_or(&[]);
-        if self.filter == KindFilter::All {
+        if let Some(display) = &self.display {
+            let ends = c
+                .client
+                .zip(c.server)
+                .map(|(client, server)| crate::filter::Endpoints { client, server });
+            for &ix in new {
+                let kind = tl.store.meta(ix).is_some_and(|m| self.filter.keeps_meta(m));
+                if kind
+                    && tl
+                        .event(ix)
+                        .is_some_and(|e| display.matches_with(&e, ends.as_ref()))
+                {
+                    self.rows.push(ix);
+                }
+            }
+        } else if self.filter == KindFilter::All {
             self.rows.extend_from_slice(new);
         } else {
             for &ix in new {

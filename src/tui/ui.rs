@@ -175,8 +175,13 @@ fn title_left(app: &App) -> String {
     let tl = &app.timeline;
     let conns = app.conns_shown();
     let events = app.upto().unwrap_or(tl.len());
+    let filter = app
+        .display
+        .as_ref()
+        .map(|f| format!(" ─ filter: {}", label::clean(f.text())))
+        .unwrap_or_default();
     let mut s = format!(
-        " synscope ─ {} ─ {} connection{} ─ {} events",
+        " synscope ─ {}{filter} ─ {} connection{} ─ {} events",
         app.title,
         label::count(conns as u64),
         if conns == 1 { "" } else { "s" },
@@ -270,13 +275,57 @@ fn title_right(app: &App, room: usize, tight: usize) -> String {
 
 fn status_bar(app: &App, t: &Theme, buf: &mut Buffer, area: Rect, x: u16, y: u16, width: usize) {
     if let Some(p) = &app.prompt {
-        let mut s = format!(" {}{}▏ ", p.kind.sigil(), label::clean(&p.text));
-        if let Some(why) = &app.status {
-            s.push_str(&format!(" {} ", label::clean(why)));
-        } else if p.kind == PromptKind::Jump && p.text.is_empty() {
-            s.push_str(" #N: connection N · N: frame N · Enter jumps · Esc cancels ");
+        // The text, the mistake (after Enter refused it) marked where it is.
+        let at = p
+            .error_at
+            .filter(|&i| p.text.is_char_boundary(i))
+            .unwrap_or(p.text.len());
+        let (before, rest) = p.text.split_at(at);
+        let mut marked = rest.chars();
+        let bad = marked.next().map(|c| c.to_string());
+        let end = x.saturating_add(width as u16);
+        let room = |cx: u16| usize::from(end.saturating_sub(cx));
+        let mut cx = put(
+            buf,
+            area,
+            x,
+            y,
+            &fit(&format!(" {}", p.kind.lead()), room(x)),
+            t.bold(),
+        );
+        cx = put(
+            buf,
+            area,
+            cx,
+            y,
+            &fit(&label::clean(before), room(cx)),
+            t.bold(),
+        );
+        if p.error_at.is_some() {
+            let shown = bad.as_deref().map_or(" ".into(), label::clean);
+            cx = put(buf, area, cx, y, &fit(&shown, room(cx)), t.bad());
+        } else if let Some(b) = &bad {
+            cx = put(buf, area, cx, y, &fit(&label::clean(b), room(cx)), t.bold());
         }
-        put(buf, area, x, y, &fit(&s, width), t.bold());
+        cx = put(
+            buf,
+            area,
+            cx,
+            y,
+            &fit(&label::clean(marked.as_str()), room(cx)),
+            t.bold(),
+        );
+        let mut tail = "▏ ".to_string();
+        if let Some(why) = &app.status {
+            tail.push_str(&format!(" {} ", label::clean(why)));
+        } else if p.kind == PromptKind::Jump && p.text.is_empty() {
+            tail.push_str(" #N: connection N · N: frame N · Enter jumps · Esc cancels ");
+        } else if p.kind == PromptKind::Filter && p.text.is_empty() {
+            tail.push_str(
+                " e.g. http.status >= 400 · ws.opcode == \"text\" && conn == 3 · port 8080 ",
+            );
+        }
+        put(buf, area, cx, y, &fit(&tail, room(cx)), t.bold());
         return;
     }
     let message = app.status.clone().or_else(|| match &app.load {
@@ -790,6 +839,11 @@ fn empty_message(app: &App) -> String {
             format!("connection #{} starts at t={} s", c.id, label::time(at))
         }
         (Some(_), _) if app.upto().is_some() => "press → to show the first arrow".into(),
+        (Some(_), _) if app.display.is_some() => format!(
+            "no row of this connection matches the display filter (Y changes it), under the {} \
+             kind filter (f)",
+            app.view.filter.name()
+        ),
         (Some(_), _) => format!(
             "nothing here under the {} filter (f changes it)",
             app.view.filter.name()

@@ -257,8 +257,7 @@ impl Input<'_> {
                         passed: false,
                         skeleton: self.skeleton,
                     };
-                    self.engine.add_keys(&s, &mut to);
-                    self.engine.end_keys(&mut to);
+                    self.engine.add_capture_secrets(&s, &mut to);
                 }
                 FromReader::End(end) => {
                     self.finish(sink);
