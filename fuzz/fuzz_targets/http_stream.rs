@@ -87,13 +87,28 @@ fn run(limits: &Limits, ops: &[Op], merge: bool) -> (Vec<Event>, [u64; 2]) {
 }
 
 /// Events with the pieces of a body of known length or read until close folded into one
-/// total at its end (they are reported per piece of input; a body cut short is compared by
-/// the `malformed` that reports it).
+/// total at its end, and each run of `data` events of one direction (bytes after a `not_http`
+/// note) folded into its total before the next event of that direction: both are reported per
+/// piece of input. A `not_http` note is compared by its name: it describes the bytes that had
+/// arrived when the decoder gave up, and how many they are depends on the cut. A body cut
+/// short is compared by the `malformed` that reports it.
 fn normalized(events: &[Event]) -> Vec<(Option<Dir>, String)> {
     let mut v: Vec<(Option<Dir>, String)> = Vec::new();
     let mut body = [0u64; 2];
+    let mut data = [0u64; 2];
+    let flush = |v: &mut Vec<(Option<Dir>, String)>, data: &mut [u64; 2], d: usize| {
+        if data[d] > 0 {
+            v.push((Some([Dir::C2s, Dir::S2c][d]), format!("data {}", data[d])));
+            data[d] = 0;
+        }
+    };
     for e in events {
         let d = e.dir.map_or(0, Dir::idx);
+        if let EventBody::Data(x) = &e.body {
+            data[d] += x.len;
+            continue;
+        }
+        flush(&mut v, &mut data, d);
         match &e.body {
             EventBody::HttpBody(b) if b.chunk.is_none() => {
                 body[d] += b.len;
@@ -102,9 +117,14 @@ fn normalized(events: &[Event]) -> Vec<(Option<Dir>, String)> {
                     body[d] = 0;
                 }
             }
+            EventBody::Note(n) if n.note == "not_http" => {
+                v.push((e.dir, format!("note {:?} {}", n.layer, n.note)))
+            }
             b => v.push((e.dir, format!("{b:?}"))),
         }
     }
+    flush(&mut v, &mut data, 0);
+    flush(&mut v, &mut data, 1);
     v
 }
 
