@@ -820,7 +820,29 @@ fn literal(f: &Field, name: &str, op: Op, v: &Tok) -> Checked<Lit> {
         }
         Ty::Text => {
             let values = f.values();
-            // ws.opcode: a reserved opcode is its number.
+            // ws.opcode: a known opcode by its number too (Wireshark's `websocket.opcode == 1`),
+            // a reserved one by its number only.
+            let named = [
+                "continuation",
+                "text",
+                "binary",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "close",
+                "ping",
+                "pong",
+            ];
+            if let Some(n) = lit.num.filter(|_| name.ends_with("opcode")) {
+                if let Some(known) = named
+                    .get(n as usize)
+                    .filter(|k| !k.is_empty() && n.fract() == 0.0)
+                {
+                    lit.text = (*known).to_string();
+                }
+            }
             let numeric = name.ends_with("opcode") && lit.num.is_some();
             if !values.is_empty() && op != Op::Contains && !numeric {
                 match values.iter().find(|x| x.eq_ignore_ascii_case(&v.text)) {

@@ -540,6 +540,29 @@ fn analyses<'e>(a: &TcpAnalyses, f: &mut dyn FnMut(Val<'e>) -> bool) -> bool {
 /// named families (`tcp.flags.syn`, `tcp.analysis.retransmission`, `http.header.NAME`,
 /// `stomp.header.NAME`).
 pub fn lookup(name: &str) -> Option<Field> {
+    // Wireshark's names for fields this schema has under another name.
+    const WIRESHARK: &[(&str, &str)] = &[
+        ("http.request.method", "http.method"),
+        ("http.request.uri", "http.target"),
+        ("http.request.version", "http.version"),
+        ("http.response.code", "http.status"),
+        ("http.response.phrase", "http.reason"),
+        ("http.time", "http.time_since_request"),
+        ("http.request", "http_request"),
+        ("http.response", "http_response"),
+        ("tcp.window_size", "tcp.win"),
+        ("tls.handshake.extensions_server_name", "tls.sni"),
+        ("tls.handshake.type", "tls.handshake_type"),
+        ("tls.alert_message", "tls_alert"),
+        ("ws.payload_length", "ws.payload_len"),
+        ("ws.mask", "ws.masked"),
+        ("ws.masking_key", "ws.mask_key"),
+        ("websocket.payload_length", "ws.payload_len"),
+    ];
+    let name = WIRESHARK
+        .iter()
+        .find(|(w, _)| *w == name)
+        .map_or(name, |(_, ours)| ours);
     let alias;
     let name = match name.strip_prefix("websocket.") {
         Some(rest) => {

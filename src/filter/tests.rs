@@ -389,3 +389,34 @@ fn localhost_is_both_loopbacks() {
     assert!(resolve_host("a b").is_err());
     assert!(resolve_host("").is_err());
 }
+
+/// Wireshark's habits: its field names for ours, opcodes by number.
+#[test]
+fn wireshark_names_and_opcode_numbers() {
+    let ev = events("lesson_all.pcapng");
+    assert_eq!(
+        count(&ev, r#"http.request.method == "GET""#),
+        count(&ev, r#"http.method == "GET""#)
+    );
+    assert_eq!(
+        count(&ev, "http.response.code == 404"),
+        count(&ev, "http.status == 404")
+    );
+    assert!(count(&ev, "websocket.opcode == 1") > 0);
+    assert_eq!(
+        count(&ev, "websocket.opcode == 1"),
+        count(&ev, "ws.opcode == text")
+    );
+    assert_eq!(
+        count(&ev, "ws.opcode in {8 9}"),
+        count(&ev, "ws.opcode in {close ping}")
+    );
+    let tls = events("tls/curl_https.pcapng");
+    assert_eq!(
+        count(
+            &tls,
+            r#"tls.handshake.extensions_server_name contains "local""#
+        ),
+        count(&tls, r#"tls.sni contains "local""#)
+    );
+}
