@@ -631,6 +631,17 @@ fn response(d: &mut Doc, r: &HttpResponse) {
     if let Some(m) = &r.request_method {
         d.field("answers", clean(m).into_owned());
     }
+    if let Some(t) = r.time_since_request {
+        let how = if t.0 >= crate::pattern::HOLD_FLOOR_NS {
+            "held: the server waited before answering"
+        } else {
+            "answered at once"
+        };
+        d.field(
+            "server took",
+            format!("{} from the request's last byte ({how})", duration(t.0)),
+        );
+    }
     headers(d, &r.headers);
     d.field("head", format!("{} B", r.head_len));
     d.field("body", body_kind(r.body));
