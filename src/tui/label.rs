@@ -9,7 +9,6 @@ use crate::model::{
     tcp_flags, ConnState, Dir, Event, EventBody, HttpResponse, Opcode, SocketIoPacket, SseEvent,
     StompFrame, TcpSegment, WsFrame, WsMessage,
 };
-use crate::tui::patterns::short_duration;
 use crate::tui::timeline::{ConnTrack, Ix, Timeline};
 use crate::view::text::{analysis_name, duration, message_facts, message_name, segment_name};
 /// Byte counts and capture times as the text view writes them.
@@ -302,6 +301,23 @@ fn socketio(out: &mut String, p: &SocketIoPacket) {
     }
     if p.incomplete {
         out.push_str(" (incomplete)");
+    }
+}
+
+/// `1.2 s`, `21 ms`, `4.5 ms`, `160 µs`: two or three digits, for narrow columns.
+pub fn short_duration(ns: u64) -> String {
+    if ns == 0 {
+        "0".to_string()
+    } else if ns < 1_000_000 {
+        format!("{} µs", ns / 1_000)
+    } else if ns < 10_000_000 {
+        format!("{:.1} ms", ns as f64 / 1e6)
+    } else if ns < 1_000_000_000 {
+        format!("{} ms", ns / 1_000_000)
+    } else if ns < 10_000_000_000 {
+        format!("{:.2} s", ns as f64 / 1e9)
+    } else {
+        format!("{:.1} s", ns as f64 / 1e9)
     }
 }
 
