@@ -241,3 +241,49 @@ fn the_lesson_pane_draws_at_any_size() {
         let _ = screen(&a);
     }
 }
+
+/// At 80x24 the detail pane shows about a dozen lines: on the `101` the accept key worked out
+/// comes first, then why, and the raw head after.
+#[test]
+fn the_compact_detail_of_the_101_teaches_first_80x24() {
+    let mut a = app("ws_chat.pcapng", 80, 24);
+    down_to(&mut a, "101 Switching Protocols");
+    keys(&mut a, &[KeyCode::Enter]);
+    let s = screen(&a);
+    for want in [
+        "status line: HTTP/1.1 101 Switching Protocols",
+        "WebSocket accept key (RFC 6455 §4.2.2)",
+        "Sec-WebSocket-Key (request)",
+        "SHA-1 of the two",
+        "✓ matches",
+    ] {
+        assert!(s.contains(want), "{want} missing:\n{s}");
+    }
+    // The raw headers come after the lesson: below the fold here.
+    assert!(!s.contains("sec-websocket-accept: "), "{s}");
+    assert_snapshot!(s);
+}
+
+/// On each step of the handshake, which step it is and why comes before the fields.
+#[test]
+fn the_compact_detail_of_the_handshake_teaches_first_80x24() {
+    let mut a = app("ws_chat.pcapng", 80, 24);
+    for (label, why) in [
+        ("SYN ", "The client asks to open a connection."),
+        ("SYN-ACK", "The server accepts"),
+        ("ACK ", "this third segment completes"),
+    ] {
+        down_to(&mut a, label);
+        let d = synscope::tui::detail::lines(&a.timeline, a.cursor, 76, Lang::En);
+        let text: Vec<String> = d
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect();
+        let why_at = text.iter().position(|l| l.starts_with("Why: ")).unwrap();
+        let flags_at = text.iter().position(|l| l.starts_with("flags: ")).unwrap();
+        assert!(why_at < flags_at, "{label}: {text:#?}");
+        assert!(text.join(" ").contains(why), "{label}: {text:#?}");
+    }
+    keys(&mut a, &[KeyCode::Char('g'), KeyCode::Enter]);
+    assert_snapshot!(screen(&a));
+}
