@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 
 use crate::model::{
     BodyKind, ConnId, ConnState, Dir, Event, EventBody, GapReason, Headers, Opcode, Pattern,
-    SseEvent, TcpAnalysis, TcpSegment,
+    PatternReport, SseEvent, TcpAnalysis, TcpSegment,
 };
 
 /// The language the explanations are written in.
@@ -885,26 +885,45 @@ pub fn values(e: &Event) -> Values {
             crate::view::tls::alert(&mut s, a);
             v.set("alert", s.trim_start_matches("Alert ").to_string());
         }
-        EventBody::Pattern(r) => {
-            v.set("requests", r.requests.to_string());
-            v.set("conns", r.conns.len().to_string());
-            v.set("duration", duration(r.duration.0));
-            v.set("overhead", bytes(r.overhead_bytes));
-            if let Some(i) = &r.interval {
-                v.set("interval", duration(i.median.0));
-            }
-            if let Some(h) = &r.held {
-                v.set("held", duration(h.median.0));
-            }
-            if let Some(c) = r.chunks {
-                v.set("chunks", c.to_string());
-            }
-            if let Some([up, down]) = r.messages {
-                v.set("messages", up.saturating_add(down).to_string());
-            }
-        }
+        EventBody::Pattern(r) => pattern_values(&mut v, r),
     }
     v
+}
+
+/// The placeholders a pattern report fills.
+fn pattern_values(v: &mut Values, r: &PatternReport) {
+    v.set("requests", r.requests.to_string());
+    v.set("conns", r.conns.len().to_string());
+    v.set("duration", duration(r.duration.0));
+    v.set("overhead", bytes(r.overhead_bytes));
+    if let Some(i) = &r.interval {
+        v.set("interval", duration(i.median.0));
+    }
+    if let Some(h) = &r.held {
+        v.set("held", duration(h.median.0));
+    }
+    if let Some(c) = r.chunks {
+        v.set("chunks", c.to_string());
+    }
+    if let Some([up, down]) = r.messages {
+        v.set("messages", up.saturating_add(down).to_string());
+    }
+}
+
+/// What the pattern of `r` costs next to WebSocket, in `lang`: the text `decode --explain`
+/// writes under the conversation's final `pattern` event (its pattern's own key, also for an
+/// update, whose `--explain` line only says it is one). `None` for `none`.
+pub fn pattern_lesson(lang: Lang, r: &PatternReport) -> Option<String> {
+    let key = match r.pattern {
+        Pattern::ShortPolling => "pattern.short-polling",
+        Pattern::LongPolling => "pattern.long-polling",
+        Pattern::Streaming => "pattern.streaming",
+        Pattern::Websocket => "pattern.websocket",
+        Pattern::None => return None,
+    };
+    let mut v = Values::default();
+    pattern_values(&mut v, r);
+    explain_keys(lang, &[key, "pattern"], &v)
 }
 
 /// `ns` for a reader: "26 µs", "7.803 ms", "1.250 s".

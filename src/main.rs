@@ -158,6 +158,10 @@ enum Command {
     Replay {
         #[command(flatten)]
         input: Input,
+        /// Play back at once in step mode: one arrow per this interval (`1s`, `500ms`, `2`),
+        /// whatever the capture's timing. `S` switches between steps and capture time.
+        #[arg(long, value_name = "TIME", value_parser = synscope::tui::app::parse_interval)]
+        step: Option<std::time::Duration>,
     },
     /// Capture live (Linux; needs CAP_NET_RAW) and draw each connection as packets arrive,
     /// following the newest; --format streams text, JSON or Mermaid instead. Press ? for the
@@ -275,9 +279,10 @@ fn run(cli: Cli) -> Result<anyhow::Result<()>, Usage> {
             select: input.selection()?,
             write: input.write.clone(),
         }),
-        Command::Replay { input } => {
+        Command::Replay { input, step } => {
             let path = input.path("replay")?;
             let mut options = tui();
+            options.step = step;
             options.filter = input.filter()?;
             options.keylog = synscope::keylog::KeySource::pick(input.keylog.clone());
             options.select = input.selection()?;

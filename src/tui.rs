@@ -15,6 +15,7 @@ pub mod detail;
 pub mod help;
 pub mod label;
 pub mod layout;
+pub mod lesson;
 pub mod patterns;
 pub mod sample;
 pub mod store;
@@ -87,6 +88,8 @@ pub struct Options {
     pub waiting: Option<String>,
     /// Live capture: the `-w` file the frames are written to, which `w`/`W` read back.
     pub written_to: Option<PathBuf>,
+    /// Play back at once in step mode, one arrow per this interval (`replay --step`).
+    pub step: Option<Duration>,
 }
 
 impl Default for Options {
@@ -101,6 +104,7 @@ impl Default for Options {
             select: crate::filter::save::Selection::default(),
             waiting: None,
             written_to: None,
+            step: None,
         }
     }
 }
@@ -192,6 +196,9 @@ pub fn run_source(
     app.waiting = options.waiting;
     if let Some(path) = options.written_to {
         app.frames = tools::Frames::File(path);
+    }
+    if let Some(every) = options.step {
+        update(&mut app, Action::StepPlay(every));
     }
     run(app, rx)
 }

@@ -83,7 +83,10 @@ fn enter_opens_the_conversation_in_the_diagram() {
     // The selected connection's conversation is preselected: #0 carries a /poll request.
     keys(&mut a, &[KeyCode::Char('p')]);
     assert_eq!(a.patterns.unwrap().row, 0);
+    // Enter opens the lesson on the conversation, Enter again its diagram.
     keys(&mut a, &[KeyCode::Char('j'), KeyCode::Enter]);
+    assert!(a.patterns.unwrap().lesson);
+    keys(&mut a, &[KeyCode::Enter]);
     assert!(a.patterns.is_none());
     assert_eq!(
         a.timeline.conn(a.conn).unwrap().id,

@@ -14,7 +14,7 @@ use ratatui::layout::{Position, Rect};
 
 use crate::explain::Lang;
 use crate::filter::Filter;
-use crate::model::Event;
+use crate::model::{Event, PatternReport};
 use crate::tui::detail::Detail;
 use crate::tui::label;
 use crate::tui::layout::{areas, pattern_list_height, pattern_row_at, Areas};
@@ -51,6 +51,9 @@ pub enum Action {
     Autoplay(f64),
     /// A message for the status line from outside (a save finished).
     Status(String),
+    /// Play back from the start in step mode, one arrow per this much wall time, whatever the
+    /// capture's timestamps (`replay --step 1s`).
+    StepPlay(Duration),
 }
 
 /// Where the events come from, which changes a few defaults.
@@ -93,9 +96,30 @@ pub enum PlayState {
     Paused,
 }
 
-/// Playback speeds, slowest first.
-pub const SPEEDS: [f64; 9] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0];
-const NORMAL_SPEED: usize = 2;
+/// Playback speeds, slowest first: down to a hundredth, so that a loopback exchange of a few
+/// milliseconds can still be watched in capture time.
+pub const SPEEDS: [f64; 13] = [
+    0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0,
+];
+const NORMAL_SPEED: usize = 6;
+/// Step mode's intervals (wall time between two arrows), shortest first; `+`/`-` move along
+/// them.
+pub const STEP_INTERVALS: [Duration; 8] = [
+    Duration::from_millis(100),
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(3),
+    Duration::from_secs(5),
+    Duration::from_secs(10),
+];
+/// Step mode's interval unless `--step` chose one.
+pub const DEFAULT_STEP: Duration = Duration::from_secs(1);
+/// A capture that lasts less than this plays in steps unless a pace was chosen: at capture
+/// pace it is over before the eye can follow (a loopback exchange lasts a few milliseconds,
+/// even x0.01 shows it in a fraction of a second).
+pub const SHORT_CAPTURE_NS: u64 = 1_000_000_000;
 /// Capture-time pauses longer than this are cut short during playback, so a capture with a
 /// minute of silence does not make the class wait a minute.
 pub const MAX_IDLE_NS: u64 = 1_000_000_000;
@@ -109,6 +133,11 @@ pub struct Playback {
     /// The playhead, in capture nanoseconds since the first packet.
     pub clock: u64,
     pub speed: usize,
+    /// Step mode: one arrow per this much wall time, whatever the capture's timestamps;
+    /// `None` plays in capture time at [`Playback::speed`].
+    pub step: Option<Duration>,
+    /// Step mode: wall time passed since the last arrow.
+    pub waited: Duration,
 }
 
 impl Playback {
@@ -127,6 +156,8 @@ pub struct PatternsView {
     /// Capture time for every row, instead of each row from its own first request (the
     /// default: the shapes of the patterns side by side, on one scale).
     pub capture_time: bool,
+    /// The lesson pane is open on the selected conversation (Enter).
+    pub lesson: bool,
 }
 
 /// What a one-line input at the bottom is for.
@@ -223,6 +254,11 @@ pub struct App {
     pub display: Option<Arc<Filter>>,
     /// What the terminal loop has to do after this update (copy, mouse, save); it takes them.
     pub effects: Vec<Effect>,
+    /// The interval step mode uses (`--step`, `+`/`-` in step mode; [`DEFAULT_STEP`]).
+    pub step_interval: Duration,
+    /// The user chose a pace (`S`, `--step`): a short capture no longer switches to steps by
+    /// itself.
+    pub pace_chosen: bool,
     pub quit: bool,
 }
 
@@ -267,6 +303,8 @@ impl App {
                 revealed: 0,
                 clock: 0,
                 speed: NORMAL_SPEED,
+                step: None,
+                waited: Duration::ZERO,
             },
             status: None,
             color: true,
@@ -279,6 +317,8 @@ impl App {
             effects: Vec::new(),
             waiting: None,
             display: None,
+            step_interval: DEFAULT_STEP,
+            pace_chosen: false,
             quit: false,
         }
     }
@@ -391,7 +431,8 @@ impl App {
         if let Some(mut p) = self.patterns {
             let n = self.timeline.patterns().len();
             p.row = p.row.min(n.saturating_sub(1));
-            let h = pattern_list_height(self.areas().inner, n);
+            self.patterns = Some(p);
+            let h = pattern_list_height(self.patterns_list_area(), n);
             p.top = scrolled(p.top, p.row, h, n);
             self.patterns = Some(p);
         }
@@ -469,8 +510,142 @@ impl App {
         self.play.state = state;
         self.play.revealed = 0;
         self.play.clock = 0;
+        // Step mode shows the first arrow at once.
+        self.play.waited = self.play.step.unwrap_or_default();
         self.follow = true;
         self.cursor = None;
+        let span = self.capture_span();
+        if !self.pace_chosen && self.source == Source::Replay && self.load == Load::Done {
+            if let Some(span) = span.filter(|&s| s < SHORT_CAPTURE_NS) {
+                self.play.step = Some(self.step_interval);
+                self.play.waited = self.step_interval;
+                self.status = Some(format!(
+                    "this capture lasts {}: playing one arrow every {} (S: capture time, +/- pace)",
+                    crate::tui::label::short_duration(span),
+                    interval_name(self.step_interval)
+                ));
+            }
+        }
+    }
+
+    /// Time from the first event to the last one loaded, if any.
+    fn capture_span(&self) -> Option<u64> {
+        let last = self.timeline.len().checked_sub(1)?;
+        self.timeline.time(u32::try_from(last).ok()?)
+    }
+
+    /// Switches between step mode and capture time (`S`); starts playing when it was not.
+    fn toggle_step_mode(&mut self) {
+        self.pace_chosen = true;
+        self.play.step = match self.play.step {
+            Some(_) => None,
+            None => Some(self.step_interval),
+        };
+        self.play.waited = self.play.step.unwrap_or_default();
+        match self.play.state {
+            PlayState::Off => self.start_playback(PlayState::Playing),
+            PlayState::Paused if self.play.revealed >= self.timeline.len() => {
+                self.start_playback(PlayState::Playing)
+            }
+            _ => {}
+        }
+        self.status = Some(match self.play.step {
+            Some(every) => format!(
+                "step mode: one arrow every {} (+/- pace, S capture time)",
+                interval_name(every)
+            ),
+            None => format!(
+                "capture time: x{} (+/- speed, S step mode)",
+                self.play.speed_factor()
+            ),
+        });
+    }
+
+    /// `+` (`faster`) or `-`: the next speed, or in step mode the next interval.
+    fn change_pace(&mut self, faster: bool) {
+        match self.play.step {
+            Some(every) => {
+                let at = STEP_INTERVALS.partition_point(|&i| i < every);
+                let to = if faster {
+                    at.saturating_sub(1)
+                } else if STEP_INTERVALS.get(at) == Some(&every) {
+                    at + 1
+                } else {
+                    at
+                };
+                let every = STEP_INTERVALS
+                    .get(to.min(STEP_INTERVALS.len() - 1))
+                    .copied()
+                    .unwrap_or(DEFAULT_STEP);
+                self.play.step = Some(every);
+                self.step_interval = every;
+                self.status = Some(format!(
+                    "step mode: one arrow every {}",
+                    interval_name(every)
+                ));
+            }
+            None => {
+                self.play.speed = if faster {
+                    (self.play.speed + 1).min(SPEEDS.len() - 1)
+                } else {
+                    self.play.speed.saturating_sub(1)
+                };
+            }
+        }
+    }
+
+    /// Step mode, as wall time passes: the next arrow once the interval has passed.
+    fn tick_steps(&mut self, dt: Duration, every: Duration) {
+        self.play.waited = self.play.waited.saturating_add(dt);
+        if self.play.waited < every {
+            return;
+        }
+        // One arrow per tick at most: a late tick does not make arrows jump.
+        self.play.waited = (self.play.waited - every).min(every);
+        self.next_arrow();
+    }
+
+    /// Step mode: reveals the next arrow of the selected connection; at its end, moves to the
+    /// connection whose next arrow comes first. At the end of the capture, pauses.
+    fn next_arrow(&mut self) {
+        let shown = self.view.visible(Some(self.play.revealed)).len();
+        if let Some(&ix) = self.view.rows().get(shown) {
+            self.reveal_through(ix);
+            return;
+        }
+        let revealed = self.play.revealed;
+        let layer = self.view.layer;
+        let next = self
+            .timeline
+            .conns()
+            .iter()
+            .enumerate()
+            .filter_map(|(pos, c)| {
+                let rows = c.rows(layer);
+                let k = rows.partition_point(|&ix| (ix as usize) < revealed);
+                rows.get(k).map(|&ix| (ix, pos))
+            })
+            .min();
+        match next {
+            Some((ix, pos)) => {
+                self.select_conn(pos);
+                self.reveal_through(ix);
+            }
+            None if !matches!(self.load, Load::Loading { .. }) => {
+                self.play.revealed = self.timeline.len();
+                self.play.state = PlayState::Paused;
+                self.status = Some("end of capture: space plays it again".into());
+            }
+            // More may come.
+            None => {}
+        }
+    }
+
+    /// Reveals the events up to and including `ix`.
+    fn reveal_through(&mut self, ix: Ix) {
+        self.play.revealed = ix as usize + 1;
+        self.play.clock = self.timeline.time(ix).unwrap_or(self.play.clock);
+        self.follow = true;
     }
 
     /// Reveals the events up to the playhead.
@@ -835,6 +1010,24 @@ impl App {
         self.effects.push(Effect::Save { frames, name });
     }
 
+    /// The conversation the lesson pane is open on, if it is.
+    pub fn lesson_report(&self) -> Option<&PatternReport> {
+        let p = self.patterns.filter(|p| p.lesson)?;
+        self.timeline.patterns().get(p.row)
+    }
+
+    /// The patterns view's `inner` area split into its list and, when it is open, the lesson
+    /// pane.
+    pub fn patterns_split(&self, inner: Rect) -> (Rect, Option<Rect>) {
+        crate::tui::lesson::split(inner, self.lesson_report(), self.lang)
+    }
+
+    /// The patterns view's list: the screen inside the border, less the lesson pane when it is
+    /// open.
+    pub fn patterns_list_area(&self) -> Rect {
+        self.patterns_split(self.areas().inner).0
+    }
+
     /// Opens the patterns view on the conversation of the selected connection, if it has one.
     fn open_patterns(&mut self) {
         let conn = self.timeline.conn(self.conn).map(|c| c.id);
@@ -848,6 +1041,7 @@ impl App {
             row,
             top: 0,
             capture_time,
+            lesson: false,
         });
         if empty {
             self.status = Some("no pattern in this capture (yet)".into());
@@ -904,7 +1098,11 @@ pub fn update(app: &mut App, action: Action) {
         Action::Mouse(m) => mouse(app, m),
         Action::Resize(w, h) => app.size = (w, h),
         Action::Tick(dt) => {
-            if app.play.state == PlayState::Playing {
+            if let (PlayState::Playing, Some(every)) = (app.play.state, app.play.step) {
+                let before = app.conns_shown();
+                app.tick_steps(dt, every);
+                app.follow_new_conns(before);
+            } else if app.play.state == PlayState::Playing {
                 let ns = dt.as_secs_f64() * 1e9 * app.play.speed_factor();
                 app.play.clock = app.play.clock.saturating_add(ns as u64);
                 let before = app.conns_shown();
@@ -917,7 +1115,7 @@ pub fn update(app: &mut App, action: Action) {
             for e in events {
                 app.timeline.push(e);
             }
-            if app.play.state == PlayState::Playing {
+            if app.play.state == PlayState::Playing && app.play.step.is_none() {
                 app.reveal();
             }
             app.follow_new_conns(before);
@@ -935,11 +1133,58 @@ pub fn update(app: &mut App, action: Action) {
         Action::Info(info) => app.info = Some(info).filter(|i| !i.is_empty()),
         Action::Autoplay(factor) => {
             app.play.speed = nearest_speed(factor);
+            app.play.step = None;
+            app.pace_chosen = true;
+            app.start_playback(PlayState::Playing);
+        }
+        Action::StepPlay(every) => {
+            app.step_interval = every.max(MIN_STEP);
+            app.play.step = Some(app.step_interval);
+            app.pace_chosen = true;
             app.start_playback(PlayState::Playing);
         }
         Action::Status(s) => app.status = Some(s),
     }
     app.settle();
+}
+
+/// The shortest step interval `--step` takes: quicker than this, arrows blur.
+pub const MIN_STEP: Duration = Duration::from_millis(50);
+
+/// `1 s`, `500 ms`, `1.5 s`: a step interval for the status line.
+pub fn interval_name(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// Parses a step interval: `1s`, `500ms`, `1.5s`, or a number of seconds (`2`).
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        (s, 1.0)
+    };
+    let secs = num
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .map(|n| n * scale)
+        .filter(|n| n.is_finite() && *n > 0.0 && *n <= 3600.0)
+        .ok_or_else(|| format!("{s:?} is not a time like 1s, 500ms or 2"))?;
+    let d = Duration::from_secs_f64(secs);
+    if d < MIN_STEP {
+        return Err(format!("{s:?} is shorter than {} ms", MIN_STEP.as_millis()));
+    }
+    Ok(d)
 }
 
 /// Index of the speed in [`SPEEDS`] nearest to `factor` by ratio; normal speed for a factor
@@ -1127,12 +1372,9 @@ fn key(app: &mut App, k: KeyEvent) {
         }
         KeyCode::Char('.') | KeyCode::Right => app.step(true),
         KeyCode::Char(',') | KeyCode::Left => app.step(false),
-        KeyCode::Char('+') | KeyCode::Char('=') => {
-            app.play.speed = (app.play.speed + 1).min(SPEEDS.len() - 1);
-        }
-        KeyCode::Char('-') | KeyCode::Char('_') => {
-            app.play.speed = app.play.speed.saturating_sub(1)
-        }
+        KeyCode::Char('+') | KeyCode::Char('=') => app.change_pace(true),
+        KeyCode::Char('-') | KeyCode::Char('_') => app.change_pace(false),
+        KeyCode::Char('S') => app.toggle_step_mode(),
         KeyCode::Char(']') => app.pick_conn(app.conn.saturating_add(1)),
         KeyCode::Char('[') => app.pick_conn(app.conn.saturating_sub(1)),
         _ => movement(app, &k),
@@ -1146,12 +1388,22 @@ fn patterns_key(app: &mut App, k: &KeyEvent) -> bool {
         return false;
     };
     let n = app.timeline.patterns().len();
-    let page = usize::from(pattern_list_height(app.areas().inner, n).max(1));
+    let page = usize::from(pattern_list_height(app.patterns_list_area(), n).max(1));
     let last = n.saturating_sub(1);
     match k.code {
+        // Esc closes the lesson first, then the view.
+        KeyCode::Esc if p.lesson => p.lesson = false,
         KeyCode::Esc | KeyCode::Char('p') => {
             app.patterns = None;
             return true;
+        }
+        // Enter opens the lesson on the selected conversation; Enter again shows it in the
+        // diagram.
+        KeyCode::Enter if !p.lesson => {
+            if n == 0 {
+                app.status = Some("no pattern in this capture (yet)".into());
+            }
+            p.lesson = n > 0;
         }
         KeyCode::Char('j') | KeyCode::Down => p.row = (p.row + 1).min(last),
         KeyCode::Char('k') | KeyCode::Up => p.row = p.row.saturating_sub(1),
@@ -1265,7 +1517,7 @@ fn mouse(app: &mut App, m: MouseEvent) {
             MouseEventKind::ScrollDown => p.row = (p.row + 1).min(n.saturating_sub(1)),
             MouseEventKind::ScrollUp => p.row = p.row.saturating_sub(1),
             MouseEventKind::Down(MouseButton::Left) => {
-                if let Some(row) = pattern_row_at(app.areas().inner, n, p.top, m.row) {
+                if let Some(row) = pattern_row_at(app.patterns_list_area(), n, p.top, m.row) {
                     p.row = row;
                 }
             }
@@ -1403,6 +1655,8 @@ mod tests {
     #[test]
     fn playback_reveals_in_capture_time() {
         let mut app = demo();
+        // The sample is short: it would play in steps unless the pace was chosen.
+        app.pace_chosen = true;
         press(&mut app, KeyCode::Char(' '));
         assert_eq!(app.play.state, PlayState::Playing);
         assert_eq!(app.visible_rows().len(), 0);
@@ -1427,6 +1681,133 @@ mod tests {
         assert_eq!(app.play.state, PlayState::Paused);
         press(&mut app, KeyCode::Char('s'));
         assert_eq!(app.upto(), None);
+    }
+
+    /// The sample lasts well under a second (a loopback capture): space plays it in steps,
+    /// and the status line says why.
+    #[test]
+    fn a_short_capture_plays_in_steps_by_default() {
+        let mut app = demo();
+        assert!(app.capture_span().unwrap() < SHORT_CAPTURE_NS);
+        press(&mut app, KeyCode::Char(' '));
+        assert_eq!(app.play.step, Some(DEFAULT_STEP));
+        let status = app.status.clone().unwrap();
+        assert!(
+            status.starts_with("this capture lasts ") && status.contains("one arrow every 1 s"),
+            "{status}"
+        );
+        let rows = app.view.rows().to_vec();
+        // The first arrow at once, then one per second of wall time, whatever the capture's
+        // timestamps (these arrows are microseconds apart).
+        update(&mut app, Action::Tick(Duration::ZERO));
+        assert_eq!(app.visible_rows(), &rows[..1]);
+        update(&mut app, Action::Tick(Duration::from_millis(999)));
+        assert_eq!(app.visible_rows(), &rows[..1]);
+        update(&mut app, Action::Tick(Duration::from_millis(1)));
+        assert_eq!(app.visible_rows(), &rows[..2]);
+        assert_eq!(app.cursor, Some(rows[1]), "the newest arrow is selected");
+        // A late tick shows one arrow, not a burst.
+        update(&mut app, Action::Tick(Duration::from_secs(30)));
+        assert_eq!(app.visible_rows(), &rows[..3]);
+        // `S` switches to capture time, and the choice sticks across a restart.
+        press(&mut app, KeyCode::Char('S'));
+        assert_eq!(app.play.step, None);
+        assert!(app
+            .status
+            .as_deref()
+            .unwrap()
+            .starts_with("capture time: x1"));
+        press(&mut app, KeyCode::Char('r'));
+        assert_eq!(app.play.step, None);
+        assert_eq!(app.status, None);
+    }
+
+    /// A capture of a second or more plays in capture time; `S` asks for steps anyway, and
+    /// `+`/`-` then change the interval.
+    #[test]
+    fn step_mode_on_request_and_its_pace() {
+        let mut events = sample::demo();
+        let last = events.len() - 1;
+        events[last].t = crate::model::Nanos(2_000_000_000);
+        let mut app = App::with_events("replay long", (120, 40), events);
+        press(&mut app, KeyCode::Char(' '));
+        assert_eq!(app.play.step, None);
+        press(&mut app, KeyCode::Char('s'));
+        assert_eq!(app.play.state, PlayState::Off);
+        press(&mut app, KeyCode::Char('S'));
+        assert_eq!(app.play.state, PlayState::Playing, "S starts playing");
+        assert_eq!(app.play.step, Some(Duration::from_secs(1)));
+        press(&mut app, KeyCode::Char('+'));
+        assert_eq!(app.play.step, Some(Duration::from_millis(500)));
+        assert_eq!(
+            app.status.as_deref(),
+            Some("step mode: one arrow every 500 ms")
+        );
+        for _ in 0..10 {
+            press(&mut app, KeyCode::Char('+'));
+        }
+        assert_eq!(app.play.step, Some(STEP_INTERVALS[0]));
+        for _ in 0..20 {
+            press(&mut app, KeyCode::Char('-'));
+        }
+        assert_eq!(app.play.step, STEP_INTERVALS.last().copied());
+        // Steps walk off the end of one connection onto the next one's first arrow, then
+        // stop at the end of the capture.
+        let mut app = demo();
+        update(&mut app, Action::StepPlay(Duration::from_millis(200)));
+        assert_eq!(app.play.step, Some(Duration::from_millis(200)));
+        let first = app.view.rows().len();
+        let mut ticks = 0;
+        while app.play.state == PlayState::Playing {
+            update(&mut app, Action::Tick(Duration::from_millis(200)));
+            ticks += 1;
+            assert!(ticks < 10_000, "step mode never ended");
+        }
+        assert!(
+            ticks > first,
+            "{ticks} steps for {first} arrows of the first connection"
+        );
+        assert_ne!(
+            app.view.conn,
+            Some(0),
+            "steps moved on to later connections"
+        );
+        assert_eq!(app.play.revealed, app.timeline.len());
+        assert_eq!(
+            app.status.as_deref(),
+            Some("end of capture: space plays it again")
+        );
+    }
+
+    #[test]
+    fn speed_goes_down_to_a_hundredth() {
+        let mut app = demo();
+        app.pace_chosen = true;
+        press(&mut app, KeyCode::Char(' '));
+        for _ in 0..20 {
+            press(&mut app, KeyCode::Char('-'));
+        }
+        assert_eq!(app.play.speed_factor(), 0.01);
+        let before = app.play.clock;
+        update(&mut app, Action::Tick(Duration::from_secs(1)));
+        assert_eq!(
+            app.play.clock - before,
+            10_000_000,
+            "1 s of wall time is 10 ms"
+        );
+    }
+
+    #[test]
+    fn step_intervals_parse_from_the_command_line() {
+        assert_eq!(parse_interval("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_interval("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_interval("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_interval("2"), Ok(Duration::from_secs(2)));
+        for bad in ["", "s", "fast", "-1s", "0", "10ms", "NaN", "1e9"] {
+            assert!(parse_interval(bad).is_err(), "{bad}");
+        }
+        assert_eq!(interval_name(Duration::from_millis(1500)), "1.5 s");
+        assert_eq!(interval_name(Duration::from_millis(250)), "250 ms");
     }
 
     #[test]

@@ -16,8 +16,8 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 use crate::explain::{self, Context, Lang};
 use crate::model::{
-    BodyKind, ConnState, Dir, Event, EventBody, Gap, GapReason, HttpResponse, Opcode, Payload,
-    TcpSegment, WsFrame, WsMessage, WsUpgrade, WS_GUID,
+    tcp_flags, BodyKind, ConnState, Dir, Event, EventBody, Gap, GapReason, HttpResponse, Opcode,
+    Payload, TcpSegment, WsFrame, WsMessage, WsUpgrade, WS_GUID,
 };
 use crate::tui::label::{self, clean};
 use crate::tui::timeline::{class, Class, ConnTrack, Ix, Timeline};
@@ -310,8 +310,19 @@ fn event(d: &mut Doc, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix, e: &Event
             d.why(e, cx);
         }
         EventBody::HttpResponse(r) => {
-            response(d, r);
-            d.why(e, cx);
+            // The 101 teaches first: the accept key worked out and why, then the raw head
+            // (80x24 shows about a dozen lines).
+            if let Some(u) = &r.upgrade {
+                status_line(d, r);
+                accept(d, u);
+                d.why(e, cx);
+                d.blank();
+                response(d, r);
+            } else {
+                status_line(d, r);
+                response(d, r);
+                d.why(e, cx);
+            }
         }
         EventBody::HttpBody(b) => {
             d.field("length", format!("{} B", b.len));
@@ -544,6 +555,14 @@ fn context(tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix, e: &Event) -> Contex
 }
 
 fn tcp(d: &mut Doc, conn: Option<&ConnTrack>, ix: Ix, e: &Event, s: &TcpSegment, cx: Context) {
+    // A step of the 3-way handshake teaches first: which step it is and why, then the fields
+    // (80x24 shows about a dozen lines).
+    let handshake_ack = conn.is_some_and(|c| c.handshake_ack == Some(ix));
+    let handshake_step = s.flags.has(tcp_flags::SYN) || handshake_ack;
+    if handshake_step {
+        d.why(e, cx);
+        d.blank();
+    }
     let flags: Vec<&str> = s.flags.names().collect();
     d.field(
         "flags",
@@ -588,13 +607,14 @@ fn tcp(d: &mut Doc, conn: Option<&ConnTrack>, ix: Ix, e: &Event, s: &TcpSegment,
             "the capture kept fewer bytes than the wire carried (snap length)",
         );
     }
-    let handshake_ack = conn.is_some_and(|c| c.handshake_ack == Some(ix));
     if let (true, Some(c)) = (handshake_ack, conn) {
         if let Some(irtt) = c.irtt {
             d.field("initial RTT", duration(irtt.0));
         }
     }
-    d.why(e, cx);
+    if !handshake_step {
+        d.why(e, cx);
+    }
 }
 
 fn gap(d: &mut Doc, g: &Gap) {
@@ -623,20 +643,33 @@ fn body_kind(b: BodyKind) -> &'static str {
     }
 }
 
-fn response(d: &mut Doc, r: &HttpResponse) {
+fn status_line(d: &mut Doc, r: &HttpResponse) {
     d.field(
         "status line",
         format!("{} {} {}", clean(&r.version), r.status, clean(&r.reason)),
     );
+}
+
+/// The response's fields after its status line: what it answers, how long the server took,
+/// the headers, head and body.
+fn response(d: &mut Doc, r: &HttpResponse) {
     if let Some(m) = &r.request_method {
         d.field("answers", clean(m).into_owned());
+    }
+    if let Some(t) = r.time_since_request {
+        let how = if t.0 >= crate::pattern::HOLD_FLOOR_NS {
+            "held: the server waited before answering"
+        } else {
+            "answered at once"
+        };
+        d.field(
+            "server took",
+            format!("{} from the request's last byte ({how})", duration(t.0)),
+        );
     }
     headers(d, &r.headers);
     d.field("head", format!("{} B", r.head_len));
     d.field("body", body_kind(r.body));
-    if let Some(u) = &r.upgrade {
-        accept(d, u);
-    }
 }
 
 /// RFC 6455 §4.2.2 step 5.4: Sec-WebSocket-Accept = base64(SHA-1(key + GUID)), spelled out

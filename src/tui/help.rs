@@ -58,13 +58,16 @@ pub const KEYS: &[(&str, &str)] = &[
     ("j / k (in it)", "select a conversation"),
     (
         "Enter (in it)",
-        "show the selected conversation's first connection",
+        "the lesson pane; Enter again: its first connection",
     ),
     (
         "t (in it)",
         "time axis: each row from its first request / capture time",
     ),
-    ("p, Esc (in it)", "back to the diagram"),
+    (
+        "p, Esc (in it)",
+        "close the lesson, then back to the diagram",
+    ),
     ("", "Replay in time"),
     (
         "space",
@@ -72,7 +75,14 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("→ / .", "step: show the next arrow of this connection"),
     ("← / ,", "step back one arrow"),
-    ("+ / -", "faster / slower (x0.25 to x64)"),
+    (
+        "+ / -",
+        "faster / slower (x0.01 to x64), or shorter / longer steps",
+    ),
+    (
+        "S",
+        "step mode (one arrow a second, whatever the timing) / capture time",
+    ),
     ("r", "restart playback from the start"),
     ("s", "stop playback: show every event"),
     ("", "Other"),
@@ -91,8 +101,29 @@ pub const HINTS: &[(&str, &str)] = &[
     ("f", "filter"),
     ("t", "time"),
     ("space", "play"),
+    ("S", "steps"),
     ("p", "patterns"),
     ("→", "step"),
+    ("?", "help"),
+    ("q", "quit"),
+];
+
+/// The status bar's hints in the patterns view.
+pub const PATTERN_HINTS: &[(&str, &str)] = &[
+    ("j/k", "select"),
+    ("Enter", "lesson"),
+    ("t", "time axis"),
+    ("p", "back"),
+    ("?", "help"),
+    ("q", "quit"),
+];
+
+/// The status bar's hints in the patterns view with the lesson open.
+pub const LESSON_HINTS: &[(&str, &str)] = &[
+    ("j/k", "select"),
+    ("Enter", "diagram"),
+    ("Esc", "close lesson"),
+    ("t", "time axis"),
     ("?", "help"),
     ("q", "quit"),
 ];

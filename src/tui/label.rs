@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 
 use crate::model::{
-    tcp_flags, ConnState, Dir, Event, EventBody, Opcode, SocketIoPacket, SseEvent, StompFrame,
-    TcpSegment, WsFrame, WsMessage,
+    tcp_flags, ConnState, Dir, Event, EventBody, HttpResponse, Opcode, SocketIoPacket, SseEvent,
+    StompFrame, TcpSegment, WsFrame, WsMessage,
 };
 use crate::tui::timeline::{ConnTrack, Ix, Timeline};
 use crate::view::text::{analysis_name, duration, message_facts, message_name, segment_name};
@@ -87,6 +87,9 @@ pub fn arrow(out: &mut String, tl: &Timeline, conn: Option<&ConnTrack>, ix: Ix) 
                 } else {
                     "  accept ✗"
                 });
+            }
+            if let Some(took) = server_took(r) {
+                let _ = write!(out, "  {took}");
             }
         }
         EventBody::HttpBody(b) => {
@@ -299,6 +302,36 @@ fn socketio(out: &mut String, p: &SocketIoPacket) {
     if p.incomplete {
         out.push_str(" (incomplete)");
     }
+}
+
+/// `1.2 s`, `21 ms`, `4.5 ms`, `160 µs`: two or three digits, for narrow columns.
+pub fn short_duration(ns: u64) -> String {
+    if ns == 0 {
+        "0".to_string()
+    } else if ns < 1_000_000 {
+        format!("{} µs", ns / 1_000)
+    } else if ns < 10_000_000 {
+        format!("{:.1} ms", ns as f64 / 1e6)
+    } else if ns < 1_000_000_000 {
+        format!("{} ms", ns / 1_000_000)
+    } else if ns < 10_000_000_000 {
+        format!("{:.2} s", ns as f64 / 1e9)
+    } else {
+        format!("{:.1} s", ns as f64 / 1e9)
+    }
+}
+
+/// How long the server took to answer, from the engine's `time_since_request` (Wireshark's
+/// `http.time`): `held 1.20 s` when it held the request (at least
+/// [`crate::pattern::HOLD_FLOOR_NS`], the text view's rule), `in 356 µs` when it answered at
+/// once. `None` when the request was not captured.
+pub fn server_took(r: &HttpResponse) -> Option<String> {
+    let t = r.time_since_request?.0;
+    Some(if t >= crate::pattern::HOLD_FLOOR_NS {
+        format!("held {}", short_duration(t))
+    } else {
+        format!("in {}", short_duration(t))
+    })
 }
 
 fn tcp(out: &mut String, s: &TcpSegment, conn: Option<&ConnTrack>, ix: Ix) {

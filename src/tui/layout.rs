@@ -161,6 +161,23 @@ pub fn legend_item_width(glyph: &str, what: &str) -> usize {
     1 + glyph.width() + usize::from(!glyph.is_empty()) + what.width() + 1
 }
 
+/// The patterns view's `inner` area with a lesson pane that wants `want` lines: the list above
+/// and the pane below, the list keeping its head and at least one conversation. No pane when
+/// the screen is too small for one worth reading.
+pub fn patterns_split(inner: Rect, want: Option<u16>) -> (Rect, Option<Rect>) {
+    let Some(want) = want else {
+        return (inner, None);
+    };
+    // The list keeps its head and one conversation (two lines; no legend below 8 lines).
+    let room = inner.height.saturating_sub(PATTERNS_HEAD_ROWS + 2);
+    let h = want.min(room);
+    if h < 4 {
+        return (inner, None);
+    }
+    let (list, pane) = take_top(inner, inner.height - h);
+    (list, Some(pane))
+}
+
 /// How many of `n` conversations fit in the patterns view's `area` (the screen inside its
 /// border).
 pub fn pattern_list_height(area: Rect, n: usize) -> u16 {

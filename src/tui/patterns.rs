@@ -21,6 +21,7 @@ use ratatui::style::Style;
 use ratatui::widgets::Widget;
 use unicode_width::UnicodeWidthStr;
 
+use crate::explain::Lang;
 use crate::model::{Dir, EventBody, Pattern, PatternReport};
 use crate::tui::app::{App, PlayState};
 use crate::tui::cells::{fit, put};
@@ -30,6 +31,7 @@ use crate::tui::layout::{
     legend_item_width, pattern_legend_lines, pattern_lines_per_row, PATTERNS_HEAD_ROWS,
     PATTERNS_WIDE_MIN,
 };
+use crate::tui::lesson::{lesson, Tone as LessonTone};
 use crate::tui::theme::Theme;
 use crate::tui::timeline::{Class, ConnTrack, Ix, Timeline};
 
@@ -44,62 +46,10 @@ pub fn short_name(p: Pattern) -> &'static str {
     }
 }
 
-/// `1.2 s`, `21 ms`, `4.5 ms`, `160 µs`: two or three digits, for narrow columns.
-pub fn short_duration(ns: u64) -> String {
-    if ns == 0 {
-        "0".to_string()
-    } else if ns < 1_000_000 {
-        format!("{} µs", ns / 1_000)
-    } else if ns < 10_000_000 {
-        format!("{:.1} ms", ns as f64 / 1e6)
-    } else if ns < 1_000_000_000 {
-        format!("{} ms", ns / 1_000_000)
-    } else if ns < 10_000_000_000 {
-        format!("{:.2} s", ns as f64 / 1e9)
-    } else {
-        format!("{:.1} s", ns as f64 / 1e9)
-    }
-}
+/// Durations in narrow columns ([`label::short_duration`]).
+pub use crate::tui::label::short_duration;
 
-/// The figures that classified a conversation (medians).
-pub fn figures(r: &PatternReport) -> String {
-    let med =
-        |s: Option<crate::model::Spread>| s.map_or("?".to_string(), |s| short_duration(s.median.0));
-    match r.pattern {
-        Pattern::ShortPolling => format!(
-            "{} req on {} conn · every {} · answer {}",
-            r.requests,
-            r.conns.len(),
-            med(r.interval),
-            med(r.held)
-        ),
-        Pattern::LongPolling => format!(
-            "{} req · held {} · re-ask {}",
-            r.requests,
-            med(r.held),
-            med(r.interval)
-        ),
-        Pattern::Streaming => {
-            let mut s = format!(
-                "{} chunks · every {}",
-                r.chunks.unwrap_or(0),
-                med(r.chunk_spacing)
-            );
-            if let Some(n) = r.sse_events.filter(|&n| n > 0) {
-                s.push_str(&format!(" · {n} SSE"));
-            }
-            if r.requests > 1 {
-                s.push_str(&format!(" · {} req", r.requests));
-            }
-            s
-        }
-        Pattern::Websocket => {
-            let [up, down] = r.messages.unwrap_or([0, 0]);
-            format!("{up}↑ {down}↓ msg · open {}", short_duration(r.duration.0))
-        }
-        Pattern::None => format!("{} req", r.requests),
-    }
-}
+pub use crate::tui::lesson::figures;
 
 /// `long-poll /long-poll`: the pattern and the conversation's target.
 fn label_text(r: &PatternReport) -> String {
@@ -348,8 +298,17 @@ impl Widget for PatternsWidget<'_> {
             return;
         }
         let app = self.app;
+        let (area, pane) = app.patterns_split(area);
         let t = Theme::new(app.color);
         let view = app.patterns.unwrap_or_default();
+        if let Some((pane, r)) = pane.zip(app.timeline.patterns().get(view.row)) {
+            LessonWidget {
+                report: r,
+                lang: app.lang,
+                color: app.color,
+            }
+            .render(pane, buf);
+        }
         let aligned = !view.capture_time;
         let convs = app.timeline.patterns();
         let w = usize::from(area.width);
@@ -404,7 +363,11 @@ impl Widget for PatternsWidget<'_> {
             }
         );
         put(buf, area, area.x, area.y, &fit(&title, w), t.focused());
-        let keys = " Enter diagram · p back ";
+        let keys = if view.lesson {
+            " p back "
+        } else {
+            " Enter lesson · p back "
+        };
         if title.width() + keys.width() < w {
             let x = area.right().saturating_sub(keys.width() as u16);
             put(buf, area, x, area.y, keys, t.dim());
@@ -538,6 +501,61 @@ impl Widget for PatternsWidget<'_> {
                     x = put(buf, area, x, y, " ", Style::new());
                 }
                 x = put(buf, area, x, y, &format!("{what} "), t.dim());
+            }
+        }
+    }
+}
+
+/// The lesson pane of `report`, drawn in `area` with its border.
+pub struct LessonWidget<'a> {
+    pub report: &'a PatternReport,
+    pub lang: Lang,
+    pub color: bool,
+}
+
+impl Widget for LessonWidget<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let area = area.intersection(*buf.area());
+        if area.height < 2 || area.width < 4 {
+            return;
+        }
+        let t = Theme::new(self.color);
+        let r = self.report;
+        let w = crate::tui::lesson::words(self.lang);
+        let width = usize::from(area.width);
+        // The top rule with the title and the keys.
+        let name = match r.pattern {
+            Pattern::ShortPolling => w.title[0],
+            Pattern::LongPolling => w.title[1],
+            Pattern::Streaming => w.title[2],
+            Pattern::Websocket => w.title[3],
+            Pattern::None => w.title[4],
+        };
+        let rule = "─".repeat(width);
+        put(buf, area, area.x, area.y, &rule, t.frame());
+        let title = format!(
+            " {name} {} · #{} · {} ",
+            label::clean(&r.target),
+            r.conversation,
+            if r.is_final { w.done } else { w.so_far }
+        );
+        put(buf, area, area.x, area.y, &fit(&title, width), t.focused());
+        if title.width() + w.keys.width() < width {
+            let x = area.right().saturating_sub(w.keys.width() as u16);
+            put(buf, area, x, area.y, w.keys, t.dim());
+        }
+        let body = Rect::new(area.x, area.y + 1, area.width, area.height - 1);
+        for (y, line) in (body.y..body.bottom()).zip(lesson(r, self.lang, width)) {
+            for (col, room, text, tone) in line {
+                let text = fit(&text, room);
+                let style = match tone {
+                    LessonTone::Plain => Style::new(),
+                    LessonTone::Dim => t.dim(),
+                    LessonTone::Bold => t.bold(),
+                    LessonTone::Lesson => t.explain(),
+                };
+                let x = body.x.saturating_add(col as u16);
+                put(buf, body, x, y, &text, style);
             }
         }
     }

@@ -16,7 +16,7 @@ use crate::model::{ConnState, Dir, Pattern};
 use crate::tui::app::{App, Load, Pane, PlayState, PromptKind, Source, TimeFormat};
 use crate::tui::cells::{clip, fit, put};
 use crate::tui::detail::{self, Detail, DocLine, Tone};
-use crate::tui::help::{HINTS, KEYS};
+use crate::tui::help::{HINTS, KEYS, LESSON_HINTS, PATTERN_HINTS};
 use crate::tui::label;
 use crate::tui::layout::{areas, Areas};
 use crate::tui::patterns::{short_name, PatternsWidget};
@@ -235,9 +235,13 @@ fn title_right(app: &App, room: usize, tight: usize) -> String {
         PlayState::Playing => Some("▶"),
         PlayState::Paused => Some("⏸"),
     };
-    let speed = app.play.speed_factor();
-    let play_long = play.map(|p| format!("{p} x{speed} t={}", label::time(app.play.clock)));
-    let play_short = play.map(|p| format!("{p} x{speed}"));
+    // Step mode names its interval; capture time its speed.
+    let pace = match app.play.step {
+        Some(every) => format!("step {}", crate::tui::app::interval_name(every)),
+        None => format!("x{}", app.play.speed_factor()),
+    };
+    let play_long = play.map(|p| format!("{p} {pace} t={}", label::time(app.play.clock)));
+    let play_short = play.map(|p| format!("{p} {pace}"));
     let mut view = format!("{} · {}", app.view.layer.name(), app.view.filter.name());
     if app.time_format == TimeFormat::Delta {
         view.push_str(" · Δt");
@@ -356,7 +360,12 @@ fn status_bar(app: &App, t: &Theme, buf: &mut Buffer, area: Rect, x: u16, y: u16
             t.focused(),
         );
     }
-    for (i, (k, what)) in HINTS.iter().enumerate() {
+    let hints = match app.patterns {
+        Some(p) if p.lesson => LESSON_HINTS,
+        Some(_) => PATTERN_HINTS,
+        None => HINTS,
+    };
+    for (i, (k, what)) in hints.iter().enumerate() {
         let piece_w = k.width() + what.width() + 3 + usize::from(i > 0) * 2;
         if usize::from(cx - x) + piece_w > width {
             break;
