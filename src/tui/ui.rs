@@ -181,11 +181,12 @@ fn title_left(app: &App) -> String {
         .map(|f| format!(" ─ filter: {}", label::clean(f.text())))
         .unwrap_or_default();
     let mut s = format!(
-        " synscope ─ {}{filter} ─ {} connection{} ─ {} events",
+        " synscope ─ {}{filter} ─ {} connection{} ─ {} event{}",
         app.title,
         label::count(conns as u64),
         if conns == 1 { "" } else { "s" },
-        label::count(events as u64)
+        label::count(events as u64),
+        if events == 1 { "" } else { "s" }
     );
     if !tl.orphans().is_empty() {
         s.push_str(&format!(
@@ -1165,6 +1166,23 @@ mod tests {
         let mut buf = Buffer::empty(Rect::new(0, 0, w, h));
         draw(app, Rect::new(0, 0, w, h), &mut buf);
         buffer_text(&buf)
+    }
+
+    #[test]
+    fn the_title_counts_one_event_and_one_connection_in_the_singular() {
+        let one: Vec<_> = sample::demo().into_iter().take(1).collect();
+        let app = App::with_events("t", (120, 40), one);
+        let title = title_left(&app);
+        assert!(
+            title.trim_end().ends_with(" 1 connection ─ 1 event"),
+            "{title}"
+        );
+        let app = App::with_events("t", (120, 40), sample::demo());
+        assert!(
+            title_left(&app).trim_end().ends_with(" 109 events"),
+            "{}",
+            title_left(&app)
+        );
     }
 
     #[test]
