@@ -267,6 +267,9 @@ struct FrameAt {
     orig_len: u32,
 }
 
+/// The next frame and the file offset of its first byte ([`CaptureReader::next_frame_at`]).
+pub type NextAt<'a> = Result<Option<(u64, RawFrame<'a>)>, CaptureError>;
+
 /// Streams frames out of a pcap or pcapng byte stream with a fixed-size buffer.
 ///
 /// Contract: frames come out in file order, each as soon as its block is complete in the input.
@@ -394,9 +397,7 @@ impl<R: Read> CaptureReader<R> {
 
     /// [`CaptureReader::next_frame_with_secrets`], each frame with its
     /// [`CaptureReader::frame_offset`].
-    pub fn next_frame_at(
-        &mut self,
-    ) -> (Result<Option<(u64, RawFrame<'_>)>, CaptureError>, Vec<u8>) {
+    pub fn next_frame_at(&mut self) -> (NextAt<'_>, Vec<u8>) {
         let at = self.next_at();
         let secrets = std::mem::take(&mut self.secrets);
         let offset = self.frame_offset;

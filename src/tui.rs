@@ -56,10 +56,10 @@ pub const BATCH_EVENTS: usize = 4096;
 /// Batches in flight between the reader and the UI: the reader waits when the UI lags, so
 /// memory stays bounded by the timeline, not by a queue.
 pub const CHANNEL_BATCHES: usize = 8;
-/// Most events the TUI keeps ([`Options::max_events`]'s default): about 420 MB of [`Event`]s
-/// (96 bytes each) plus what they own (payload previews, headers; ~70 bytes an event on a
-/// WebSocket load capture) and the per-connection indices. Beyond it events are counted, not
-/// kept, and the title bar says how many were left out.
+/// Most events the TUI keeps ([`Options::max_events`]'s default): a 24-byte row each, plus a
+/// fixed-size entry of its kind's column and the per-connection indices (about 100 bytes an
+/// event on a WebSocket load capture, whose payload previews stay in the file: [`store`]).
+/// Beyond it a replay counts events and does not keep them; live capture lets the oldest go.
 pub const MAX_EVENTS: usize = 4_000_000;
 /// A batch goes out after this long even when not full, so a slow stream still shows.
 const BATCH_AGE: Duration = Duration::from_millis(50);

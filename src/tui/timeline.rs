@@ -354,6 +354,8 @@ pub struct ConnTrack {
     app_gone: usize,
     folds_gone: usize,
     segments_gone: u64,
+    /// Bytes of the segments let go.
+    bytes_gone: u64,
     messages_gone: u64,
     /// From the `connection` event; `None` if the capture never showed it.
     pub client: Option<SocketAddr>,
@@ -399,6 +401,7 @@ impl ConnTrack {
             app_gone: 0,
             folds_gone: 0,
             segments_gone: 0,
+            bytes_gone: 0,
             messages_gone: 0,
             client: None,
             server: None,
@@ -447,7 +450,7 @@ impl ConnTrack {
         let bytes = segs
             .checked_sub(1)
             .and_then(|i| self.segments.get(i))
-            .map_or(0, |&(_, b)| b);
+            .map_or(self.bytes_gone, |&(_, b)| b);
         let messages = self.requests.partition_point(before)
             + self.responses.partition_point(before)
             + self.ws[0].partition_point(before)
@@ -484,7 +487,12 @@ impl ConnTrack {
         self.events_gone += front(&mut self.events, old);
         self.app_gone += front(&mut self.app, old);
         self.folds_gone += front(&mut self.folds, |(_, ix)| *ix < first);
-        self.segments_gone += front(&mut self.segments, |(ix, _)| *ix < first) as u64;
+        let n = self.segments.partition_point(|(ix, _)| *ix < first);
+        if let Some(&(_, b)) = n.checked_sub(1).and_then(|i| self.segments.get(i)) {
+            self.bytes_gone = b;
+        }
+        self.segments.drain(..n);
+        self.segments_gone += n as u64;
         let mut messages = front(&mut self.requests, old) + front(&mut self.responses, old);
         for ws in &mut self.ws {
             messages += front(ws, old);
@@ -799,7 +807,7 @@ impl Timeline {
             }
             EventBody::ConnectionState(s) => c.changes.push((ix, s.state, s.websocket)),
             EventBody::Tcp(s) => {
-                let bytes = c.segments.last().map_or(0, |&(_, b)| b) + u64::from(s.len);
+                let bytes = c.segments.last().map_or(c.bytes_gone, |&(_, b)| b) + u64::from(s.len);
                 c.segments.push((ix, bytes));
             }
             EventBody::Handshake(h) => {
@@ -1270,5 +1278,106 @@ mod tests {
         assert_eq!(tl.conns().len(), conns);
         assert_eq!(tl.patterns().len(), patterns);
         assert_eq!(tl.has_patterns(), any);
+    }
+
+    /// A ring keeps the newest events: past the limit the oldest go (a sixteenth of the limit
+    /// at a time), the indices of the rest do not change, every connection keeps counting
+    /// what went, a view synced along the way has the rows of a fresh one, and memory stays
+    /// flat.
+    #[test]
+    fn a_ring_keeps_the_newest_events() {
+        let events = sample::large(20_000, 20, 4_000);
+        let max = 1_600;
+        let mut full = Timeline::new(usize::MAX);
+        let mut tl = Timeline::ring(max);
+        // Views of the first connection (its events all go) and of the last event's.
+        let mut order: Vec<ConnId> = Vec::new();
+        for id in events.iter().filter_map(|e| e.conn) {
+            if !order.contains(&id) {
+                order.push(id);
+            }
+        }
+        let last = events.iter().rev().find_map(|e| e.conn).unwrap();
+        let last = order.iter().position(|&id| id == last).unwrap();
+        let mut views: Vec<View> = [0, last]
+            .into_iter()
+            .flat_map(|p| {
+                [ViewLayer::Application, ViewLayer::AllSegments]
+                    .into_iter()
+                    .flat_map(move |l| {
+                        [KindFilter::All, KindFilter::WebSocket].map(|f| View::new(Some(p), l, f))
+                    })
+            })
+            .collect();
+        let mut held_at_limit = None;
+        for (i, e) in events.iter().enumerate() {
+            full.push(e.clone());
+            tl.push(e.clone());
+            assert!(tl.held() <= max);
+            if i % 37 == 0 {
+                for v in &mut views {
+                    v.sync(&tl);
+                }
+            }
+            if i == 4 * max {
+                held_at_limit = Some(held(&tl));
+            }
+        }
+        assert_eq!(tl.len(), events.len());
+        assert_eq!(tl.dropped(), 0);
+        assert_eq!(tl.evicted() as usize, events.len() - tl.held());
+        assert!(tl.held() > max - max / RING_STEP);
+        let first = tl.first();
+        assert_eq!(first as u64, tl.evicted());
+        // The newest events, at their indices.
+        assert!(tl.event(first - 1).is_none());
+        for ix in first..tl.len() as Ix {
+            assert_eq!(tl.event(ix), full.event(ix), "{ix}");
+            assert_eq!(tl.class_of(ix), full.class_of(ix));
+        }
+        // Connections: the rows still held, and the counts of everything.
+        for (c, f) in tl.conns().iter().zip(full.conns()) {
+            let kept = |rows: &[Ix]| {
+                rows.iter()
+                    .copied()
+                    .filter(|&ix| ix >= first)
+                    .collect::<Vec<_>>()
+            };
+            for layer in [ViewLayer::Application, ViewLayer::AllSegments] {
+                assert_eq!(c.rows(layer), kept(f.rows(layer)), "{} {layer:?}", c.id);
+            }
+            let (a, b) = (c.summary(None), f.summary(None));
+            assert_eq!(
+                (a.state, a.segments, a.bytes, a.messages, a.events),
+                (b.state, b.segments, b.bytes, b.messages, b.events),
+                "{}",
+                c.id
+            );
+        }
+        for mut v in views {
+            v.sync(&tl);
+            let mut fresh = View::new(v.conn, v.layer, v.filter);
+            fresh.sync(&tl);
+            assert_eq!(v.rows(), fresh.rows(), "{:?} {:?}", v.layer, v.filter);
+            assert_eq!(v.rows().is_empty(), v.conn == Some(0));
+        }
+        // Flat: what it held at four times the limit, it holds at twelve (but for what the
+        // per-connection lists keep of their largest, at most the limit's worth).
+        let at_limit = held_at_limit.unwrap();
+        assert!(
+            held(&tl) <= at_limit + max * 16,
+            "{} vs {at_limit}",
+            held(&tl)
+        );
+    }
+
+    /// A timeline that is not a ring refuses events past its limit and lets none go.
+    #[test]
+    fn only_a_ring_lets_events_go() {
+        let mut tl = Timeline::new(10);
+        for e in sample::demo() {
+            tl.push(e);
+        }
+        assert_eq!((tl.first(), tl.held(), tl.evicted()), (0, 10, 0));
     }
 }
