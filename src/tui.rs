@@ -413,9 +413,17 @@ impl<'a> Locate<'a> {
         }
     }
 
-    /// Where `kept` (masked with `mask` first) is in the frame, from the cursor on, else from
-    /// the start.
-    fn find(&mut self, kept: &[u8], mask: Option<[u8; 4]>) -> Option<Span> {
+    /// Where `kept` (masked with `mask` first) is in the frame. Where it usually is is tried
+    /// first: `header` bytes after the end of the previous one found (the next WebSocket
+    /// frame, the next piece of a body), or, when `kept` is all of the payload, at the end of
+    /// the frame; then the whole frame is searched. (Any place with the same bytes will do.)
+    fn find(
+        &mut self,
+        kept: &[u8],
+        mask: Option<[u8; 4]>,
+        header: usize,
+        whole: bool,
+    ) -> Option<Span> {
         if kept.is_empty() || kept.len() > self.data.len() {
             return None;
         }
@@ -424,9 +432,11 @@ impl<'a> Locate<'a> {
         if let Some(k) = mask {
             store::unmask(&mut self.needle, k);
         }
-        let tail = self.data.get(self.cursor..).unwrap_or(&[]);
-        let pos = match memchr::memmem::find(tail, &self.needle) {
-            Some(p) => self.cursor + p,
+        let after = (self.cursor > 0).then_some(self.cursor + header);
+        let at_end = whole.then(|| self.data.len() - kept.len());
+        let here = |at: usize| self.data.get(at..at + kept.len()) == Some(&self.needle[..]);
+        let pos = match [after, at_end].into_iter().flatten().find(|&at| here(at)) {
+            Some(at) => at,
             None => memchr::memmem::find(self.data, &self.needle)?,
         };
         self.cursor = pos + kept.len();
@@ -453,7 +463,8 @@ impl EventSink for Locate<'_> {
         let span = match &mut event.body {
             EventBody::WsFrame(f) => {
                 let mask = f.mask_key.as_ref().and_then(store::mask_bytes);
-                let span = self.find(&f.data.kept, mask);
+                let whole = f.data.kept.len() as u64 == f.payload_len;
+                let span = self.find(&f.data.kept, mask, usize::from(f.header_len), whole);
                 if let Some(s) = span {
                     self.last = Some((conn, dir, s));
                     self.last_kept.clear();
@@ -476,7 +487,8 @@ impl EventSink for Locate<'_> {
                 _ => None,
             },
             EventBody::HttpBody(b) => {
-                let mut span = self.find(&b.data.kept, None);
+                let whole = !b.data.is_cut();
+                let mut span = self.find(&b.data.kept, None, 0, whole);
                 if let Some(s) = &mut span {
                     Locate::text(&mut b.text, &b.data.kept, s);
                     b.data.kept = Box::default();
@@ -484,7 +496,8 @@ impl EventSink for Locate<'_> {
                 span
             }
             EventBody::Data(d) => {
-                let mut span = self.find(&d.data.kept, None);
+                let whole = !d.data.is_cut();
+                let mut span = self.find(&d.data.kept, None, 0, whole);
                 if let Some(s) = &mut span {
                     Locate::text(&mut d.text, &d.data.kept, s);
                     d.data.kept = Box::default();
