@@ -267,6 +267,9 @@ struct FrameAt {
     orig_len: u32,
 }
 
+/// The next frame and the file offset of its first byte ([`CaptureReader::next_frame_at`]).
+pub type NextAt<'a> = Result<Option<(u64, RawFrame<'a>)>, CaptureError>;
+
 /// Streams frames out of a pcap or pcapng byte stream with a fixed-size buffer.
 ///
 /// Contract: frames come out in file order, each as soon as its block is complete in the input.
@@ -288,6 +291,8 @@ pub struct CaptureReader<R: Read> {
     last_ts: Timestamp,
     /// Frames returned so far.
     frames: u64,
+    /// File offset of the last frame's captured bytes ([`CaptureReader::frame_offset`]).
+    frame_offset: u64,
     /// The stream ended inside the file header (`Some(bytes it held)`).
     header_cut: Option<usize>,
     /// Records whose timestamp fraction is a second or more, and the first one's frame number.
@@ -330,6 +335,7 @@ impl<R: Read> CaptureReader<R> {
             },
             last_ts: Timestamp(0),
             frames: 0,
+            frame_offset: 0,
             header_cut: None,
             bad_ts: 0,
             first_bad_ts: None,
@@ -389,6 +395,15 @@ impl<R: Read> CaptureReader<R> {
         (at.map(|a| a.map(|f| self.frame_of(f))), secrets)
     }
 
+    /// [`CaptureReader::next_frame_with_secrets`], each frame with its
+    /// [`CaptureReader::frame_offset`].
+    pub fn next_frame_at(&mut self) -> (NextAt<'_>, Vec<u8>) {
+        let at = self.next_at();
+        let secrets = std::mem::take(&mut self.secrets);
+        let offset = self.frame_offset;
+        (at.map(|a| a.map(|f| (offset, self.frame_of(f)))), secrets)
+    }
+
     fn frame_of(&self, f: FrameAt) -> RawFrame<'_> {
         // `next_*` checked that the block, and so the frame inside it, is in the buffer.
         let data = self.buf.get(f.at..f.at + f.len).unwrap_or(&[]);
@@ -422,11 +437,23 @@ impl<R: Read> CaptureReader<R> {
             }
         };
         self.frames += 1;
+        // `buf[start]` is at file offset `offset`; the frame's block may already be consumed.
+        self.frame_offset = if f.at <= self.start {
+            self.offset.saturating_sub((self.start - f.at) as u64)
+        } else {
+            self.offset + (f.at - self.start) as u64
+        };
         if !f.ts_ok {
             self.bad_ts += 1;
             self.first_bad_ts.get_or_insert(self.frames);
         }
         Ok(Some(f))
+    }
+
+    /// Offset in the input of the first captured byte of the frame returned last: the TUI
+    /// reads payload bytes back from the file there instead of keeping them.
+    pub fn frame_offset(&self) -> u64 {
+        self.frame_offset
     }
 
     /// The stream ended inside a block (a file cut mid-packet, or a capture still being written

@@ -24,6 +24,7 @@ pub mod timeline;
 pub mod tools;
 pub mod ui;
 
+use std::fs::File;
 use std::io::{self, IsTerminal, Read, Stdout, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,17 +48,18 @@ use crate::capture::CaptureReader;
 use crate::engine::{Engine, Filter};
 use crate::explain::Lang;
 use crate::flow::EventSink;
-use crate::model::{Event, Limits};
+use crate::model::{Event, EventBody, Limits};
+use crate::tui::store::{Located, Span};
 
 /// Events sent to the UI in one message, at most.
 pub const BATCH_EVENTS: usize = 4096;
 /// Batches in flight between the reader and the UI: the reader waits when the UI lags, so
 /// memory stays bounded by the timeline, not by a queue.
 pub const CHANNEL_BATCHES: usize = 8;
-/// Most events the TUI keeps ([`Options::max_events`]'s default): about 420 MB of [`Event`]s
-/// (96 bytes each) plus what they own (payload previews, headers; ~70 bytes an event on a
-/// WebSocket load capture) and the per-connection indices. Beyond it events are counted, not
-/// kept, and the title bar says how many were left out.
+/// Most events the TUI keeps ([`Options::max_events`]'s default): a 24-byte row each, plus a
+/// fixed-size entry of its kind's column and the per-connection indices (about 100 bytes an
+/// event on a WebSocket load capture, whose payload previews stay in the file: [`store`]).
+/// Beyond it a replay counts events and does not keep them; live capture lets the oldest go.
 pub const MAX_EVENTS: usize = 4_000_000;
 /// A batch goes out after this long even when not full, so a slow stream still shows.
 const BATCH_AGE: Duration = Duration::from_millis(50);
@@ -229,11 +231,18 @@ pub fn spawn_selected_reader(
         let len = f.metadata().ok().map(|m| m.len());
         (Box::new(f), len)
     };
+    // A second handle to read payload previews back from, for a regular file only (not
+    // standard input or a pipe: what was read from those is gone).
+    let back = Some(&path)
+        .filter(|p| p.as_os_str() != "-")
+        .and_then(|p| std::fs::File::open(p).ok())
+        .filter(|f| f.metadata().is_ok_and(|m| m.is_file()))
+        .map(Arc::new);
     let (tx, rx) = mpsc::sync_channel(CHANNEL_BATCHES);
     let (opened_tx, opened_rx) = mpsc::channel::<Result<(), String>>();
     thread::Builder::new()
         .name("synscope-reader".into())
-        .spawn(move || read_capture(input, total, engine, select, tx, &opened_tx))
+        .spawn(move || read_capture(input, total, back, engine, select, tx, &opened_tx))
         .context("cannot start the reader thread")?;
     match opened_rx.recv() {
         Ok(Ok(())) => Ok(rx),
@@ -251,6 +260,11 @@ pub fn spawn_selected_reader(
 pub struct Batches {
     tx: SyncSender<Action>,
     batch: Vec<Event>,
+    /// With a file to read payload previews back from: where each event's preview is in it
+    /// (one per event of `batch`), and the file; batches then go out as
+    /// [`Action::Located`].
+    spans: Vec<Option<Span>>,
+    file: Option<Arc<File>>,
     /// When the last batch went out (or the sink was made).
     flushed: Instant,
     /// Batches sent so far.
@@ -264,10 +278,20 @@ impl Batches {
         Batches {
             tx,
             batch: Vec::with_capacity(BATCH_EVENTS),
+            spans: Vec::new(),
+            file: None,
             flushed: Instant::now(),
             sent: 0,
             gone: false,
         }
+    }
+
+    /// Batches that say where in `file` each event's payload preview is
+    /// ([`Batches::push_located`]).
+    pub fn with_file(mut self, file: Arc<File>) -> Batches {
+        self.file = Some(file);
+        self.spans = Vec::with_capacity(BATCH_EVENTS);
+        self
     }
 
     /// Events made but not sent yet (fewer than [`BATCH_EVENTS`]).
@@ -294,11 +318,20 @@ impl Batches {
     pub fn flush(&mut self) -> bool {
         if !self.batch.is_empty() && !self.gone {
             let events = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_EVENTS));
-            self.gone = self.tx.send(Action::Events(events)).is_err();
+            let action = match &self.file {
+                Some(file) => Action::Located(Located {
+                    events,
+                    spans: std::mem::replace(&mut self.spans, Vec::with_capacity(BATCH_EVENTS)),
+                    file: Arc::clone(file),
+                }),
+                None => Action::Events(events),
+            };
+            self.gone = self.tx.send(action).is_err();
             self.sent += 1;
             self.flushed = Instant::now();
         }
         self.batch.clear();
+        self.spans.clear();
         !self.gone
     }
 
@@ -322,15 +355,158 @@ impl Batches {
     }
 }
 
-impl EventSink for Batches {
-    fn push(&mut self, event: Event) {
+impl Batches {
+    /// Queues `event`, its payload preview at `span` in the file.
+    pub fn push_located(&mut self, event: Event, span: Option<Span>) {
         if self.gone {
             return;
         }
         self.batch.push(event);
+        if self.file.is_some() {
+            self.spans.push(span);
+        }
         if self.batch.len() >= BATCH_EVENTS {
             self.flush();
         }
+    }
+}
+
+impl EventSink for Batches {
+    fn push(&mut self, event: Event) {
+        self.push_located(event, None);
+    }
+}
+
+/// Payload previews of one frame's events, found in the frame's bytes: the TUI reads them back
+/// from the file when it shows them instead of holding them ([`store`]). Between the engine and
+/// the [`Batches`]: each event whose kept bytes are in the frame as they are (or masked with
+/// the frame's key, from the first payload byte) goes on with `kept` empty and a [`Span`];
+/// the rest (bytes decrypted, inflated, or reassembled from several segments) as they are.
+struct Locate<'a> {
+    out: &'a mut Batches,
+    /// The frame's captured bytes, and the file offset of the first.
+    data: &'a [u8],
+    at: u64,
+    /// Where the next search starts: a frame's events come in the order of their bytes.
+    cursor: usize,
+    /// The last `ws_frame` found: a one-frame message that follows it has the same bytes.
+    last: Option<(
+        Option<crate::model::ConnId>,
+        Option<crate::model::Dir>,
+        Span,
+    )>,
+    /// Its kept bytes, and the needle being searched for (reused buffers).
+    last_kept: Vec<u8>,
+    needle: Vec<u8>,
+}
+
+impl<'a> Locate<'a> {
+    fn new(out: &'a mut Batches, data: &'a [u8], at: u64) -> Locate<'a> {
+        Locate {
+            out,
+            data,
+            at,
+            cursor: 0,
+            last: None,
+            last_kept: Vec::new(),
+            needle: Vec::new(),
+        }
+    }
+
+    /// Where `kept` (masked with `mask` first) is in the frame. Where it usually is is tried
+    /// first: `header` bytes after the end of the previous one found (the next WebSocket
+    /// frame, the next piece of a body), or, when `kept` is all of the payload, at the end of
+    /// the frame; then the whole frame is searched. (Any place with the same bytes will do.)
+    fn find(
+        &mut self,
+        kept: &[u8],
+        mask: Option<[u8; 4]>,
+        header: usize,
+        whole: bool,
+    ) -> Option<Span> {
+        if kept.is_empty() || kept.len() > self.data.len() {
+            return None;
+        }
+        self.needle.clear();
+        self.needle.extend_from_slice(kept);
+        if let Some(k) = mask {
+            store::unmask(&mut self.needle, k);
+        }
+        let after = (self.cursor > 0).then_some(self.cursor + header);
+        let at_end = whole.then(|| self.data.len() - kept.len());
+        let here = |at: usize| self.data.get(at..at + kept.len()) == Some(&self.needle[..]);
+        let pos = match [after, at_end].into_iter().flatten().find(|&at| here(at)) {
+            Some(at) => at,
+            None => memchr::memmem::find(self.data, &self.needle)?,
+        };
+        self.cursor = pos + kept.len();
+        Some(Span {
+            at: self.at + pos as u64,
+            len: u32::try_from(kept.len()).ok()?,
+            mask,
+            text: None,
+        })
+    }
+
+    /// Takes a text preview out of the event when it is the start of the kept bytes.
+    fn text(text: &mut Option<String>, kept: &[u8], span: &mut Span) {
+        if let Some(t) = text.as_ref().filter(|t| kept.starts_with(t.as_bytes())) {
+            span.text = u32::try_from(t.len()).ok();
+            *text = None;
+        }
+    }
+}
+
+impl EventSink for Locate<'_> {
+    fn push(&mut self, mut event: Event) {
+        let (conn, dir) = (event.conn, event.dir);
+        let span = match &mut event.body {
+            EventBody::WsFrame(f) => {
+                let mask = f.mask_key.as_ref().and_then(store::mask_bytes);
+                let whole = f.data.kept.len() as u64 == f.payload_len;
+                let span = self.find(&f.data.kept, mask, usize::from(f.header_len), whole);
+                if let Some(s) = span {
+                    self.last = Some((conn, dir, s));
+                    self.last_kept.clear();
+                    self.last_kept.extend_from_slice(&f.data.kept);
+                    f.data.kept = Box::default();
+                }
+                span
+            }
+            EventBody::WsMessage(m) => match self.last {
+                Some((c, d, s))
+                    if (c, d) == (conn, dir)
+                        && !m.data.kept.is_empty()
+                        && *m.data.kept == *self.last_kept =>
+                {
+                    let mut s = s;
+                    Locate::text(&mut m.text, &m.data.kept, &mut s);
+                    m.data.kept = Box::default();
+                    Some(s)
+                }
+                _ => None,
+            },
+            EventBody::HttpBody(b) => {
+                let whole = !b.data.is_cut();
+                let mut span = self.find(&b.data.kept, None, 0, whole);
+                if let Some(s) = &mut span {
+                    Locate::text(&mut b.text, &b.data.kept, s);
+                    b.data.kept = Box::default();
+                }
+                span
+            }
+            EventBody::Data(d) => {
+                let whole = !d.data.is_cut();
+                let mut span = self.find(&d.data.kept, None, 0, whole);
+                if let Some(s) = &mut span {
+                    Locate::text(&mut d.text, &d.data.kept, s);
+                    d.data.kept = Box::default();
+                }
+                span
+            }
+            _ => None,
+        };
+        self.out.push_located(event, span);
     }
 }
 
@@ -339,6 +515,7 @@ impl EventSink for Batches {
 fn read_capture(
     input: Box<dyn Read + Send>,
     total: Option<u64>,
+    back: Option<Arc<File>>,
     mut engine: Engine,
     mut select: crate::filter::save::Selection,
     tx: SyncSender<Action>,
@@ -358,24 +535,42 @@ fn read_capture(
         }
     };
     let _ = opened.send(Ok(()));
+    let locate = back.is_some();
     let mut out = Batches::new(tx);
+    if let Some(f) = back {
+        out = out.with_file(f);
+    }
     let mut reported = 0;
     loop {
-        let (frame, secrets) = reader.next_frame_with_secrets();
+        let (frame, secrets) = reader.next_frame_at();
         if !secrets.is_empty() {
             engine.add_capture_secrets(&secrets, &mut out);
         }
         match frame {
-            Ok(Some(frame)) if everything => engine.ingest(&frame, &mut out),
-            Ok(Some(frame)) => engine.ingest(
-                &frame,
-                &mut crate::filter::save::Selecting {
-                    selection: &mut select,
-                    out: &mut out,
-                    passed: false,
-                    skeleton: true,
-                },
-            ),
+            Ok(Some((at, frame))) => {
+                // Previews found in the frame stay in the file (`Locate`), of the events the
+                // selection lets through.
+                let mut located;
+                let sink: &mut dyn EventSink = if locate {
+                    located = Locate::new(&mut out, frame.data, at);
+                    &mut located
+                } else {
+                    &mut out
+                };
+                if everything {
+                    engine.ingest(&frame, sink)
+                } else {
+                    engine.ingest(
+                        &frame,
+                        &mut crate::filter::save::Selecting {
+                            selection: &mut select,
+                            out: sink,
+                            passed: false,
+                            skeleton: true,
+                        },
+                    )
+                }
+            }
             Ok(None) => break,
             Err(e) => {
                 out.send(Action::Failed(e.to_string()));
@@ -719,6 +914,7 @@ mod tests {
             read_capture(
                 Box::new(io::Cursor::new(file)),
                 Some(len),
+                None,
                 Engine::new(million_limits()),
                 crate::filter::save::Selection::default(),
                 tx,
@@ -764,5 +960,56 @@ mod tests {
         assert!(events > 2 * messages + 20_000, "{events}");
         assert_eq!(app.timeline.len() as u64, events);
         assert_eq!(app.load, app::Load::Done);
+    }
+
+    /// Replaying a file, the TUI reads payload previews back from it: every event of real
+    /// captures (WebSocket frames masked and not, text messages, HTTP bodies, subprotocols)
+    /// comes back from the timeline as the engine made it, and most previews came from the
+    /// file.
+    #[test]
+    fn replayed_events_come_back_whole_from_the_file() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/captures");
+        for name in [
+            "ws_chat.pcapng",
+            "ws_chat_nano.pcap",
+            "ws_large.pcapng",
+            "ws_deflate.pcapng",
+            "stomp.pcapng",
+            "sse.pcapng",
+            "http_keepalive.pcapng",
+            "socketio_v4.pcapng",
+        ] {
+            let path = dir.join(name);
+            let mut reader = crate::capture::open_path(&path).unwrap();
+            let mut engine = Engine::new(Limits::default());
+            let mut want = Vec::new();
+            while let Some(frame) = reader.next_frame().unwrap() {
+                engine.ingest(&frame, &mut want);
+            }
+            engine.finish(&mut want);
+            let rx = spawn_reader(path, Limits::default(), Filter::default()).unwrap();
+            let mut app = App::new(Source::Replay, "t", (80, 24), usize::MAX);
+            for a in rx {
+                update(&mut app, a);
+            }
+            let tl = &app.timeline;
+            assert_eq!(tl.len(), want.len(), "{name}");
+            for (ix, e) in want.iter().enumerate() {
+                assert_eq!(tl.event(ix as u32).as_deref(), Some(e), "{name} event {ix}");
+            }
+            let payloads = want
+                .iter()
+                .filter(|e| match &e.body {
+                    EventBody::WsFrame(f) => !f.data.kept.is_empty(),
+                    EventBody::HttpBody(b) => !b.data.kept.is_empty(),
+                    _ => false,
+                })
+                .count() as u64;
+            assert!(
+                tl.store().from_file() * 2 >= payloads,
+                "{name}: {} of {payloads} from the file",
+                tl.store().from_file()
+            );
+        }
     }
 }

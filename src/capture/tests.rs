@@ -798,3 +798,49 @@ fn timestamps_out_of_range_are_counted_with_the_first_frame() {
         assert_eq!(ts[1], 11_000_000_000);
     }
 }
+
+/// Reads at most `n` bytes per call, so blocks straddle the reader's buffer refills.
+struct Dribble<'a> {
+    bytes: &'a [u8],
+    n: usize,
+}
+
+impl Read for Dribble<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.n.min(buf.len()).min(self.bytes.len());
+        let (head, rest) = self.bytes.split_at(n);
+        buf[..n].copy_from_slice(head);
+        self.bytes = rest;
+        Ok(n)
+    }
+}
+
+/// `frame_offset` points at each frame's bytes in the file, for every committed capture (pcap
+/// and pcapng), whether the input comes whole or a few bytes per read.
+#[test]
+fn frame_offset_points_at_the_frame_in_the_file() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/captures");
+    let mut files = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let ext = path.extension().and_then(|e| e.to_str());
+        if !matches!(ext, Some("pcap" | "pcapng")) {
+            continue;
+        }
+        files += 1;
+        let bytes = std::fs::read(&path).unwrap();
+        for n in [usize::MAX, 4093, 7] {
+            let mut rd = CaptureReader::new(Dribble { bytes: &bytes, n }).unwrap();
+            let mut frames = 0;
+            while let Some(f) = rd.next_frame().unwrap() {
+                let len = f.data.len();
+                let data = f.data.to_vec();
+                let at = rd.frame_offset() as usize;
+                assert_eq!(bytes.get(at..at + len), Some(&data[..]), "{path:?} n={n}");
+                frames += 1;
+            }
+            assert!(frames > 0, "{path:?}");
+        }
+    }
+    assert!(files > 20);
+}

@@ -18,6 +18,7 @@ use crate::model::{Event, PatternReport};
 use crate::tui::detail::Detail;
 use crate::tui::label;
 use crate::tui::layout::{areas, pattern_list_height, pattern_row_at, Areas};
+use crate::tui::store::Located;
 use crate::tui::timeline::{Ix, KindFilter, Timeline, View, ViewLayer};
 use crate::tui::tools::{self, Effect, Frames, Jump};
 
@@ -32,6 +33,8 @@ pub enum Action {
     Tick(Duration),
     /// Decoded events, in capture order.
     Events(Vec<Event>),
+    /// Decoded events whose payload previews the reader left in the capture file.
+    Located(Located),
     /// Loading progress: bytes read, out of `total` when the size is known.
     Progress {
         bytes: u64,
@@ -274,7 +277,11 @@ impl App {
         App {
             source,
             title: title.into(),
-            timeline: Timeline::new(max_events),
+            // Live capture keeps the newest events; a file keeps its first `max_events`.
+            timeline: match source {
+                Source::Live => Timeline::ring(max_events),
+                Source::Replay => Timeline::new(max_events),
+            },
             load: Load::Loading {
                 bytes: 0,
                 total: None,
@@ -1110,10 +1117,16 @@ pub fn update(app: &mut App, action: Action) {
                 app.follow_new_conns(before);
             }
         }
-        Action::Events(events) => {
+        Action::Events(_) | Action::Located(_) => {
             let before = app.conns_shown();
-            for e in events {
-                app.timeline.push(e);
+            match action {
+                Action::Events(events) => {
+                    for e in events {
+                        app.timeline.push(e);
+                    }
+                }
+                Action::Located(batch) => app.timeline.extend_located(batch),
+                _ => {}
             }
             if app.play.state == PlayState::Playing && app.play.step.is_none() {
                 app.reveal();

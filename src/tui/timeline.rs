@@ -20,7 +20,15 @@ use crate::model::{
     TcpAnalyses, TcpAnalysis,
 };
 pub use crate::tui::store::Ix;
-use crate::tui::store::{Meta, Store};
+use crate::tui::store::{Located, Meta, Span, Store};
+
+/// At its limit a ring lets this fraction of its events go at once (so that the per-connection
+/// indices are compacted once per `max_events / RING_STEP` events, not once per event).
+pub const RING_STEP: usize = 16;
+
+/// Payload previews a ring keeps in memory, at most (the newest): live capture has no file to
+/// read them back from.
+pub const LIVE_PAYLOAD_BYTES: usize = 64 << 20;
 
 /// What colour an arrow gets and which kind filter keeps it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -289,6 +297,7 @@ fn in_application_layer(e: &Event) -> bool {
 /// WebSocket message (a STOMP frame, an Engine.IO packet: the engine emits those right after
 /// their message, with its frame and direction). The application layer then shows the decoded
 /// event in the message's place, one arrow per message; all segments keep both.
+#[cfg(test)]
 fn decoded_from(e: &Event, prev: &Event) -> bool {
     matches!(e.body, EventBody::Stomp(_) | EventBody::Socketio(_))
         && matches!(prev.body, EventBody::WsMessage(_))
@@ -336,6 +345,18 @@ impl Summary {
 #[derive(Debug, Clone)]
 pub struct ConnTrack {
     pub id: ConnId,
+    /// Index of its first event (kept when a ring lets the event go).
+    began: Ix,
+    /// Entries let go from the front of `events`, `app` and `folds` (a ring's eviction), and
+    /// the segments and messages among them: positions in those lists count from the first
+    /// entry ever, and the summary keeps counting what went.
+    events_gone: usize,
+    app_gone: usize,
+    folds_gone: usize,
+    segments_gone: u64,
+    /// Bytes of the segments let go.
+    bytes_gone: u64,
+    messages_gone: u64,
     /// From the `connection` event; `None` if the capture never showed it.
     pub client: Option<SocketAddr>,
     pub server: Option<SocketAddr>,
@@ -372,9 +393,16 @@ pub struct ConnTrack {
 }
 
 impl ConnTrack {
-    fn new(id: ConnId) -> ConnTrack {
+    fn new(id: ConnId, began: Ix) -> ConnTrack {
         ConnTrack {
             id,
+            began,
+            events_gone: 0,
+            app_gone: 0,
+            folds_gone: 0,
+            segments_gone: 0,
+            bytes_gone: 0,
+            messages_gone: 0,
             client: None,
             server: None,
             joined_late: false,
@@ -397,7 +425,7 @@ impl ConnTrack {
 
     /// Index of the first event.
     pub fn first(&self) -> Ix {
-        self.events.first().copied().unwrap_or(0)
+        self.began
     }
 
     /// The `handshake` event, once it came.
@@ -422,7 +450,7 @@ impl ConnTrack {
         let bytes = segs
             .checked_sub(1)
             .and_then(|i| self.segments.get(i))
-            .map_or(0, |&(_, b)| b);
+            .map_or(self.bytes_gone, |&(_, b)| b);
         let messages = self.requests.partition_point(before)
             + self.responses.partition_point(before)
             + self.ws[0].partition_point(before)
@@ -430,12 +458,61 @@ impl ConnTrack {
         Summary {
             state,
             websocket,
-            segments: segs as u64,
+            segments: self.segments_gone + segs as u64,
             bytes,
-            messages: messages as u64,
+            messages: self.messages_gone + messages as u64,
             rtt: self.handshake_at.filter(before).and(self.syn_ack_rtt),
-            events: self.events.partition_point(before) as u64,
+            events: (self.events_gone + self.events.partition_point(before)) as u64,
             pattern: self.pattern,
+        }
+    }
+
+    /// Entries of `layer`'s rows let go (a ring's eviction): `rows(layer)[0]` was entry
+    /// number `gone(layer)`.
+    pub fn gone(&self, layer: ViewLayer) -> usize {
+        match layer {
+            ViewLayer::Application => self.app_gone,
+            ViewLayer::AllSegments => self.events_gone,
+        }
+    }
+
+    /// Lets go of every index before `first`.
+    fn evict(&mut self, first: Ix) {
+        fn front<T>(v: &mut Vec<T>, old: impl Fn(&T) -> bool) -> usize {
+            let n = v.partition_point(old);
+            v.drain(..n);
+            n
+        }
+        let old = |ix: &Ix| *ix < first;
+        self.events_gone += front(&mut self.events, old);
+        self.app_gone += front(&mut self.app, old);
+        self.folds_gone += front(&mut self.folds, |(_, ix)| *ix < first);
+        let n = self.segments.partition_point(|(ix, _)| *ix < first);
+        if let Some(&(_, b)) = n.checked_sub(1).and_then(|i| self.segments.get(i)) {
+            self.bytes_gone = b;
+        }
+        self.segments.drain(..n);
+        self.segments_gone += n as u64;
+        let mut messages = front(&mut self.requests, old) + front(&mut self.responses, old);
+        for ws in &mut self.ws {
+            messages += front(ws, old);
+        }
+        self.messages_gone += messages as u64;
+        front(&mut self.bodies, old);
+        // The state as of the first event kept is the last change before it.
+        let n = self.changes.partition_point(|(ix, _, _)| *ix < first);
+        self.changes.drain(..n.saturating_sub(1));
+        if self.events.is_empty() {
+            self.events.shrink_to_fit();
+            self.app.shrink_to_fit();
+            self.folds.shrink_to_fit();
+            self.segments.shrink_to_fit();
+            self.requests.shrink_to_fit();
+            self.responses.shrink_to_fit();
+            self.bodies.shrink_to_fit();
+            for ws in &mut self.ws {
+                ws.shrink_to_fit();
+            }
         }
     }
 
@@ -467,6 +544,10 @@ pub struct Timeline {
     max_events: usize,
     /// Events refused because `max_events` was reached.
     dropped: u64,
+    /// At `max_events`, let the oldest events go instead of refusing new ones (live capture).
+    ring: bool,
+    /// Events let go by the ring.
+    evicted: u64,
     /// The latest `pattern` report of each conversation, in order of first report.
     reports: Vec<PatternReport>,
     report_at: HashMap<ConvKey, usize>,
@@ -484,9 +565,22 @@ impl Timeline {
             orphans: Vec::new(),
             max_events: max_events.min(u32::MAX as usize),
             dropped: 0,
+            ring: false,
+            evicted: 0,
             reports: Vec::new(),
             report_at: HashMap::new(),
             any_pattern: false,
+        }
+    }
+
+    /// A timeline for live capture: it keeps the newest `max_events` events (a ring: at the
+    /// limit the oldest [`RING_STEP`]th of them go at once), and at most [`LIVE_PAYLOAD_BYTES`]
+    /// of payload previews (the newest).
+    pub fn ring(max_events: usize) -> Timeline {
+        Timeline {
+            store: Store::with_payload_budget(LIVE_PAYLOAD_BYTES),
+            ring: true,
+            ..Timeline::new(max_events)
         }
     }
 
@@ -537,7 +631,19 @@ impl Timeline {
         &self.store
     }
 
+    /// One past the index of the newest event: the number of events taken in (those a ring
+    /// let go included).
     pub fn len(&self) -> usize {
+        self.store.end()
+    }
+
+    /// Index of the oldest event held (0 unless a ring let events go).
+    pub fn first(&self) -> Ix {
+        self.store.first()
+    }
+
+    /// Events held.
+    pub fn held(&self) -> usize {
         self.store.len()
     }
 
@@ -574,6 +680,11 @@ impl Timeline {
         self.dropped
     }
 
+    /// Events a ring let go (the oldest).
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
     /// Number of connections whose first event is before `upto`: connections are listed in
     /// order of first appearance, so that is a prefix of [`Timeline::conns`].
     pub fn conns_before(&self, upto: Option<usize>) -> usize {
@@ -587,7 +698,33 @@ impl Timeline {
     /// `max_events` the event is counted in [`Timeline::dropped`] and dropped: nothing the
     /// timeline holds grows any more.
     pub fn push(&mut self, e: Event) -> Option<usize> {
-        if self.store.len() >= self.max_events {
+        self.push_at(e, None, None)
+    }
+
+    /// Files a batch whose payload previews the reader left in the capture file.
+    pub fn extend_located(&mut self, batch: Located) {
+        let Located {
+            events,
+            spans,
+            file,
+        } = batch;
+        let mut spans = spans.into_iter();
+        for e in events {
+            self.push_at(e, spans.next().flatten(), Some(&file));
+        }
+    }
+
+    /// [`Timeline::push`], the payload preview at `span` in `file`.
+    pub fn push_at(
+        &mut self,
+        e: Event,
+        span: Option<Span>,
+        file: Option<&std::sync::Arc<std::fs::File>>,
+    ) -> Option<usize> {
+        if self.store.len() >= self.max_events && self.ring && self.max_events > 0 {
+            self.evict((self.max_events / RING_STEP).max(1));
+        }
+        if self.store.len() >= self.max_events || self.store.end() >= u32::MAX as usize {
             self.dropped += 1;
             return None;
         }
@@ -598,15 +735,28 @@ impl Timeline {
             self.store
                 .reserve(self.store.capacity().max(1024).min(room));
         }
-        let ix = self.store.len() as Ix;
+        let ix = self.store.end() as Ix;
         let class = class(&e);
         let meta = Meta {
             filters: filter_bits(&e, class),
             class: class.index(),
         };
         let pos = self.file(ix, &e);
-        self.store.push(e, meta);
+        self.store.push_at(e, meta, span, file);
         pos
+    }
+
+    /// Lets the `n` oldest events go, and every index of them.
+    fn evict(&mut self, n: usize) {
+        let n = n.min(self.store.len());
+        self.store.evict_front(n);
+        self.evicted += n as u64;
+        let first = self.store.first();
+        for c in &mut self.conns {
+            c.evict(first);
+        }
+        let old = self.orphans.partition_point(|&ix| ix < first);
+        self.orphans.drain(..old);
     }
 
     /// Files event `e`, which will be event `ix`, under its connection (or as an orphan, or
@@ -622,7 +772,7 @@ impl Timeline {
         let pos = match self.by_id.get(&id) {
             Some(&p) => p,
             None => {
-                self.conns.push(ConnTrack::new(id));
+                self.conns.push(ConnTrack::new(id, ix));
                 let p = self.conns.len() - 1;
                 self.by_id.insert(id, p);
                 p
@@ -635,9 +785,14 @@ impl Timeline {
         if in_application_layer(e) {
             let prev = c.events.len().checked_sub(2).and_then(|i| c.events.get(i));
             if let Some(&prev) = prev.filter(|&&p| c.app.last() == Some(&p)) {
-                if self.store.get(prev).is_some_and(|p| decoded_from(e, &p)) {
+                // `decoded_from`, without building `prev`.
+                let s = &self.store;
+                if matches!(e.body, EventBody::Stomp(_) | EventBody::Socketio(_))
+                    && s.kind(prev) == Some("ws_message")
+                    && (s.frame(prev), s.dir(prev)) == (Some(e.frame), e.dir)
+                {
                     c.app.pop();
-                    c.folds.push((c.app.len(), prev));
+                    c.folds.push((c.app_gone + c.app.len(), prev));
                 }
             }
             c.app.push(ix);
@@ -652,7 +807,7 @@ impl Timeline {
             }
             EventBody::ConnectionState(s) => c.changes.push((ix, s.state, s.websocket)),
             EventBody::Tcp(s) => {
-                let bytes = c.segments.last().map_or(0, |&(_, b)| b) + u64::from(s.len);
+                let bytes = c.segments.last().map_or(c.bytes_gone, |&(_, b)| b) + u64::from(s.len);
                 c.segments.push((ix, bytes));
             }
             EventBody::Handshake(h) => {
@@ -792,11 +947,18 @@ impl View {
         let Some(c) = self.conn.and_then(|p| tl.conn(p)) else {
             return;
         };
+        // Rows a ring let go.
+        let first = tl.first();
+        if self.rows.first().is_some_and(|&ix| ix < first) {
+            let old = self.rows.partition_point(|&ix| ix < first);
+            self.rows.drain(..old);
+        }
         if self.layer == ViewLayer::Application {
             // A fold took back the then-last entry of `app`, and the entry that replaced it
             // was pushed at once, so `app` never got shorter than at the last sync: a fold
             // this view saw is at `seen - 1`, and only the first fold since can be.
-            for &(at, ix) in c.folds.get(self.folds_seen..).unwrap_or(&[]) {
+            let from = self.folds_seen.saturating_sub(c.folds_gone);
+            for &(at, ix) in c.folds.get(from..).unwrap_or(&[]) {
                 if at < self.seen {
                     self.seen = at;
                     if self.rows.last() == Some(&ix) {
@@ -804,10 +966,12 @@ impl View {
                     }
                 }
             }
-            self.folds_seen = c.folds.len();
+            self.folds_seen = c.folds_gone + c.folds.len();
         }
+        // `seen` counts entries from the first ever; the list lost its first `gone`.
+        let gone = c.gone(self.layer);
         let src = c.rows(self.layer);
-        let new = src.get(self.seen..).unwrap_or(&[]);
+        let new = src.get(self.seen.saturating_sub(gone)..).unwrap_or(&[]);
         if let Some(display) = &self.display {
             let ends = c
                 .client
@@ -832,7 +996,7 @@ impl View {
                 }
             }
         }
-        self.seen = src.len();
+        self.seen = gone + src.len();
     }
 }
 
@@ -1114,5 +1278,106 @@ mod tests {
         assert_eq!(tl.conns().len(), conns);
         assert_eq!(tl.patterns().len(), patterns);
         assert_eq!(tl.has_patterns(), any);
+    }
+
+    /// A ring keeps the newest events: past the limit the oldest go (a sixteenth of the limit
+    /// at a time), the indices of the rest do not change, every connection keeps counting
+    /// what went, a view synced along the way has the rows of a fresh one, and memory stays
+    /// flat.
+    #[test]
+    fn a_ring_keeps_the_newest_events() {
+        let events = sample::large(20_000, 20, 4_000);
+        let max = 1_600;
+        let mut full = Timeline::new(usize::MAX);
+        let mut tl = Timeline::ring(max);
+        // Views of the first connection (its events all go) and of the last event's.
+        let mut order: Vec<ConnId> = Vec::new();
+        for id in events.iter().filter_map(|e| e.conn) {
+            if !order.contains(&id) {
+                order.push(id);
+            }
+        }
+        let last = events.iter().rev().find_map(|e| e.conn).unwrap();
+        let last = order.iter().position(|&id| id == last).unwrap();
+        let mut views: Vec<View> = [0, last]
+            .into_iter()
+            .flat_map(|p| {
+                [ViewLayer::Application, ViewLayer::AllSegments]
+                    .into_iter()
+                    .flat_map(move |l| {
+                        [KindFilter::All, KindFilter::WebSocket].map(|f| View::new(Some(p), l, f))
+                    })
+            })
+            .collect();
+        let mut held_at_limit = None;
+        for (i, e) in events.iter().enumerate() {
+            full.push(e.clone());
+            tl.push(e.clone());
+            assert!(tl.held() <= max);
+            if i % 37 == 0 {
+                for v in &mut views {
+                    v.sync(&tl);
+                }
+            }
+            if i == 4 * max {
+                held_at_limit = Some(held(&tl));
+            }
+        }
+        assert_eq!(tl.len(), events.len());
+        assert_eq!(tl.dropped(), 0);
+        assert_eq!(tl.evicted() as usize, events.len() - tl.held());
+        assert!(tl.held() > max - max / RING_STEP);
+        let first = tl.first();
+        assert_eq!(first as u64, tl.evicted());
+        // The newest events, at their indices.
+        assert!(tl.event(first - 1).is_none());
+        for ix in first..tl.len() as Ix {
+            assert_eq!(tl.event(ix), full.event(ix), "{ix}");
+            assert_eq!(tl.class_of(ix), full.class_of(ix));
+        }
+        // Connections: the rows still held, and the counts of everything.
+        for (c, f) in tl.conns().iter().zip(full.conns()) {
+            let kept = |rows: &[Ix]| {
+                rows.iter()
+                    .copied()
+                    .filter(|&ix| ix >= first)
+                    .collect::<Vec<_>>()
+            };
+            for layer in [ViewLayer::Application, ViewLayer::AllSegments] {
+                assert_eq!(c.rows(layer), kept(f.rows(layer)), "{} {layer:?}", c.id);
+            }
+            let (a, b) = (c.summary(None), f.summary(None));
+            assert_eq!(
+                (a.state, a.segments, a.bytes, a.messages, a.events),
+                (b.state, b.segments, b.bytes, b.messages, b.events),
+                "{}",
+                c.id
+            );
+        }
+        for mut v in views {
+            v.sync(&tl);
+            let mut fresh = View::new(v.conn, v.layer, v.filter);
+            fresh.sync(&tl);
+            assert_eq!(v.rows(), fresh.rows(), "{:?} {:?}", v.layer, v.filter);
+            assert_eq!(v.rows().is_empty(), v.conn == Some(0));
+        }
+        // Flat: what it held at four times the limit, it holds at twelve (but for what the
+        // per-connection lists keep of their largest, at most the limit's worth).
+        let at_limit = held_at_limit.unwrap();
+        assert!(
+            held(&tl) <= at_limit + max * 16,
+            "{} vs {at_limit}",
+            held(&tl)
+        );
+    }
+
+    /// A timeline that is not a ring refuses events past its limit and lets none go.
+    #[test]
+    fn only_a_ring_lets_events_go() {
+        let mut tl = Timeline::new(10);
+        for e in sample::demo() {
+            tl.push(e);
+        }
+        assert_eq!((tl.first(), tl.held(), tl.evicted()), (0, 10, 0));
     }
 }

@@ -203,6 +203,12 @@ fn title_left(app: &App) -> String {
             label::count(tl.dropped())
         ));
     }
+    if tl.evicted() > 0 {
+        s.push_str(&format!(
+            " ─ {} oldest let go (event limit)",
+            label::count(tl.evicted())
+        ));
+    }
     match &app.load {
         Load::Loading { .. } if app.source == Source::Live => s.push_str(" ─ ● capturing"),
         Load::Loading { bytes, total } => {
